@@ -1,0 +1,445 @@
+// stream.cc — see stream.h.
+#include "relay/runtime/stream.h"
+
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <charconv>
+#include "absl/strings/str_cat.h"
+
+namespace ringpost::runtime {
+
+namespace {
+constexpr size_t kMaxRetainedSendBuffer = 64 * 1024;
+}
+
+Stream::Stream(Loop* loop, int fd, StreamHandler* handler)
+    : loop_(loop), fd_(fd), handler_(handler) {
+  assert(fd >= 0);
+}
+
+Stream::~Stream() {
+  assert(inflight_ == 0);
+  assert(!deferred_queued());
+}
+
+void Stream::Start() { ArmRecv(); }
+
+void Stream::ArmRecv() {
+  if (recv_armed_ || paused_ || closing_) return;
+  io_uring_sqe* sqe = loop_->Sqe(&recv_done_);
+  io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = loop_->buffer_group();
+  recv_armed_ = true;
+  ++inflight_;
+}
+
+void Stream::OnRecv(int32_t res, uint32_t flags) {
+  const bool more = (flags & IORING_CQE_F_MORE) != 0;
+  if (res > 0) {
+    bytes_in_ += static_cast<uint64_t>(res);
+    std::string_view data = loop_->BufferData(res, flags);
+    if (!released_ && !closing_) {
+      ++inflight_;  // keep *this alive across the handler
+      handler_->OnStreamData(data);
+      --inflight_;
+    }
+  }
+  loop_->ReturnBuffer(flags);
+  if (!more) {
+    recv_armed_ = false;
+    --inflight_;
+    if (closing_) {
+      // Cancelled by IssueClose.
+    } else if (res == -ENOBUFS) {
+      // Every buffer is in use: backpressure. Re-arm when some come back.
+      want_rearm_ = true;
+      waiting_buffers_ = true;
+      loop_->DeferUntilBuffers(this);
+    } else if (res == 0) {
+      close_error_ = 0;  // orderly close by the peer
+      IssueClose();
+    } else if (res < 0 && !(res == -ECANCELED && paused_)) {
+      close_error_ = res;
+      IssueClose();
+    } else if (!paused_) {
+      want_rearm_ = true;
+      loop_->Defer(this);
+    }
+  }
+  MaybeFree();
+}
+
+void Stream::Write(std::string_view data) {
+  if (closing_ || close_after_send_) return;
+  out_.append(data);
+  Flush();
+}
+
+void Stream::Flush() {
+  if (!out_.empty() && !send_inflight_) loop_->Defer(this);
+}
+
+void Stream::RunDeferred() {
+  waiting_buffers_ = false;
+  if (want_rearm_) {
+    want_rearm_ = false;
+    ArmRecv();
+  }
+  if (!send_inflight_ && !out_.empty() && !closing_) IssueSend();
+  if (close_after_send_ && !send_inflight_ && out_.empty()) IssueClose();
+  MaybeFree();
+}
+
+void Stream::IssueSend() {
+  assert(!send_inflight_);
+  if (sent_ == sending_.size()) {
+    sending_.clear();
+    sent_ = 0;
+    if (sending_.capacity() > kMaxRetainedSendBuffer) std::string().swap(sending_);
+    sending_.swap(out_);
+  }
+  if (sending_.empty()) return;
+  io_uring_sqe* sqe = loop_->Sqe(&send_done_);
+  io_uring_prep_send(sqe, fd_, sending_.data() + sent_, sending_.size() - sent_,
+                     MSG_NOSIGNAL);
+  send_inflight_ = true;
+  ++inflight_;
+}
+
+void Stream::OnSend(int32_t res, uint32_t) {
+  send_inflight_ = false;
+  --inflight_;
+  if (res < 0) {
+    if (!closing_) {
+      close_error_ = res;
+      out_.clear();
+      IssueClose();
+    }
+    MaybeFree();
+    return;
+  }
+  bytes_out_ += static_cast<uint64_t>(res);
+  sent_ += static_cast<size_t>(res);
+  if (!closing_) {
+    if (sent_ < sending_.size() || !out_.empty()) {
+      IssueSend();  // short send: continue where it stopped
+    } else if (close_after_send_) {
+      IssueClose();
+    }
+  }
+  MaybeFree();
+}
+
+void Stream::PauseReading() {
+  if (paused_) return;
+  paused_ = true;
+  if (recv_armed_) {
+    io_uring_sqe* sqe = loop_->Sqe(static_cast<Completion*>(nullptr));
+    io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&recv_done_), 0);
+  }
+}
+
+void Stream::ResumeReading() {
+  if (!paused_) return;
+  paused_ = false;
+  want_rearm_ = true;
+  loop_->Defer(this);
+}
+
+void Stream::Close() {
+  if (closing_) return;
+  close_after_send_ = true;
+  if (!send_inflight_ && out_.empty()) {
+    IssueClose();
+  } else {
+    loop_->Defer(this);
+  }
+}
+
+void Stream::Abort(int error) {
+  if (closing_) return;
+  close_error_ = error;
+  out_.clear();
+  IssueClose();
+}
+
+void Stream::IssueClose() {
+  if (close_issued_) return;
+  close_issued_ = true;
+  closing_ = true;
+  if (recv_armed_) {
+    io_uring_sqe* sqe = loop_->Sqe(static_cast<Completion*>(nullptr));
+    io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&recv_done_), 0);
+  }
+  // shutdown() first so a send still in flight ends and the peer sees FIN.
+  io_uring_sqe* sqe = loop_->Sqe(static_cast<Completion*>(nullptr));
+  io_uring_prep_shutdown(sqe, fd_, SHUT_RDWR);
+  sqe->flags |= IOSQE_IO_HARDLINK;  // close even when shutdown fails
+  sqe = loop_->Sqe(&close_done_);
+  io_uring_prep_close(sqe, fd_);
+  ++inflight_;
+}
+
+void Stream::OnClose(int32_t, uint32_t) {
+  --inflight_;
+  fd_closed_ = true;
+  Closed(close_error_);
+  MaybeFree();
+}
+
+void Stream::Closed(int error) {
+  if (notified_) return;
+  notified_ = true;
+  if (!released_) {
+    ++inflight_;
+    handler_->OnStreamClosed(error);
+    --inflight_;
+  }
+}
+
+void Stream::Release() {
+  released_ = true;
+  if (!close_issued_ && !close_after_send_) IssueClose();
+  MaybeFree();
+}
+
+void Stream::MaybeFree() {
+  if (released_ && fd_closed_ && inflight_ == 0 && !deferred_queued() &&
+      !waiting_buffers_) {
+    delete this;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<sockaddr_storage> ParseHostPort(std::string_view text) {
+  sockaddr_storage addr = {};
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() ||
+        text[close + 1] != ':') {
+      return absl::InvalidArgumentError("bad address '" + std::string(text) +
+                                        "': want [IPv6]:PORT");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return absl::InvalidArgumentError("bad address '" + std::string(text) +
+                                        "': want HOST:PORT");
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  uint32_t port_num = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_num);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() ||
+      port_num > 65535) {
+    return absl::InvalidArgumentError("bad port in '" + std::string(text) + "'");
+  }
+  std::string host_str(host);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, host_str.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port_num));
+  } else if (inet_pton(AF_INET6, host_str.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port_num));
+  } else {
+    return absl::InvalidArgumentError("bad address '" + std::string(text) +
+                                      "': host must be an IPv4 or [IPv6] literal");
+  }
+  return addr;
+}
+
+std::string FormatAddress(const sockaddr_storage& addr) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof(buf));
+    return absl::StrCat(buf, ":", ntohs(v4->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof(buf));
+    return absl::StrCat("[", buf, "]:", ntohs(v6->sin6_port));
+  }
+  return "unknown";
+}
+
+socklen_t AddressLength(const sockaddr_storage& addr) {
+  return addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<Listener>> Listener::Create(
+    Loop* loop, const sockaddr_storage& addr, int backlog, AcceptFn on_accept) {
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (addr.ss_family == AF_INET6) {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  }
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), AddressLength(addr)) != 0) {
+    int err = errno;
+    close(fd);
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", FormatAddress(addr), ": ", strerror(err)));
+  }
+  if (listen(fd, backlog) != 0) {
+    int err = errno;
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("listen: ", strerror(err)));
+  }
+  std::unique_ptr<Listener> l(new Listener(loop, fd, std::move(on_accept)));
+  sockaddr_storage bound = {};
+  socklen_t len = sizeof(bound);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) == 0) {
+    l->port_ = ntohs(bound.ss_family == AF_INET6
+                         ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                         : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  }
+  l->Arm();
+  return l;
+}
+
+Listener::Listener(Loop* loop, int fd, AcceptFn on_accept)
+    : loop_(loop), fd_(fd), on_accept_(std::move(on_accept)) {
+  retry_timer_.context = this;
+  retry_timer_.callback = [](Timer* t) {
+    static_cast<Listener*>(t->context)->OnRetry();
+  };
+}
+
+Listener::~Listener() {
+  loop_->timers().Disarm(&retry_timer_);
+  if (!closed_ && fd_ >= 0) close(fd_);
+}
+
+void Listener::Arm() {
+  if (closed_ || armed_) return;
+  io_uring_sqe* sqe = loop_->Sqe(&accept_done_);
+  io_uring_prep_multishot_accept(sqe, fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  armed_ = true;
+}
+
+void Listener::OnAccept(int32_t res, uint32_t flags) {
+  if (res >= 0) {
+    if (closed_) {
+      close(res);
+    } else {
+      int one = 1;
+      setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      on_accept_(res);
+    }
+  }
+  if (!(flags & IORING_CQE_F_MORE)) {
+    armed_ = false;
+    if (closed_) return;
+    if (res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS) {
+      // Out of descriptors or memory: back off instead of spinning.
+      loop_->timers().Arm(&retry_timer_, loop_->now_ms() + 100);
+    } else {
+      Arm();
+    }
+  }
+}
+
+void Listener::OnRetry() { Arm(); }
+
+void Listener::Close() {
+  if (closed_) return;
+  closed_ = true;
+  loop_->timers().Disarm(&retry_timer_);
+  if (armed_) {
+    io_uring_sqe* sqe = loop_->Sqe(static_cast<Completion*>(nullptr));
+    io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&accept_done_), 0);
+  }
+  io_uring_sqe* sqe = loop_->Sqe(static_cast<Completion*>(nullptr));
+  io_uring_prep_close(sqe, fd_);
+  fd_ = -1;
+}
+
+// ---------------------------------------------------------------------------
+
+namespace {
+
+class ConnectOp {
+ public:
+  ConnectOp(Loop* loop, const sockaddr_storage& dest, uint64_t timeout_ms,
+            absl::AnyInvocable<void(int)> done)
+      : loop_(loop), dest_(dest), done_(std::move(done)) {
+    timeout_.tv_sec = static_cast<int64_t>(timeout_ms / 1000);
+    timeout_.tv_nsec = static_cast<int64_t>((timeout_ms % 1000) * 1000000);
+  }
+
+  void Start() {
+    io_uring_sqe* sqe = loop_->Sqe(&socket_done_);
+    io_uring_prep_socket(sqe, dest_.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0, 0);
+  }
+
+ private:
+  void OnSocket(int32_t res, uint32_t) {
+    if (res < 0) return Finish(res);
+    fd_ = res;
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    io_uring_sqe* sqe = loop_->Sqe(&connect_done_);
+    io_uring_prep_connect(sqe, fd_, reinterpret_cast<const sockaddr*>(&dest_),
+                          AddressLength(dest_));
+    sqe->flags |= IOSQE_IO_LINK;
+    sqe = loop_->Sqe(static_cast<Completion*>(nullptr));
+    io_uring_prep_link_timeout(sqe, &timeout_, 0);
+  }
+
+  void OnConnect(int32_t res, uint32_t) {
+    if (res == 0) {
+      int fd = fd_;
+      fd_ = -1;
+      return Finish(fd);
+    }
+    if (res == -ECANCELED) res = -ETIMEDOUT;  // the linked timeout fired
+    io_uring_sqe* sqe = loop_->Sqe(static_cast<Completion*>(nullptr));
+    io_uring_prep_close(sqe, fd_);
+    fd_ = -1;
+    Finish(res);
+  }
+
+  void Finish(int result) {
+    auto done = std::move(done_);
+    delete this;
+    done(result);
+  }
+
+  Loop* loop_;
+  sockaddr_storage dest_;
+  absl::AnyInvocable<void(int)> done_;
+  __kernel_timespec timeout_ = {};
+  int fd_ = -1;
+  MemberCompletion<ConnectOp, &ConnectOp::OnSocket> socket_done_{this};
+  MemberCompletion<ConnectOp, &ConnectOp::OnConnect> connect_done_{this};
+};
+
+}  // namespace
+
+void Connect(Loop* loop, const sockaddr_storage& dest, uint64_t timeout_ms,
+             absl::AnyInvocable<void(int fd_or_error)> done) {
+  (new ConnectOp(loop, dest, timeout_ms, std::move(done)))->Start();
+}
+
+}  // namespace ringpost::runtime
