@@ -1,0 +1,145 @@
+// session.h — one inbound SMTP session, as a pure state machine.
+//
+// The session turns client bytes into replies and, at the end of DATA, into
+// an IncomingMessage handed to its host for spooling. It does no I/O itself:
+// the host (a connection on a shard) feeds it bytes, sends what it appends to
+// the host's output buffer, and reports when a submitted message is on
+// stable storage. So the whole protocol is testable without sockets.
+//
+// Protocol: RFC 5321 with PIPELINING (2920), SIZE (1870), 8BITMIME (6152),
+// ENHANCEDSTATUSCODES (2034, 3463). Strict where it matters:
+//   - command lines end in CRLF; a bare LF or CR is refused (500 5.5.2);
+//   - in DATA only CRLF.CRLF ends the message; bare LF/CR anywhere rejects
+//     the message (550 5.6.11) — no SMTP smuggling;
+//   - limits on command line, text line, message size, recipients;
+//   - relaying only for clients in relay_networks (else 554 5.7.1).
+// `250 2.0.0 Ok: queued as ID` is sent only from OnSubmitted(ok), i.e. after
+// the spool's group commit synced the message.
+//
+// While a message is being committed the session reads no further commands
+// (their bytes wait in the input buffer) so replies stay in order.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "relay/smtp/command_parser.h"
+#include "relay/smtp/data_scanner.h"
+
+namespace ringpost::server {
+
+struct SessionLimits {
+  size_t command_line_octets_max = 512;
+  size_t text_line_octets_max = 1000;
+  uint64_t message_octets_max = 50ull << 20;
+  size_t recipients_max = 1000;
+  size_t errors_max = 20;          // bad commands before we hang up
+  size_t pending_input_max = 1 << 20;  // buffered pipelined input
+};
+
+// A message complete at the end of DATA, before it is spooled.
+struct IncomingMessage {
+  uint64_t id = 0;
+  std::string sender;                   // "" for the null sender <>
+  std::vector<std::string> recipients;  // as given (mailboxes without <>)
+  std::string content;                  // Received header + data, unstuffed
+  bool eight_bit = false;
+  bool smtputf8 = false;
+  int64_t received_at_ms = 0;           // wall clock
+};
+
+class SessionHost {
+ public:
+  // Where replies go; the host sends it at the end of the turn.
+  virtual std::string& Output() = 0;
+  virtual void OutputReady() = 0;
+  // A fresh, unique message ID (shard-local allocation, globally unique).
+  virtual uint64_t NewMessageId() = 0;
+  // Whether the spool can take a message now (disk full: 452 4.3.1).
+  virtual absl::Status SpoolAvailable() = 0;
+  // Spools the message; the host later calls OnSubmitted on this session.
+  virtual void Submit(std::unique_ptr<IncomingMessage> message) = 0;
+  // Close after sending queued output.
+  virtual void CloseAfterOutput() = 0;
+  // Stop/start delivering input (pipelined input beyond the buffer bound).
+  virtual void PauseInput() = 0;
+  virtual void ResumeInput() = 0;
+  // Wall clock for the Received header, in ms since the epoch.
+  virtual int64_t WallClockMs() = 0;
+
+ protected:
+  ~SessionHost() = default;
+};
+
+struct ClientInfo {
+  std::string address;       // "192.0.2.1" or "2001:db8::1" (no port)
+  bool relay_allowed = false;
+};
+
+class Session {
+ public:
+  Session(SessionHost* host, const SessionLimits* limits, std::string hostname,
+          ClientInfo client);
+
+  void Start();                    // sends the banner
+  void Feed(std::string_view data);  // bytes from the client
+  // The message given to Submit is durable (ok) or could not be spooled.
+  void OnSubmitted(absl::Status status, uint64_t id);
+  // The idle timer fired: 421 and close.
+  void OnTimeout();
+  // Server shutdown: answer 421 and close at the next opportunity.
+  void Shutdown();
+
+  bool awaiting_commit() const { return state_ == State::kCommitting; }
+  bool closed() const { return state_ == State::kClosed; }
+  uint64_t messages_accepted() const { return messages_accepted_; }
+
+ private:
+  enum class State : uint8_t {
+    kCommand,     // reading command lines
+    kData,        // inside DATA
+    kCommitting,  // waiting for the spool
+    kClosed,
+  };
+
+  void Process();          // consumes input_view_
+  void ProcessBuffered();  // runs Process() over input_
+  void ProcessCommandLine(std::string_view line);
+  void Reply(int code, std::string_view enhanced, std::string_view text);
+  void HandleEhlo(const smtp::Command& cmd, bool extended);
+  void HandleMail(const smtp::Command& cmd);
+  void HandleRcpt(const smtp::Command& cmd);
+  void HandleData();
+  void FinishData();
+  void ResetTransaction();
+  void CountError();
+  void Close();
+  void AppendReceivedHeader();
+
+  SessionHost* host_;
+  const SessionLimits* limits_;
+  std::string hostname_;
+  ClientInfo client_;
+  State state_ = State::kCommand;
+  std::string helo_;
+  bool extended_ = false;
+  bool discarding_line_ = false;  // skipping the rest of an over-long line
+  std::string input_;             // unprocessed client bytes
+  std::string_view input_view_;   // what Process() is working through
+  std::unique_ptr<IncomingMessage> message_;  // the transaction in progress
+  bool have_mail_ = false;
+  smtp::DataScanner scanner_;
+  size_t errors_ = 0;
+  uint64_t messages_accepted_ = 0;
+  bool paused_ = false;
+  bool shutdown_ = false;
+};
+
+// The printed form of a message ID ("queued as ...", logs): 16 hex digits.
+std::string FormatMessageId(uint64_t id);
+
+}  // namespace ringpost::server

@@ -1,0 +1,204 @@
+// session_test.cc — the inbound state machine driven byte by byte: replies,
+// pipelining, strict line endings, smuggling, limits, relay control and the
+// rule that 250 follows the spool commit, never precedes it.
+#include "relay/server/session.h"
+
+#include <deque>
+
+#include "gtest/gtest.h"
+
+namespace ringpost::server {
+namespace {
+
+class TestHost : public SessionHost {
+ public:
+  std::string& Output() override { return out; }
+  void OutputReady() override {}
+  uint64_t NewMessageId() override { return ++next_id; }
+  absl::Status SpoolAvailable() override { return spool_status; }
+  void Submit(std::unique_ptr<IncomingMessage> m) override {
+    submitted.push_back(std::move(m));
+  }
+  void CloseAfterOutput() override { closed = true; }
+  void PauseInput() override { paused = true; }
+  void ResumeInput() override { paused = false; }
+  int64_t WallClockMs() override { return 1700000000000; }
+
+  std::string Take() {
+    std::string s;
+    s.swap(out);
+    return s;
+  }
+
+  std::string out;
+  uint64_t next_id = 0x100;
+  absl::Status spool_status;
+  std::deque<std::unique_ptr<IncomingMessage>> submitted;
+  bool closed = false;
+  bool paused = false;
+};
+
+class SessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(true); }
+  void Open(bool relay) {
+    session_ = std::make_unique<Session>(&host_, &limits_, "mx.test",
+                                         ClientInfo{"127.0.0.1", relay});
+    session_->Start();
+    EXPECT_EQ(host_.Take(), "220 mx.test ESMTP ringpost\r\n");
+  }
+  std::string Send(std::string_view s) {
+    session_->Feed(s);
+    return host_.Take();
+  }
+  void Commit() {
+    ASSERT_FALSE(host_.submitted.empty());
+    session_->OnSubmitted(absl::OkStatus(), host_.submitted.back()->id);
+  }
+
+  SessionLimits limits_;
+  TestHost host_;
+  std::unique_ptr<Session> session_;
+};
+
+TEST_F(SessionTest, FullTransaction) {
+  EXPECT_EQ(Send("EHLO client.test\r\n"),
+            "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n"
+            "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n");
+  EXPECT_EQ(Send("MAIL FROM:<a@x.test>\r\n"), "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(Send("RCPT TO:<b@y.test>\r\n"), "250 2.1.5 Ok\r\n");
+  EXPECT_EQ(Send("DATA\r\n"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+  EXPECT_EQ(Send("Subject: hi\r\n\r\n..dot\r\nbody\r\n.\r\n"), "");
+  ASSERT_EQ(host_.submitted.size(), 1u);
+  const IncomingMessage& m = *host_.submitted[0];
+  EXPECT_EQ(m.sender, "a@x.test");
+  ASSERT_EQ(m.recipients.size(), 1u);
+  EXPECT_EQ(m.recipients[0], "b@y.test");
+  EXPECT_EQ(m.content.rfind("Received: from client.test ([127.0.0.1])\r\n", 0), 0u);
+  const std::string tail = "Subject: hi\r\n\r\n.dot\r\nbody\r\n";
+  EXPECT_EQ(m.content.substr(m.content.size() - tail.size()), tail);
+  Commit();
+  EXPECT_EQ(host_.Take(), "250 2.0.0 Ok: queued as 0000000000000101\r\n");
+  EXPECT_EQ(Send("QUIT\r\n"), "221 2.0.0 Bye\r\n");
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, PipelinedCommandsAndNextMessageWaitForCommit) {
+  std::string batch =
+      "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
+      "RCPT TO:<c@z.test>\r\nDATA\r\nhello\r\n.\r\n"
+      "MAIL FROM:<>\r\nRCPT TO:<d@y.test>\r\nDATA\r\nsecond\r\n.\r\nQUIT\r\n";
+  std::string out = Send(batch);
+  EXPECT_NE(out.find("354 "), std::string::npos);
+  EXPECT_EQ(out.find("queued"), std::string::npos);  // not before the commit
+  ASSERT_EQ(host_.submitted.size(), 1u);
+  EXPECT_EQ(host_.submitted[0]->recipients.size(), 2u);
+  Commit();
+  out = host_.Take();
+  EXPECT_EQ(out.rfind("250 2.0.0 Ok: queued as", 0), 0u);
+  ASSERT_EQ(host_.submitted.size(), 2u);
+  EXPECT_EQ(host_.submitted[1]->sender, "");
+  Commit();
+  out = host_.Take();
+  EXPECT_NE(out.find("221 2.0.0 Bye"), std::string::npos);
+}
+
+TEST_F(SessionTest, EveryByteSplitGivesSameResult) {
+  const std::string script =
+      "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n"
+      "line one\r\n.leading\r\n.\r\n";
+  for (size_t split = 1; split < script.size(); ++split) {
+    TestHost host;
+    Session s(&host, &limits_, "mx.test", ClientInfo{"127.0.0.1", true});
+    s.Start();
+    s.Feed(std::string_view(script).substr(0, split));
+    s.Feed(std::string_view(script).substr(split));
+    ASSERT_EQ(host.submitted.size(), 1u) << split;
+    const std::string& c = host.submitted[0]->content;
+    EXPECT_EQ(c.substr(c.find("line one")), "line one\r\nleading\r\n") << split;
+  }
+}
+
+TEST_F(SessionTest, BareLineEndingsInCommandsAreRefused) {
+  EXPECT_EQ(Send("EHLO c\n"),
+            "500 5.5.2 Error: bare LF received; command lines must end with CRLF\r\n");
+  EXPECT_EQ(Send("NOOP\rX\r\n"),
+            "500 5.5.2 Error: bare CR received; command lines must end with CRLF\r\n");
+}
+
+TEST_F(SessionTest, SmugglingSequencesDoNotEndDataAndRejectMessage) {
+  for (const char* smuggle : {"\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n"}) {
+    TestHost host;
+    Session s(&host, &limits_, "mx.test", ClientInfo{"127.0.0.1", true});
+    s.Start();
+    s.Feed("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n");
+    host.out.clear();
+    std::string data = "hello";
+    data += smuggle;
+    data += "MAIL FROM:<evil@x.test>\r\n";
+    s.Feed(data);
+    EXPECT_TRUE(host.submitted.empty()) << smuggle;
+    EXPECT_EQ(host.out, "") << "no reply before the real end";
+    s.Feed("\r\n.\r\n");
+    EXPECT_TRUE(host.submitted.empty());
+    EXPECT_EQ(host.out.substr(0, 4), "550 ") << host.out;
+    host.out.clear();
+    s.Feed("NOOP\r\n");
+    EXPECT_EQ(host.out, "250 2.0.0 Ok\r\n");
+  }
+}
+
+TEST_F(SessionTest, RelayDeniedOutsideRelayNetworks) {
+  Open(false);
+  Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\n");
+  EXPECT_EQ(Send("RCPT TO:<b@y.test>\r\n"), "554 5.7.1 Relay access denied\r\n");
+  EXPECT_EQ(Send("DATA\r\n"), "554 5.5.1 Error: no valid recipients\r\n");
+  EXPECT_TRUE(host_.submitted.empty());
+}
+
+TEST_F(SessionTest, Limits) {
+  limits_.recipients_max = 2;
+  limits_.message_octets_max = 100;
+  Open(true);
+  Send("EHLO c\r\n");
+  EXPECT_EQ(Send("MAIL FROM:<a@x.test> SIZE=1000\r\n"),
+            "552 5.3.4 Error: message size exceeds fixed limit\r\n");
+  Send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nRCPT TO:<c@y.test>\r\n");
+  EXPECT_EQ(Send("RCPT TO:<d@y.test>\r\n"), "452 4.5.3 Error: too many recipients\r\n");
+  Send("DATA\r\n");
+  std::string big(200, 'x');
+  std::string out = Send(big + "\r\n.\r\n");
+  EXPECT_EQ(out.substr(0, 4), "552 ") << out;
+  EXPECT_TRUE(host_.submitted.empty());
+  std::string longline(3000, 'A');
+  out = Send(longline + "\r\n");
+  EXPECT_EQ(out, "500 5.5.2 Error: line too long\r\n");
+  EXPECT_EQ(Send("NOOP\r\n"), "250 2.0.0 Ok\r\n");
+}
+
+TEST_F(SessionTest, OrderAndMiscCommands) {
+  EXPECT_EQ(Send("MAIL FROM:<a@x.test>\r\n"), "503 5.5.1 Error: send HELO/EHLO first\r\n");
+  EXPECT_EQ(Send("HELO c\r\n"), "250 mx.test\r\n");
+  EXPECT_EQ(Send("RCPT TO:<b@y.test>\r\n"), "503 5.5.1 Error: need MAIL command\r\n");
+  EXPECT_EQ(Send("VRFY bob\r\n").substr(0, 10), "252 2.5.2 ");
+  EXPECT_EQ(Send("XYZZY\r\n"), "500 5.5.2 Error: command not recognized\r\n");
+  EXPECT_EQ(Send("HELP\r\n").substr(0, 4), "214 ");
+}
+
+TEST_F(SessionTest, SpoolFullAndCommitFailure) {
+  Send("EHLO c\r\n");
+  host_.spool_status = absl::ResourceExhaustedError("disk full");
+  EXPECT_EQ(Send("MAIL FROM:<a@x.test>\r\n"), "452 4.3.1 Insufficient system storage\r\n");
+  host_.spool_status = absl::OkStatus();
+  Send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nx\r\n.\r\n");
+  session_->OnSubmitted(absl::InternalError("fdatasync failed"), 0);
+  EXPECT_EQ(host_.Take(), "451 4.3.0 Error: queue file write error\r\n");
+}
+
+TEST_F(SessionTest, TooManyErrorsHangsUp) {
+  for (int i = 0; i < 25 && !host_.closed; ++i) Send("BOGUS\r\n");
+  EXPECT_TRUE(host_.closed);
+}
+
+}  // namespace
+}  // namespace ringpost::server
