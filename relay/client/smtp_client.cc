@@ -1,0 +1,260 @@
+// smtp_client.cc — see smtp_client.h.
+#include "relay/client/smtp_client.h"
+
+#include <cassert>
+#include <utility>
+
+#include "relay/smtp/dot_stuffer.h"
+
+namespace ringpost::client {
+
+SmtpClient::SmtpClient(ClientHost* host, std::string helo_name)
+    : host_(host), helo_name_(std::move(helo_name)) {}
+
+void SmtpClient::Feed(std::string_view data) {
+  // Each round consumes input or stops: bounded by data.size().
+  while (!data.empty() && state_ != State::kEnded) {
+    smtp::ReplyParser::Result r = parser_.Parse(data, &reply_);
+    data.remove_prefix(r.consumed);
+    if (r.status == smtp::ReplyParser::Status::kNeedMore) return;
+    if (r.status == smtp::ReplyParser::Status::kError) {
+      End(0, "4.5.0", "protocol error: malformed reply from server");
+      return;
+    }
+    OnReply(reply_);
+  }
+}
+
+void SmtpClient::SendLine(std::string_view a, std::string_view b,
+                          std::string_view c) {
+  std::string& out = host_->Output();
+  out.append(a);
+  out.append(b);
+  out.append(c);
+  out.append("\r\n");
+}
+
+void SmtpClient::OnReply(const smtp::ServerReply& reply) {
+  const bool ok = reply.code >= 200 && reply.code < 300;
+  switch (state_) {
+    case State::kGreeting:
+      if (reply.code != 220) return End(reply.code, reply.EnhancedText(), reply.text);
+      SendLine("EHLO ", helo_name_);
+      host_->OutputReady();
+      state_ = State::kEhlo;
+      return;
+    case State::kEhlo:
+      if (ok) {
+        caps_ = smtp::ParseEhloCapabilities(reply);
+        state_ = State::kIdle;
+        host_->OnIdle();
+      } else if (reply.code >= 500) {
+        SendLine("HELO ", helo_name_);
+        host_->OutputReady();
+        state_ = State::kHelo;
+      } else {
+        End(reply.code, reply.EnhancedText(), reply.text);
+      }
+      return;
+    case State::kHelo:
+      if (!ok) return End(reply.code, reply.EnhancedText(), reply.text);
+      caps_ = smtp::EhloCapabilities{};
+      state_ = State::kIdle;
+      host_->OnIdle();
+      return;
+    case State::kMail:
+      if (!ok) DecideUndecided(reply);
+      mail_failed_ = !ok;
+      state_ = State::kRcpt;
+      if (!pipelining()) {
+        if (mail_failed_) return FinishTransaction(true);
+        SendRcpt(0);
+        host_->OutputReady();
+      }
+      return;
+    case State::kRcpt:
+      if (ok && !mail_failed_) {
+        ++rcpt_accepted_;
+      } else {
+        Decide(rcpt_replies_, reply);
+      }
+      ++rcpt_replies_;
+      if (rcpt_replies_ < txn_.recipients.size()) {
+        if (!pipelining()) {
+          SendRcpt(rcpt_replies_);
+          host_->OutputReady();
+        }
+        return;
+      }
+      state_ = State::kData;
+      if (!pipelining()) {
+        if (rcpt_accepted_ == 0) return FinishTransaction(true);
+        SendLine("DATA");
+        host_->OutputReady();
+      }
+      return;
+    case State::kData:
+      if (reply.code == 354) {
+        state_ = State::kDataEnd;
+        if (rcpt_accepted_ == 0) {
+          // Pipelined DATA accepted although no recipient was: send an
+          // empty message so the server ends the transaction.
+          SendLine(".");
+        } else {
+          SendContent();
+        }
+        host_->OutputReady();
+        return;
+      }
+      DecideUndecided(reply);
+      return FinishTransaction(true);
+    case State::kDataEnd:
+      DecideUndecided(reply);
+      return FinishTransaction(false);
+    case State::kRset:
+      if (!ok) return End(reply.code, reply.EnhancedText(), reply.text);
+      state_ = State::kIdle;
+      host_->OnIdle();
+      return;
+    case State::kQuit:
+      return End(reply.code, reply.EnhancedText(), reply.text);
+    case State::kIdle:
+      // Unsolicited (typically 421 before the server hangs up).
+      return End(reply.code, reply.EnhancedText(), reply.text);
+    case State::kEnded:
+      return;
+  }
+}
+
+void SmtpClient::Begin(const Transaction& txn) {
+  assert(state_ == State::kIdle);
+  assert(!txn.recipients.empty());
+  txn_ = txn;
+  outcomes_.assign(txn.recipients.size(), RecipientOutcome{});
+  rcpt_replies_ = 0;
+  rcpt_accepted_ = 0;
+  mail_failed_ = false;
+  if (caps_.size_max != 0 && txn.content.size() > caps_.size_max) {
+    state_ = State::kDataEnd;
+    DecideUndecidedLocal(552, "5.3.4",
+                         "message size exceeds the destination's SIZE limit");
+    return FinishTransaction(false);
+  }
+  state_ = State::kMail;
+  SendMail();
+  if (pipelining()) {
+    for (size_t i = 0; i < txn_.recipients.size(); ++i) SendRcpt(i);
+    SendLine("DATA");
+  }
+  host_->OutputReady();
+}
+
+void SmtpClient::SendMail() {
+  std::string& out = host_->Output();
+  out.append("MAIL FROM:<");
+  out.append(txn_.sender);
+  out.push_back('>');
+  if (caps_.Has(smtp::kExtSize)) {
+    out.append(" SIZE=");
+    out.append(std::to_string(txn_.content.size()));
+  }
+  if (txn_.eight_bit && caps_.Has(smtp::kExt8BitMime)) out.append(" BODY=8BITMIME");
+  out.append("\r\n");
+}
+
+void SmtpClient::SendRcpt(size_t index) {
+  SendLine("RCPT TO:<", txn_.recipients[index], ">");
+}
+
+void SmtpClient::SendContent() {
+  smtp::AppendDotStuffed(txn_.content, &host_->Output());
+}
+
+void SmtpClient::Decide(size_t index, const smtp::ServerReply& reply) {
+  RecipientOutcome& o = outcomes_[index];
+  if (o.code != 0) return;
+  o.code = reply.code;
+  std::string_view enhanced = reply.EnhancedText();
+  o.enhanced.assign(enhanced.data(), enhanced.size());
+  std::string_view text = reply.text;
+  text.remove_prefix(enhanced.size());
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  o.text.assign(text.data(), text.size());
+}
+
+void SmtpClient::DecideUndecided(const smtp::ServerReply& reply) {
+  for (size_t i = 0; i < outcomes_.size(); ++i) Decide(i, reply);
+}
+
+void SmtpClient::DecideUndecidedLocal(int code, std::string_view enhanced,
+                                      std::string_view text) {
+  for (RecipientOutcome& o : outcomes_) {
+    if (o.code != 0) continue;
+    o.code = code;
+    o.enhanced.assign(enhanced.data(), enhanced.size());
+    o.text.assign(text.data(), text.size());
+  }
+}
+
+bool SmtpClient::InTransaction() const {
+  return state_ == State::kMail || state_ == State::kRcpt ||
+         state_ == State::kData || state_ == State::kDataEnd;
+}
+
+void SmtpClient::FinishTransaction(bool reset) {
+  DecideUndecidedLocal(451, "4.4.0", "no outcome from server");
+  ++transactions_;
+  if (reset) {
+    SendLine("RSET");
+    host_->OutputReady();
+    state_ = State::kRset;
+  } else {
+    state_ = State::kIdle;
+  }
+  std::vector<RecipientOutcome> outcomes;
+  outcomes.swap(outcomes_);
+  host_->OnTransactionDone(outcomes);
+  if (state_ == State::kIdle) host_->OnIdle();
+}
+
+void SmtpClient::Quit() {
+  if (state_ != State::kIdle) return;
+  SendLine("QUIT");
+  host_->OutputReady();
+  state_ = State::kQuit;
+}
+
+void SmtpClient::Abort(std::string_view reason) {
+  if (state_ == State::kEnded) return;
+  const bool in_txn = InTransaction();
+  state_ = State::kEnded;
+  if (in_txn) {
+    DecideUndecidedLocal(451, "4.4.2", reason);
+    std::vector<RecipientOutcome> outcomes;
+    outcomes.swap(outcomes_);
+    host_->OnTransactionDone(outcomes);
+  }
+}
+
+void SmtpClient::End(int code, std::string_view enhanced, std::string_view text) {
+  const bool in_txn = InTransaction();
+  state_ = State::kEnded;
+  RecipientOutcome reason;
+  reason.code = code;
+  reason.enhanced.assign(enhanced.data(), enhanced.size());
+  reason.text.assign(text.data(), text.size());
+  if (in_txn) {
+    // Only a 4xx/5xx reply can decide; anything else is a local 451.
+    if (code >= 400 && code < 600) {
+      DecideUndecidedLocal(code, enhanced, text);
+    } else {
+      DecideUndecidedLocal(451, "4.4.2", text);
+    }
+    std::vector<RecipientOutcome> outcomes;
+    outcomes.swap(outcomes_);
+    host_->OnTransactionDone(outcomes);
+  }
+  host_->OnSessionEnd(reason);
+}
+
+}  // namespace ringpost::client
