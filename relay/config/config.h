@@ -1,0 +1,200 @@
+// config.h — the relay's configuration: one struct, a TOML file, and one
+// command-line flag per setting.
+//
+// Every setting has a TOML key and an absl flag of the same snake_case name
+// (`retry_min = "60s"` in the file, `--retry_min=60s` on the command line).
+// Both go through ApplyFlag(), so a value is validated identically wherever
+// it comes from. Flags given on the command line win over the file.
+//
+// Usage (main):
+//   std::vector<char*> args = ringpost::ParseCommandLine(argc, argv);
+//   absl::StatusOr<ringpost::Config> config =
+//       ringpost::LoadConfig(absl::GetFlag(FLAGS_config));
+//   if (!config.ok()) { fprintf(stderr, "%s\n", ...); return 2; }
+//
+// List settings (listen, route, relay_networks) take a TOML array of strings
+// or, as flags, a comma-separated list and/or repeated use:
+// `--route=a.example=10.0.0.1:25 --route=*=[2001:db8::1]:587`. Repetition is
+// handled by ringpost::ParseCommandLine(); with plain absl::ParseCommandLine
+// only the last occurrence of a list flag survives.
+//
+// Units: durations are <digits><unit>, units ms, s, m, h, d, and may be
+// compound ("1h30m"); byte sizes are digits with an optional binary suffix
+// K, M, G, T (case-insensitive, optionally followed by "B" or "iB").
+//
+// Invariants of a Config returned by LoadConfig()/ParseConfigToml(): every
+// field is within the bounds checked by ApplyFlag() and ValidateConfig(),
+// route domains are lowercase and unique, listen addresses are numeric.
+
+#ifndef RINGPOST_RELAY_CONFIG_CONFIG_H_
+#define RINGPOST_RELAY_CONFIG_CONFIG_H_
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/flags/declare.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+// Path of the TOML file; "" = none (flags and defaults only).
+ABSL_DECLARE_FLAG(std::string, config);
+
+namespace ringpost {
+
+// A static route: mail for `domain` goes to host:port without an MX lookup.
+// `host` is a hostname, an IPv4 address or an IPv6 address (stored without
+// brackets). Written DOMAIN=HOST[:PORT], IPv6 as [2001:db8::1]:25; the port
+// defaults to 25.
+struct Route {
+  std::string domain;  // lowercase, no trailing dot; "*" = smarthost for all
+  std::string host;
+  uint16_t port = 25;
+
+  bool operator==(const Route&) const = default;
+};
+
+// An IPv4 or IPv6 network. IPv4-mapped IPv6 peers (::ffff:a.b.c.d, seen on
+// dual-stack sockets) match IPv4 networks.
+struct Cidr {
+  sa_family_t family = AF_UNSPEC;    // AF_INET or AF_INET6 once parsed
+  std::array<uint8_t, 16> network{};  // host bits zero; IPv4 uses [0, 4)
+  int prefix_len = 0;                 // 0..32 or 0..128
+
+  // "10.0.0.0/8", "2001:db8::/32", or a bare address (/32 or /128). Host
+  // bits set after the prefix are an error (likely a typo).
+  static absl::StatusOr<Cidr> Parse(std::string_view text);
+  std::string ToString() const;
+
+  bool Contains(const sockaddr_storage& addr) const;
+  bool Contains(const sockaddr* addr) const;  // nullptr or other family: false
+
+  bool operator==(const Cidr&) const = default;
+};
+
+enum class Durability {
+  kFsync,  // 250 after DATA only once the message is fdatasync'ed
+  kNone,   // benchmarking only: acknowledged mail can be lost on a crash
+};
+
+struct Config {
+  // Listeners and networking.
+  std::vector<std::string> listen = {"127.0.0.1:2525"};  // numeric ADDR:PORT
+  int shards = 0;  // 0 = number of CPUs (resolved by the caller)
+  std::string spool = "/var/spool/ringpost";
+  std::string dns;  // numeric ADDR[:PORT]; "" = /etc/resolv.conf
+  std::vector<Cidr> relay_networks = {*Cidr::Parse("127.0.0.0/8"), *Cidr::Parse("::1/128")};
+  std::vector<Route> routes;  // flag/key: route
+  uint16_t dest_port = 25;    // port for MX hosts
+  std::string admin = "127.0.0.1:8025";
+  std::string log;  // delivery log path; "" = <spool>/delivery.log
+
+  // Queue lifetime.
+  absl::Duration retry_min = absl::Seconds(60);
+  absl::Duration retry_max = absl::Hours(1);
+  absl::Duration max_age = absl::Hours(24 * 5);  // Postfix maximal_queue_lifetime
+  uint64_t max_message_size = uint64_t{50} << 20;
+
+  std::string tls_cert;  // PEM paths; both or neither
+  std::string tls_key;
+  Durability durability = Durability::kFsync;
+
+  // SMTP server (inbound) limits.
+  size_t max_recipients = 1000;
+  size_t max_line_length = 1000;  // text line incl. CRLF (RFC 5321 4.5.3.1.6)
+  size_t max_command_line = 512;  // incl. CRLF (RFC 5321 4.5.3.1.4)
+  size_t max_connections_per_client = 100;
+  size_t max_connections = 10000;
+  absl::Duration idle_timeout = absl::Minutes(5);  // RFC 5321 4.5.3.2.7
+  absl::Duration session_timeout = absl::Hours(1);
+  std::string hostname;  // banner and Received; "" = gethostname()
+
+  // SMTP client (outbound) limits.
+  size_t max_connections_per_destination = 32;
+  size_t max_messages_per_connection = 1000;
+  absl::Duration connect_timeout = absl::Seconds(30);
+  // Per-reply timeouts, RFC 5321 4.5.3.2.
+  absl::Duration greeting_timeout = absl::Minutes(5);    // 220 banner
+  absl::Duration command_timeout = absl::Minutes(5);     // EHLO, STARTTLS, RSET, QUIT
+  absl::Duration mail_timeout = absl::Minutes(5);        // MAIL FROM
+  absl::Duration rcpt_timeout = absl::Minutes(5);        // RCPT TO
+  absl::Duration data_init_timeout = absl::Minutes(2);   // 354 after DATA
+  absl::Duration data_block_timeout = absl::Minutes(3);  // each send of message data
+  absl::Duration data_term_timeout = absl::Minutes(10);  // reply after final "."
+  absl::Duration connection_idle = absl::Seconds(10);    // pooled idle connection close
+
+  // Spool and io_uring sizing.
+  size_t commit_max_bytes = size_t{4} << 20;  // group commit cap
+  uint64_t segment_bytes = uint64_t{64} << 20;
+  size_t sq_entries = 4096;         // power of two
+  size_t recv_buffers = 1024;       // power of two, per shard
+  size_t recv_buffer_bytes = 16384;
+};
+
+// Names of all settings (TOML keys == flag names), in DescribeConfig order.
+const std::vector<std::string_view>& SettingNames();
+
+// Sets one setting from its text form, validating it: the single entry point
+// for both TOML values and flags. List settings take a comma-separated list
+// that replaces the current list ("" = empty list).
+absl::Status ApplyFlag(Config* config, std::string_view name, std::string_view value);
+
+// Cross-setting checks (retry_min <= retry_max, tls_cert with tls_key, ...).
+absl::Status ValidateConfig(const Config& config);
+
+// Parses a TOML document on top of the defaults, then ValidateConfig().
+// Errors name `filename` and the line: "relay.toml:7: retry_min: ...".
+absl::StatusOr<Config> ParseConfigToml(std::string_view text, std::string_view filename);
+
+// Reads the TOML file (if path non-empty), applies every setting flag that
+// was given on the command line, and validates the result.
+absl::StatusOr<Config> LoadConfig(const std::string& path_or_empty);
+
+// Like absl::ParseCommandLine (exits on bad flags, handles --help and
+// --helpfull), and additionally makes the list flags accumulate over
+// repeated use. Returns the positional arguments (argv[0] first).
+std::vector<char*> ParseCommandLine(int argc, char* argv[]);
+
+// One "name = value" line per setting, values in flag syntax, for start-up
+// logging. Empty strings print as "".
+std::string DescribeConfig(const Config& config);
+
+// "250ms", "30s", "5m", "2h", "5d", compound "1h30m"; "0" alone is zero.
+// Bounded to 100 years.
+absl::StatusOr<absl::Duration> ParseDuration(std::string_view text);
+// Inverse of ParseDuration for whole milliseconds, in the largest exact unit.
+std::string DurationToString(absl::Duration d);
+
+// "1024", "10k", "50M", "1G", "2T", "64MiB", "4kB" — all binary multiples.
+absl::StatusOr<uint64_t> ParseBytes(std::string_view text);
+// Inverse of ParseBytes, in the largest exact unit ("50M").
+std::string BytesToString(uint64_t bytes);
+
+// HOST[:PORT] where HOST is a hostname, IPv4 address or [IPv6] (brackets
+// required for IPv6, removed in `host`). Without a port, `default_port` is
+// used if given, else it is an error. Port 0 is an error.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+absl::StatusOr<HostPort> ParseHostPort(std::string_view text,
+                                       std::optional<uint16_t> default_port);
+
+// A numeric address for bind/connect: "127.0.0.1:2525", "[::1]:25".
+absl::StatusOr<sockaddr_storage> ParseSocketAddress(std::string_view text,
+                                                    std::optional<uint16_t> default_port);
+
+// DOMAIN=HOST[:PORT] (see Route).
+absl::StatusOr<Route> ParseRoute(std::string_view text);
+
+}  // namespace ringpost
+
+#endif  // RINGPOST_RELAY_CONFIG_CONFIG_H_

@@ -1,0 +1,588 @@
+// relay/smtp/command_parser.cc — SMTP command line parser.
+//
+// One left-to-right pass over the line with a 256-entry character class
+// table; no allocation, no backtracking. Address syntax follows RFC 5321
+// 4.1.2 (with RFC 6531 UTF-8 extensions); every loop is bounded by the line.
+
+#include "relay/smtp/command_parser.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "relay/smtp/check.h"
+
+namespace ringpost::smtp {
+namespace {
+
+constexpr size_t kNpos = std::string_view::npos;
+
+// Character classes.
+enum : uint8_t {
+  kAtext = 1 << 0,    // RFC 5321 atext, ASCII part
+  kLetDig = 1 << 1,   // ALPHA / DIGIT
+  kQtext = 1 << 2,    // qtextSMTP, ASCII part
+  kValue = 1 << 3,    // esmtp-value char, ASCII part
+  kDigit = 1 << 4,
+  kCtl = 1 << 5,      // not allowed anywhere in a command line
+};
+
+constexpr std::array<uint8_t, 256> MakeClassTable() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    uint8_t v = 0;
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    const bool digit = c >= '0' && c <= '9';
+    if (alpha || digit) v |= kLetDig | kAtext;
+    if (digit) v |= kDigit;
+    for (char a : std::string_view("!#$%&'*+-/=?^_`{|}~")) {
+      if (c == static_cast<unsigned char>(a)) v |= kAtext;
+    }
+    if ((c >= 32 && c <= 33) || (c >= 35 && c <= 91) || (c >= 93 && c <= 126)) {
+      v |= kQtext;
+    }
+    if ((c >= 33 && c <= 60) || (c >= 62 && c <= 126)) v |= kValue;
+    if ((c < 32 && c != '\t') || c == 127) v |= kCtl;
+    t[c] = v;
+  }
+  return t;
+}
+
+constexpr std::array<uint8_t, 256> kClass = MakeClassTable();
+
+inline bool Is(char c, uint8_t cls) {
+  return (kClass[static_cast<unsigned char>(c)] & cls) != 0;
+}
+
+inline char LowerAscii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+// Length of the well-formed UTF-8 sequence starting at s[i] (whose lead byte
+// is >= 0x80), or 0 when it is malformed, overlong, a surrogate, or cut off.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char lead = b(i);
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // bounds for the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    n = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    n = 3;
+    if (lead == 0xE0) lo = 0xA0;
+    if (lead == 0xED) hi = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    n = 4;
+    if (lead == 0xF0) lo = 0x90;
+    if (lead == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (s.size() - i < n) return 0;
+  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+// Dot-string = Atom *("." Atom). Returns the index after it, or kNpos.
+size_t ScanDotString(std::string_view s, size_t i, bool* utf8) {
+  bool need_atom = true;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (Is(c, kAtext)) {
+      ++i;
+      need_atom = false;
+    } else if (c == '.') {
+      if (need_atom) return kNpos;  // leading or doubled dot
+      need_atom = true;
+      ++i;
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      const size_t n = Utf8SequenceLength(s, i);
+      if (n == 0) return kNpos;
+      *utf8 = true;
+      need_atom = false;
+      i += n;
+    } else {
+      break;
+    }
+  }
+  if (need_atom) return kNpos;  // empty or trailing dot
+  return i;
+}
+
+// Quoted-string starting at the DQUOTE s[i]. Returns the index after the
+// closing DQUOTE, or kNpos.
+size_t ScanQuotedString(std::string_view s, size_t i, bool* utf8) {
+  SMTP_CHECK(i < s.size());
+  SMTP_CHECK(s[i] == '"');
+  ++i;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (c == '"') return i + 1;
+    if (c == '\\') {
+      if (i + 1 >= s.size()) return kNpos;
+      const unsigned char q = static_cast<unsigned char>(s[i + 1]);
+      if (q < 32 || q > 126) return kNpos;
+      i += 2;
+    } else if (Is(c, kQtext)) {
+      ++i;
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      const size_t n = Utf8SequenceLength(s, i);
+      if (n == 0) return kNpos;
+      *utf8 = true;
+      i += n;
+    } else {
+      return kNpos;
+    }
+  }
+  return kNpos;  // unterminated
+}
+
+// Domain = sub-domain *("." sub-domain); sub-domain = Let-dig [Ldh-str],
+// labels of 1..63 octets, U-labels allowed. Returns the index after it.
+size_t ScanDomain(std::string_view s, size_t i, bool* utf8) {
+  const size_t start = i;
+  for (;;) {
+    const size_t label_start = i;
+    bool last_hyphen = false;
+    while (i < s.size()) {
+      const char c = s[i];
+      if (Is(c, kLetDig)) {
+        ++i;
+        last_hyphen = false;
+      } else if (c == '-') {
+        if (i == label_start) return kNpos;
+        ++i;
+        last_hyphen = true;
+      } else if (static_cast<unsigned char>(c) >= 0x80) {
+        const size_t n = Utf8SequenceLength(s, i);
+        if (n == 0) return kNpos;
+        *utf8 = true;
+        i += n;
+        last_hyphen = false;
+      } else {
+        break;
+      }
+    }
+    if (i == label_start || last_hyphen || i - label_start > 63) return kNpos;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      continue;
+    }
+    break;
+  }
+  if (i - start > kDomainOctetsMax) return kNpos;
+  return i;
+}
+
+bool IsIpv4Literal(std::string_view s) {
+  int parts = 0;
+  size_t i = 0;
+  while (parts < 4) {
+    size_t digits = 0;
+    unsigned value = 0;
+    while (i < s.size() && Is(s[i], kDigit) && digits < 3) {
+      value = value * 10 + static_cast<unsigned>(s[i] - '0');
+      ++i;
+      ++digits;
+    }
+    if (digits == 0 || value > 255) return false;
+    ++parts;
+    if (parts < 4) {
+      if (i >= s.size() || s[i] != '.') return false;
+      ++i;
+    }
+  }
+  return i == s.size();
+}
+
+bool IsIpv6Literal(std::string_view s) {
+  char buf[64];
+  if (s.empty() || s.size() >= sizeof(buf)) return false;
+  for (char c : s) {
+    if (!Is(c, kLetDig) && c != ':' && c != '.') return false;
+  }
+  std::memcpy(buf, s.data(), s.size());
+  buf[s.size()] = '\0';
+  unsigned char addr[16];
+  return inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+// address-literal starting at the "[" s[i]. Returns the index after "]".
+size_t ScanAddressLiteral(std::string_view s, size_t i) {
+  SMTP_CHECK(i < s.size());
+  SMTP_CHECK(s[i] == '[');
+  const size_t close = s.find(']', i + 1);
+  if (close == kNpos) return kNpos;
+  std::string_view inner = s.substr(i + 1, close - i - 1);
+  constexpr std::string_view kIpv6Tag = "IPv6:";
+  if (inner.size() > kIpv6Tag.size() &&
+      AsciiEqualsIgnoreCase(inner.substr(0, kIpv6Tag.size()), kIpv6Tag)) {
+    if (!IsIpv6Literal(inner.substr(kIpv6Tag.size()))) return kNpos;
+  } else if (!IsIpv4Literal(inner)) {
+    // General-address-literal tags other than IPv6 are not registered.
+    return kNpos;
+  }
+  return close + 1;
+}
+
+struct PathResult {
+  std::string_view mailbox;
+  bool null_path = false;
+  bool utf8 = false;
+};
+
+// Path / "<>" starting at s[i]. Returns the index after ">", or kNpos.
+size_t ScanPath(std::string_view s, size_t i, bool allow_postmaster,
+                PathResult* out) {
+  const size_t open = i;
+  if (i >= s.size() || s[i] != '<') return kNpos;
+  ++i;
+  if (i < s.size() && s[i] == '>') {
+    out->null_path = true;
+    return i + 1;
+  }
+  bool routed = false;
+  if (i < s.size() && s[i] == '@') {
+    // A-d-l ":" — accepted for compatibility (RFC 5321 C) and dropped.
+    routed = true;
+    for (;;) {
+      if (i >= s.size() || s[i] != '@') return kNpos;
+      i = ScanDomain(s, i + 1, &out->utf8);
+      if (i == kNpos || i >= s.size()) return kNpos;
+      if (s[i] == ':') {
+        ++i;
+        break;
+      }
+      if (s[i] != ',') return kNpos;
+      ++i;
+    }
+  }
+  const size_t mailbox_start = i;
+  if (i >= s.size()) return kNpos;
+  i = s[i] == '"' ? ScanQuotedString(s, i, &out->utf8)
+                  : ScanDotString(s, i, &out->utf8);
+  if (i == kNpos || i >= s.size()) return kNpos;
+  if (i - mailbox_start > kLocalPartOctetsMax) return kNpos;
+  if (s[i] == '>' && allow_postmaster && !routed &&
+      AsciiEqualsIgnoreCase(s.substr(mailbox_start, i - mailbox_start),
+                            "postmaster")) {
+    out->mailbox = s.substr(mailbox_start, i - mailbox_start);
+    return i + 1;
+  }
+  if (s[i] != '@') return kNpos;
+  const size_t domain_start = ++i;
+  if (i >= s.size()) return kNpos;
+  i = s[i] == '[' ? ScanAddressLiteral(s, i) : ScanDomain(s, i, &out->utf8);
+  if (i == kNpos || i >= s.size() || s[i] != '>') return kNpos;
+  if (i - domain_start > kDomainOctetsMax) return kNpos;
+  out->mailbox = s.substr(mailbox_start, i - mailbox_start);
+  ++i;
+  if (i - open > kPathOctetsMax) return kNpos;
+  return i;
+}
+
+// Decimal uint64 with no sign, no spaces; false on overflow or empty.
+bool ParseDecimal(std::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (!Is(c, kDigit)) return false;
+    const uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+// *(SP esmtp-param) after a path; `s` starts right after ">".
+ParseResult ParseParams(std::string_view s, Command* out) {
+  if (!s.empty() && s[0] != ' ') return ParseResult::kSyntaxError;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && s[i] == ' ') ++i;
+    if (i == s.size()) break;
+    const size_t kw_start = i;
+    if (!Is(s[i], kLetDig)) return ParseResult::kSyntaxError;
+    while (i < s.size() && (Is(s[i], kLetDig) || s[i] == '-')) ++i;
+    Param param;
+    param.keyword = s.substr(kw_start, i - kw_start);
+    if (i < s.size() && s[i] == '=') {
+      const size_t value_start = ++i;
+      while (i < s.size() && s[i] != ' ') {
+        if (Is(s[i], kValue)) {
+          ++i;
+        } else if (static_cast<unsigned char>(s[i]) >= 0x80) {
+          const size_t n = Utf8SequenceLength(s, i);
+          if (n == 0) return ParseResult::kSyntaxError;
+          i += n;
+        } else {
+          return ParseResult::kSyntaxError;
+        }
+      }
+      if (i == value_start) return ParseResult::kSyntaxError;  // "KEY="
+      param.value = s.substr(value_start, i - value_start);
+    } else if (i < s.size() && s[i] != ' ') {
+      return ParseResult::kSyntaxError;
+    }
+    if (out->param_count == kParamsMax) return ParseResult::kSyntaxError;
+    out->params[out->param_count++] = param;
+  }
+  return ParseResult::kOk;
+}
+
+// Decodes and validates SIZE, BODY and SMTPUTF8 on MAIL.
+ParseResult DecodeMailParams(Command* out) {
+  bool seen_body = false;
+  for (const Param& p : out->Params()) {
+    if (AsciiEqualsIgnoreCase(p.keyword, "SIZE")) {
+      if (out->has_size || !ParseDecimal(p.value, &out->size)) {
+        return ParseResult::kSyntaxError;
+      }
+      out->has_size = true;
+    } else if (AsciiEqualsIgnoreCase(p.keyword, "BODY")) {
+      if (seen_body) return ParseResult::kSyntaxError;
+      seen_body = true;
+      if (AsciiEqualsIgnoreCase(p.value, "7BIT")) {
+        out->body = BodyType::k7Bit;
+      } else if (AsciiEqualsIgnoreCase(p.value, "8BITMIME")) {
+        out->body = BodyType::k8BitMime;
+      } else if (AsciiEqualsIgnoreCase(p.value, "BINARYMIME")) {
+        out->body = BodyType::kBinaryMime;
+      } else {
+        return ParseResult::kSyntaxError;
+      }
+    } else if (AsciiEqualsIgnoreCase(p.keyword, "SMTPUTF8")) {
+      if (out->smtputf8 || !p.value.empty()) return ParseResult::kSyntaxError;
+      out->smtputf8 = true;
+    }
+  }
+  return ParseResult::kOk;
+}
+
+// MAIL FROM:<path> [params] / RCPT TO:<path> [params]; `arg` is the
+// argument after the verb.
+ParseResult ParseMailOrRcpt(std::string_view arg, bool is_mail, Command* out) {
+  const std::string_view prefix = is_mail ? "FROM:" : "TO:";
+  const ParseResult bad_address = is_mail ? ParseResult::kBadSenderAddress
+                                          : ParseResult::kBadRecipientAddress;
+  if (arg.size() < prefix.size() ||
+      !AsciiEqualsIgnoreCase(arg.substr(0, prefix.size()), prefix)) {
+    return ParseResult::kSyntaxError;
+  }
+  size_t i = prefix.size();
+  while (i < arg.size() && arg[i] == ' ') ++i;  // "MAIL FROM: <a@b>"
+  PathResult path;
+  const size_t end = ScanPath(arg, i, /*allow_postmaster=*/!is_mail, &path);
+  if (end == kNpos) return bad_address;
+  if (path.null_path && !is_mail) return bad_address;
+  out->path = path.mailbox;
+  out->null_path = path.null_path;
+  out->path_utf8 = path.utf8;
+  const ParseResult r = ParseParams(arg.substr(end), out);
+  if (r != ParseResult::kOk) return r;
+  return is_mail ? DecodeMailParams(out) : ParseResult::kOk;
+}
+
+ParseResult ParseBdat(std::string_view arg, Command* out) {
+  const size_t space = arg.find(' ');
+  if (!ParseDecimal(arg.substr(0, space), &out->bdat_size)) {
+    return ParseResult::kSyntaxError;
+  }
+  if (space == kNpos) return ParseResult::kOk;
+  std::string_view rest = arg.substr(space);
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  if (!AsciiEqualsIgnoreCase(rest, "LAST")) return ParseResult::kSyntaxError;
+  out->bdat_last = true;
+  return ParseResult::kOk;
+}
+
+constexpr uint32_t Pack4(char a, char b, char c, char d) {
+  return static_cast<uint32_t>(static_cast<unsigned char>(a)) |
+         static_cast<uint32_t>(static_cast<unsigned char>(b)) << 8 |
+         static_cast<uint32_t>(static_cast<unsigned char>(c)) << 16 |
+         static_cast<uint32_t>(static_cast<unsigned char>(d)) << 24;
+}
+
+Verb LookupVerb(std::string_view token) {
+  if (token.size() == 4) {
+    // OR-ing 0x20 folds A-Z onto a-z and maps no other byte onto a letter.
+    const uint32_t key =
+        Pack4(token[0], token[1], token[2], token[3]) | 0x20202020u;
+    switch (key) {
+      case Pack4('m', 'a', 'i', 'l'): return Verb::kMail;
+      case Pack4('r', 'c', 'p', 't'): return Verb::kRcpt;
+      case Pack4('d', 'a', 't', 'a'): return Verb::kData;
+      case Pack4('b', 'd', 'a', 't'): return Verb::kBdat;
+      case Pack4('e', 'h', 'l', 'o'): return Verb::kEhlo;
+      case Pack4('h', 'e', 'l', 'o'): return Verb::kHelo;
+      case Pack4('r', 's', 'e', 't'): return Verb::kRset;
+      case Pack4('n', 'o', 'o', 'p'): return Verb::kNoop;
+      case Pack4('q', 'u', 'i', 't'): return Verb::kQuit;
+      case Pack4('h', 'e', 'l', 'p'): return Verb::kHelp;
+      case Pack4('v', 'r', 'f', 'y'): return Verb::kVrfy;
+      case Pack4('e', 'x', 'p', 'n'): return Verb::kExpn;
+      case Pack4('a', 'u', 't', 'h'): return Verb::kAuth;
+      default: return Verb::kUnknown;
+    }
+  }
+  if (token.size() == 8 && AsciiEqualsIgnoreCase(token, "STARTTLS")) {
+    return Verb::kStartTls;
+  }
+  return Verb::kUnknown;
+}
+
+size_t LineOctetsMax(Verb verb) {
+  switch (verb) {
+    case Verb::kMail:
+    case Verb::kRcpt:
+      return kMailRcptLineOctetsMax;
+    case Verb::kAuth:
+      return kAuthLineOctetsMax;
+    default:
+      return kCommandLineOctetsMax;
+  }
+}
+
+bool HasControl(std::string_view s) {
+  for (char c : s) {
+    if (Is(c, kCtl)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view VerbName(Verb verb) {
+  switch (verb) {
+    case Verb::kHelo: return "HELO";
+    case Verb::kEhlo: return "EHLO";
+    case Verb::kMail: return "MAIL";
+    case Verb::kRcpt: return "RCPT";
+    case Verb::kData: return "DATA";
+    case Verb::kBdat: return "BDAT";
+    case Verb::kRset: return "RSET";
+    case Verb::kNoop: return "NOOP";
+    case Verb::kQuit: return "QUIT";
+    case Verb::kHelp: return "HELP";
+    case Verb::kVrfy: return "VRFY";
+    case Verb::kExpn: return "EXPN";
+    case Verb::kStartTls: return "STARTTLS";
+    case Verb::kAuth: return "AUTH";
+    case Verb::kUnknown: return "UNKNOWN";
+  }
+  return "UNKNOWN";
+}
+
+Reply ReplyFor(ParseResult result) {
+  switch (result) {
+    case ParseResult::kOk:
+      return {250, "2.0.0", "Ok"};
+    case ParseResult::kUnknownCommand:
+      return {500, "5.5.2", "Error: command not recognized"};
+    case ParseResult::kLineTooLong:
+      return {500, "5.5.2", "Error: line too long"};
+    case ParseResult::kSyntaxError:
+      return {501, "5.5.4", "Syntax error in parameters or arguments"};
+    case ParseResult::kBadSenderAddress:
+      return {501, "5.1.7", "Bad sender address syntax"};
+    case ParseResult::kBadRecipientAddress:
+      return {501, "5.1.3", "Bad recipient address syntax"};
+  }
+  return {451, "4.3.0", "Internal error"};
+}
+
+ParseResult ParseCommand(std::string_view line, Command* out) {
+  // Field by field: the params array is dead beyond param_count, so it is
+  // not cleared.
+  out->argument = {};
+  out->path = {};
+  out->null_path = false;
+  out->path_utf8 = false;
+  out->param_count = 0;
+  out->has_size = false;
+  out->size = 0;
+  out->body = BodyType::kUnspecified;
+  out->smtputf8 = false;
+  out->bdat_size = 0;
+  out->bdat_last = false;
+  const size_t verb_end = std::min(line.find(' '), line.size());
+  out->verb = LookupVerb(line.substr(0, verb_end));
+  if (line.size() + 2 > LineOctetsMax(out->verb)) {
+    return ParseResult::kLineTooLong;
+  }
+  if (out->verb == Verb::kUnknown) {
+    out->argument = line;
+    return ParseResult::kUnknownCommand;
+  }
+  std::string_view arg = line.substr(verb_end);
+  while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
+  while (!arg.empty() && arg.back() == ' ') arg.remove_suffix(1);
+  out->argument = arg;
+
+  switch (out->verb) {
+    case Verb::kMail:
+      return ParseMailOrRcpt(arg, /*is_mail=*/true, out);
+    case Verb::kRcpt:
+      return ParseMailOrRcpt(arg, /*is_mail=*/false, out);
+    case Verb::kBdat:
+      return ParseBdat(arg, out);
+    case Verb::kData:
+    case Verb::kRset:
+    case Verb::kQuit:
+    case Verb::kStartTls:
+      return arg.empty() ? ParseResult::kOk : ParseResult::kSyntaxError;
+    case Verb::kHelo:
+    case Verb::kEhlo:
+    case Verb::kVrfy:
+    case Verb::kExpn:
+    case Verb::kAuth:
+      if (arg.empty()) return ParseResult::kSyntaxError;
+      return HasControl(arg) ? ParseResult::kSyntaxError : ParseResult::kOk;
+    case Verb::kNoop:
+    case Verb::kHelp:
+      return HasControl(arg) ? ParseResult::kSyntaxError : ParseResult::kOk;
+    case Verb::kUnknown:
+      break;
+  }
+  return ParseResult::kUnknownCommand;
+}
+
+const Param* FindParam(const Command& command, std::string_view keyword) {
+  for (const Param& p : command.Params()) {
+    if (AsciiEqualsIgnoreCase(p.keyword, keyword)) return &p;
+  }
+  return nullptr;
+}
+
+std::string_view DomainOf(std::string_view mailbox) {
+  const size_t at = mailbox.rfind('@');
+  if (at == kNpos) return {};
+  return mailbox.substr(at + 1);
+}
+
+bool AsciiEqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
+  }
+  return true;
+}
+
+void AppendAsciiLowercase(std::string_view text, std::string* out) {
+  const size_t base = out->size();
+  out->append(text);
+  for (size_t i = base; i < out->size(); ++i) (*out)[i] = LowerAscii((*out)[i]);
+}
+
+std::string LowercaseDomain(std::string_view domain) {
+  std::string out;
+  AppendAsciiLowercase(domain, &out);
+  return out;
+}
+
+}  // namespace ringpost::smtp

@@ -1,0 +1,145 @@
+// relay/smtp/command_parser.h — parse one SMTP command line (RFC 5321).
+//
+// The inbound session splits its input into lines (rejecting bare CR or LF)
+// and hands each line, WITHOUT its CRLF, to ParseCommand(). The parser is
+// pure: no I/O, no allocation, no exceptions. Every string_view it produces
+// points into the caller's line, so the line must outlive the Command.
+//
+// What it checks:
+//   - the verb, case-insensitively (unknown verb -> kUnknownCommand);
+//   - the length of the line for that verb (kLineTooLong);
+//   - argument presence per verb (DATA/RSET/QUIT/STARTTLS take none;
+//     HELO/EHLO/VRFY/EXPN/AUTH need one);
+//   - MAIL FROM:<path> / RCPT TO:<path>: optional spaces after the colon,
+//     RFC 5321 mailbox syntax (dot-string or quoted local part, domain or
+//     address literal [1.2.3.4] / [IPv6:...]), source routes accepted and
+//     stripped, limits 256 (path incl. <>) / 64 (local part) / 255 (domain),
+//     non-ASCII accepted as well-formed UTF-8 and flagged (RFC 6531);
+//   - ESMTP parameters keyword[=value], at most kParamsMax, with SIZE, BODY
+//     and SMTPUTF8 on MAIL validated and decoded;
+//   - BDAT <size> [LAST].
+// What it leaves to the session: which parameters are supported (555), state
+// (503), policy (relaying, sizes, recipient counts).
+//
+// Usage:
+//   Command cmd;
+//   ParseResult r = ParseCommand(line, &cmd);
+//   if (r != ParseResult::kOk) { AppendReply(ReplyFor(r), &out); ... }
+
+#ifndef RINGPOST_RELAY_SMTP_COMMAND_PARSER_H_
+#define RINGPOST_RELAY_SMTP_COMMAND_PARSER_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "relay/smtp/reply.h"
+
+namespace ringpost::smtp {
+
+enum class Verb : uint8_t {
+  kHelo,
+  kEhlo,
+  kMail,
+  kRcpt,
+  kData,
+  kBdat,
+  kRset,
+  kNoop,
+  kQuit,
+  kHelp,
+  kVrfy,
+  kExpn,
+  kStartTls,
+  kAuth,
+  kUnknown,
+};
+
+// Upper-case name of the verb ("MAIL", "STARTTLS", "UNKNOWN").
+std::string_view VerbName(Verb verb);
+
+enum class ParseResult : uint8_t {
+  kOk,
+  kUnknownCommand,        // 500 5.5.2
+  kLineTooLong,           // 500 5.5.2
+  kSyntaxError,           // 501 5.5.4
+  kBadSenderAddress,      // 501 5.1.7
+  kBadRecipientAddress,   // 501 5.1.3
+};
+
+// The reply a server sends for a parse result (see reply.h: AppendReply).
+Reply ReplyFor(ParseResult result);
+
+// Command line limits, in octets, counting the CRLF the caller stripped.
+inline constexpr size_t kCommandLineOctetsMax = 512;   // RFC 5321 4.5.3.1.4
+// MAIL/RCPT grow with extension parameters (SIZE +26, DSN +100/+500,
+// AUTH= +500); this bound covers all of them with room to spare.
+inline constexpr size_t kMailRcptLineOctetsMax = 2048;
+inline constexpr size_t kAuthLineOctetsMax = 12288;    // RFC 4954 4
+inline constexpr size_t kPathOctetsMax = 256;          // incl. "<" ">"
+inline constexpr size_t kLocalPartOctetsMax = 64;
+inline constexpr size_t kDomainOctetsMax = 255;
+inline constexpr size_t kParamsMax = 8;
+
+enum class BodyType : uint8_t { kUnspecified, k7Bit, k8BitMime, kBinaryMime };
+
+// One ESMTP parameter; `value` is empty when the keyword had no "=value".
+struct Param {
+  std::string_view keyword;
+  std::string_view value;
+};
+
+struct Command {
+  Verb verb = Verb::kUnknown;
+  // Everything after the verb and the spaces following it, trailing spaces
+  // removed. For an unknown verb: the whole line.
+  std::string_view argument;
+  // MAIL/RCPT mailbox without "<" ">" and without a source route; empty for
+  // the null reverse-path "<>". RCPT TO:<Postmaster> yields "Postmaster".
+  std::string_view path;
+  bool null_path = false;
+  // The mailbox contains non-ASCII (UTF-8); the session must require
+  // SMTPUTF8 on the transaction (553 5.6.7 otherwise).
+  bool path_utf8 = false;
+  // ESMTP parameters after the path, in order.
+  std::array<Param, kParamsMax> params{};
+  uint8_t param_count = 0;
+  // Decoded MAIL parameters (left at defaults for other verbs).
+  bool has_size = false;
+  uint64_t size = 0;                            // SIZE=
+  BodyType body = BodyType::kUnspecified;       // BODY=
+  bool smtputf8 = false;                        // SMTPUTF8
+  // BDAT <bdat_size> [LAST].
+  uint64_t bdat_size = 0;
+  bool bdat_last = false;
+
+  std::span<const Param> Params() const { return {params.data(), param_count}; }
+};
+
+// Parses `line` (without CRLF) into *out; every field of *out is rewritten
+// (params[] only up to param_count).
+// On error, out->verb is still set when the verb was recognised.
+ParseResult ParseCommand(std::string_view line, Command* out);
+
+// The parameter named `keyword` (ASCII case-insensitive), or nullptr.
+const Param* FindParam(const Command& command, std::string_view keyword);
+
+// The part of `mailbox` after its last '@'; empty when there is none.
+std::string_view DomainOf(std::string_view mailbox);
+
+// ASCII case-insensitive equality (bytes >= 0x80 compare exactly), the right
+// comparison for domains and ESMTP keywords.
+bool AsciiEqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// Appends `text` to *out with A-Z mapped to a-z (other bytes unchanged).
+void AppendAsciiLowercase(std::string_view text, std::string* out);
+
+// `domain` with A-Z mapped to a-z: the key for per-domain maps.
+std::string LowercaseDomain(std::string_view domain);
+
+}  // namespace ringpost::smtp
+
+#endif  // RINGPOST_RELAY_SMTP_COMMAND_PARSER_H_

@@ -1,0 +1,95 @@
+// relay/smtp/dot_stuffer.cc — DATA encoding.
+//
+// Same shape as the DataScanner: jump from CR/LF to CR/LF, append unchanged
+// runs in bulk, and touch single bytes only at line starts and line ends.
+
+#include "relay/smtp/dot_stuffer.h"
+
+#include <algorithm>
+
+#include "relay/smtp/check.h"
+#include "relay/smtp/line_break.h"
+
+namespace ringpost::smtp {
+
+void DotStuffer::Append(std::string_view chunk, std::string* out) {
+  const char* const end = chunk.data() + chunk.size();
+  const char* p = chunk.data();
+  const char* run = p;  // first input byte not yet appended
+  while (p < end) {
+    switch (state_) {
+      case State::kLineStart:
+        if (*p == '.') {
+          out->append(run, static_cast<size_t>(p - run));
+          out->push_back('.');  // the input dot follows in the next run
+          run = p;
+        }
+        state_ = State::kText;
+        break;
+
+      case State::kText: {
+        const char* q = internal::FindLineBreak(p, end, nullptr);
+        if (q == end) {
+          p = end;
+        } else if (*q == '\n') {  // bare LF -> CRLF
+          out->append(run, static_cast<size_t>(q - run));
+          out->append("\r\n", 2);
+          p = run = q + 1;
+          state_ = State::kLineStart;
+        } else if (q + 1 == end) {
+          p = end;  // the CR goes out with the run; LF decided next chunk
+          state_ = State::kCr;
+        } else if (q[1] == '\n') {
+          p = q + 2;
+          state_ = State::kLineStart;
+        } else {  // bare CR -> CRLF
+          out->append(run, static_cast<size_t>(q + 1 - run));
+          out->push_back('\n');
+          p = run = q + 1;
+          state_ = State::kLineStart;
+        }
+        break;
+      }
+
+      case State::kCr:
+        SMTP_CHECK(p == run);
+        if (*p == '\n') {
+          ++p;
+        } else {
+          out->push_back('\n');  // the CR already sent was bare
+        }
+        state_ = State::kLineStart;
+        break;
+    }
+  }
+  out->append(run, static_cast<size_t>(end - run));
+}
+
+void DotStuffer::Finish(std::string* out) {
+  switch (state_) {
+    case State::kLineStart:
+      break;
+    case State::kText:
+      out->append("\r\n", 2);
+      break;
+    case State::kCr:
+      out->push_back('\n');
+      break;
+  }
+  out->append(".\r\n", 3);
+  state_ = State::kLineStart;
+}
+
+void AppendDotStuffed(std::string_view body, std::string* out) {
+  // Room for the body, a few stuffed dots and the terminator, growing
+  // geometrically so repeated calls on one string stay linear.
+  const size_t needed = out->size() + body.size() + body.size() / 64 + 8;
+  if (needed > out->capacity()) {
+    out->reserve(std::max(needed, 2 * out->capacity()));
+  }
+  DotStuffer stuffer;
+  stuffer.Append(body, out);
+  stuffer.Finish(out);
+}
+
+}  // namespace ringpost::smtp
