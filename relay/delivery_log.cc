@@ -1,0 +1,137 @@
+// delivery_log.cc — see delivery_log.h.
+#include "relay/delivery_log.h"
+
+#include <time.h>
+
+#include <cstdio>
+
+#include "relay/server/session.h"
+
+namespace ringpost {
+namespace {
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  out->push_back('"');
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default: {
+        char buf[8];
+        snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out->append(buf);
+      }
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+  out->push_back('"');
+}
+
+// RFC 3339 UTC with milliseconds.
+void AppendTime(int64_t ms, std::string* out) {
+  time_t secs = static_cast<time_t>(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  int n = snprintf(buf, sizeof(buf), "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                   tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  out->append(buf, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+std::string_view LogEventName(LogEvent e) {
+  switch (e) {
+    case LogEvent::kReception: return "Reception";
+    case LogEvent::kDelivery: return "Delivery";
+    case LogEvent::kTransientFailure: return "TransientFailure";
+    case LogEvent::kBounce: return "Bounce";
+    case LogEvent::kExpiration: return "Expiration";
+    case LogEvent::kRejection: return "Rejection";
+  }
+  return "Unknown";
+}
+
+void AppendLogRecord(const LogRecord& r, std::string* out) {
+  out->append("{\"type\":\"");
+  out->append(LogEventName(r.type));
+  out->append("\",\"id\":\"");
+  out->append(r.id != 0 ? server::FormatMessageId(r.id) : std::string());
+  out->append("\",\"sender\":");
+  AppendJsonString(r.sender, out);
+  out->append(",\"recipient\":");
+  AppendJsonString(r.recipient, out);
+  out->append(",\"domain\":");
+  AppendJsonString(r.domain, out);
+  out->append(",\"peer\":");
+  AppendJsonString(r.peer, out);
+  out->append(",\"code\":");
+  out->append(std::to_string(r.code));
+  out->append(",\"enhanced\":");
+  AppendJsonString(r.enhanced, out);
+  out->append(",\"response\":");
+  AppendJsonString(r.response, out);
+  out->append(",\"attempt\":");
+  out->append(std::to_string(r.attempt));
+  out->append(",\"size\":");
+  out->append(std::to_string(r.size));
+  out->append(r.tls ? ",\"tls\":true" : ",\"tls\":false");
+  out->append(",\"queued_at\":");
+  AppendTime(r.queued_at_ms, out);
+  out->append(",\"event_at\":");
+  AppendTime(r.event_at_ms, out);
+  out->append("}\n");
+}
+
+DeliveryLog::DeliveryLog(runtime::Loop* loop, int fd, size_t max_buffer_bytes)
+    : loop_(loop), fd_(fd), max_buffer_bytes_(max_buffer_bytes) {}
+
+void DeliveryLog::Add(const LogRecord& r) {
+  if (fd_ < 0) return;
+  if (buffer_.size() > max_buffer_bytes_) {
+    ++dropped_;
+    return;
+  }
+  AppendLogRecord(r, &buffer_);
+  ++records_;
+}
+
+void DeliveryLog::Flush() {
+  if (writing_ || buffer_.empty() || fd_ < 0) return;
+  writing_buffer_.clear();
+  writing_buffer_.swap(buffer_);
+  written_ = 0;
+  writing_ = true;
+  io_uring_sqe* sqe = loop_->Sqe([this](int32_t res) { OnWritten(res); });
+  // O_APPEND: the kernel places each write at the end of the file.
+  io_uring_prep_write(sqe, fd_, writing_buffer_.data(),
+                      static_cast<unsigned>(writing_buffer_.size()), 0);
+}
+
+void DeliveryLog::OnWritten(int32_t res) {
+  if (res < 0) {
+    ++write_errors_;
+    writing_ = false;
+    return;  // the batch is lost; the spool and journal still hold the truth
+  }
+  written_ += static_cast<size_t>(res);
+  if (written_ < writing_buffer_.size()) {
+    io_uring_sqe* sqe = loop_->Sqe([this](int32_t r) { OnWritten(r); });
+    io_uring_prep_write(sqe, fd_, writing_buffer_.data() + written_,
+                        static_cast<unsigned>(writing_buffer_.size() - written_), 0);
+    return;
+  }
+  writing_ = false;
+  if (writing_buffer_.capacity() > (4u << 20)) std::string().swap(writing_buffer_);
+}
+
+}  // namespace ringpost

@@ -1,0 +1,81 @@
+// delivery_log.h — the delivery log: JSON Lines, one record per event.
+//
+// Every acceptance (Reception), outcome (Delivery, TransientFailure, Bounce,
+// Expiration) and refusal (Rejection) becomes one line with the fields
+// operators and tests rely on: type, id, sender, recipient, domain, peer,
+// code, enhanced, response, attempt, size, tls, queued_at, event_at.
+//
+// Each shard has its own DeliveryLog writing to the shared O_APPEND file.
+// Records are appended to a buffer; once per loop turn the buffer leaves in
+// ONE write through the shard's ring (no per-record write(): the log must
+// never be the bottleneck). While a write is in flight, new records collect
+// for the next one. A buffer over `max_buffer_bytes` drops records and counts
+// them (the log is an observability stream; the spool holds the truth).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "relay/runtime/loop.h"
+
+namespace ringpost {
+
+enum class LogEvent : uint8_t {
+  kReception,
+  kDelivery,
+  kTransientFailure,
+  kBounce,
+  kExpiration,
+  kRejection,
+};
+
+struct LogRecord {
+  LogEvent type = LogEvent::kReception;
+  uint64_t id = 0;
+  std::string_view sender;
+  std::string_view recipient;
+  std::string_view domain;
+  std::string_view peer;       // "host:port" of the other side, if any
+  int code = 0;                // SMTP reply code, 0 = none
+  std::string_view enhanced;   // "2.0.0"
+  std::string_view response;   // reply text
+  uint32_t attempt = 0;
+  uint64_t size = 0;
+  bool tls = false;
+  int64_t queued_at_ms = 0;    // wall clock
+  int64_t event_at_ms = 0;
+};
+
+// Appends one JSON line for `r` to *out.
+void AppendLogRecord(const LogRecord& r, std::string* out);
+std::string_view LogEventName(LogEvent e);
+
+class DeliveryLog {
+ public:
+  // fd: opened O_WRONLY|O_APPEND|O_CREAT by the caller, shared by shards.
+  DeliveryLog(runtime::Loop* loop, int fd, size_t max_buffer_bytes = 64 << 20);
+  void Add(const LogRecord& r);
+  // Issues the pending write, if any and none is in flight. Per turn.
+  void Flush();
+  bool idle() const { return !writing_ && buffer_.empty(); }
+  uint64_t records() const { return records_; }
+  uint64_t dropped() const { return dropped_; }
+  uint64_t write_errors() const { return write_errors_; }
+
+ private:
+  void OnWritten(int32_t res);
+
+  runtime::Loop* loop_;
+  int fd_;
+  size_t max_buffer_bytes_;
+  std::string buffer_;
+  std::string writing_buffer_;
+  size_t written_ = 0;
+  bool writing_ = false;
+  uint64_t records_ = 0;
+  uint64_t dropped_ = 0;
+  uint64_t write_errors_ = 0;
+};
+
+}  // namespace ringpost

@@ -1,0 +1,180 @@
+// main.cc — the ringpost daemon.
+//
+//   ringpost --config FILE [--flag=value ...]   (ringpost --helpfull lists all)
+//
+// Starts one shard per CPU (or --shards), each a pinned thread with its own
+// io_uring loop, listener, spool segments and delivery queues, then waits
+// for signals: SIGTERM/SIGINT drain (stop accepting, 421 to new sessions,
+// finish in-flight work, keep the queue on disk, exit 0).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
+#include "relay/config/config.h"
+#include "relay/runtime/loop.h"
+#include "relay/shard.h"
+
+namespace {
+
+bool MakeDirs(const std::string& path) {
+  std::string partial;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || (path[i] == '/' && i > 0)) {
+      partial = path.substr(0, i);
+      if (mkdir(partial.c_str(), 0750) != 0 && errno != EEXIST) return false;
+    }
+  }
+  return true;
+}
+
+bool WaitForShards(ringpost::Shared* shared, int expected) {
+  // Bounded: shards finish Setup (recovery included) or fail.
+  for (;;) {
+    const int started = shared->started.load();
+    const int failed = shared->failed.load();
+    if (started + failed >= expected) return failed == 0;
+    usleep(1000);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  absl::SetProgramUsageMessage(
+      "outbound SMTP relay on per-core io_uring shards.\n"
+      "usage: ringpost [--config=FILE] [--flag=value ...]; see docs/configuration.md");
+  std::vector<char*> args = ringpost::ParseCommandLine(argc, argv);
+  if (args.size() > 1) {
+    fprintf(stderr, "ringpost: unexpected argument '%s' (flags look like --name=value)\n",
+            args[1]);
+    return 2;
+  }
+  auto config = ringpost::LoadConfig(absl::GetFlag(FLAGS_config));
+  if (!config.ok()) {
+    fprintf(stderr, "ringpost: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+
+  auto shared = std::make_unique<ringpost::Shared>();
+  shared->config = *config;
+  ringpost::Config& c = shared->config;
+  shared->shards = c.shards > 0 ? c.shards : ringpost::runtime::AvailableCpus();
+  if (c.hostname.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    c.hostname = host[0] != '\0' ? host : "localhost";
+  }
+  shared->hostname = c.hostname;
+
+  if (!MakeDirs(c.spool)) {
+    fprintf(stderr, "ringpost: cannot create spool directory %s: %s\n", c.spool.c_str(),
+            strerror(errno));
+    return 1;
+  }
+  const std::string log_path = c.log.empty() ? c.spool + "/delivery.log" : c.log;
+  shared->log_fd = open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (shared->log_fd < 0) {
+    fprintf(stderr, "ringpost: cannot open delivery log %s: %s\n", log_path.c_str(),
+            strerror(errno));
+    return 1;
+  }
+  if (c.durability == ringpost::Durability::kNone) {
+    fprintf(stderr,
+            "ringpost: WARNING: --durability=none: messages are acknowledged WITHOUT "
+            "fdatasync. A crash or power loss loses accepted mail. For benchmarks "
+            "only; never in production.\n");
+  }
+  fprintf(stderr, "ringpost: %d shards, spool %s, delivery log %s\n", shared->shards,
+          c.spool.c_str(), log_path.c_str());
+
+  // Signals go to this thread only (sigwait below); shards inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  for (int i = 0; i < shared->shards * shared->shards; ++i) {
+    shared->rings.push_back(std::make_unique<ringpost::Shared::Ring>());
+  }
+  std::vector<std::unique_ptr<ringpost::Shard>> shards;
+  for (int i = 0; i < shared->shards; ++i) {
+    shards.push_back(std::make_unique<ringpost::Shard>(shared.get(), i));
+    shared->shard_list.push_back(shards.back().get());
+  }
+  shared->delivering.store(shared->shards);
+
+  // Shard 0 first: when a listen port is 0, the others bind the port it got.
+  shards[0]->Start();
+  bool ok = WaitForShards(shared.get(), 1);
+  if (ok) {
+    for (size_t i = 0; i < c.listen.size(); ++i) {
+      auto addr = ringpost::runtime::ParseHostPort(c.listen[i]);
+      if (addr.ok() && ringpost::runtime::FormatAddress(*addr).ends_with(":0")) {
+        std::string s = c.listen[i];
+        c.listen[i] = s.substr(0, s.rfind(':') + 1) + std::to_string(shards[0]->bound_port(i));
+      }
+    }
+    for (int i = 1; i < shared->shards; ++i) shards[static_cast<size_t>(i)]->Start();
+    ok = WaitForShards(shared.get(), shared->shards);
+  }
+  if (!ok) {
+    for (auto& s : shards) {
+      if (!s->error().empty()) {
+        fprintf(stderr, "ringpost: shard %d: %s\n", s->index(), s->error().c_str());
+      }
+    }
+    for (auto& s : shards) s->RequestStop();
+    for (auto& s : shards) s->Join();
+    return 1;
+  }
+  for (const std::string& l : c.listen) fprintf(stderr, "ringpost: listening on %s\n", l.c_str());
+  fprintf(stderr, "ringpost: ready\n");
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      fprintf(stderr,
+              "ringpost: SIGHUP: configuration reload is not supported yet; "
+              "restart to apply changes\n");
+      continue;
+    }
+    fprintf(stderr, "ringpost: %s: draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    break;
+  }
+  for (auto& s : shards) s->RequestStop();
+  for (auto& s : shards) s->Join();
+  ringpost::ShardStats total;
+  for (auto& s : shards) {
+    ringpost::ShardStats st = s->stats();
+    total.accepted += st.accepted;
+    total.delivered += st.delivered;
+    total.bounced += st.bounced;
+    total.deferred += st.deferred;
+    total.expired += st.expired;
+  }
+  fprintf(stderr,
+          "ringpost: stopped: accepted %llu, delivered %llu, bounced %llu, "
+          "deferred %llu, expired %llu\n",
+          static_cast<unsigned long long>(total.accepted),
+          static_cast<unsigned long long>(total.delivered),
+          static_cast<unsigned long long>(total.bounced),
+          static_cast<unsigned long long>(total.deferred),
+          static_cast<unsigned long long>(total.expired));
+  close(shared->log_fd);
+  return 0;
+}

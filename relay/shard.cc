@@ -1,0 +1,965 @@
+// shard.cc — see shard.h for the path of a message through the shards.
+#include "relay/shard.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <random>
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "relay/smtp/command_parser.h"
+
+namespace ringpost {
+namespace {
+
+int64_t RealtimeMs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t ToMs(absl::Duration d) {
+  return static_cast<uint64_t>(absl::ToInt64Milliseconds(d));
+}
+
+std::string PeerAddress(int fd) {
+  sockaddr_storage ss = {};
+  socklen_t len = sizeof(ss);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof(buf));
+  } else if (ss.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof(buf));
+  }
+  return buf;
+}
+
+bool RelayAllowed(const Config& config, int fd) {
+  sockaddr_storage ss = {};
+  socklen_t len = sizeof(ss);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
+  for (const Cidr& c : config.relay_networks) {
+    if (c.Contains(ss)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// ClientCounter
+
+size_t ClientCounter::Slot(const std::string& ip) const {
+  return absl::Hash<std::string>()(ip) & (kSlots - 1);
+}
+
+bool ClientCounter::TryAdd(const std::string& ip, size_t limit) {
+  std::atomic<uint32_t>& c = counts_[Slot(ip)];
+  uint32_t now = c.fetch_add(1, std::memory_order_relaxed);
+  if (now >= limit) {
+    c.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+void ClientCounter::Remove(const std::string& ip) {
+  counts_[Slot(ip)].fetch_sub(1, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------
+// InboundConnection: a client's SMTP session on this shard.
+
+class InboundConnection final : public runtime::StreamHandler,
+                                public server::SessionHost {
+ public:
+  InboundConnection(Shard* shard, int fd, std::string ip, bool relay_allowed)
+      : shard_(shard),
+        ip_(std::move(ip)),
+        stream_(new runtime::Stream(shard->loop(), fd, this)),
+        session_(this, &shard->limits(), shard->hostname(),
+                 server::ClientInfo{ip_, relay_allowed}) {
+    idle_timer_.context = this;
+    idle_timer_.callback = [](runtime::Timer* t) {
+      static_cast<InboundConnection*>(t->context)->OnIdleTimeout();
+    };
+    session_deadline_ms_ =
+        shard->loop()->now_ms() + ToMs(shard->config().session_timeout);
+  }
+
+  void Start() {
+    stream_->Start();
+    session_.Start();
+    ArmIdle();
+  }
+
+  // Refuses a connection over a limit with a 421 and closes.
+  void Refuse(std::string_view reply) {
+    refused_ = true;
+    stream_->Write(reply);
+    stream_->Close();
+  }
+
+  void Shutdown() { session_.Shutdown(); }
+  bool awaiting_commit() const { return commit_pending_; }
+  const std::string& ip() const { return ip_; }
+  bool refused() const { return refused_; }
+
+  // StreamHandler
+  void OnStreamData(std::string_view data) override {
+    ArmIdle();
+    session_.Feed(data);
+  }
+  void OnStreamClosed(int) override {
+    closed_ = true;
+    shard_->loop()->timers().Disarm(&idle_timer_);
+    stream_->Release();
+    stream_ = nullptr;
+    if (!commit_pending_) Destroy();
+  }
+
+  // SessionHost
+  std::string& Output() override { return stream_ != nullptr ? stream_->output() : sink_; }
+  void OutputReady() override {
+    if (stream_ != nullptr) {
+      stream_->Flush();
+    } else {
+      sink_.clear();
+    }
+  }
+  uint64_t NewMessageId() override { return shard_->spool().NewMessageId(); }
+  absl::Status SpoolAvailable() override { return shard_->spool().CanAccept(); }
+  void Submit(std::unique_ptr<server::IncomingMessage> message) override {
+    commit_pending_ = true;
+    shard_->SubmitMessage(this, std::move(message));
+  }
+  void CloseAfterOutput() override {
+    if (stream_ != nullptr) stream_->Close();
+  }
+  void PauseInput() override {
+    if (stream_ != nullptr) stream_->PauseReading();
+  }
+  void ResumeInput() override {
+    if (stream_ != nullptr) stream_->ResumeReading();
+  }
+  int64_t WallClockMs() override { return shard_->WallClockMs(); }
+
+  // The spool answered for the message this connection submitted.
+  void Committed(absl::Status status, uint64_t id) {
+    commit_pending_ = false;
+    if (closed_) return Destroy();
+    session_.OnSubmitted(std::move(status), id);
+  }
+
+ private:
+  void ArmIdle() {
+    const uint64_t now = shard_->loop()->now_ms();
+    uint64_t deadline = now + ToMs(shard_->config().idle_timeout);
+    if (deadline > session_deadline_ms_) deadline = session_deadline_ms_;
+    shard_->loop()->timers().Arm(&idle_timer_, deadline);
+  }
+  void OnIdleTimeout() {
+    if (session_.awaiting_commit()) return ArmIdle();
+    session_.OnTimeout();
+  }
+  void Destroy() {
+    shard_->ConnectionClosed(this);
+    delete this;
+  }
+
+  Shard* shard_;
+  std::string ip_;
+  runtime::Stream* stream_;
+  server::Session session_;
+  runtime::Timer idle_timer_;
+  uint64_t session_deadline_ms_ = 0;
+  std::string sink_;  // output after the stream is gone
+  bool commit_pending_ = false;
+  bool closed_ = false;
+  bool refused_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// Site: a destination address with its ready queue and connection pool.
+
+struct Site {
+  std::string key;  // "host:port"
+  sockaddr_storage addr = {};
+  std::deque<DeliveryJob*> ready;
+  std::vector<OutboundConnection*> conns;
+  std::vector<OutboundConnection*> idle;
+  size_t connecting = 0;
+};
+
+class OutboundConnection final : public runtime::StreamHandler,
+                                 public client::ClientHost {
+ public:
+  OutboundConnection(Shard* shard, Site* site)
+      : shard_(shard), site_(site), client_(this, shard->hostname()) {
+    timer_.context = this;
+    timer_.callback = [](runtime::Timer* t) {
+      static_cast<OutboundConnection*>(t->context)->OnTimer();
+    };
+  }
+  ~OutboundConnection() { shard_->loop()->timers().Disarm(&timer_); }
+
+  void Connect() {
+    connecting_ = true;
+    runtime::Connect(shard_->loop(), site_->addr,
+                     ToMs(shard_->config().connect_timeout),
+                     [this](int fd) { OnConnected(fd); });
+  }
+
+  bool busy() const { return job_ != nullptr; }
+  bool connecting() const { return connecting_; }
+  Site* site() const { return site_; }
+
+  // Starts delivering `job` (connection idle).
+  void Deliver(DeliveryJob* job) {
+    assert(job_ == nullptr);
+    job_ = job;
+    ++messages_;
+    client::Transaction txn;
+    txn.sender = job->message->sender;
+    txn.recipients.reserve(job->rcpts.size());
+    for (uint32_t i : job->rcpts) txn.recipients.push_back(job->message->recipients[i]);
+    txn.content = job->message->content;
+    txn.eight_bit = job->message->eight_bit;
+    ArmReplyTimer();
+    client_.Begin(txn);
+  }
+
+  void Quit() {
+    if (stream_ == nullptr) return;
+    if (client_.idle()) {
+      client_.Quit();
+      ArmReplyTimer();
+    } else if (!busy()) {
+      stream_->Close();
+    }
+  }
+
+  // ClientHost
+  std::string& Output() override { return stream_ != nullptr ? stream_->output() : sink_; }
+  void OutputReady() override {
+    if (stream_ != nullptr) stream_->Flush();
+    else sink_.clear();
+  }
+  void OnIdle() override {
+    if (!ever_ready_) {
+      ever_ready_ = true;
+      shard_->ConnectionReady(this);
+    }
+    if (shard_->draining() ||
+        messages_ >= shard_->config().max_messages_per_connection) {
+      return Quit();
+    }
+    DeliveryJob* next = shard_->NextJob(this);
+    if (next != nullptr) return Deliver(next);
+    // Parked in the pool; closed after connection_idle without work.
+    shard_->loop()->timers().Arm(
+        &timer_, shard_->loop()->now_ms() + ToMs(shard_->config().connection_idle));
+  }
+  void OnTransactionDone(std::vector<client::RecipientOutcome>& outcomes) override {
+    DeliveryJob* job = job_;
+    job_ = nullptr;
+    shard_->loop()->timers().Disarm(&timer_);
+    if (job != nullptr) shard_->HandleOutcomes(job, site_->key, outcomes);
+  }
+  void OnSessionEnd(const client::RecipientOutcome& reason) override {
+    end_reason_ = reason;
+    if (stream_ != nullptr) stream_->Close();
+  }
+
+  // StreamHandler
+  void OnStreamData(std::string_view data) override {
+    if (!client_.idle()) ArmReplyTimer();
+    client_.Feed(data);
+  }
+  void OnStreamClosed(int error) override {
+    if (!client_.ended()) {
+      std::string why = error == 0 ? "connection closed by " + site_->key
+                                   : "connection to " + site_->key + " lost: " +
+                                         strerror(-error);
+      client_.Abort(why);
+      if (end_reason_.code == 0) {
+        end_reason_.code = 451;
+        end_reason_.enhanced = "4.4.2";
+        end_reason_.text = why;
+      }
+    }
+    stream_->Release();
+    stream_ = nullptr;
+    Finish();
+  }
+
+ private:
+  void OnConnected(int fd) {
+    connecting_ = false;
+    if (fd < 0) {
+      end_reason_.code = 451;
+      end_reason_.enhanced = "4.4.1";
+      end_reason_.text = "connect to " + site_->key + " failed: " + strerror(-fd);
+      return Finish();
+    }
+    stream_ = new runtime::Stream(shard_->loop(), fd, this);
+    stream_->Start();
+    ArmReplyTimer();
+  }
+  void ArmReplyTimer() {
+    shard_->loop()->timers().Arm(
+        &timer_, shard_->loop()->now_ms() + ToMs(shard_->config().command_timeout));
+  }
+  void OnTimer() {
+    if (stream_ == nullptr) return;
+    if (client_.idle() && !busy()) return Quit();  // pooled too long
+    std::string why = "timeout waiting for reply from " + site_->key;
+    client_.Abort(why);
+    end_reason_.code = 451;
+    end_reason_.enhanced = "4.4.2";
+    end_reason_.text = why;
+    stream_->Abort(-ETIMEDOUT);
+  }
+  void Finish() {
+    shard_->loop()->timers().Disarm(&timer_);
+    shard_->OutboundClosed(this, ever_ready_, end_reason_);
+    delete this;
+  }
+
+  Shard* shard_;
+  Site* site_;
+  client::SmtpClient client_;
+  runtime::Stream* stream_ = nullptr;
+  runtime::Timer timer_;
+  DeliveryJob* job_ = nullptr;
+  size_t messages_ = 0;
+  bool connecting_ = false;
+  bool ever_ready_ = false;
+  client::RecipientOutcome end_reason_;
+  std::string sink_;
+};
+
+// ---------------------------------------------------------------------------
+// Shard
+
+Shard::Shard(Shared* shared, int index) : shared_(shared), index_(index) {
+  const Config& c = shared->config;
+  limits_.command_line_octets_max = c.max_command_line;
+  limits_.text_line_octets_max = c.max_line_length;
+  limits_.message_octets_max = c.max_message_size;
+  limits_.recipients_max = c.max_recipients;
+  outbox_.resize(static_cast<size_t>(shared->shards));
+  wake_.assign(static_cast<size_t>(shared->shards), false);
+  drain_timer_.context = this;
+  drain_timer_.callback = [](runtime::Timer* t) {
+    static_cast<Shard*>(t->context)->DrainTick();
+  };
+}
+
+Shard::~Shard() = default;
+
+void Shard::Start() {
+  thread_ = std::thread([this] { ThreadMain(); });
+}
+
+void Shard::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Shard::RequestStop() {
+  if (loop_ != nullptr) loop_->RequestStop();
+}
+
+uint16_t Shard::bound_port(size_t listener) const {
+  return listener < ports_.size() ? ports_[listener] : 0;
+}
+
+ShardStats Shard::stats() const {
+  ShardStats s;
+  s.accepted = accepted_.load(std::memory_order_relaxed);
+  s.delivered = delivered_.load(std::memory_order_relaxed);
+  s.bounced = bounced_.load(std::memory_order_relaxed);
+  s.deferred = deferred_.load(std::memory_order_relaxed);
+  s.expired = expired_.load(std::memory_order_relaxed);
+  s.recovered = recovered_.load(std::memory_order_relaxed);
+  return s;
+}
+
+int64_t Shard::WallClockMs() const { return RealtimeMs(); }
+
+int Shard::OwnerOf(const std::string& domain) const {
+  return static_cast<int>(absl::Hash<std::string>()(domain) %
+                          static_cast<size_t>(shared_->shards));
+}
+
+void Shard::ThreadMain() {
+  absl::Status s = Setup();
+  if (!s.ok()) {
+    error_ = std::string(s.message());
+    shared_->failed.fetch_add(1);
+    return;
+  }
+  shared_->started.fetch_add(1);
+  loop_->Run();
+  // The loop quit after draining; whatever remains stays on disk.
+  for (auto& [key, site] : sites_) {
+    for (DeliveryJob* job : site->ready) delete job;
+  }
+  for (DeliveryJob* job : scheduled_) {
+    loop_->timers().Disarm(&job->retry_timer);
+    delete job;
+  }
+}
+
+absl::Status Shard::Setup() {
+  const Config& c = shared_->config;
+  runtime::LoopOptions lo;
+  lo.sq_entries = static_cast<unsigned>(c.sq_entries);
+  lo.recv_buffers = static_cast<unsigned>(c.recv_buffers);
+  lo.recv_buffer_bytes = static_cast<unsigned>(c.recv_buffer_bytes);
+  lo.cpu = index_ % runtime::AvailableCpus();
+  auto loop = runtime::Loop::Create(lo);
+  if (!loop.ok()) return loop.status();
+  loop_ = std::move(*loop);
+
+  spool_io_ = std::make_unique<UringSpoolIo>(loop_.get());
+  queue::Spool::Options so;
+  so.dir = c.spool;
+  so.shard = index_;
+  so.segment_bytes = c.segment_bytes;
+  so.commit_max_bytes = c.commit_max_bytes;
+  so.durable = c.durability == Durability::kFsync;
+  const int shard_index = index_;
+  so.log = [shard_index](std::string_view line) {
+    fprintf(stderr, "ringpost: shard %d: spool: %.*s\n", shard_index,
+            static_cast<int>(line.size()), line.data());
+  };
+  std::vector<queue::RecoveredMessage> recovered;
+  auto spool = queue::Spool::Open(so, spool_io_.get(), &recovered);
+  if (!spool.ok()) return spool.status();
+  spool_ = std::move(*spool);
+  log_ = std::make_unique<DeliveryLog>(loop_.get(), shared_->log_fd);
+
+  for (size_t i = 0; i < c.listen.size(); ++i) {
+    auto addr = runtime::ParseHostPort(c.listen[i]);
+    if (!addr.ok()) return addr.status();
+    auto l = runtime::Listener::Create(loop_.get(), *addr, 4096,
+                                       [this](int fd) { Accept(fd); });
+    if (!l.ok()) return l.status();
+    ports_.push_back((*l)->port());
+    listeners_.push_back(std::move(*l));
+  }
+
+  loop_->AddTurnHook([this] { DrainInbox(); });
+  loop_->AddTurnHook([this] {
+    FlushOutboxes();
+    spool_->Flush();
+    log_->Flush();
+  });
+  loop_->SetPendingWorkCheck([this] { return HasInboundWork(); });
+  loop_->SetStopHandler([this] { StartDrain(); });
+
+  // Recovery: every message with undone recipients goes back to delivery.
+  for (queue::RecoveredMessage& r : recovered) {
+    auto* msg = new Message();
+    msg->id = r.record.id;
+    msg->origin = index_;
+    msg->locator = r.locator;
+    msg->sender = std::move(r.record.sender);
+    msg->recipients = std::move(r.record.recipients);
+    msg->content = std::move(r.record.body);
+    msg->queued_at_ms = r.record.queued_at_ms;
+    msg->eight_bit = (r.record.flags & queue::kFlag8BitMime) != 0;
+    std::vector<uint32_t> undone;
+    for (uint32_t i = 0; i < msg->recipients.size(); ++i) {
+      if (i >= r.done.size() || !r.done[i]) undone.push_back(i);
+    }
+    msg->remaining = static_cast<uint32_t>(undone.size());
+    recovered_.fetch_add(1, std::memory_order_relaxed);
+    if (undone.empty()) {
+      delete msg;
+      continue;
+    }
+    Dispatch(msg, undone);
+  }
+  if (!recovered.empty()) {
+    fprintf(stderr, "ringpost: shard %d: recovered %zu queued messages\n", index_,
+            recovered.size());
+  }
+  return absl::OkStatus();
+}
+
+// --- inbound ---------------------------------------------------------------
+
+void Shard::Accept(int fd) {
+  std::string ip = PeerAddress(fd);
+  const bool relay = RelayAllowed(config(), fd);
+  auto* conn = new InboundConnection(this, fd, ip, relay);
+  inbound_.insert(conn);
+  if (draining_) {
+    conn->Refuse("421 4.3.2 " + hostname() + " Service shutting down\r\n");
+    return;
+  }
+  if (static_cast<size_t>(shared_->connections.fetch_add(1)) >= config().max_connections) {
+    shared_->connections.fetch_sub(1);
+    conn->Refuse("421 4.7.0 " + hostname() + " Error: too many connections\r\n");
+    return;
+  }
+  if (!shared_->clients.TryAdd(ip, config().max_connections_per_client)) {
+    shared_->connections.fetch_sub(1);
+    conn->Refuse("421 4.7.0 " + hostname() +
+                 " Error: too many connections from your address\r\n");
+    return;
+  }
+  conn->Start();
+}
+
+void Shard::ConnectionClosed(InboundConnection* conn) {
+  inbound_.erase(conn);
+  if (!conn->refused()) {
+    shared_->clients.Remove(conn->ip());
+    shared_->connections.fetch_sub(1);
+  }
+}
+
+void Shard::SubmitMessage(InboundConnection* conn,
+                          std::unique_ptr<server::IncomingMessage> in) {
+  // Move the parts into the record (no copy), encode, then move them on into
+  // the in-memory Message that delivery reads.
+  queue::MessageRecord record;
+  record.id = in->id;
+  record.queued_at_ms = in->received_at_ms;
+  record.sender = std::move(in->sender);
+  record.recipients = std::move(in->recipients);
+  record.body = std::move(in->content);
+  record.flags = in->eight_bit ? queue::kFlag8BitMime : 0;
+  auto* msg = new Message();
+  msg->id = record.id;
+  msg->origin = index_;
+  msg->queued_at_ms = record.queued_at_ms;
+  msg->eight_bit = in->eight_bit;
+  auto locator = spool_->AppendMessage(
+      record, [this, conn, msg](absl::Status s) { Committed(conn, msg, std::move(s)); });
+  msg->sender = std::move(record.sender);
+  msg->recipients = std::move(record.recipients);
+  msg->content = std::move(record.body);
+  if (!locator.ok()) {
+    const uint64_t id = msg->id;
+    delete msg;
+    conn->Committed(locator.status(), id);
+    return;
+  }
+  msg->locator = *locator;
+}
+
+void Shard::Committed(InboundConnection* conn, Message* msg, absl::Status status) {
+  const uint64_t id = msg->id;
+  if (!status.ok()) {
+    delete msg;
+    conn->Committed(std::move(status), id);
+    return;
+  }
+  accepted_.fetch_add(1, std::memory_order_relaxed);
+  const int64_t now = WallClockMs();
+  std::vector<uint32_t> all(msg->recipients.size());
+  for (uint32_t i = 0; i < all.size(); ++i) {
+    all[i] = i;
+    std::string_view domain = smtp::DomainOf(msg->recipients[i]);
+    LogRecord r;
+    r.type = LogEvent::kReception;
+    r.id = id;
+    r.sender = msg->sender;
+    r.recipient = msg->recipients[i];
+    r.domain = domain;
+    r.peer = conn->ip();
+    r.code = 250;
+    r.enhanced = "2.0.0";
+    r.size = msg->content.size();
+    r.queued_at_ms = msg->queued_at_ms;
+    r.event_at_ms = now;
+    log_->Add(r);
+  }
+  msg->remaining = static_cast<uint32_t>(all.size());
+  conn->Committed(absl::OkStatus(), id);
+  Dispatch(msg, all);
+}
+
+// --- handoff to owner shards ------------------------------------------------
+
+void Shard::Dispatch(Message* msg, const std::vector<uint32_t>& rcpts) {
+  // Group recipients by lowercase domain; one job per domain.
+  std::vector<DeliveryJob*> jobs;
+  for (uint32_t i : rcpts) {
+    std::string domain = smtp::LowercaseDomain(smtp::DomainOf(msg->recipients[i]));
+    DeliveryJob* job = nullptr;
+    for (DeliveryJob* j : jobs) {
+      if (j->domain == domain) {
+        job = j;
+        break;
+      }
+    }
+    if (job == nullptr) {
+      job = new DeliveryJob();
+      job->message = msg;
+      job->domain = std::move(domain);
+      jobs.push_back(job);
+    }
+    job->rcpts.push_back(i);
+  }
+  for (DeliveryJob* job : jobs) {
+    Send(OwnerOf(job->domain), CrossItem{CrossItem::kJob, 0, 0, job});
+  }
+}
+
+void Shard::Send(int to, const CrossItem& item) {
+  if (to == index_) {
+    self_queue_.push_back(item);
+    return;
+  }
+  auto& overflow = outbox_[static_cast<size_t>(to)];
+  if (overflow.empty() && shared_->RingFor(index_, to).TryPush(item)) {
+    wake_[static_cast<size_t>(to)] = true;
+    return;
+  }
+  overflow.push_back(item);  // ring full: retried every turn, order kept
+}
+
+void Shard::FlushOutboxes() {
+  for (int to = 0; to < shared_->shards; ++to) {
+    auto& overflow = outbox_[static_cast<size_t>(to)];
+    auto& ring = shared_->RingFor(index_, to);
+    while (!overflow.empty() && ring.TryPush(overflow.front())) {
+      overflow.pop_front();
+      wake_[static_cast<size_t>(to)] = true;
+    }
+    if (wake_[static_cast<size_t>(to)]) {
+      wake_[static_cast<size_t>(to)] = false;
+      loop_->Wake(shared_->shard_list[static_cast<size_t>(to)]->loop());
+    }
+  }
+}
+
+bool Shard::HasInboundWork() {
+  if (!self_queue_.empty()) return true;
+  for (int from = 0; from < shared_->shards; ++from) {
+    if (from != index_ && !shared_->RingFor(from, index_).Empty()) return true;
+  }
+  return false;
+}
+
+void Shard::DrainInbox() {
+  inbox_scratch_.resize(1024);
+  auto handle = [this](const CrossItem& item) {
+    if (item.kind == CrossItem::kJob) {
+      TakeJob(static_cast<DeliveryJob*>(item.ptr));
+    } else {
+      ApplyOutcome(static_cast<Message*>(item.ptr), item.rcpt,
+                   static_cast<uint8_t>(item.result));
+    }
+  };
+  for (int from = 0; from < shared_->shards; ++from) {
+    if (from == index_) continue;
+    auto& ring = shared_->RingFor(from, index_);
+    // Bounded per turn so one busy peer cannot starve the loop.
+    for (int round = 0; round < 16; ++round) {
+      size_t n = ring.PopBatch(inbox_scratch_.data(), inbox_scratch_.size());
+      for (size_t i = 0; i < n; ++i) handle(inbox_scratch_[i]);
+      if (n < inbox_scratch_.size()) break;
+    }
+  }
+  // Items this shard sent itself; handling may add more (bounded rounds).
+  for (size_t n = self_queue_.size(); n > 0 && !self_queue_.empty(); --n) {
+    CrossItem item = self_queue_.front();
+    self_queue_.pop_front();
+    handle(item);
+  }
+}
+
+// --- delivery (owner side) ---------------------------------------------------
+
+void Shard::TakeJob(DeliveryJob* job) {
+  job->owner = this;
+  job->retry_timer.context = job;
+  job->retry_timer.callback = [](runtime::Timer* t) {
+    auto* j = static_cast<DeliveryJob*>(t->context);
+    j->owner->RetryDue(j);
+  };
+  RouteJob(job);
+}
+
+void Shard::RetryDue(DeliveryJob* job) {
+  scheduled_.erase(job);
+  if (draining_) {
+    // Not retried while draining: the spool keeps it for the next start.
+    delete job;
+    return;
+  }
+  RouteJob(job);
+}
+
+void Shard::ConnectionReady(OutboundConnection* conn) {
+  Site* site = conn->site();
+  if (site->connecting > 0) --site->connecting;
+}
+
+void Shard::RouteJob(DeliveryJob* job) {
+  const Route* route = nullptr;
+  for (const Route& r : config().routes) {
+    if (r.domain == job->domain) {
+      route = &r;
+      break;
+    }
+  }
+  if (route == nullptr) {
+    for (const Route& r : config().routes) {
+      if (r.domain == "*") {
+        route = &r;
+        break;
+      }
+    }
+  }
+  if (route == nullptr) {
+    std::vector<client::RecipientOutcome> outcomes(job->rcpts.size());
+    for (auto& o : outcomes) {
+      o.code = 451;
+      o.enhanced = "4.4.4";
+      o.text = "no route to " + job->domain +
+               ": no --route for it and MX resolution is not available yet";
+    }
+    HandleOutcomes(job, "", outcomes);
+    return;
+  }
+  std::string key = route->host + ":" + std::to_string(route->port);
+  auto it = sites_.find(key);
+  if (it == sites_.end()) {
+    auto site = std::make_unique<Site>();
+    site->key = key;
+    std::string literal = route->host.find(':') != std::string::npos
+                              ? "[" + route->host + "]:" + std::to_string(route->port)
+                              : key;
+    auto addr = runtime::ParseHostPort(literal);
+    if (!addr.ok()) {
+      std::vector<client::RecipientOutcome> outcomes(job->rcpts.size());
+      for (auto& o : outcomes) {
+        o.code = 451;
+        o.enhanced = "4.4.4";
+        o.text = "route host " + route->host + " is not an IP address literal";
+      }
+      HandleOutcomes(job, "", outcomes);
+      return;
+    }
+    site->addr = *addr;
+    it = sites_.emplace(key, std::move(site)).first;
+  }
+  Site* site = it->second.get();
+  site->ready.push_back(job);
+  Kick(site);
+}
+
+void Shard::Kick(Site* site) {
+  if (draining_) return;
+  // Idle pooled connections first, then new ones up to the limit.
+  while (!site->ready.empty() && !site->idle.empty()) {
+    OutboundConnection* conn = site->idle.back();
+    site->idle.pop_back();
+    DeliveryJob* job = site->ready.front();
+    site->ready.pop_front();
+    conn->Deliver(job);
+  }
+  // Every shard may own domains that route to the same address, so each
+  // gets an equal share of the per-destination limit: the total holds.
+  const size_t share = std::max<size_t>(
+      1, config().max_connections_per_destination / static_cast<size_t>(shared_->shards));
+  while (site->ready.size() > site->connecting && site->conns.size() < share) {
+    auto* conn = new OutboundConnection(this, site);
+    site->conns.push_back(conn);
+    ++site->connecting;
+    conn->Connect();
+  }
+}
+
+DeliveryJob* Shard::NextJob(OutboundConnection* conn) {
+  Site* site = conn->site();
+  if (!site->ready.empty() && !draining_) {
+    DeliveryJob* job = site->ready.front();
+    site->ready.pop_front();
+    return job;
+  }
+  site->idle.push_back(conn);
+  return nullptr;
+}
+
+void Shard::HandleOutcomes(DeliveryJob* job, const std::string& peer,
+                           std::vector<client::RecipientOutcome>& outcomes) {
+  Message* msg = job->message;
+  const int64_t now = WallClockMs();
+  ++job->attempts;
+  const bool expired =
+      now - msg->queued_at_ms >= absl::ToInt64Milliseconds(config().max_age);
+  std::vector<uint32_t> retry;
+  std::vector<std::pair<uint32_t, uint8_t>> finals;
+  for (size_t k = 0; k < job->rcpts.size(); ++k) {
+    const uint32_t rcpt = job->rcpts[k];
+    const client::RecipientOutcome& o = outcomes[k];
+    LogRecord r;
+    r.id = msg->id;
+    r.sender = msg->sender;
+    r.recipient = msg->recipients[rcpt];
+    r.domain = job->domain;
+    r.peer = peer;
+    r.code = o.code;
+    r.enhanced = o.enhanced;
+    r.response = o.text;
+    r.attempt = job->attempts;
+    r.size = msg->content.size();
+    r.queued_at_ms = msg->queued_at_ms;
+    r.event_at_ms = now;
+    if (o.delivered()) {
+      r.type = LogEvent::kDelivery;
+      finals.emplace_back(rcpt, queue::kOutcomeDelivered);
+      delivered_.fetch_add(1, std::memory_order_relaxed);
+    } else if (o.permanent()) {
+      r.type = LogEvent::kBounce;
+      finals.emplace_back(rcpt, queue::kOutcomeBounced);
+      bounced_.fetch_add(1, std::memory_order_relaxed);
+    } else if (expired) {
+      log_->Add(r);  // the TransientFailure that ended it
+      r.type = LogEvent::kExpiration;
+      r.code = 0;
+      r.enhanced = "4.4.7";
+      r.response = "message expired: not delivered within max_age";
+      finals.emplace_back(rcpt, queue::kOutcomeExpired);
+      expired_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      r.type = LogEvent::kTransientFailure;
+      retry.push_back(rcpt);
+      deferred_.fetch_add(1, std::memory_order_relaxed);
+    }
+    log_->Add(r);
+  }
+  // The message must not be touched after its last final outcome is sent.
+  const int origin = msg->origin;
+  if (retry.empty()) {
+    delete job;
+  } else {
+    job->rcpts = std::move(retry);
+    const uint64_t min_ms = ToMs(config().retry_min);
+    const uint64_t max_ms = ToMs(config().retry_max);
+    uint64_t delay = min_ms;
+    for (uint32_t i = 1; i < job->attempts && delay < max_ms; ++i) delay *= 2;
+    if (delay > max_ms) delay = max_ms;
+    // Up to 10% jitter so retries of a burst do not land together.
+    static thread_local std::minstd_rand rng(static_cast<unsigned>(index_ + 1));
+    delay += delay / 10 == 0 ? 0 : rng() % (delay / 10);
+    scheduled_.insert(job);
+    loop_->timers().Arm(&job->retry_timer, loop_->now_ms() + delay);
+  }
+  for (const auto& [rcpt, kind] : finals) {
+    Send(origin, CrossItem{CrossItem::kOutcome, rcpt, kind, msg});
+  }
+}
+
+void Shard::ApplyOutcome(Message* msg, uint32_t rcpt, uint8_t kind) {
+  assert(msg->origin == index_);
+  spool_->MarkDone(msg->locator, rcpt, kind);
+  assert(msg->remaining > 0);
+  if (--msg->remaining == 0) delete msg;
+}
+
+void Shard::OutboundClosed(OutboundConnection* conn, bool ever_ready,
+                           const client::RecipientOutcome& reason) {
+  Site* site = conn->site();
+  auto erase = [conn](std::vector<OutboundConnection*>& v) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v[i] == conn) {
+        v[i] = v.back();
+        v.pop_back();
+        return;
+      }
+    }
+  };
+  erase(site->conns);
+  erase(site->idle);
+  if (!ever_ready) {
+    if (site->connecting > 0) --site->connecting;
+    // The destination refused us: defer what waits for it, so we do not
+    // hammer a dead host (retried with backoff).
+    if (site->conns.empty() || site->connecting == 0) {
+      FailSite(site, reason.code >= 400 ? reason.code : 451,
+               reason.enhanced.empty() ? "4.4.1" : reason.enhanced, reason.text);
+    }
+    return;
+  }
+  Kick(site);
+}
+
+void Shard::FailSite(Site* site, int code, const std::string& enhanced,
+                     const std::string& text) {
+  std::deque<DeliveryJob*> jobs;
+  jobs.swap(site->ready);
+  for (DeliveryJob* job : jobs) {
+    std::vector<client::RecipientOutcome> outcomes(job->rcpts.size());
+    for (auto& o : outcomes) {
+      // A refused connection or greeting is temporary for every recipient.
+      o.code = code >= 500 ? 451 : code;
+      o.enhanced = enhanced;
+      if (!o.enhanced.empty() && o.enhanced[0] == '5') o.enhanced[0] = '4';
+      o.text = text;
+    }
+    HandleOutcomes(job, site->key, outcomes);
+  }
+}
+
+// --- drain -------------------------------------------------------------------
+
+void Shard::StartDrain() {
+  draining_ = true;
+  for (auto& l : listeners_) l->Close();
+  std::vector<InboundConnection*> conns(inbound_.begin(), inbound_.end());
+  for (InboundConnection* c : conns) c->Shutdown();
+  for (auto& [key, site] : sites_) {
+    std::vector<OutboundConnection*> idle;
+    idle.swap(site->idle);
+    for (OutboundConnection* c : idle) c->Quit();
+  }
+  drain_deadline_ms_ = loop_->now_ms() + 30000;
+  loop_->timers().Arm(&drain_timer_, loop_->now_ms() + 10);
+}
+
+void Shard::DrainTick() {
+  const bool timed_out = loop_->now_ms() >= drain_deadline_ms_;
+  bool outbound_busy = false;
+  for (auto& [key, site] : sites_) {
+    for (OutboundConnection* c : site->conns) {
+      if (c->busy()) outbound_busy = true;
+    }
+  }
+  if (delivering_counted_ && (!outbound_busy || timed_out)) {
+    delivering_counted_ = false;
+    shared_->delivering.fetch_sub(1);
+  }
+  bool commits_pending = false;
+  for (InboundConnection* c : inbound_) {
+    if (c->awaiting_commit()) commits_pending = true;
+  }
+  const bool peers_done = shared_->delivering.load() == 0;
+  const bool quiet = !commits_pending && !spool_->HasIoInFlight() && log_->idle() &&
+                     !HasInboundWork();
+  if ((peers_done && quiet) || timed_out) {
+    for (auto& [key, site] : sites_) {
+      for (OutboundConnection* c : site->conns) c->Quit();
+    }
+    loop_->Quit();
+    return;
+  }
+  loop_->timers().Arm(&drain_timer_, loop_->now_ms() + 10);
+}
+
+}  // namespace ringpost

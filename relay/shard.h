@@ -1,0 +1,206 @@
+// shard.h — one shard: a pinned thread running one io_uring loop that owns
+// its listeners, inbound sessions, spool segments, destination queues and
+// outbound connections.
+//
+// A message's path (docs/architecture.md draws it):
+//   listener (SO_REUSEPORT, this shard) → Session → spool group commit
+//   (one write + one fdatasync per loop turn) → 250 to the client →
+//   for each recipient domain, the OWNER shard (hash of the domain) gets a
+//   DeliveryJob through the SPSC ring from this shard to it (MSG_RING wakes
+//   it only when it sleeps) → owner's Site queue → pooled connection →
+//   per-recipient outcomes → final outcomes travel back through the ring to
+//   this shard, which journals them and retires the message.
+// Only the owner of a destination ever touches its queue and connections,
+// so per-destination limits hold exactly with no locks.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "queue/spool.h"
+#include "relay/client/smtp_client.h"
+#include "relay/config/config.h"
+#include "relay/delivery_log.h"
+#include "relay/runtime/loop.h"
+#include "relay/runtime/spsc_ring.h"
+#include "relay/runtime/stream.h"
+#include "relay/server/session.h"
+#include "relay/uring_spool_io.h"
+
+namespace ringpost {
+
+class Shard;
+class InboundConnection;
+class OutboundConnection;
+struct Site;
+
+// A spooled message in memory. Owned by its origin shard; owner shards read
+// it (immutable fields only) while they hold a job that references it.
+struct Message {
+  uint64_t id = 0;
+  int origin = 0;
+  queue::MessageLocator locator;
+  std::string sender;
+  std::vector<std::string> recipients;
+  std::string content;
+  int64_t queued_at_ms = 0;  // wall clock
+  bool eight_bit = false;
+  uint32_t remaining = 0;    // recipients without a final outcome (origin only)
+};
+
+// Recipients of one message for one destination domain, on its owner shard.
+struct DeliveryJob {
+  Shard* owner = nullptr;  // the shard whose queues hold it
+  Message* message = nullptr;
+  std::string domain;
+  std::vector<uint32_t> rcpts;  // indices into message->recipients
+  uint32_t attempts = 0;
+  runtime::Timer retry_timer;
+};
+
+// One entry of a cross-shard ring.
+struct CrossItem {
+  enum Kind : uint32_t { kJob = 1, kOutcome = 2 };
+  Kind kind;
+  uint32_t rcpt;    // kOutcome: recipient index
+  uint32_t result;  // kOutcome: queue::kOutcome*
+  void* ptr;        // kJob: DeliveryJob*; kOutcome: Message*
+};
+
+// Counts connections per client address across all shards, lock-free: a
+// fixed table of atomic counters indexed by a hash of the address
+// (collisions can only make the limit stricter, never looser).
+class ClientCounter {
+ public:
+  bool TryAdd(const std::string& ip, size_t limit);
+  void Remove(const std::string& ip);
+
+ private:
+  static constexpr size_t kSlots = 1 << 16;
+  size_t Slot(const std::string& ip) const;
+  std::unique_ptr<std::atomic<uint32_t>[]> counts_{new std::atomic<uint32_t>[kSlots]()};
+};
+
+// Everything shards share: the immutable config, the ring matrix, counters.
+struct Shared {
+  static constexpr size_t kRingCapacity = 16384;
+  using Ring = runtime::SpscRing<CrossItem, kRingCapacity>;
+
+  Config config;
+  int shards = 1;
+  std::string hostname;
+  int log_fd = -1;
+  std::vector<std::unique_ptr<Ring>> rings;  // [from * shards + to]
+  std::vector<Shard*> shard_list;
+  ClientCounter clients;
+  std::atomic<int> started{0};
+  std::atomic<int> failed{0};
+  std::atomic<int> delivering{0};  // shards whose outbound is not yet drained
+  std::atomic<int> connections{0};
+
+  Ring& RingFor(int from, int to) { return *rings[static_cast<size_t>(from * shards + to)]; }
+};
+
+struct ShardStats {
+  uint64_t accepted = 0;
+  uint64_t delivered = 0;
+  uint64_t bounced = 0;
+  uint64_t deferred = 0;
+  uint64_t expired = 0;
+  uint64_t recovered = 0;
+};
+
+class Shard {
+ public:
+  Shard(Shared* shared, int index);
+  ~Shard();
+
+  // Starts the thread; it reports through shared->started / failed.
+  void Start();
+  void RequestStop();
+  void Join();
+  const std::string& error() const { return error_; }
+  runtime::Loop* loop() { return loop_.get(); }
+  int index() const { return index_; }
+  uint16_t bound_port(size_t listener) const;
+  ShardStats stats() const;
+
+  // --- used by connections (loop thread only) ---
+  const Config& config() const { return shared_->config; }
+  const server::SessionLimits& limits() const { return limits_; }
+  const std::string& hostname() const { return shared_->hostname; }
+  queue::Spool& spool() { return *spool_; }
+  DeliveryLog& log() { return *log_; }
+  void SubmitMessage(InboundConnection* conn,
+                     std::unique_ptr<server::IncomingMessage> message);
+  void ConnectionClosed(InboundConnection* conn);
+  // A pooled connection can take a job: returns one or nullptr.
+  DeliveryJob* NextJob(OutboundConnection* conn);
+  void ConnectionReady(OutboundConnection* conn);
+  void RetryDue(DeliveryJob* job);
+  void HandleOutcomes(DeliveryJob* job, const std::string& peer,
+                      std::vector<client::RecipientOutcome>& outcomes);
+  // The connection is gone. `ever_ready`: it got past EHLO; otherwise the
+  // destination failed (refused, timed out, bad greeting) with `reason`.
+  void OutboundClosed(OutboundConnection* conn, bool ever_ready,
+                      const client::RecipientOutcome& reason);
+  bool draining() const { return draining_; }
+  int64_t WallClockMs() const;
+
+ private:
+  friend class OutboundConnection;
+  void ThreadMain();
+  absl::Status Setup();
+  void Accept(int fd);
+  void Committed(InboundConnection* conn, Message* msg, absl::Status status);
+  void Dispatch(Message* msg, const std::vector<uint32_t>& undone);
+  void Send(int to, const CrossItem& item);
+  void DrainInbox();
+  void FlushOutboxes();
+  bool HasInboundWork();
+  void TakeJob(DeliveryJob* job);
+  void RouteJob(DeliveryJob* job);
+  void ScheduleRetry(DeliveryJob* job, const std::string& reason_text);
+  void FinalOutcome(Message* msg, uint32_t rcpt, uint8_t kind);
+  void ApplyOutcome(Message* msg, uint32_t rcpt, uint8_t kind);
+  void Kick(Site* site);
+  void FailSite(Site* site, int code, const std::string& enhanced,
+                const std::string& text);
+  void StartDrain();
+  void DrainTick();
+  int OwnerOf(const std::string& domain) const;
+
+  Shared* shared_;
+  int index_;
+  std::thread thread_;
+  std::string error_;
+  std::unique_ptr<runtime::Loop> loop_;
+  std::unique_ptr<UringSpoolIo> spool_io_;
+  std::unique_ptr<queue::Spool> spool_;
+  std::unique_ptr<DeliveryLog> log_;
+  std::vector<std::unique_ptr<runtime::Listener>> listeners_;
+  std::vector<uint16_t> ports_;
+  server::SessionLimits limits_;
+  absl::flat_hash_set<InboundConnection*> inbound_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Site>> sites_;
+  std::vector<std::deque<CrossItem>> outbox_;  // overflow when a ring is full
+  std::vector<bool> wake_;                     // targets to wake this turn
+  std::vector<CrossItem> inbox_scratch_;
+  std::deque<CrossItem> self_queue_;           // items for this shard itself
+  absl::flat_hash_set<DeliveryJob*> scheduled_;  // jobs waiting on retry timers
+  bool draining_ = false;
+  bool delivering_counted_ = true;
+  uint64_t drain_deadline_ms_ = 0;
+  runtime::Timer drain_timer_;
+  std::atomic<uint64_t> accepted_{0}, delivered_{0}, bounced_{0}, deferred_{0},
+      expired_{0}, recovered_{0};
+};
+
+}  // namespace ringpost

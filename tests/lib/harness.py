@@ -1,0 +1,161 @@
+"""Helpers for integration tests: real processes on loopback.
+
+Every process a test starts is tracked by PID and ended by that PID only.
+Every wait is bounded in time.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20.0, host="127.0.0.1"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def wait_for(predicate, timeout, interval=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Proc:
+    """A child process with its output in files under `workdir`."""
+
+    def __init__(self, name, argv, workdir):
+        self.name = name
+        self.argv = argv
+        self.stdout_path = os.path.join(workdir, f"{name}.stdout")
+        self.stderr_path = os.path.join(workdir, f"{name}.stderr")
+        self._out = open(self.stdout_path, "ab")
+        self._err = open(self.stderr_path, "ab")
+        self.popen = subprocess.Popen(argv, stdout=self._out, stderr=self._err,
+                                      stdin=subprocess.DEVNULL)
+        self.pid = self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def wait(self, timeout):
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+            raise TimeoutError(f"{self.name} (pid {self.pid}) did not exit in {timeout}s")
+
+    def stop(self, timeout=30.0):
+        """SIGTERM and wait; returns the exit code."""
+        if self.alive():
+            os.kill(self.pid, signal.SIGTERM)
+        rc = self.wait(timeout)
+        self._close()
+        return rc
+
+    def kill9(self):
+        if self.alive():
+            os.kill(self.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+        self._close()
+
+    def _close(self):
+        for f in (self._out, self._err):
+            if not f.closed:
+                f.close()
+
+    def stdout(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stderr(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Binaries:
+    """Paths of the built binaries, from the test's command line."""
+
+    def __init__(self, argv):
+        self.ringpost, self.sink, self.loadgen = argv[1:4]
+
+
+def workdir(prefix):
+    base = os.environ.get("TEST_TMPDIR") or tempfile.gettempdir()
+    return tempfile.mkdtemp(prefix=prefix, dir=base)
+
+
+def start_sink(bins, wd, port, *extra, name="sink"):
+    p = Proc(name, [bins.sink, f"--listen=127.0.0.1:{port}",
+                    f"--report={wd}/{name}.report.json",
+                    f"--record_ids={wd}/{name}.ids", *extra], wd)
+    wait_port(port)
+    return p
+
+
+def start_relay(bins, wd, port, sink_port, *extra, name="relay", spool=None):
+    spool = spool or f"{wd}/spool"
+    p = Proc(name, [bins.ringpost, f"--listen=127.0.0.1:{port}", f"--spool={spool}",
+                    f"--log={wd}/delivery.log", f"--route=*=127.0.0.1:{sink_port}",
+                    "--hostname=relay.test", *extra], wd)
+    try:
+        wait_port(port)
+    except TimeoutError:
+        p.kill9()
+        raise AssertionError("relay did not start:\n" + p.stderr())
+    return p
+
+
+def run_loadgen(bins, wd, port, *extra, timeout=600, name="loadgen"):
+    p = Proc(name, [bins.loadgen, f"--target=127.0.0.1:{port}", "--quiet",
+                    f"--record_ids={wd}/{name}.ids", *extra], wd)
+    rc = p.wait(timeout)
+    p._close()
+    out = p.stdout().strip().splitlines()
+    summary = json.loads(out[-1]) if out else {}
+    return rc, summary
+
+
+def read_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        return [line.rstrip("\n") for line in f if line.strip()]
+
+
+def delivery_log(wd):
+    records = []
+    for line in read_lines(f"{wd}/delivery.log"):
+        records.append(json.loads(line))
+    return records
+
+
+def count_types(records):
+    counts = {}
+    for r in records:
+        counts[r["type"]] = counts.get(r["type"], 0) + 1
+    return counts
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)

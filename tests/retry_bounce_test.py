@@ -1,0 +1,94 @@
+"""Per-recipient outcomes against a sink that fails on purpose.
+
+451 then 250: the message is retried after backoff and delivered.
+550: a Bounce record and no retry. No route: a clear TransientFailure.
+"""
+import smtplib
+import sys
+import time
+import unittest
+
+from tests.lib import harness as h
+
+
+def send(port, count, rcpt="user@dest.test", extra_header=""):
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        for i in range(count):
+            body = (f"Subject: test {i}\r\nX-Ringpost-Test-Id: msg-{i}\r\n"
+                    f"{extra_header}\r\nbody {i}\r\n")
+            s.sendmail("sender@origin.test", [rcpt], body.encode())
+
+
+class RetryAndBounce(unittest.TestCase):
+    def test_451_then_250_is_retried_and_delivered(self):
+        bins = h.Binaries(ARGV)
+        wd = h.workdir("retry")
+        sink_port, relay_port = h.free_port(), h.free_port()
+        sink = h.start_sink(bins, wd, sink_port, "--fail_first_attempt_4xx")
+        relay = h.start_relay(bins, wd, relay_port, sink_port, "--shards=2",
+                              "--retry_min=1s", "--retry_max=2s")
+        try:
+            send(relay_port, 5)
+            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Delivery", 0) >= 5,
+                       timeout=30, what="5 deliveries after retry")
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            sink.stop()
+        records = h.delivery_log(wd)
+        transient = [r for r in records if r["type"] == "TransientFailure"]
+        delivered = [r for r in records if r["type"] == "Delivery"]
+        self.assertEqual(len(transient), 5)
+        self.assertTrue(all(r["code"] == 451 for r in transient), transient)
+        self.assertTrue(all(r["enhanced"].startswith("4.") for r in transient))
+        self.assertEqual(len(delivered), 5)
+        self.assertTrue(all(r["attempt"] == 2 for r in delivered), delivered)
+        self.assertEqual(sorted(h.read_lines(f"{wd}/sink.ids")),
+                         sorted(f"msg-{i}" for i in range(5)))
+
+    def test_550_bounces_without_retry(self):
+        bins = h.Binaries(ARGV)
+        wd = h.workdir("bounce")
+        sink_port, relay_port = h.free_port(), h.free_port()
+        sink = h.start_sink(bins, wd, sink_port, "--fail_5xx=1.0")
+        relay = h.start_relay(bins, wd, relay_port, sink_port, "--retry_min=1s")
+        try:
+            send(relay_port, 3)
+            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Bounce", 0) >= 3,
+                       timeout=30, what="3 bounces")
+            time.sleep(2.5)  # longer than retry_min: a retry would show by now
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            sink.stop()
+        counts = h.count_types(h.delivery_log(wd))
+        self.assertEqual(counts.get("Bounce"), 3, counts)
+        self.assertNotIn("TransientFailure", counts)
+        self.assertNotIn("Delivery", counts)
+        bounce = [r for r in h.delivery_log(wd) if r["type"] == "Bounce"][0]
+        self.assertEqual(bounce["code"], 550)
+        self.assertEqual(bounce["recipient"], "user@dest.test")
+        report = h.read_json(f"{wd}/sink.report.json")
+        self.assertEqual(report["rejected_5xx"], 3, report)
+
+    def test_no_route_is_a_clear_transient_failure(self):
+        bins = h.Binaries(ARGV)
+        wd = h.workdir("noroute")
+        relay_port = h.free_port()
+        relay = h.Proc("relay", [bins.ringpost, f"--listen=127.0.0.1:{relay_port}",
+                                 f"--spool={wd}/spool", f"--log={wd}/delivery.log",
+                                 "--route=only.test=127.0.0.1:9", "--retry_min=60s"], wd)
+        try:
+            h.wait_port(relay_port)
+            send(relay_port, 1, rcpt="user@elsewhere.test")
+            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get(
+                "TransientFailure", 0) >= 1, timeout=20, what="TransientFailure")
+        finally:
+            self.assertEqual(relay.stop(), 0)
+        r = [r for r in h.delivery_log(wd) if r["type"] == "TransientFailure"][0]
+        self.assertEqual(r["code"], 451)
+        self.assertEqual(r["enhanced"], "4.4.4")
+        self.assertIn("no route to elsewhere.test", r["response"])
+
+
+if __name__ == "__main__":
+    ARGV = sys.argv
+    unittest.main(argv=[sys.argv[0]], verbosity=2)
