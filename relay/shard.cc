@@ -406,6 +406,7 @@ void Shard::ThreadMain() {
     shared_->failed.fetch_add(1);
     return;
   }
+  published_loop_.store(loop_.get(), std::memory_order_release);
   shared_->started.fetch_add(1);
   loop_->Run();
   // The loop quit after draining; whatever remains stays on disk.
@@ -641,7 +642,12 @@ void Shard::FlushOutboxes() {
     }
     if (wake_[static_cast<size_t>(to)]) {
       wake_[static_cast<size_t>(to)] = false;
-      loop_->Wake(shared_->shard_list[static_cast<size_t>(to)]->loop());
+      // A shard still starting has no loop yet; it reads its rings before
+      // it first sleeps, so nothing is missed.
+      runtime::Loop* target =
+          shared_->shard_list[static_cast<size_t>(to)]->published_loop_.load(
+              std::memory_order_acquire);
+      if (target != nullptr) loop_->Wake(target);
     }
   }
 }

@@ -182,6 +182,7 @@ class Shard {
   std::thread thread_;
   std::string error_;
   std::unique_ptr<runtime::Loop> loop_;
+  std::atomic<runtime::Loop*> published_loop_{nullptr};  // for other shards
   std::unique_ptr<UringSpoolIo> spool_io_;
   std::unique_ptr<queue::Spool> spool_;
   std::unique_ptr<DeliveryLog> log_;

@@ -5,4 +5,5 @@ set -euo pipefail
 cd "${TEST_SRCDIR}/${TEST_WORKSPACE}"
 script="$1"
 shift
+export PYTHONPATH="$PWD"
 exec /usr/bin/python3 -u "$script" "$@"
