@@ -1,0 +1,799 @@
+// bench/sink.cc — the sink's shards and SMTP sessions. See sink.h.
+//
+// A session reads its input straight from the receive buffer: complete
+// command lines are handled in place, DATA content streams through the
+// DataScanner, BDAT chunks are counted off. Only an incomplete command line,
+// or input that arrives while a delayed reply is pending, is copied into the
+// session's `pending_` buffer (bounded: reading pauses above
+// kPendingInputMax). Replies are appended to the stream's output and leave
+// once per loop turn.
+#include "bench/sink.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <future>
+#include <random>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "bench/counters.h"
+#include "bench/header_scanner.h"
+#include "bench/report_file.h"
+#include "relay/runtime/loop.h"
+#include "relay/runtime/stream.h"
+#include "relay/smtp/command_parser.h"
+#include "relay/smtp/data_scanner.h"
+#include "relay/smtp/reply.h"
+
+namespace ringpost::bench {
+
+using runtime::Loop;
+using runtime::Stream;
+using runtime::StreamHandler;
+using runtime::Timer;
+
+namespace {
+
+// A command line, CRLF included. RFC 5321 allows 512; MAIL/RCPT with
+// extension parameters need more, and the relay's own lines fit in this.
+constexpr size_t kCommandLineMax = 1000;
+constexpr size_t kPendingInputMax = 1 << 20;
+constexpr uint32_t kRecipientsMax = 1000;
+constexpr uint32_t kErrorsMax = 20;
+constexpr uint64_t kStopGraceMs = 2000;
+
+void AppendNumber(uint64_t n, std::string* out) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
+  assert(ec == std::errc());
+  out->append(digits, end);
+}
+
+enum class Outcome { kAccept, kDrop, kFail5xx, kFail4xx, kFailFirstAttempt };
+
+}  // namespace
+
+class SinkSession;
+
+// One thread: its loop, listener, sessions and counters.
+class SinkShard {
+ public:
+  SinkShard(Sink* sink, int index) : sink_(sink), index_(index) {}
+
+  struct alignas(64) Counters {
+    RelaxedCounter messages, recipients, bytes, connections, rejected_4xx,
+        rejected_5xx, dropped, rcpt_rejected, bdat_chunks, protocol_errors;
+  };
+
+  // Runs on the shard's own thread; fulfils `ready` with the bound port or
+  // the start-up error, then serves until stopped.
+  void ThreadMain(sockaddr_storage addr, std::promise<absl::StatusOr<uint16_t>> ready);
+  void RequestStop() {
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    stop_requested_ = true;
+    if (loop_ != nullptr) loop_->RequestStop();
+  }
+
+  // Loop-thread side, used by sessions.
+  Loop* loop() { return loop_unlocked_; }
+  const SinkOptions& options() const { return sink_->options(); }
+  Counters& counters() { return counters_; }
+  Sink* sink() { return sink_; }
+  double Uniform() {
+    return static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0);
+  }
+  bool Roll(double rate) { return rate > 0 && Uniform() < rate; }
+  // Unique over all shards: shard i hands out i+1, i+1+threads, ...
+  uint64_t NextQueueNumber() {
+    const uint64_t n = next_seq_++ * static_cast<uint64_t>(options().threads) +
+                       static_cast<uint64_t>(index_) + 1;
+    return n;
+  }
+  void RecordId(std::string_view id) { ids_.emplace_back(id.empty() ? "-" : id); }
+  void Link(SinkSession* s);
+  void Unlink(SinkSession* s);
+
+  const Counters& counters() const { return counters_; }
+  const std::vector<std::string>& ids() const { return ids_; }
+  std::thread& thread() { return thread_; }
+
+ private:
+  void OnAccept(int fd);
+  void OnStop();
+  void MaybeQuit();
+
+  Sink* sink_;
+  int index_;
+  std::thread thread_;
+  std::mutex loop_mu_;
+  Loop* loop_ = nullptr;  // guarded by loop_mu_ for other threads
+  bool stop_requested_ = false;
+  Loop* loop_unlocked_ = nullptr;  // loop thread only
+  std::unique_ptr<runtime::Listener> listener_;
+  SinkSession* sessions_ = nullptr;  // intrusive list head
+  size_t session_count_ = 0;
+  bool stopping_ = false;
+  Timer stop_guard_;
+  std::mt19937_64 rng_;
+  uint64_t next_seq_ = 0;
+  Counters counters_;
+  std::vector<std::string> ids_;
+};
+
+class SinkSession final : public StreamHandler {
+ public:
+  SinkSession(SinkShard* shard, int fd)
+      : shard_(shard),
+        stream_(new Stream(shard->loop(), fd, this)),
+        scanner_(smtp::DataScanner::Limits{
+            .line_octets_max = 1000,
+            .message_octets_max = shard->options().max_size}),
+        headers_(shard->options().id_header) {
+    const SinkOptions& o = shard->options();
+    want_headers_ = o.record_ids || o.fail_first_attempt_4xx;
+    saving_ = !o.save_dir.empty();
+    idle_timer_.context = this;
+    idle_timer_.callback = [](Timer* t) { static_cast<SinkSession*>(t->context)->OnIdle(); };
+    delay_timer_.context = this;
+    delay_timer_.callback = [](Timer* t) {
+      static_cast<SinkSession*>(t->context)->OnDelayDone();
+    };
+  }
+
+  void Start() {
+    out().append("220 ").append(shard_->options().hostname).append(
+        " ESMTP ringpost-sink\r\n");
+    stream_->Flush();
+    stream_->Start();
+    ArmIdle();
+  }
+
+  // Shutdown: drop the connection; OnStreamClosed follows.
+  void Abort() { stream_->Abort(-ECANCELED); }
+
+  SinkSession* prev = nullptr;
+  SinkSession* next = nullptr;
+
+ private:
+  enum class State : uint8_t { kCommand, kSkipLine, kData, kBdat, kDelaying, kClosing };
+
+  ~SinkSession() = default;
+
+  std::string& out() { return stream_->output(); }
+  void Reply(std::string_view text) { out().append(text); }
+  Loop* loop() { return shard_->loop(); }
+
+  void ArmIdle() {
+    const uint32_t s = shard_->options().idle_timeout_s;
+    if (s > 0) loop()->timers().Arm(&idle_timer_, loop()->now_ms() + uint64_t{s} * 1000);
+  }
+
+  void OnIdle() {
+    if (state_ == State::kClosing) return;
+    Reply("421 4.4.2 sink: idle timeout, closing connection\r\n");
+    CloseAfterOutput();
+  }
+
+  void CloseAfterOutput() {
+    state_ = State::kClosing;
+    stream_->Close();
+  }
+
+  void OnStreamData(std::string_view data) override {
+    if (state_ == State::kClosing) return;
+    ArmIdle();
+    if (pending_.empty()) {
+      const size_t used = Consume(data);
+      if (used < data.size() && state_ != State::kClosing) pending_.append(data.substr(used));
+    } else {
+      pending_.append(data);
+      const size_t used = Consume(pending_);
+      pending_.erase(0, used);
+    }
+    if (state_ == State::kClosing) {
+      pending_.clear();
+    } else if (pending_.size() > kPendingInputMax && !paused_) {
+      // Only a delayed reply lets input pile up; wait for it.
+      paused_ = true;
+      stream_->PauseReading();
+    }
+    stream_->Flush();
+  }
+
+  void OnStreamClosed(int) override {
+    loop()->timers().Disarm(&idle_timer_);
+    loop()->timers().Disarm(&delay_timer_);
+    shard_->Unlink(this);  // may quit the loop; *this stays valid
+    stream_->Release();
+    delete this;
+  }
+
+  // Handles as much of `in` as the state allows; returns the bytes used.
+  // Every iteration consumes input or returns, so the loop is bounded by
+  // in.size().
+  size_t Consume(std::string_view in) {
+    size_t used = 0;
+    while (used < in.size()) {
+      const std::string_view rest = in.substr(used);
+      switch (state_) {
+        case State::kCommand: {
+          const size_t lf = rest.find('\n');
+          if (lf == std::string_view::npos) {
+            if (rest.size() < kCommandLineMax) return used;  // wait for more
+            state_ = State::kSkipLine;  // overlong: discard to its end
+            used = in.size();
+            break;
+          }
+          used += lf + 1;
+          std::string_view line = rest.substr(0, lf);
+          if (lf + 1 > kCommandLineMax) {
+            Error("500 5.5.2 Error: line too long\r\n");
+          } else if (line.empty() || line.back() != '\r') {
+            Error("500 5.5.2 Error: bare LF; command lines end with CRLF\r\n");
+          } else {
+            line.remove_suffix(1);
+            if (line.find('\r') != std::string_view::npos) {
+              Error("500 5.5.2 Error: bare CR; command lines end with CRLF\r\n");
+            } else {
+              HandleLine(line);
+            }
+          }
+          break;
+        }
+        case State::kSkipLine: {
+          const size_t lf = rest.find('\n');
+          if (lf == std::string_view::npos) {
+            used = in.size();
+          } else {
+            used += lf + 1;
+            state_ = State::kCommand;
+            Error("500 5.5.2 Error: line too long\r\n");
+          }
+          break;
+        }
+        case State::kData: {
+          std::string* content = (want_headers_ && !headers_.done()) || saving_ ? &scratch_
+                                                                               : nullptr;
+          const smtp::DataScanner::Result r = scanner_.Scan(rest, content);
+          used += r.consumed;
+          if (content != nullptr) {
+            TakeContent(scratch_);
+            scratch_.clear();
+          }
+          if (r.status == smtp::DataScanner::Status::kDone) EndOfData(r.errors);
+          break;
+        }
+        case State::kBdat: {
+          const size_t n =
+              static_cast<size_t>(std::min<uint64_t>(rest.size(), bdat_left_));
+          used += n;
+          bdat_left_ -= n;
+          bdat_octets_ += n;
+          if (bdat_reject_ == nullptr && bdat_octets_ <= shard_->options().max_size) {
+            TakeContent(rest.substr(0, n));
+          }
+          if (bdat_left_ == 0) BdatChunkDone();
+          break;
+        }
+        case State::kDelaying:
+        case State::kClosing:
+          return used;
+      }
+    }
+    return used;
+  }
+
+  // Message content after unstuffing (DATA) or as sent (BDAT).
+  void TakeContent(std::string_view content) {
+    if (want_headers_ && !headers_.done()) headers_.Feed(content);
+    if (saving_) content_.append(content);
+  }
+
+  void Error(std::string_view reply) {
+    shard_->counters().protocol_errors.Add();
+    Reply(reply);
+    if (++errors_ >= kErrorsMax) {
+      Reply("421 4.7.0 sink: too many errors, closing connection\r\n");
+      CloseAfterOutput();
+    }
+  }
+
+  void ResetTransaction() {
+    in_mail_ = false;
+    bdat_used_ = false;
+    bdat_octets_ = 0;
+    rcpts_ = 0;
+    envelope_.clear();
+    content_.clear();
+  }
+
+  void HandleLine(std::string_view line) {
+    smtp::Command cmd;
+    const smtp::ParseResult r = smtp::ParseCommand(line, &cmd);
+    if (r != smtp::ParseResult::kOk) {
+      shard_->counters().protocol_errors.Add();
+      smtp::AppendReply(smtp::ReplyFor(r), &out());
+      if (++errors_ >= kErrorsMax) {
+        Reply("421 4.7.0 sink: too many errors, closing connection\r\n");
+        CloseAfterOutput();
+      }
+      return;
+    }
+    switch (cmd.verb) {
+      case smtp::Verb::kEhlo:
+        greeted_ = true;
+        ResetTransaction();
+        out().append("250-").append(shard_->options().hostname).append("\r\n");
+        out().append("250-PIPELINING\r\n250-SIZE ");
+        AppendNumber(shard_->options().max_size, &out());
+        out().append(
+            "\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-SMTPUTF8\r\n"
+            "250 ENHANCEDSTATUSCODES\r\n");
+        return;
+      case smtp::Verb::kHelo:
+        greeted_ = true;
+        ResetTransaction();
+        out().append("250 ").append(shard_->options().hostname).append("\r\n");
+        return;
+      case smtp::Verb::kMail:
+        return HandleMail(cmd);
+      case smtp::Verb::kRcpt:
+        return HandleRcpt(cmd);
+      case smtp::Verb::kData:
+        return HandleData();
+      case smtp::Verb::kBdat:
+        return HandleBdat(cmd);
+      case smtp::Verb::kRset:
+        ResetTransaction();
+        Reply("250 2.0.0 Ok\r\n");
+        return;
+      case smtp::Verb::kNoop:
+        Reply("250 2.0.0 Ok\r\n");
+        return;
+      case smtp::Verb::kQuit:
+        Reply("221 2.0.0 Bye\r\n");
+        CloseAfterOutput();
+        return;
+      case smtp::Verb::kHelp:
+        Reply("214 2.0.0 ringpost sink: EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT\r\n");
+        return;
+      case smtp::Verb::kVrfy:
+        Reply("252 2.5.2 Cannot VRFY user, but will accept message\r\n");
+        return;
+      case smtp::Verb::kExpn:
+        return Error("502 5.5.1 Error: EXPN not implemented\r\n");
+      case smtp::Verb::kStartTls:
+        Reply("454 4.7.0 TLS not available\r\n");
+        return;
+      case smtp::Verb::kAuth:
+        return Error("502 5.5.1 Error: AUTH not implemented\r\n");
+      case smtp::Verb::kUnknown:
+        return Error("500 5.5.2 Error: command not recognized\r\n");
+    }
+  }
+
+  void HandleMail(const smtp::Command& cmd) {
+    if (!greeted_) return Error("503 5.5.1 Error: send HELO/EHLO first\r\n");
+    if (in_mail_) return Error("503 5.5.1 Error: nested MAIL command\r\n");
+    if (cmd.has_size && cmd.size > shard_->options().max_size) {
+      Reply("552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+      return;
+    }
+    ResetTransaction();
+    in_mail_ = true;
+    if (saving_) envelope_.append("MAIL FROM:<").append(cmd.path).append(">\n");
+    Reply("250 2.1.0 Ok\r\n");
+  }
+
+  void HandleRcpt(const smtp::Command& cmd) {
+    if (!in_mail_) return Error("503 5.5.1 Error: need MAIL command\r\n");
+    if (rcpts_ >= kRecipientsMax) {
+      Reply("452 4.5.3 Error: too many recipients\r\n");
+      return;
+    }
+    if (shard_->Roll(shard_->options().fail_rcpt_5xx)) {
+      shard_->counters().rcpt_rejected.Add();
+      Reply("550 5.1.1 sink: injected recipient rejection\r\n");
+      return;
+    }
+    ++rcpts_;
+    if (saving_) envelope_.append("RCPT TO:<").append(cmd.path).append(">\n");
+    Reply("250 2.1.5 Ok\r\n");
+  }
+
+  void StartMessage() {
+    headers_.Reset();
+    content_.clear();
+  }
+
+  void HandleData() {
+    if (!in_mail_) return Error("503 5.5.1 Error: need MAIL command\r\n");
+    if (bdat_used_) return Error("503 5.5.1 Error: DATA after BDAT\r\n");
+    if (rcpts_ == 0) return Error("554 5.5.1 Error: no valid recipients\r\n");
+    Reply("354 End data with <CR><LF>.<CR><LF>\r\n");
+    StartMessage();
+    scanner_.Reset();
+    state_ = State::kData;
+  }
+
+  void HandleBdat(const smtp::Command& cmd) {
+    shard_->counters().bdat_chunks.Add();
+    // RFC 3030: the chunk is read even when the command is refused.
+    bdat_reject_ = nullptr;
+    if (!in_mail_) {
+      bdat_reject_ = "503 5.5.1 Error: need MAIL command\r\n";
+    } else if (rcpts_ == 0) {
+      bdat_reject_ = "554 5.5.1 Error: no valid recipients\r\n";
+    } else if (!bdat_used_) {
+      bdat_used_ = true;
+      bdat_octets_ = 0;
+      StartMessage();
+    }
+    bdat_left_ = cmd.bdat_size;
+    bdat_last_ = cmd.bdat_last;
+    if (bdat_left_ == 0) {
+      BdatChunkDone();
+    } else {
+      state_ = State::kBdat;
+    }
+  }
+
+  void BdatChunkDone() {
+    state_ = State::kCommand;
+    if (bdat_reject_ != nullptr) {
+      const char* reply = bdat_reject_;
+      bdat_reject_ = nullptr;
+      if (bdat_last_) ResetTransaction();  // the client starts over
+      Error(reply);
+      return;
+    }
+    if (bdat_octets_ > shard_->options().max_size) {
+      Reply("552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+      if (bdat_last_) {
+        shard_->counters().rejected_5xx.Add();
+        ResetTransaction();
+      }
+      return;
+    }
+    if (!bdat_last_) {
+      out().append("250 2.0.0 ");
+      AppendNumber(bdat_octets_, &out());
+      out().append(" octets received\r\n");
+      return;
+    }
+    headers_.Finish();
+    EndOfMessage(bdat_octets_);
+  }
+
+  void EndOfData(uint32_t errors) {
+    state_ = State::kCommand;
+    headers_.Finish();
+    if (errors != 0) {
+      shard_->counters().rejected_5xx.Add();
+      smtp::AppendReply(smtp::DataScanner::ReplyFor(errors), &out());
+      ResetTransaction();
+      return;
+    }
+    EndOfMessage(scanner_.content_octets());
+  }
+
+  // The message is complete and well-formed: decide its fate.
+  void EndOfMessage(uint64_t octets) {
+    const SinkOptions& o = shard_->options();
+    message_octets_ = octets;
+    Outcome outcome = Outcome::kAccept;
+    if (shard_->Roll(o.drop)) {
+      outcome = Outcome::kDrop;
+    } else if (shard_->Roll(o.fail_5xx)) {
+      outcome = Outcome::kFail5xx;
+    } else if (shard_->Roll(o.fail_4xx)) {
+      outcome = Outcome::kFail4xx;
+    } else if (o.fail_first_attempt_4xx) {
+      const std::string_view key = headers_.has_id()           ? headers_.id()
+                                   : headers_.has_message_id() ? headers_.message_id()
+                                                               : std::string_view();
+      if (!key.empty() && shard_->sink()->FirstAttempt(std::string(key))) {
+        outcome = Outcome::kFailFirstAttempt;
+      }
+    }
+    if (o.delay_ms > 0) {
+      delayed_ = outcome;
+      state_ = State::kDelaying;
+      loop()->timers().Arm(&delay_timer_, loop()->now_ms() + o.delay_ms);
+      return;
+    }
+    Answer(outcome);
+  }
+
+  void OnDelayDone() {
+    if (state_ != State::kDelaying) return;
+    state_ = State::kCommand;
+    Answer(delayed_);
+    if (state_ != State::kClosing && !pending_.empty()) {
+      const size_t used = Consume(pending_);
+      pending_.erase(0, used);
+    }
+    if (state_ == State::kClosing) pending_.clear();
+    if (paused_ && pending_.size() <= kPendingInputMax) {
+      paused_ = false;
+      stream_->ResumeReading();
+    }
+    stream_->Flush();
+  }
+
+  void Answer(Outcome outcome) {
+    SinkShard::Counters& c = shard_->counters();
+    switch (outcome) {
+      case Outcome::kDrop:
+        c.dropped.Add();
+        ResetTransaction();
+        CloseAfterOutput();
+        return;
+      case Outcome::kFail5xx:
+        c.rejected_5xx.Add();
+        Reply("550 5.7.1 sink: injected permanent failure\r\n");
+        break;
+      case Outcome::kFail4xx:
+        c.rejected_4xx.Add();
+        Reply("451 4.3.0 sink: injected temporary failure\r\n");
+        break;
+      case Outcome::kFailFirstAttempt:
+        c.rejected_4xx.Add();
+        Reply("451 4.3.0 sink: injected temporary failure (first attempt)\r\n");
+        break;
+      case Outcome::kAccept: {
+        const uint64_t n = shard_->NextQueueNumber();
+        c.messages.Add();
+        c.recipients.Add(rcpts_);
+        c.bytes.Add(message_octets_);
+        if (shard_->options().record_ids) shard_->RecordId(headers_.id());
+        if (saving_) Save(n);
+        out().append("250 2.0.0 Ok: queued as sink-");
+        AppendNumber(n, &out());
+        out().append("\r\n");
+        break;
+      }
+    }
+    ResetTransaction();
+  }
+
+  // Debug mode only (--save_dir): plain blocking writes on the loop thread
+  // are acceptable here; never enable it for a benchmark.
+  void Save(uint64_t n) {
+    std::string base = shard_->options().save_dir;
+    base.append("/");
+    AppendNumber(n, &base);
+    absl::Status s = WriteFileAtomically(base + ".eml", content_);
+    if (s.ok()) s = WriteFileAtomically(base + ".env", envelope_);
+    if (!s.ok()) fprintf(stderr, "sink: cannot save message: %s\n", s.ToString().c_str());
+  }
+
+  SinkShard* shard_;
+  Stream* stream_;
+  State state_ = State::kCommand;
+  std::string pending_;  // unconsumed input (partial line, delayed commands)
+  bool paused_ = false;
+  bool greeted_ = false;
+  bool in_mail_ = false;
+  uint32_t rcpts_ = 0;
+  uint32_t errors_ = 0;
+  // BDAT
+  bool bdat_used_ = false;  // this transaction uses BDAT (DATA refused)
+  bool bdat_last_ = false;
+  uint64_t bdat_left_ = 0;
+  uint64_t bdat_octets_ = 0;
+  const char* bdat_reject_ = nullptr;  // reply once the chunk is read
+  // The message.
+  smtp::DataScanner scanner_;
+  HeaderScanner headers_;
+  bool want_headers_ = false;
+  bool saving_ = false;
+  std::string scratch_;   // content of one chunk, while headers are scanned
+  std::string content_;   // whole message, --save_dir only
+  std::string envelope_;  // --save_dir only
+  uint64_t message_octets_ = 0;
+  Outcome delayed_ = Outcome::kAccept;
+  Timer idle_timer_;
+  Timer delay_timer_;
+};
+
+void SinkShard::Link(SinkSession* s) {
+  s->prev = nullptr;
+  s->next = sessions_;
+  if (sessions_ != nullptr) sessions_->prev = s;
+  sessions_ = s;
+  ++session_count_;
+}
+
+void SinkShard::Unlink(SinkSession* s) {
+  if (s->prev != nullptr) s->prev->next = s->next;
+  if (s->next != nullptr) s->next->prev = s->prev;
+  if (sessions_ == s) sessions_ = s->next;
+  s->prev = s->next = nullptr;
+  assert(session_count_ > 0);
+  --session_count_;
+  MaybeQuit();
+}
+
+void SinkShard::OnAccept(int fd) {
+  if (stopping_) {
+    close(fd);
+    return;
+  }
+  counters_.connections.Add();
+  auto* session = new SinkSession(this, fd);
+  Link(session);
+  session->Start();
+}
+
+void SinkShard::OnStop() {
+  stopping_ = true;
+  if (listener_ != nullptr) listener_->Close();
+  for (SinkSession* s = sessions_; s != nullptr; s = s->next) s->Abort();
+  stop_guard_.context = loop_unlocked_;
+  stop_guard_.callback = [](Timer* t) { static_cast<Loop*>(t->context)->Quit(); };
+  loop_unlocked_->timers().Arm(&stop_guard_, loop_unlocked_->now_ms() + kStopGraceMs);
+  MaybeQuit();
+}
+
+void SinkShard::MaybeQuit() {
+  if (stopping_ && session_count_ == 0) loop_unlocked_->Quit();
+}
+
+void SinkShard::ThreadMain(sockaddr_storage addr,
+                           std::promise<absl::StatusOr<uint16_t>> ready) {
+  const SinkOptions& o = options();
+  runtime::LoopOptions lo;
+  lo.cpu = o.cpu >= 0 ? o.cpu + index_ : -1;
+  lo.recv_buffers = o.recv_buffers;
+  lo.recv_buffer_bytes = o.recv_buffer_bytes;
+  auto loop = Loop::Create(lo);
+  if (!loop.ok()) {
+    ready.set_value(loop.status());
+    return;
+  }
+  Loop* l = loop->get();
+  loop_unlocked_ = l;
+  rng_.seed(o.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(index_));
+  auto listener = runtime::Listener::Create(l, addr, 4096, [this](int fd) { OnAccept(fd); });
+  if (!listener.ok()) {
+    ready.set_value(listener.status());
+    return;
+  }
+  listener_ = std::move(*listener);
+  l->SetStopHandler([this] { OnStop(); });
+  {
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    loop_ = l;
+    if (stop_requested_) l->RequestStop();
+  }
+  ready.set_value(listener_->port());
+  l->Run();
+  {
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    loop_ = nullptr;
+  }
+  l->timers().Disarm(&stop_guard_);
+  // Sessions still open after the grace period are abandoned with the
+  // loop (their sockets close with the process).
+  listener_.reset();
+  loop->reset();
+  loop_unlocked_ = nullptr;
+}
+
+// ---------------------------------------------------------------------------
+
+std::string SinkCountsJson(const SinkCounts& c) {
+  return absl::StrCat(
+      "{\"messages\": ", c.messages, ", \"recipients\": ", c.recipients,
+      ", \"bytes\": ", c.bytes, ", \"connections\": ", c.connections,
+      ", \"rejected_4xx\": ", c.rejected_4xx, ", \"rejected_5xx\": ", c.rejected_5xx,
+      ", \"dropped\": ", c.dropped, ", \"rcpt_rejected\": ", c.rcpt_rejected,
+      ", \"bdat_chunks\": ", c.bdat_chunks, ", \"protocol_errors\": ", c.protocol_errors,
+      "}");
+}
+
+Sink::Sink(const SinkOptions& options) : options_(options) {}
+
+Sink::~Sink() {
+  RequestStop();
+  Wait();
+}
+
+absl::StatusOr<std::unique_ptr<Sink>> Sink::Start(const SinkOptions& options) {
+  if (options.threads < 1 || options.threads > 1024) {
+    return absl::InvalidArgumentError("--threads must be between 1 and 1024");
+  }
+  for (double rate : {options.drop, options.fail_5xx, options.fail_4xx, options.fail_rcpt_5xx}) {
+    if (!(rate >= 0.0 && rate <= 1.0)) {
+      return absl::InvalidArgumentError("fault rates must be between 0 and 1");
+    }
+  }
+  if (options.max_size == 0) return absl::InvalidArgumentError("--max_size must be > 0");
+  std::unique_ptr<Sink> sink(new Sink(options));
+  absl::Status s = sink->StartShard(0, 0);
+  for (int i = 1; s.ok() && i < options.threads; ++i) s = sink->StartShard(i, sink->port_);
+  if (!s.ok()) {
+    sink->RequestStop();
+    sink->Wait();
+    return s;
+  }
+  return sink;
+}
+
+absl::Status Sink::StartShard(int index, uint16_t port) {
+  auto addr = runtime::ParseHostPort(options_.listen);
+  if (!addr.ok()) return addr.status();
+  if (index > 0) {
+    // Every shard binds the port the first one got (matters for port 0).
+    if (addr->ss_family == AF_INET6) {
+      reinterpret_cast<sockaddr_in6*>(&*addr)->sin6_port = htons(port);
+    } else {
+      reinterpret_cast<sockaddr_in*>(&*addr)->sin_port = htons(port);
+    }
+  }
+  auto shard = std::make_unique<SinkShard>(this, index);
+  std::promise<absl::StatusOr<uint16_t>> ready;
+  std::future<absl::StatusOr<uint16_t>> result = ready.get_future();
+  SinkShard* raw = shard.get();
+  shard->thread() = std::thread(
+      [raw, a = *addr, r = std::move(ready)]() mutable { raw->ThreadMain(a, std::move(r)); });
+  shards_.push_back(std::move(shard));
+  absl::StatusOr<uint16_t> bound = result.get();
+  if (!bound.ok()) return bound.status();
+  if (index == 0) port_ = *bound;
+  return absl::OkStatus();
+}
+
+SinkCounts Sink::Counts() const {
+  SinkCounts t;
+  for (const auto& shard : shards_) {
+    const SinkShard::Counters& c = shard->counters();
+    t.messages += c.messages.Get();
+    t.recipients += c.recipients.Get();
+    t.bytes += c.bytes.Get();
+    t.connections += c.connections.Get();
+    t.rejected_4xx += c.rejected_4xx.Get();
+    t.rejected_5xx += c.rejected_5xx.Get();
+    t.dropped += c.dropped.Get();
+    t.rcpt_rejected += c.rcpt_rejected.Get();
+    t.bdat_chunks += c.bdat_chunks.Get();
+    t.protocol_errors += c.protocol_errors.Get();
+  }
+  return t;
+}
+
+void Sink::RequestStop() {
+  for (auto& shard : shards_) shard->RequestStop();
+}
+
+void Sink::Wait() {
+  if (joined_) return;
+  for (auto& shard : shards_) {
+    if (shard->thread().joinable()) shard->thread().join();
+  }
+  joined_ = true;
+}
+
+std::vector<std::string> Sink::AcceptedIds() const {
+  assert(joined_);
+  std::vector<std::string> ids;
+  for (const auto& shard : shards_) {
+    ids.insert(ids.end(), shard->ids().begin(), shard->ids().end());
+  }
+  return ids;
+}
+
+bool Sink::FirstAttempt(const std::string& id) {
+  std::lock_guard<std::mutex> lock(seen_mu_);
+  return seen_ids_.insert(id).second;
+}
+
+}  // namespace ringpost::bench

@@ -1,0 +1,125 @@
+// bench/sink.h — an SMTP server that accepts and discards mail, for
+// benchmarks and end-to-end tests of the relay.
+//
+// Each thread runs one io_uring Loop with its own SO_REUSEPORT listener on
+// the same address. Sessions speak real ESMTP: EHLO advertises PIPELINING,
+// SIZE, 8BITMIME, CHUNKING, SMTPUTF8 and ENHANCEDSTATUSCODES; all complete
+// command lines of a received chunk are answered, and everything answered in
+// one loop turn leaves in one send. DATA goes through smtp::DataScanner (dot
+// unstuffing, CRLF.CRLF only, no smuggling, line and size limits); BDAT
+// chunks with and without LAST are read raw.
+//
+// Faults can be injected per message at the end of data (drop the
+// connection, 550, 451, a delay before the reply), per recipient (550), and
+// deterministically on the first attempt of each distinct message id (451),
+// which lets tests check the relay's retry path exactly.
+//
+// Counting: each shard counts in its own RelaxedCounters; Counts() sums
+// them. Bodies are not kept unless save_dir is set (debug mode, with
+// blocking file writes on the loop thread).
+//
+// Usage:
+//   SinkOptions o; o.listen = "127.0.0.1:0";
+//   auto sink = Sink::Start(o);          // threads are running on return
+//   ... (*sink)->port() ...
+//   (*sink)->RequestStop();              // any thread
+//   (*sink)->Wait();
+//   SinkCounts c = (*sink)->Counts();
+#ifndef RINGPOST_BENCH_SINK_H_
+#define RINGPOST_BENCH_SINK_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ringpost::bench {
+
+struct SinkOptions {
+  std::string listen = "127.0.0.1:2526";  // port 0: any, shared by all threads
+  int threads = 1;
+  int cpu = -1;  // pin thread i to cpu + i; -1: no pinning
+  // Fault injection, as fractions of messages (0..1), decided at end of data
+  // in this order: drop, fail_5xx, fail_4xx.
+  double drop = 0;
+  double fail_5xx = 0;
+  double fail_4xx = 0;
+  double fail_rcpt_5xx = 0;  // fraction of RCPT commands answered 550 5.1.1
+  uint32_t delay_ms = 0;     // wait before the end-of-data reply
+  // 451 for the first attempt of each distinct id (id header, else
+  // Message-ID), 250 for later ones. Shared by all threads.
+  bool fail_first_attempt_4xx = false;
+  uint64_t seed = 1;
+  uint64_t max_size = uint64_t{100} << 20;  // message octets; 552 above
+  std::string id_header = "X-Ringpost-Test-Id";
+  bool record_ids = false;   // keep the id of every accepted message
+  std::string save_dir;      // debug: DIR/<n>.eml and DIR/<n>.env per message
+  uint32_t idle_timeout_s = 300;
+  std::string hostname = "sink.ringpost.invalid";
+  // Loop sizing.
+  unsigned recv_buffers = 1024;
+  unsigned recv_buffer_bytes = 16384;
+};
+
+struct SinkCounts {
+  uint64_t messages = 0;         // answered 250 at end of data
+  uint64_t recipients = 0;       // accepted recipients of those messages
+  uint64_t bytes = 0;            // their content octets (after unstuffing)
+  uint64_t connections = 0;      // connections accepted
+  uint64_t rejected_4xx = 0;     // messages answered 4xx at end of data
+  uint64_t rejected_5xx = 0;     // messages answered 5xx at end of data
+  uint64_t dropped = 0;          // messages answered by closing the connection
+  uint64_t rcpt_rejected = 0;    // RCPT answered 550 by fault injection
+  uint64_t bdat_chunks = 0;      // BDAT commands seen
+  uint64_t protocol_errors = 0;  // commands answered 500/501/503/554
+};
+
+// One JSON object on one line, keys as in SinkCounts.
+std::string SinkCountsJson(const SinkCounts& counts);
+
+class SinkShard;
+
+class Sink {
+ public:
+  static absl::StatusOr<std::unique_ptr<Sink>> Start(const SinkOptions& options);
+  // Stops and joins the threads if the owner did not.
+  ~Sink();
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+
+  uint16_t port() const { return port_; }
+  const SinkOptions& options() const { return options_; }
+
+  // Sum over shards; any thread, any time (exact once Wait() returned).
+  SinkCounts Counts() const;
+  // Thread-safe: every shard closes its listener and connections and stops.
+  void RequestStop();
+  // Joins the shard threads.
+  void Wait();
+  // Ids of accepted messages ("-" for a message without one), grouped by
+  // shard. Only after Wait(), and only with options.record_ids.
+  std::vector<std::string> AcceptedIds() const;
+
+  // For --fail_first_attempt_4xx: true the first time `id` is seen.
+  bool FirstAttempt(const std::string& id);
+
+ private:
+  explicit Sink(const SinkOptions& options);
+  absl::Status StartShard(int index, uint16_t port);
+
+  SinkOptions options_;
+  uint16_t port_ = 0;
+  std::vector<std::unique_ptr<SinkShard>> shards_;
+  bool joined_ = false;
+  std::mutex seen_mu_;
+  absl::flat_hash_set<std::string> seen_ids_;  // guarded by seen_mu_
+};
+
+}  // namespace ringpost::bench
+
+#endif  // RINGPOST_BENCH_SINK_H_

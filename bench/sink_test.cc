@@ -1,0 +1,398 @@
+// bench/sink_test.cc — the sink against a plain blocking client on loopback:
+// ESMTP keywords, pipelining, DATA and BDAT content (byte-exact with
+// --save_dir), strict line endings, limits, sequence errors, and every
+// fault injection knob.
+#include "bench/sink.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace ringpost::bench {
+namespace {
+
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv = {5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    sockaddr_in a = {};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  }
+  ~Client() { close(fd_); }
+  bool connected() const { return connected_; }
+
+  void Send(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  // One complete reply, all lines with their CRLF; "" on EOF or timeout.
+  std::string Reply() {
+    std::string reply;
+    while (true) {
+      const size_t lf = buf_.find('\n');
+      if (lf == std::string::npos) {
+        if (!Fill()) return "";
+        continue;
+      }
+      const std::string line = buf_.substr(0, lf + 1);
+      buf_.erase(0, lf + 1);
+      reply += line;
+      if (line.size() < 4 || line[3] != '-') return reply;
+    }
+  }
+
+  // The first three characters of the next reply.
+  std::string Code() { return Reply().substr(0, 3); }
+
+  // True when the server closed the connection (after any pending bytes).
+  bool Eof() {
+    while (Fill()) {
+    }
+    return eof_;
+  }
+
+ private:
+  bool Fill() {
+    char tmp[4096];
+    const ssize_t n = recv(fd_, tmp, sizeof(tmp), 0);
+    if (n <= 0) {
+      eof_ = n == 0;
+      return false;
+    }
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  bool eof_ = false;
+  std::string buf_;
+};
+
+std::unique_ptr<Sink> StartSink(SinkOptions o = SinkOptions()) {
+  o.listen = "127.0.0.1:0";
+  auto sink = Sink::Start(o);
+  EXPECT_TRUE(sink.ok()) << sink.status();
+  return sink.ok() ? std::move(*sink) : nullptr;
+}
+
+// Connects, reads the greeting and says EHLO.
+std::unique_ptr<Client> Session(const Sink& sink) {
+  auto c = std::make_unique<Client>(sink.port());
+  EXPECT_TRUE(c->connected());
+  EXPECT_EQ(c->Code(), "220");
+  c->Send("EHLO test.example\r\n");
+  EXPECT_EQ(c->Code(), "250");
+  return c;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TEST(SinkTest, EhloAdvertisesExtensions) {
+  auto sink = StartSink();
+  Client c(sink->port());
+  EXPECT_EQ(c.Code(), "220");
+  c.Send("EHLO test.example\r\n");
+  const std::string ehlo = c.Reply();
+  for (const char* kw : {"PIPELINING", "SIZE 104857600", "8BITMIME", "CHUNKING", "SMTPUTF8",
+                         "ENHANCEDSTATUSCODES"}) {
+    EXPECT_NE(ehlo.find(kw), std::string::npos) << kw << " in " << ehlo;
+  }
+  c.Send("QUIT\r\n");
+  EXPECT_EQ(c.Code(), "221");
+  EXPECT_TRUE(c.Eof());
+}
+
+TEST(SinkTest, PipelinedTransactionsInOneWrite) {
+  SinkOptions o;
+  o.record_ids = true;
+  auto sink = StartSink(o);
+  auto c = Session(*sink);
+  c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "354");
+  c->Send("X-Ringpost-Test-Id: one\r\n\r\nbody\r\n.\r\n"
+          "MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nRCPT TO:<z@y.example>\r\n"
+          "DATA\r\n");
+  EXPECT_NE(c->Reply().find("250 2.0.0 Ok: queued as sink-1"), std::string::npos);
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "354");
+  c->Send("Subject: no id\r\n\r\n.\r\nQUIT\r\n");
+  EXPECT_NE(c->Reply().find("queued as sink-2"), std::string::npos);
+  EXPECT_EQ(c->Code(), "221");
+  sink->RequestStop();
+  sink->Wait();
+  const SinkCounts n = sink->Counts();
+  EXPECT_EQ(n.messages, 2u);
+  EXPECT_EQ(n.recipients, 3u);
+  EXPECT_EQ(n.connections, 1u);
+  EXPECT_EQ(sink->AcceptedIds(), (std::vector<std::string>{"one", "-"}));
+}
+
+TEST(SinkTest, SavesUnstuffedDataAndBdatChunksExactly) {
+  char tmpl[] = "/tmp/sink_test_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  SinkOptions o;
+  o.save_dir = tmpl;
+  auto sink = StartSink(o);
+  auto c = Session(*sink);
+  c->Send("MAIL FROM:<s@a.example>\r\nRCPT TO:<r1@b.example>\r\nRCPT TO:<r2@b.example>\r\n"
+          "DATA\r\n");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "354");
+  c->Send("Subject: dots\r\n\r\n..leading dot\r\n.\r\n");
+  EXPECT_NE(c->Reply().find("queued as sink-1"), std::string::npos);
+  // BDAT in three chunks, the middle one empty, the last one with LAST.
+  c->Send("MAIL FROM:<>\r\nRCPT TO:<r3@b.example>\r\nBDAT 7\r\n.a\r\nb\r\nBDAT 0\r\n"
+          "BDAT 5 LAST\r\nc\r\n\r\n");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Reply(), "250 2.0.0 7 octets received\r\n");
+  EXPECT_EQ(c->Reply(), "250 2.0.0 7 octets received\r\n");
+  EXPECT_NE(c->Reply().find("queued as sink-2"), std::string::npos);
+  sink->RequestStop();
+  sink->Wait();
+  const std::string dir = tmpl;
+  EXPECT_EQ(ReadFile(dir + "/1.eml"), "Subject: dots\r\n\r\n.leading dot\r\n");
+  EXPECT_EQ(ReadFile(dir + "/1.env"),
+            "MAIL FROM:<s@a.example>\nRCPT TO:<r1@b.example>\nRCPT TO:<r2@b.example>\n");
+  EXPECT_EQ(ReadFile(dir + "/2.eml"), ".a\r\nb\r\nc\r\n\r\n");
+  EXPECT_EQ(ReadFile(dir + "/2.env"), "MAIL FROM:<>\nRCPT TO:<r3@b.example>\n");
+  EXPECT_EQ(sink->Counts().bdat_chunks, 3u);
+  EXPECT_EQ(sink->Counts().bytes, std::string_view("Subject: dots\r\n\r\n.leading dot\r\n").size() +
+                                      std::string_view(".a\r\nb\r\nc\r\n\r\n").size());
+  EXPECT_EQ(system(("rm -rf " + dir).c_str()), 0);
+}
+
+TEST(SinkTest, StrictCommandLines) {
+  auto sink = StartSink();
+  auto c = Session(*sink);
+  c->Send("FOO bar\r\n");
+  EXPECT_EQ(c->Code(), "500");
+  c->Send("NOOP\n");
+  EXPECT_EQ(c->Reply().substr(0, 9), "500 5.5.2");
+  c->Send("NO\rOP\r\n");
+  EXPECT_EQ(c->Reply().substr(0, 9), "500 5.5.2");
+  c->Send("NOOP " + std::string(1200, 'a') + "\r\n");
+  EXPECT_EQ(c->Reply().substr(0, 9), "500 5.5.2");
+  // An overlong line arriving in pieces is discarded, answered once.
+  c->Send(std::string(3000, 'b'));
+  c->Send(std::string(3000, 'b'));
+  c->Send("\r\nNOOP\r\n");
+  EXPECT_EQ(c->Reply().substr(0, 9), "500 5.5.2");
+  EXPECT_EQ(c->Code(), "250");
+  c->Send("RCPT TO:<a@b.example>\r\n");
+  EXPECT_EQ(c->Code(), "503");
+  c->Send("DATA\r\n");
+  EXPECT_EQ(c->Code(), "503");
+  c->Send("MAIL FROM:<a@b.example>\r\nMAIL FROM:<a@b.example>\r\nDATA\r\n");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "503");
+  EXPECT_EQ(c->Code(), "554");
+  c->Send("MAIL FROM:<not an address>\r\n");
+  EXPECT_EQ(c->Code(), "501");
+}
+
+TEST(SinkTest, TooManyErrorsCloseTheConnection) {
+  auto sink = StartSink();
+  auto c = Session(*sink);
+  std::string junk;
+  for (int i = 0; i < 30; ++i) junk += "JUNK\r\n";
+  c->Send(junk);
+  for (int i = 0; i < 19; ++i) EXPECT_EQ(c->Code(), "500");
+  EXPECT_EQ(c->Reply().substr(0, 4), "500 ");
+  EXPECT_EQ(c->Code(), "421");
+  EXPECT_TRUE(c->Eof());
+}
+
+TEST(SinkTest, BareLineEndingsInDataAreRejectedNotEndOfData) {
+  auto sink = StartSink();
+  auto c = Session(*sink);
+  c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n");
+  c->Reply();
+  c->Reply();
+  EXPECT_EQ(c->Code(), "354");
+  // "\n.\n" must not end the data (SMTP smuggling); the real end does.
+  c->Send("Subject: x\r\n\r\nhello\n.\nMAIL FROM:<evil@x.example>\r\n.\r\nNOOP\r\n");
+  EXPECT_EQ(c->Reply().substr(0, 10), "550 5.6.11");
+  EXPECT_EQ(c->Code(), "250");  // NOOP: still in sync
+  EXPECT_EQ(sink->Counts().messages, 0u);
+}
+
+TEST(SinkTest, SizeLimits) {
+  SinkOptions o;
+  o.max_size = 100;
+  auto sink = StartSink(o);
+  auto c = Session(*sink);
+  c->Send("MAIL FROM:<a@b.example> SIZE=101\r\n");
+  EXPECT_EQ(c->Reply().substr(0, 9), "552 5.3.4");
+  c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n");
+  c->Reply();
+  c->Reply();
+  EXPECT_EQ(c->Code(), "354");
+  std::string big;
+  for (int i = 0; i < 10; ++i) big += "0123456789012345678\r\n";
+  c->Send(big + ".\r\n");
+  EXPECT_EQ(c->Reply().substr(0, 9), "552 5.3.4");
+  c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nBDAT 200 LAST\r\n" +
+          std::string(200, 'x'));
+  c->Reply();
+  c->Reply();
+  EXPECT_EQ(c->Reply().substr(0, 9), "552 5.3.4");
+  c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n");
+  c->Reply();
+  c->Reply();
+  EXPECT_EQ(c->Code(), "354");
+  c->Send(std::string(1100, 'y') + "\r\n.\r\n");
+  EXPECT_EQ(c->Reply().substr(0, 3), "552");  // too big wins over too long
+  EXPECT_EQ(sink->Counts().rejected_5xx, 3u);
+}
+
+TEST(SinkTest, InjectedFailures) {
+  {
+    SinkOptions o;
+    o.fail_5xx = 1.0;
+    auto sink = StartSink(o);
+    auto c = Session(*sink);
+    c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nBDAT 3 LAST\r\nabc");
+    c->Reply();
+    c->Reply();
+    EXPECT_EQ(c->Reply(), "550 5.7.1 sink: injected permanent failure\r\n");
+    EXPECT_EQ(sink->Counts().rejected_5xx, 1u);
+  }
+  {
+    SinkOptions o;
+    o.fail_4xx = 1.0;
+    auto sink = StartSink(o);
+    auto c = Session(*sink);
+    c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nBDAT 3 LAST\r\nabc");
+    c->Reply();
+    c->Reply();
+    EXPECT_EQ(c->Reply(), "451 4.3.0 sink: injected temporary failure\r\n");
+    EXPECT_EQ(sink->Counts().rejected_4xx, 1u);
+  }
+  {
+    SinkOptions o;
+    o.drop = 1.0;
+    auto sink = StartSink(o);
+    auto c = Session(*sink);
+    c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nBDAT 3 LAST\r\nabc");
+    EXPECT_EQ(c->Code(), "250");
+    EXPECT_EQ(c->Code(), "250");
+    EXPECT_TRUE(c->Eof());
+    EXPECT_EQ(sink->Counts().dropped, 1u);
+  }
+  {
+    SinkOptions o;
+    o.fail_rcpt_5xx = 1.0;
+    auto sink = StartSink(o);
+    auto c = Session(*sink);
+    c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n");
+    EXPECT_EQ(c->Code(), "250");
+    EXPECT_EQ(c->Reply(), "550 5.1.1 sink: injected recipient rejection\r\n");
+    EXPECT_EQ(c->Code(), "554");
+    EXPECT_EQ(sink->Counts().rcpt_rejected, 1u);
+  }
+}
+
+TEST(SinkTest, FailFirstAttemptPerId) {
+  SinkOptions o;
+  o.fail_first_attempt_4xx = true;
+  o.threads = 2;
+  auto sink = StartSink(o);
+  const auto send = [&](const std::string& headers) {
+    auto c = Session(*sink);
+    c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n");
+    c->Reply();
+    c->Reply();
+    c->Reply();
+    c->Send(headers + "\r\nbody\r\n.\r\n");
+    return c->Code();
+  };
+  EXPECT_EQ(send("X-Ringpost-Test-Id: t1\r\n"), "451");
+  EXPECT_EQ(send("X-Ringpost-Test-Id: t1\r\n"), "250");
+  EXPECT_EQ(send("X-Ringpost-Test-Id: t2\r\n"), "451");
+  EXPECT_EQ(send("Message-ID: <m1@x>\r\n"), "451");
+  EXPECT_EQ(send("Message-ID: <m1@x>\r\n"), "250");
+  EXPECT_EQ(send("Subject: no id at all\r\n"), "250");
+  EXPECT_EQ(sink->Counts().rejected_4xx, 3u);
+  EXPECT_EQ(sink->Counts().messages, 3u);
+}
+
+TEST(SinkTest, DelayedReplyKeepsPipelinedOrder) {
+  SinkOptions o;
+  o.delay_ms = 100;
+  auto sink = StartSink(o);
+  auto c = Session(*sink);
+  timeval start, end;
+  gettimeofday(&start, nullptr);
+  c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nBDAT 3 LAST\r\nabc"
+          "MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nBDAT 3 LAST\r\nabc"
+          "NOOP\r\n");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_NE(c->Reply().find("queued as"), std::string::npos);
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_NE(c->Reply().find("queued as"), std::string::npos);
+  EXPECT_EQ(c->Reply(), "250 2.0.0 Ok\r\n");
+  gettimeofday(&end, nullptr);
+  const long ms = (end.tv_sec - start.tv_sec) * 1000 + (end.tv_usec - start.tv_usec) / 1000;
+  EXPECT_GE(ms, 190);
+  EXPECT_EQ(sink->Counts().messages, 2u);
+}
+
+TEST(SinkTest, StopClosesOpenSessions) {
+  SinkOptions o;
+  o.threads = 2;
+  auto sink = StartSink(o);
+  auto a = Session(*sink);
+  auto b = Session(*sink);
+  sink->RequestStop();
+  sink->Wait();
+  EXPECT_TRUE(a->Eof());
+  EXPECT_TRUE(b->Eof());
+  EXPECT_EQ(sink->Counts().connections, 2u);
+}
+
+TEST(SinkTest, BadOptionsAreErrors) {
+  SinkOptions o;
+  o.listen = "nowhere:1";
+  EXPECT_FALSE(Sink::Start(o).ok());
+  o.listen = "127.0.0.1:0";
+  o.fail_4xx = 1.5;
+  EXPECT_FALSE(Sink::Start(o).ok());
+}
+
+}  // namespace
+}  // namespace ringpost::bench
