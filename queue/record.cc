@@ -1,0 +1,380 @@
+// queue/record.cc — framing, payload codecs and the resynchronising scanner.
+//
+// Message payload layout (little-endian):
+//   u64 id | i64 queued_at_ms | u32 flags | u32 sender_len | u32 rcpt_count |
+//   u32 body_len | sender | rcpt_count x (u32 len | bytes) | body
+// The body goes last so that encoding is: fixed part, a few short strings,
+// then one append of the body straight into the batch buffer.
+// Outcome payload: u64 message_id | u32 recipient_index | u8 kind | 3 x 0.
+//
+// Invariants: every length read from a buffer is compared with the bytes that
+// remain before it is used; no loop here runs more than buf.size()/8 times.
+
+#include "queue/record.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "queue/check.h"
+#include "queue/crc32c.h"
+
+namespace ringpost::queue {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "the spool format is little-endian and written with memcpy");
+
+inline void Put32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
+inline void Put64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
+inline uint32_t Get32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline uint64_t Get64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+constexpr char kZeros[kRecordAlign + kRecordHeaderBytes] = {};
+
+// Writes the 24-byte frame header at out[start] with the CRC left at zero,
+// and returns nothing: the CRC is filled in by SealFrame.
+void AppendFrameHeader(RecordType type, uint64_t segment_seq,
+                       size_t payload_len, std::string* out) {
+  char h[kRecordHeaderBytes];
+  Put32(h, kRecordMagic);
+  Put32(h + 4, static_cast<uint32_t>(type));
+  Put64(h + 8, segment_seq);
+  Put32(h + 16, static_cast<uint32_t>(payload_len));
+  Put32(h + 20, 0);
+  out->append(h, sizeof(h));
+}
+
+// Pads the frame that starts at out[start] and stores its CRC.
+void SealFrame(size_t start, size_t payload_len, std::string* out) {
+  QUEUE_CHECK(out->size() == start + kRecordHeaderBytes + payload_len);
+  const size_t framed = FramedSize(payload_len);
+  out->append(kZeros, framed - kRecordHeaderBytes - payload_len);
+  char* frame = out->data() + start;
+  uint32_t crc = Crc32c(frame, 20);
+  crc = Crc32c(frame + kRecordHeaderBytes, payload_len, crc);
+  Put32(frame + 20, crc);
+  QUEUE_CHECK(out->size() == start + framed);
+}
+
+bool IsZero(const char* p, size_t n) {
+  return std::memcmp(p, kZeros, n) == 0;
+}
+
+}  // namespace
+
+size_t MessagePayloadSize(const MessageRecord& m) {
+  size_t n = kMessageFixedBytes + m.sender.size() + m.body.size();
+  for (const std::string& r : m.recipients) n += 4 + r.size();
+  return n;
+}
+
+size_t FramedMessageSize(const MessageRecord& m) {
+  return FramedSize(MessagePayloadSize(m));
+}
+
+absl::Status ValidateMessage(const MessageRecord& m) {
+  if (m.recipients.empty()) {
+    return absl::InvalidArgumentError("message has no recipients");
+  }
+  if (m.recipients.size() > kMaxRecipients) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("too many recipients: ", m.recipients.size()));
+  }
+  if (m.sender.size() > kMaxAddressBytes) {
+    return absl::InvalidArgumentError("sender address too long");
+  }
+  for (const std::string& r : m.recipients) {
+    if (r.empty() || r.size() > kMaxAddressBytes) {
+      return absl::InvalidArgumentError("recipient address empty or too long");
+    }
+  }
+  if (MessagePayloadSize(m) > kMaxPayloadBytes) {
+    return absl::InvalidArgumentError("message larger than a spool record");
+  }
+  return absl::OkStatus();
+}
+
+void EncodeMessage(const MessageRecord& m, uint64_t segment_seq,
+                   std::string* out) {
+  const size_t payload_len = MessagePayloadSize(m);
+  QUEUE_CHECK(payload_len <= kMaxPayloadBytes);
+  QUEUE_CHECK(!m.recipients.empty());
+  QUEUE_CHECK(m.recipients.size() <= kMaxRecipients);
+  const size_t start = out->size();
+  out->reserve(start + FramedSize(payload_len));
+  AppendFrameHeader(RecordType::kMessage, segment_seq, payload_len, out);
+
+  char fixed[kMessageFixedBytes];
+  Put64(fixed, m.id);
+  Put64(fixed + 8, static_cast<uint64_t>(m.queued_at_ms));
+  Put32(fixed + 16, m.flags);
+  Put32(fixed + 20, static_cast<uint32_t>(m.sender.size()));
+  Put32(fixed + 24, static_cast<uint32_t>(m.recipients.size()));
+  Put32(fixed + 28, static_cast<uint32_t>(m.body.size()));
+  out->append(fixed, sizeof(fixed));
+  out->append(m.sender);
+  for (const std::string& r : m.recipients) {
+    char len[4];
+    Put32(len, static_cast<uint32_t>(r.size()));
+    out->append(len, sizeof(len));
+    out->append(r);
+  }
+  out->append(m.body);
+  SealFrame(start, payload_len, out);
+}
+
+void EncodeOutcome(const OutcomeRecord& o, uint64_t segment_seq,
+                   std::string* out) {
+  QUEUE_CHECK(o.kind >= kOutcomeDelivered);
+  QUEUE_CHECK(o.kind <= kOutcomeExpired);
+  const size_t start = out->size();
+  AppendFrameHeader(RecordType::kOutcome, segment_seq, kOutcomePayloadBytes,
+                    out);
+  char p[kOutcomePayloadBytes] = {};
+  Put64(p, o.message_id);
+  Put32(p + 8, o.recipient_index);
+  p[12] = static_cast<char>(o.kind);
+  out->append(p, sizeof(p));
+  SealFrame(start, kOutcomePayloadBytes, out);
+}
+
+DecodeResult DecodeNext(std::string_view buf, size_t offset,
+                        uint64_t expected_segment_seq,
+                        uint32_t max_payload_bytes) {
+  QUEUE_CHECK(offset % kRecordAlign == 0);
+  QUEUE_CHECK(offset <= buf.size());
+  DecodeResult r;
+  const size_t remaining = buf.size() - offset;
+  if (remaining < kRecordHeaderBytes) {
+    r.status = DecodeStatus::kEnd;
+    r.reason = "end of file";
+    return r;
+  }
+  const char* p = buf.data() + offset;
+  if (IsZero(p, kRecordHeaderBytes)) {
+    r.status = DecodeStatus::kEnd;
+    r.reason = "zero header";
+    return r;
+  }
+  r.status = DecodeStatus::kCorrupt;
+  if (Get32(p) != kRecordMagic) {
+    r.reason = "bad magic";
+    return r;
+  }
+  const uint32_t type = Get32(p + 4);
+  if (type != static_cast<uint32_t>(RecordType::kMessage) &&
+      type != static_cast<uint32_t>(RecordType::kOutcome)) {
+    r.reason = "unknown record type";
+    return r;
+  }
+  const uint64_t seq = Get64(p + 8);
+  const uint32_t len = Get32(p + 16);
+  if (len > max_payload_bytes) {
+    r.reason = "payload length over limit";
+    return r;
+  }
+  const size_t framed = FramedSize(len);
+  if (framed > remaining) {
+    r.reason = "record runs past end of file";
+    return r;
+  }
+  uint32_t crc = Crc32c(p, 20);
+  crc = Crc32c(p + kRecordHeaderBytes, len, crc);
+  if (crc != Get32(p + 20)) {
+    r.reason = seq == expected_segment_seq
+                   ? "checksum mismatch"
+                   : "checksum mismatch (header of another incarnation)";
+    return r;
+  }
+  if (seq != expected_segment_seq) {
+    r.status = DecodeStatus::kEnd;
+    r.reason = "record of another incarnation (stale data)";
+    return r;
+  }
+  r.status = DecodeStatus::kOk;
+  r.type = static_cast<RecordType>(type);
+  r.payload = std::string_view(p + kRecordHeaderBytes, len);
+  r.next_offset = offset + framed;
+  return r;
+}
+
+absl::Status DecodeMessage(std::string_view payload, MessageRecord* out) {
+  if (payload.size() < kMessageFixedBytes) {
+    return absl::DataLossError("message payload shorter than its fixed part");
+  }
+  const char* p = payload.data();
+  const uint32_t sender_len = Get32(p + 20);
+  const uint32_t rcpt_count = Get32(p + 24);
+  const uint32_t body_len = Get32(p + 28);
+  if (sender_len > kMaxAddressBytes) {
+    return absl::DataLossError("sender length over limit");
+  }
+  if (rcpt_count == 0 || rcpt_count > kMaxRecipients) {
+    return absl::DataLossError("recipient count out of range");
+  }
+  size_t pos = kMessageFixedBytes;
+  if (sender_len > payload.size() - pos) {
+    return absl::DataLossError("sender runs past payload");
+  }
+  out->id = Get64(p);
+  out->queued_at_ms = static_cast<int64_t>(Get64(p + 8));
+  out->flags = Get32(p + 16);
+  out->sender.assign(p + pos, sender_len);
+  pos += sender_len;
+  out->recipients.clear();
+  // Each recipient takes at least 5 bytes, which bounds the reservation.
+  out->recipients.reserve(
+      std::min<size_t>(rcpt_count, (payload.size() - pos) / 5));
+  for (uint32_t i = 0; i < rcpt_count; ++i) {
+    if (payload.size() - pos < 4) {
+      return absl::DataLossError("recipient length runs past payload");
+    }
+    const uint32_t len = Get32(p + pos);
+    pos += 4;
+    if (len == 0 || len > kMaxAddressBytes) {
+      return absl::DataLossError("recipient length out of range");
+    }
+    if (len > payload.size() - pos) {
+      return absl::DataLossError("recipient runs past payload");
+    }
+    out->recipients.emplace_back(p + pos, len);
+    pos += len;
+  }
+  if (body_len != payload.size() - pos) {
+    return absl::DataLossError("body length does not match payload");
+  }
+  out->body.assign(p + pos, body_len);
+  return absl::OkStatus();
+}
+
+absl::Status DecodeOutcome(std::string_view payload, OutcomeRecord* out) {
+  if (payload.size() != kOutcomePayloadBytes) {
+    return absl::DataLossError("outcome payload has the wrong size");
+  }
+  const char* p = payload.data();
+  const uint8_t kind = static_cast<uint8_t>(p[12]);
+  if (kind < kOutcomeDelivered || kind > kOutcomeExpired) {
+    return absl::DataLossError("unknown outcome kind");
+  }
+  out->message_id = Get64(p);
+  out->recipient_index = Get32(p + 8);
+  out->kind = kind;
+  return absl::OkStatus();
+}
+
+ScanResult ScanRecords(
+    std::string_view buf, size_t start, uint64_t segment_seq,
+    uint32_t max_payload_bytes,
+    absl::FunctionRef<void(RecordType, std::string_view, size_t)> on_record,
+    absl::FunctionRef<void(size_t, const char*)> on_corrupt) {
+  QUEUE_CHECK(start % kRecordAlign == 0);
+  ScanResult res;
+  res.tail = std::min(start, buf.size() / kRecordAlign * kRecordAlign);
+  size_t pos = res.tail;
+  // CRC bytes we are willing to spend on candidate frames while scanning.
+  int64_t budget = 2 * static_cast<int64_t>(buf.size()) + (int64_t{1} << 20);
+  auto charge = [&](size_t at) {
+    const size_t left = buf.size() - at - kRecordHeaderBytes;
+    budget -= static_cast<int64_t>(std::min<size_t>(Get32(buf.data() + at + 16),
+                                                    left));
+    return budget >= 0;
+  };
+  // Each iteration moves `pos` strictly forward: at most size/8 iterations.
+  while (true) {
+    const DecodeResult r = DecodeNext(buf, pos, segment_seq, max_payload_bytes);
+    if (r.status == DecodeStatus::kOk) {
+      on_record(r.type, r.payload, pos);
+      ++res.records;
+      QUEUE_CHECK(r.next_offset > pos);
+      pos = r.next_offset;
+      res.tail = pos;
+      continue;
+    }
+    if (r.status == DecodeStatus::kEnd) break;
+    on_corrupt(pos, r.reason);
+    ++res.corrupt_regions;
+
+    size_t resume = 0;
+    bool stop = false;
+    // First guess: the damaged frame's own length, if its header is sane
+    // (only the payload was hit). Trusted only if a good record is there.
+    const char* h = buf.data() + pos;
+    if (Get32(h) == kRecordMagic && Get64(h + 8) == segment_seq &&
+        Get32(h + 16) <= max_payload_bytes &&
+        FramedSize(Get32(h + 16)) <= buf.size() - pos) {
+      const size_t cand = pos + FramedSize(Get32(h + 16));
+      if (cand + kRecordHeaderBytes <= buf.size() &&
+          Get32(buf.data() + cand) == kRecordMagic) {
+        if (!charge(cand)) {
+          res.budget_exhausted = true;
+          break;
+        }
+        const DecodeResult c =
+            DecodeNext(buf, cand, segment_seq, max_payload_bytes);
+        if (c.status == DecodeStatus::kOk) resume = cand;
+      }
+    }
+    // Otherwise: every 8-byte step forward.
+    for (size_t p = pos + kRecordAlign;
+         resume == 0 && p + kRecordHeaderBytes <= buf.size();
+         p += kRecordAlign) {
+      if (Get32(buf.data() + p) != kRecordMagic) continue;
+      if (!charge(p)) {
+        res.budget_exhausted = true;
+        stop = true;
+        break;
+      }
+      const DecodeResult c = DecodeNext(buf, p, segment_seq, max_payload_bytes);
+      if (c.status == DecodeStatus::kOk) {
+        resume = p;
+      } else if (c.status == DecodeStatus::kEnd) {
+        stop = true;  // a verified record of an older incarnation
+        break;
+      }
+    }
+    if (stop || resume == 0) break;
+    QUEUE_CHECK(resume > pos);
+    pos = resume;
+  }
+  return res;
+}
+
+std::string EncodeFileHeader(const FileHeader& h) {
+  std::string block(kFileHeaderBytes, '\0');
+  char* p = block.data();
+  Put32(p, kFileMagic);
+  Put32(p + 4, kFileVersion);
+  Put64(p + 8, h.segment_seq);
+  Put32(p + 16, static_cast<uint32_t>(h.kind));
+  Put32(p + 20, Crc32c(p, 20));
+  return block;
+}
+
+std::optional<FileHeader> DecodeFileHeader(std::string_view block) {
+  if (block.size() < 24) return std::nullopt;
+  const char* p = block.data();
+  if (Get32(p) != kFileMagic) return std::nullopt;
+  if (Get32(p + 4) != kFileVersion) return std::nullopt;
+  if (Crc32c(p, 20) != Get32(p + 20)) return std::nullopt;
+  const uint32_t kind = Get32(p + 16);
+  if (kind != static_cast<uint32_t>(FileKind::kSegment) &&
+      kind != static_cast<uint32_t>(FileKind::kJournal)) {
+    return std::nullopt;
+  }
+  FileHeader h;
+  h.segment_seq = Get64(p + 8);
+  h.kind = static_cast<FileKind>(kind);
+  return h;
+}
+
+}  // namespace ringpost::queue

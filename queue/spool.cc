@@ -1,0 +1,675 @@
+// queue/spool.cc — run-time half of the spool: staging, group commit,
+// outcomes, rollover to a pre-prepared spare, and retiring done segments.
+//
+// Everything here runs on the shard thread and does no I/O itself: each file
+// operation goes through SpoolIo and continues in a completion. Completions
+// find their segment by seq (never by pointer) and first bring the state up
+// to date, then run user callbacks last, so a callback may call back into the
+// spool (append, mark done, flush) and always sees consistent state.
+//
+// Bounds: staged bytes per segment never exceed the segment's size (they
+// reserve its space), so memory held by staging is at most two segments; one
+// write per file is in flight; the buffer pool keeps at most kMaxPooled
+// buffers no larger than twice commit_max_bytes.
+
+#include "queue/spool.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "queue/check.h"
+#include "queue/spool_internal.h"
+
+namespace ringpost::queue {
+
+namespace spool_internal {
+
+const char* ErrnoText(int err) {
+  const char* s = ::strerrordesc_np(err);
+  return s != nullptr ? s : "unknown error";
+}
+
+absl::Status ErrnoStatus(int err, std::string_view what) {
+  std::string msg = absl::StrCat(ToAbsl(what), ": ", ErrnoText(err));
+  if (err == ENOSPC || err == EDQUOT) {
+    return absl::ResourceExhaustedError(msg);
+  }
+  return absl::UnavailableError(msg);
+}
+
+std::string DirName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+int FsyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  const int rc = ::fsync(fd);
+  const int err = rc == 0 ? 0 : errno;
+  ::close(fd);
+  return err;
+}
+
+}  // namespace spool_internal
+
+using spool_internal::ErrnoStatus;
+using spool_internal::ToAbsl;
+using spool_internal::ToStd;
+
+namespace {
+constexpr size_t kMaxPooled = 4;
+}  // namespace
+
+Spool::Spool(const Options& options, SpoolIo* io)
+    : options_(options),
+      io_(io),
+      shard_dir_(absl::StrCat(options.dir, "/shard-", options.shard)),
+      self_(std::make_shared<Spool*>(this)) {
+  journal_bytes_ = options_.journal_bytes;
+  if (journal_bytes_ == 0) {
+    const uint64_t sixteenth =
+        (options_.segment_bytes / 16 + kFileHeaderBytes - 1) /
+        kFileHeaderBytes * kFileHeaderBytes;
+    journal_bytes_ = std::max(sixteenth, spool_internal::kMinJournalBytes);
+  }
+}
+
+Spool::~Spool() {
+  self_.reset();  // late completions become no-ops
+  for (auto& [seq, seg] : segments_) {
+    if (seg->dat_fd >= 0) io_->Close(seg->dat_fd);
+    if (seg->jnl_fd >= 0) io_->Close(seg->jnl_fd);
+  }
+}
+
+template <typename F>
+absl::AnyInvocable<void(int)> Spool::Callback(F f) {
+  ++io_in_flight_;
+  return [weak = std::weak_ptr<Spool*>(self_), f = std::move(f)](
+             int result) mutable {
+    const std::shared_ptr<Spool*> self = weak.lock();
+    if (!self) return;
+    QUEUE_CHECK((*self)->io_in_flight_ > 0);
+    --(*self)->io_in_flight_;
+    f(result);
+  };
+}
+
+void Spool::Log(std::string_view line) const {
+  if (options_.log) {
+    options_.log(
+        absl::StrCat("spool shard-", options_.shard, ": ", ToAbsl(line)));
+  } else {
+    std::fprintf(stderr, "ringpost spool shard-%d: %.*s\n", options_.shard,
+                 static_cast<int>(line.size()), line.data());
+  }
+}
+
+std::string Spool::SegPath(uint64_t seq, bool journal) const {
+  return absl::StrCat(shard_dir_, "/seg-", seq, journal ? ".jnl" : ".dat");
+}
+
+std::string Spool::FreePath(uint64_t k, bool journal) const {
+  return absl::StrCat(shard_dir_, "/free-", k, journal ? ".jnl" : ".dat");
+}
+
+Spool::Segment* Spool::Find(uint64_t seq) {
+  auto it = segments_.find(seq);
+  return it == segments_.end() ? nullptr : it->second.get();
+}
+
+uint64_t Spool::NewMessageId() {
+  id_counter_ = (id_counter_ + 1) & spool_internal::kCounterMask;
+  QUEUE_CHECK(id_counter_ != 0);  // 2^54 ids: centuries at any real rate
+  return (static_cast<uint64_t>(options_.shard)
+          << spool_internal::kCounterBits) |
+         id_counter_;
+}
+
+absl::Status Spool::CanAccept() const {
+  if (no_space_ && active_ == nullptr) return no_space_status_;
+  return absl::OkStatus();
+}
+
+Spool::Stats Spool::stats() const {
+  Stats s = stats_;
+  s.segments_live = segments_.size();
+  s.segments_free = free_.size();
+  s.no_space = no_space_;
+  return s;
+}
+
+// --- staging ----------------------------------------------------------------
+
+bool Spool::Fits(const Segment& seg, size_t framed, size_t jnl_need) const {
+  // Each file keeps room for the zero terminator after its last record.
+  return seg.dat_reserved + framed + kRecordHeaderBytes <= seg.dat_size &&
+         seg.jnl_reserved + jnl_need + kRecordHeaderBytes <= seg.jnl_size;
+}
+
+absl::StatusOr<Spool::Segment*> Spool::PickTarget(size_t framed,
+                                                  size_t jnl_need) {
+  if (active_ != nullptr && Fits(*active_, framed, jnl_need)) return active_;
+  if (active_ != nullptr) {
+    Segment* full = active_;
+    active_ = nullptr;
+    Seal(full);
+  }
+  if (spare_ == nullptr) {
+    StartSpare();  // after a failure this is the retry
+    if (no_space_) return no_space_status_;
+  }
+  if (spare_->ready) {
+    QUEUE_CHECK(spare_->dat_pending.empty());
+    active_ = spare_;
+    spare_ = nullptr;
+    QUEUE_CHECK(Fits(*active_, framed, jnl_need));
+    return active_;
+  }
+  // A retry after a failure: answer now rather than stage on a maybe.
+  if (no_space_) return no_space_status_;
+  if (Fits(*spare_, framed, jnl_need)) {
+    ++stats_.appends_waiting_for_segment;
+    return spare_;
+  }
+  return absl::ResourceExhaustedError(
+      "spool: the next segment is not ready and already holds a segment's "
+      "worth of messages");
+}
+
+absl::StatusOr<MessageLocator> Spool::AppendMessage(
+    const MessageRecord& m, absl::AnyInvocable<void(absl::Status)> committed) {
+  if (absl::Status v = ValidateMessage(m); !v.ok()) return v;
+  if (m.id == 0) return absl::InvalidArgumentError("message id 0");
+  const size_t framed = FramedMessageSize(m);
+  const size_t jnl_need = m.recipients.size() * kOutcomeRecordBytes;
+  if (framed + kFileHeaderBytes + kRecordHeaderBytes > options_.segment_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("message of ", framed, " bytes does not fit in a ",
+                     options_.segment_bytes, "-byte spool segment"));
+  }
+  if (jnl_need + kFileHeaderBytes + kRecordHeaderBytes > journal_bytes_) {
+    return absl::InvalidArgumentError(
+        "message has more recipients than one segment journal can hold");
+  }
+  absl::StatusOr<Segment*> target = PickTarget(framed, jnl_need);
+  if (!target.ok()) return target.status();
+  Segment* seg = *target;
+  if (seg->messages.contains(m.id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("duplicate message id ", m.id));
+  }
+
+  Batch* batch = nullptr;
+  if (!seg->dat_pending.empty()) {
+    Batch* last = seg->dat_pending.back().get();
+    if (last->data.size() + framed <= options_.commit_max_bytes) batch = last;
+  }
+  if (batch == nullptr) {
+    auto fresh = std::make_unique<Batch>();
+    fresh->offset = seg->dat_reserved;
+    fresh->data = TakeBuffer();
+    batch = fresh.get();
+    seg->dat_pending.push_back(std::move(fresh));
+  }
+  QUEUE_CHECK(batch->offset + batch->data.size() == seg->dat_reserved);
+  EncodeMessage(m, seg->seq, &batch->data);
+  QUEUE_CHECK(batch->offset + batch->data.size() == seg->dat_reserved + framed);
+  batch->waiters.push_back(Waiter{m.id, std::move(committed)});
+  seg->dat_reserved += framed;
+  seg->jnl_reserved += jnl_need;
+  const uint32_t n = static_cast<uint32_t>(m.recipients.size());
+  seg->messages.emplace(m.id, MessageState{n, std::vector<bool>(n, false)});
+  stats_.bytes_staged += framed;
+  ++stats_.messages_live;
+  MarkDirty(seg);
+  MaybeStartSpare();
+  return MessageLocator{seg->seq, m.id};
+}
+
+void Spool::MarkDirty(Segment* seg) {
+  if (seg->dirty) return;
+  seg->dirty = true;
+  dirty_.push_back(seg->seq);
+}
+
+void Spool::EraseMessage(Segment* seg, uint64_t id) {
+  if (seg->messages.erase(id) > 0) {
+    QUEUE_CHECK(stats_.messages_live > 0);
+    --stats_.messages_live;
+  }
+}
+
+// --- outcomes ---------------------------------------------------------------
+
+void Spool::MarkDone(const MessageLocator& locator, uint32_t recipient_index,
+                     uint8_t kind) {
+  QUEUE_CHECK(kind >= kOutcomeDelivered);
+  QUEUE_CHECK(kind <= kOutcomeExpired);
+  Segment* seg = Find(locator.segment_seq);
+  if (seg == nullptr) return;
+  auto it = seg->messages.find(locator.message_id);
+  if (it == seg->messages.end()) return;
+  MessageState& ms = it->second;
+  QUEUE_CHECK(recipient_index < ms.done.size());
+  if (ms.done[recipient_index]) return;
+  ms.done[recipient_index] = true;
+  QUEUE_CHECK(ms.remaining > 0);
+  --ms.remaining;
+  AppendOutcome(seg, OutcomeRecord{locator.message_id, recipient_index, kind});
+  if (ms.remaining == 0) {
+    EraseMessage(seg, locator.message_id);
+    MaybeRetire(seg);
+  }
+}
+
+void Spool::AppendOutcome(Segment* seg, const OutcomeRecord& o) {
+  if (seg->jnl_broken || (seg->ready && seg->jnl_fd < 0)) {
+    ++stats_.outcomes_dropped;
+    return;
+  }
+  const uint64_t end = seg->jnl_tail + seg->jnl_inflight_bytes +
+                       seg->jnl_pending.size() + kOutcomeRecordBytes;
+  if (end + kRecordHeaderBytes > seg->jnl_size) {
+    ++stats_.outcomes_dropped;  // only a recovered, damaged journal gets here
+    return;
+  }
+  EncodeOutcome(o, seg->seq, &seg->jnl_pending);
+  ++stats_.outcomes_staged;
+  MarkDirty(seg);
+}
+
+// --- group commit -----------------------------------------------------------
+
+void Spool::Flush() {
+  dirty_scratch_.clear();
+  std::swap(dirty_, dirty_scratch_);
+  for (uint64_t seq : dirty_scratch_) {
+    Segment* seg = Find(seq);
+    if (seg == nullptr) continue;  // retired since
+    seg->dirty = false;
+    IssueWrites(seg);
+  }
+}
+
+void Spool::IssueWrites(Segment* seg) {
+  if (!seg->ready) return;  // SpareReady marks it dirty again
+  const uint64_t seq = seg->seq;
+  if (!seg->dat_broken && seg->dat_inflight == nullptr &&
+      !seg->dat_pending.empty()) {
+    std::unique_ptr<Batch> b = std::move(seg->dat_pending.front());
+    seg->dat_pending.pop_front();
+    QUEUE_CHECK(!b->data.empty());
+    QUEUE_CHECK(b->offset % kRecordAlign == 0);
+    b->record_bytes = b->data.size();
+    if (b->offset + b->record_bytes + kRecordHeaderBytes <= seg->dat_size) {
+      b->data.append(kRecordHeaderBytes, '\0');
+    }
+    QUEUE_CHECK(stats_.bytes_staged >= b->record_bytes);
+    stats_.bytes_staged -= b->record_bytes;
+    ++stats_.commits_issued;
+    stats_.records_issued += b->waiters.size();
+    stats_.max_records_per_commit =
+        std::max<uint64_t>(stats_.max_records_per_commit, b->waiters.size());
+    seg->dat_inflight = std::move(b);
+    const Batch& in = *seg->dat_inflight;
+    io_->WriteAndSync(
+        seg->dat_fd, in.offset, in.data, options_.durable,
+        Callback([this, seq](int r) { OnSegmentWritten(seq, r); }));
+  }
+  if (seg->jnl_fd >= 0 && !seg->jnl_broken && !seg->jnl_writing &&
+      !seg->jnl_pending.empty()) {
+    std::swap(seg->jnl_pending, seg->jnl_inflight);
+    seg->jnl_pending.clear();
+    seg->jnl_inflight_bytes = seg->jnl_inflight.size();
+    if (seg->jnl_tail + seg->jnl_inflight_bytes + kRecordHeaderBytes <=
+        seg->jnl_size) {
+      seg->jnl_inflight.append(kRecordHeaderBytes, '\0');
+    }
+    seg->jnl_writing = true;
+    ++stats_.journal_writes_issued;
+    io_->WriteAndSync(
+        seg->jnl_fd, seg->jnl_tail, seg->jnl_inflight, options_.sync_journal,
+        Callback([this, seq](int r) { OnJournalWritten(seq, r); }));
+  }
+}
+
+void Spool::OnSegmentWritten(uint64_t seq, int result) {
+  Segment* seg = Find(seq);
+  QUEUE_CHECK(seg != nullptr);
+  QUEUE_CHECK(seg->dat_inflight != nullptr);
+  std::unique_ptr<Batch> b = std::move(seg->dat_inflight);
+  std::vector<Waiter> waiters = std::move(b->waiters);
+  absl::Status status;
+  if (result >= 0 && static_cast<size_t>(result) == b->data.size()) {
+    stats_.bytes_committed += b->record_bytes;
+    stats_.messages_committed += waiters.size();
+    if (!seg->dat_pending.empty()) MarkDirty(seg);
+  } else {
+    const std::string what = absl::StrCat("spool: write+sync of ",
+                                          SegPath(seq, false), " at offset ",
+                                          b->offset);
+    status = result < 0 ? ErrnoStatus(-result, what)
+                        : absl::DataLossError(absl::StrCat(what, ": short"));
+    ++stats_.commit_failures;
+    for (const Waiter& w : waiters) EraseMessage(seg, w.message_id);
+    FailStaged(seg, &waiters);
+    Log(absl::StrCat(status.message(), "; failing ", waiters.size(),
+                     " messages and abandoning the segment"));
+    stats_.messages_failed += waiters.size();
+    seg->dat_broken = true;
+    seg->sealed = true;
+    if (active_ == seg) active_ = nullptr;
+  }
+  GiveBuffer(std::move(b->data));
+  MaybeRetire(seg);  // may delete seg
+  RunWaiters(&waiters, status);
+}
+
+void Spool::OnJournalWritten(uint64_t seq, int result) {
+  Segment* seg = Find(seq);
+  QUEUE_CHECK(seg != nullptr);
+  QUEUE_CHECK(seg->jnl_writing);
+  seg->jnl_writing = false;
+  if (result >= 0 && static_cast<size_t>(result) == seg->jnl_inflight.size()) {
+    seg->jnl_tail += seg->jnl_inflight_bytes;
+  } else {
+    const size_t lost =
+        (seg->jnl_inflight_bytes + seg->jnl_pending.size()) /
+        kOutcomeRecordBytes;
+    Log(absl::StrCat("journal write to ", SegPath(seq, true), " failed (",
+                     result < 0 ? spool_internal::ErrnoText(-result) : "short",
+                     "): outcomes of this segment are no longer journaled; "
+                     "after a crash its messages may be delivered again"));
+    stats_.outcomes_dropped += lost;
+    seg->jnl_broken = true;
+    seg->jnl_pending.clear();
+  }
+  seg->jnl_inflight.clear();
+  seg->jnl_inflight_bytes = 0;
+  if (!seg->jnl_pending.empty()) MarkDirty(seg);
+  MaybeRetire(seg);
+}
+
+void Spool::FailStaged(Segment* seg, std::vector<Waiter>* out) {
+  for (std::unique_ptr<Batch>& b : seg->dat_pending) {
+    QUEUE_CHECK(stats_.bytes_staged >= b->data.size());
+    stats_.bytes_staged -= b->data.size();
+    for (Waiter& w : b->waiters) {
+      EraseMessage(seg, w.message_id);
+      out->push_back(std::move(w));
+    }
+    GiveBuffer(std::move(b->data));
+  }
+  seg->dat_pending.clear();
+}
+
+void Spool::RunWaiters(std::vector<Waiter>* waiters,
+                       const absl::Status& status) {
+  for (Waiter& w : *waiters) w.done(status);
+  waiters->clear();
+}
+
+std::string Spool::TakeBuffer() {
+  if (buffers_.empty()) return std::string();
+  std::string s = std::move(buffers_.back());
+  buffers_.pop_back();
+  s.clear();
+  return s;
+}
+
+void Spool::GiveBuffer(std::string buf) {
+  if (buffers_.size() >= kMaxPooled) return;
+  if (buf.capacity() > 2 * options_.commit_max_bytes + 4096) return;
+  buffers_.push_back(std::move(buf));
+}
+
+// --- segment life cycle ------------------------------------------------------
+
+void Spool::Seal(Segment* seg) {
+  QUEUE_CHECK(seg != active_);
+  seg->sealed = true;
+  MaybeRetire(seg);
+}
+
+void Spool::MaybeRetire(Segment* seg) {
+  if (!seg->sealed || !seg->ready) return;
+  if (!seg->messages.empty()) return;
+  if (seg->dat_inflight != nullptr || !seg->dat_pending.empty()) return;
+  if (seg->jnl_writing) return;
+  QUEUE_CHECK(seg != active_);
+  QUEUE_CHECK(seg != spare_);
+  Retire(seg);
+}
+
+void Spool::Retire(Segment* seg) {
+  const uint64_t seq = seg->seq;
+  const bool reuse = !seg->dat_broken && !seg->jnl_broken &&
+                     seg->jnl_fd >= 0 &&
+                     seg->dat_size == options_.segment_bytes &&
+                     seg->jnl_size == journal_bytes_ &&
+                     free_.size() + free_in_progress_ <
+                         options_.max_free_segments;
+  if (seg->dat_fd >= 0) io_->Close(seg->dat_fd);
+  if (seg->jnl_fd >= 0) io_->Close(seg->jnl_fd);
+  segments_.erase(seq);  // seg is gone from here on
+  ++stats_.segments_retired;
+  // The .dat goes first: if only it is renamed or removed when we crash,
+  // recovery finds a journal without a segment and drops it. The other
+  // order could bring back messages whose outcomes were just dropped.
+  if (reuse) {
+    const uint64_t k = next_free_name_++;
+    ++free_in_progress_;
+    io_->Rename(
+        SegPath(seq, false), FreePath(k, false),
+        Callback([this, seq, k](int r) {
+          if (r < 0) {
+            --free_in_progress_;
+            Log(absl::StrCat("cannot rename ", SegPath(seq, false), ": ",
+                             spool_internal::ErrnoText(-r),
+                             "; left for the next start"));
+            return;
+          }
+          io_->Rename(SegPath(seq, true), FreePath(k, true),
+                      Callback([this, seq, k](int r2) {
+                        --free_in_progress_;
+                        if (r2 < 0) {
+                          Log(absl::StrCat("cannot rename ",
+                                           SegPath(seq, true), ": ",
+                                           spool_internal::ErrnoText(-r2)));
+                          return;
+                        }
+                        free_.push_back(k);
+                        if (no_space_ && spare_ == nullptr) StartSpare();
+                      }));
+        }));
+    return;
+  }
+  io_->Unlink(SegPath(seq, false), Callback([this, seq](int r) {
+                if (r < 0 && r != -ENOENT) {
+                  Log(absl::StrCat("cannot remove ", SegPath(seq, false), ": ",
+                                   spool_internal::ErrnoText(-r)));
+                  return;
+                }
+                io_->Unlink(SegPath(seq, true), Callback([this](int) {
+                              if (no_space_ && spare_ == nullptr) StartSpare();
+                            }));
+              }));
+}
+
+void Spool::MaybeStartSpare() {
+  if (active_ == nullptr || spare_ != nullptr || no_space_) return;
+  const Segment& a = *active_;
+  const bool dat_half = (a.dat_reserved - kFileHeaderBytes) * 2 >
+                        a.dat_size - kFileHeaderBytes;
+  const bool jnl_half = (a.jnl_reserved - kFileHeaderBytes) * 2 >
+                        a.jnl_size - kFileHeaderBytes;
+  if (dat_half || jnl_half) StartSpare();
+}
+
+// Preparing a spare, one operation at a time:
+//   reuse free-<k>:  open .dat, open .jnl, write+sync both headers with the
+//                    new seq, rename .dat then .jnl to seg-<seq>
+//   new:             create+fallocate .dat and .jnl, write+sync headers
+// The new header is durable before the rename, so a crash anywhere leaves
+// either a free file or an empty seg-<seq>, never stale records under a live
+// seq.
+void Spool::StartSpare() {
+  QUEUE_CHECK(spare_ == nullptr);
+  const uint64_t seq = next_seq_++;
+  auto seg = std::make_unique<Segment>(seq);
+  seg->dat_size = options_.segment_bytes;
+  seg->jnl_size = journal_bytes_;
+  seg->prepare = std::make_unique<Prepare>();
+  if (!free_.empty()) {
+    seg->prepare->reuse = true;
+    seg->prepare->free_name = free_.back();
+    free_.pop_back();
+  }
+  spare_ = seg.get();
+  segments_.emplace(seq, std::move(seg));
+  PrepareStep(seq, 0);
+}
+
+void Spool::PrepareStep(uint64_t seq, int result) {
+  Segment* seg = Find(seq);
+  QUEUE_CHECK(seg != nullptr);
+  QUEUE_CHECK(seg == spare_);
+  QUEUE_CHECK(seg->prepare != nullptr);
+  Prepare& p = *seg->prepare;
+  switch (p.step) {
+    case 0:
+      break;
+    case 1:
+      if (result < 0) {
+        return SpareFailed(seg, -result,
+                           p.reuse ? "open free segment file"
+                                   : "create segment file");
+      }
+      seg->dat_fd = result;
+      break;
+    case 2:
+      if (result < 0) {
+        return SpareFailed(seg, -result,
+                           p.reuse ? "open free journal file"
+                                   : "create journal file");
+      }
+      seg->jnl_fd = result;
+      break;
+    case 3:
+    case 4:
+      if (result < 0) return SpareFailed(seg, -result, "write header");
+      if (static_cast<size_t>(result) != p.header.size()) {
+        return SpareFailed(seg, EIO, "short header write");
+      }
+      break;
+    case 5:
+    case 6:
+      if (result < 0) return SpareFailed(seg, -result, "rename free file");
+      break;
+    default:
+      QUEUE_CHECK(false);
+  }
+  ++p.step;
+  auto next = [this, seq] {
+    return Callback([this, seq](int r) { PrepareStep(seq, r); });
+  };
+  switch (p.step) {
+    case 1:
+      io_->OpenSegmentFile(
+          p.reuse ? FreePath(p.free_name, false) : SegPath(seq, false),
+          seg->dat_size, !p.reuse, next());
+      return;
+    case 2:
+      io_->OpenSegmentFile(
+          p.reuse ? FreePath(p.free_name, true) : SegPath(seq, true),
+          seg->jnl_size, !p.reuse, next());
+      return;
+    case 3:
+      p.header = EncodeFileHeader(FileHeader{seq, FileKind::kSegment});
+      io_->WriteAndSync(seg->dat_fd, 0, p.header, true, next());
+      return;
+    case 4:
+      p.header = EncodeFileHeader(FileHeader{seq, FileKind::kJournal});
+      io_->WriteAndSync(seg->jnl_fd, 0, p.header, true, next());
+      return;
+    case 5:
+      if (!p.reuse) return SpareReady(seg);
+      io_->Rename(FreePath(p.free_name, false), SegPath(seq, false), next());
+      return;
+    case 6:
+      io_->Rename(FreePath(p.free_name, true), SegPath(seq, true), next());
+      return;
+    case 7:
+      return SpareReady(seg);
+    default:
+      QUEUE_CHECK(false);
+  }
+}
+
+void Spool::SpareReady(Segment* seg) {
+  QUEUE_CHECK(seg == spare_);
+  QUEUE_CHECK(seg->dat_fd >= 0);
+  QUEUE_CHECK(seg->jnl_fd >= 0);
+  if (seg->prepare->reuse) {
+    ++stats_.segments_reused;
+  } else {
+    ++stats_.segments_created;
+  }
+  seg->prepare.reset();
+  seg->ready = true;
+  no_space_ = false;
+  no_space_status_ = absl::OkStatus();
+  if (active_ == nullptr) {
+    active_ = seg;
+    spare_ = nullptr;
+  }
+  if (!seg->dat_pending.empty() || !seg->jnl_pending.empty()) MarkDirty(seg);
+  MaybeStartSpare();
+}
+
+void Spool::SpareFailed(Segment* seg, int err, std::string_view what) {
+  QUEUE_CHECK(seg == spare_);
+  const uint64_t seq = seg->seq;
+  const Prepare p = std::move(*seg->prepare);
+  absl::Status status = ErrnoStatus(
+      err, absl::StrCat("spool: cannot prepare segment ", seq, " (",
+                        ToAbsl(what), ")"));
+  Log(ToStd(status.message()));
+  if (seg->dat_fd >= 0) io_->Close(seg->dat_fd);
+  if (seg->jnl_fd >= 0) io_->Close(seg->jnl_fd);
+  seg->dat_fd = -1;
+  seg->jnl_fd = -1;
+  std::vector<Waiter> waiters;
+  FailStaged(seg, &waiters);
+  stats_.messages_failed += waiters.size();
+  ++stats_.segment_prepare_failures;
+  spare_ = nullptr;
+  segments_.erase(seq);
+  no_space_ = true;
+  no_space_status_ = status;
+  // Remove what this attempt may have left; a reused pair's state is now
+  // unknown, so it is not offered again. Nothing in these files is live.
+  std::vector<std::string> leftovers = {SegPath(seq, false),
+                                        SegPath(seq, true)};
+  if (p.reuse) {
+    leftovers.push_back(FreePath(p.free_name, false));
+    leftovers.push_back(FreePath(p.free_name, true));
+  }
+  for (std::string& path : leftovers) {
+    io_->Unlink(std::move(path), Callback([](int) {}));
+  }
+  RunWaiters(&waiters, status);
+}
+
+}  // namespace ringpost::queue

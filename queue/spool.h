@@ -1,0 +1,337 @@
+// queue/spool.h — the per-shard durable spool: segments, group commit, journal
+// of outcomes, recycling, and start-up recovery.
+//
+// What it promises (docs/DESIGN "Spool (durability contract)"):
+//   - A message's `committed` callback gets OK only after the write holding
+//     its record returned and (Options::durable) was fdatasync'ed. The server
+//     answers 250 on that callback and on nothing else.
+//   - Every message whose callback got OK is returned by recovery after a
+//     crash, until each of its recipients has a final outcome (MarkDone).
+//     Outcomes are written with the next flush but not necessarily synced:
+//     losing one only causes a duplicate delivery.
+//   - When no new segment can be created (disk full) AppendMessage fails
+//     with ResourceExhausted (the server answers 452 4.3.1) while everything
+//     already queued keeps being served and retired.
+//
+// Files, in <dir>/shard-<N>/:
+//   seg-<seq>.dat  preallocated segment: 4 KiB header, then message records
+//   seg-<seq>.jnl  preallocated journal (1/16 of the segment): 4 KiB header,
+//                  then outcome records for that segment's messages
+//   free-<k>.dat/.jnl  a done segment kept for reuse (no fallocate, and the
+//                  data blocks are already written, so fdatasync is cheaper)
+// A segment's `seq` is never reused: a free file gets a NEW seq written into
+// its header (and synced) before it is renamed to seg-<seq>, so records left
+// from its earlier use carry an older seq and are recognised as stale.
+//
+// Group commit: AppendMessage encodes the record straight into the pending
+// batch of the segment it will live in. The shard calls Flush() once per loop
+// turn; for each file with staged bytes and no write in flight it issues ONE
+// WriteAndSync covering the staged batch (bounded by commit_max_bytes) plus a
+// 24-byte zero terminator, which the next batch overwrites. At most one write
+// per file is in flight; later appends wait for the next Flush after it ends.
+//
+// Rollover: when the active segment passes half full, the next one (a free
+// file, or a new preallocated one) is prepared asynchronously, so switching
+// does not wait for file creation. A message that does not fit seals the
+// active segment and goes to that spare; if the spare is still being
+// prepared, the message waits staged in it.
+//
+// A failed write or fdatasync fails every message of that batch and of the
+// batches behind it, and abandons the segment for new writes (its state on
+// disk is unknown). Its earlier, acknowledged messages are still tracked;
+// when they are done the file is unlinked rather than reused.
+//
+// Threading: a Spool belongs to one shard thread. All I/O goes through the
+// SpoolIo seam; completions must arrive on the same thread, never from inside
+// the call that started the operation. Start-up recovery (Open) uses blocking
+// syscalls directly. Callbacks must not destroy the Spool.
+//
+// Usage:
+//   std::vector<RecoveredMessage> recovered;
+//   auto spool = Spool::Open(options, &io, &recovered);   // at start-up
+//   for (auto& r : recovered) schedule(r.locator, r.record, r.done);
+//   ...
+//   MessageRecord m = ...; m.id = (*spool)->NewMessageId();
+//   auto loc = (*spool)->AppendMessage(m, [](absl::Status s) { reply(s); });
+//   if (!loc.ok()) reply(loc.status());                 // 452 / 554 now
+//   ... once per loop turn: (*spool)->Flush();
+//   ... per recipient, on its final outcome: (*spool)->MarkDone(*loc, i, kind);
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "queue/record.h"
+
+namespace ringpost::queue {
+
+// The I/O the spool needs at run time. The shard implements it on io_uring;
+// tests use BlockingSpoolIo. Every `done` runs later, on the owning thread,
+// never re-entrantly from inside the call that was given it.
+class SpoolIo {
+ public:
+  virtual ~SpoolIo() = default;
+  // Writes all of `data` at `offset` of `fd`, then fdatasyncs it if `sync`.
+  // done(bytes written == data.size()) or done(-errno). `data` stays valid
+  // until done runs.
+  virtual void WriteAndSync(int fd, uint64_t offset, std::string_view data,
+                            bool sync, absl::AnyInvocable<void(int)> done) = 0;
+  // create: creates `path` (must not exist), preallocates `size` bytes
+  // (fallocate), and makes the new name durable (fsync of the directory).
+  // !create: opens the existing file read-write. done(fd) or done(-errno);
+  // on failure no file created by this call is left behind.
+  virtual void OpenSegmentFile(std::string path, uint64_t size, bool create,
+                               absl::AnyInvocable<void(int)> done) = 0;
+  // rename(2), then fsync of the directory. done(0) or done(-errno).
+  virtual void Rename(std::string from, std::string to,
+                      absl::AnyInvocable<void(int)> done) = 0;
+  // unlink(2). done(0) or done(-errno).
+  virtual void Unlink(std::string path,
+                      absl::AnyInvocable<void(int)> done) = 0;
+  // close(2), immediately; nothing may be in flight on fd.
+  virtual void Close(int fd) = 0;
+};
+
+// SpoolIo on plain blocking syscalls. Each operation is carried out inside
+// the call; its completion is queued and runs from RunPending(). For tests,
+// benchmarks and tools, never on a shard thread. Fault knobs make the next
+// matching operation fail.
+class BlockingSpoolIo final : public SpoolIo {
+ public:
+  struct Counters {
+    uint64_t writes = 0;         // WriteAndSync calls
+    uint64_t syncs = 0;          // fdatasyncs done (or failed on purpose)
+    uint64_t bytes_written = 0;
+    uint64_t creates = 0;        // OpenSegmentFile(create=true) calls
+    uint64_t opens = 0;          // OpenSegmentFile(create=false) calls
+    uint64_t renames = 0;
+    uint64_t unlinks = 0;
+  };
+
+  BlockingSpoolIo() = default;
+  BlockingSpoolIo(const BlockingSpoolIo&) = delete;
+  BlockingSpoolIo& operator=(const BlockingSpoolIo&) = delete;
+  // Queued completions are dropped without running.
+  ~BlockingSpoolIo() override = default;
+
+  void WriteAndSync(int fd, uint64_t offset, std::string_view data, bool sync,
+                    absl::AnyInvocable<void(int)> done) override;
+  void OpenSegmentFile(std::string path, uint64_t size, bool create,
+                       absl::AnyInvocable<void(int)> done) override;
+  void Rename(std::string from, std::string to,
+              absl::AnyInvocable<void(int)> done) override;
+  void Unlink(std::string path, absl::AnyInvocable<void(int)> done) override;
+  void Close(int fd) override;
+
+  // Runs queued completions in order, including ones queued by the callbacks
+  // it runs, until none are left or `max_callbacks` ran. Returns the count.
+  size_t RunPending(size_t max_callbacks = 1000000);
+  size_t pending() const { return queue_.size(); }
+  const Counters& counters() const { return counters_; }
+
+  // The next WriteAndSync writes nothing and completes with -err.
+  void FailNextWrite(int err) { fail_write_errno_ = err; }
+  // The next WriteAndSync with sync=true writes, then completes with -err.
+  void FailNextSync(int err) { fail_sync_errno_ = err; }
+  // While err != 0, OpenSegmentFile(create=true) fails as if fallocate had
+  // returned err (ENOSPC: disk full); the half-made file is removed.
+  void SetFailFallocate(int err) { fail_fallocate_errno_ = err; }
+
+ private:
+  void Complete(absl::AnyInvocable<void(int)> done, int result);
+
+  std::deque<std::pair<absl::AnyInvocable<void(int)>, int>> queue_;
+  Counters counters_;
+  int fail_write_errno_ = 0;
+  int fail_sync_errno_ = 0;
+  int fail_fallocate_errno_ = 0;
+};
+
+// Names one message in the spool: what MarkDone needs.
+struct MessageLocator {
+  uint64_t segment_seq = 0;
+  uint64_t message_id = 0;
+
+  bool operator==(const MessageLocator&) const = default;
+};
+
+struct RecoveredMessage {
+  MessageLocator locator;
+  MessageRecord record;
+  std::vector<bool> done;  // per recipient: a final outcome is on record
+};
+
+class Spool {
+ public:
+  struct Options {
+    std::string dir;  // spool root; this shard uses <dir>/shard-<shard>/
+    int shard = 0;    // 0..1023; also the top bits of message ids
+    uint64_t segment_bytes = 64ull << 20;  // multiple of 4096, 64 KiB..4 GiB
+    uint64_t journal_bytes = 0;  // 0: max(segment_bytes / 16, 64 KiB)
+    size_t commit_max_bytes = 4u << 20;  // bytes of records per write
+    bool durable = true;          // false: no fdatasync (benchmarks only)
+    bool sync_journal = false;    // fdatasync journal writes too
+    size_t max_free_segments = 2;  // done segments kept for reuse
+    std::function<void(std::string_view)> log;  // empty: stderr
+  };
+
+  struct Stats {
+    uint64_t bytes_staged = 0;       // gauge: encoded, not yet in a write
+    uint64_t commits_issued = 0;     // segment writes (one per commit group)
+    uint64_t records_issued = 0;     // message records in those writes
+    uint64_t max_records_per_commit = 0;
+    uint64_t bytes_committed = 0;    // record bytes whose write succeeded
+    uint64_t messages_committed = 0;
+    uint64_t messages_failed = 0;    // committed callbacks given an error
+    uint64_t commit_failures = 0;    // failed segment writes or syncs
+    uint64_t journal_writes_issued = 0;
+    uint64_t outcomes_staged = 0;
+    uint64_t outcomes_dropped = 0;   // no journal room or journal broken
+    uint64_t segments_created = 0;   // new preallocated files
+    uint64_t segments_reused = 0;    // free files put back to use
+    uint64_t segments_retired = 0;   // done segments renamed free or unlinked
+    uint64_t segment_prepare_failures = 0;
+    // Appends staged on a segment whose files were not ready yet (rollover
+    // outran the spare): should stay near 0 after start-up.
+    uint64_t appends_waiting_for_segment = 0;
+    size_t segments_live = 0;        // gauge: active, spare and sealed
+    size_t segments_free = 0;        // gauge: free-<k> pairs on disk
+    size_t messages_live = 0;        // gauge: messages not yet all done
+    bool no_space = false;           // last segment creation failed
+  };
+
+  // Recovers the shard's directory with blocking syscalls (creating it if
+  // needed), appends the messages that still have undone recipients to
+  // *recovered in (segment, offset) order, and starts preparing the first
+  // active segment through `io`. Damaged records are skipped and logged.
+  // Errors: bad options, or the directory cannot be created or read.
+  // `io` must outlive the Spool.
+  static absl::StatusOr<std::unique_ptr<Spool>> Open(
+      const Options& options, SpoolIo* io,
+      std::vector<RecoveredMessage>* recovered);
+
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+  // Closes the files. Completions that arrive later are ignored. With an
+  // asynchronous SpoolIo, destroy only when !HasIoInFlight(): buffers of
+  // writes in flight are owned by the Spool.
+  ~Spool();
+
+  // A new id, unique across restarts: shard in the top 10 bits, then a
+  // counter that starts above both the clock (µs) and every recovered id.
+  uint64_t NewMessageId();
+
+  // OK unless a new message certainly cannot be taken now: the active
+  // segment is full or gone and making the next one failed (disk full).
+  absl::Status CanAccept() const;
+
+  // Stages `m` (m.id != 0, unique) into the commit group of its segment and
+  // returns where it will live. `committed` runs exactly once, from a
+  // completion, with OK once the record is durable (see Options::durable) or
+  // an error (then the message is not in the spool: do not answer 250).
+  // Immediate errors (then `committed` is dropped, never run):
+  //   InvalidArgument    invalid record, or larger than one segment;
+  //   ResourceExhausted  no segment can be made (disk full) or the next one
+  //                      is not ready and already holds a segment's worth.
+  absl::StatusOr<MessageLocator> AppendMessage(
+      const MessageRecord& m, absl::AnyInvocable<void(absl::Status)> committed);
+
+  // Records a final outcome (kOutcomeDelivered/Bounced/Expired) for one
+  // recipient: stages a journal record for the next Flush and retires the
+  // segment once all of its recipients are done. Repeats and unknown
+  // messages (e.g. whose commit failed) are ignored.
+  void MarkDone(const MessageLocator& locator, uint32_t recipient_index,
+                uint8_t kind);
+
+  // Once per loop turn: issues at most one write per file for what is
+  // staged and not blocked behind a write in flight.
+  void Flush();
+
+  // True while any write or file operation of this spool is outstanding.
+  bool HasIoInFlight() const { return io_in_flight_ > 0; }
+  Stats stats() const;
+  const std::string& shard_dir() const { return shard_dir_; }
+
+ private:
+  // Defined in spool_internal.h.
+  struct Segment;
+  struct Batch;
+  struct Waiter;
+  struct Prepare;
+  struct MessageState;
+
+  Spool(const Options& options, SpoolIo* io);
+
+  // Start-up (spool_recovery.cc).
+  absl::Status Recover(std::vector<RecoveredMessage>* recovered);
+  void RecoverSegment(uint64_t seq, bool has_dat, bool has_jnl,
+                      std::string* buf, uint64_t* max_seq,
+                      uint64_t* max_counter,
+                      std::vector<RecoveredMessage>* recovered);
+  void RetireAtStartup(uint64_t seq, bool dat_reusable, bool jnl_reusable);
+  int OpenJournalForAppend(uint64_t seq, bool rewrite_header,
+                           uint64_t* size);
+
+  // Run time (spool.cc).
+  void Log(std::string_view line) const;
+  std::string SegPath(uint64_t seq, bool journal) const;
+  std::string FreePath(uint64_t k, bool journal) const;
+  Segment* Find(uint64_t seq);
+  void MarkDirty(Segment* seg);
+  bool Fits(const Segment& seg, size_t framed, size_t jnl_need) const;
+  absl::StatusOr<Segment*> PickTarget(size_t framed, size_t jnl_need);
+  void AppendOutcome(Segment* seg, const OutcomeRecord& o);
+  void IssueWrites(Segment* seg);
+  void OnSegmentWritten(uint64_t seq, int result);
+  void OnJournalWritten(uint64_t seq, int result);
+  void FailStaged(Segment* seg, std::vector<Waiter>* out);
+  void RunWaiters(std::vector<Waiter>* waiters, const absl::Status& status);
+  void Seal(Segment* seg);
+  void MaybeRetire(Segment* seg);
+  void Retire(Segment* seg);
+  void MaybeStartSpare();
+  void StartSpare();
+  void EraseMessage(Segment* seg, uint64_t id);
+  void PrepareStep(uint64_t seq, int result);
+  void SpareReady(Segment* seg);
+  void SpareFailed(Segment* seg, int err, std::string_view what);
+  std::string TakeBuffer();
+  void GiveBuffer(std::string buf);
+  template <typename F>
+  absl::AnyInvocable<void(int)> Callback(F f);
+
+  Options options_;
+  SpoolIo* io_;
+  std::string shard_dir_;
+  uint64_t journal_bytes_ = 0;
+  uint64_t next_seq_ = 1;
+  uint64_t next_free_name_ = 0;
+  uint64_t id_counter_ = 0;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Segment>> segments_;
+  Segment* active_ = nullptr;  // takes appends
+  Segment* spare_ = nullptr;   // being prepared, or ready for rollover
+  std::vector<uint64_t> free_;  // k of each free-<k> pair ready for reuse
+  size_t free_in_progress_ = 0;  // pairs being renamed to free-<k>
+  std::vector<uint64_t> dirty_;  // seqs with staged bytes
+  std::vector<uint64_t> dirty_scratch_;
+  std::vector<std::string> buffers_;  // reusable batch buffers
+  size_t io_in_flight_ = 0;
+  bool no_space_ = false;
+  bool recover_dir_changed_ = false;
+  absl::Status no_space_status_;
+  Stats stats_;
+  // Completions hold a weak reference: after ~Spool they do nothing.
+  std::shared_ptr<Spool*> self_;
+};
+
+}  // namespace ringpost::queue

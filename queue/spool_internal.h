@@ -1,0 +1,113 @@
+// queue/spool_internal.h — private state of Spool, shared by spool.cc (run
+// time) and spool_recovery.cc (start-up). Not an API: include only from
+// those two files.
+//
+// Invariants of a Segment (checked where they change):
+//   - dat_reserved is where the next staged record goes; staged batches are
+//     contiguous: inflight, then pending[0], pending[1], ... end at it.
+//   - At most one write per file is in flight (dat_inflight, jnl_writing).
+//   - jnl_reserved >= jnl_tail: journal room promised to the recipients of
+//     the segment's messages (one outcome record each).
+//   - `messages` holds exactly the messages staged or committed here whose
+//     recipients are not all done; a sealed segment with none of them and no
+//     write in flight is retired.
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "queue/record.h"
+#include "queue/spool.h"
+
+namespace ringpost::queue {
+
+struct Spool::Waiter {
+  uint64_t message_id = 0;
+  absl::AnyInvocable<void(absl::Status)> done;
+};
+
+// One commit group's worth of encoded records for one segment file.
+struct Spool::Batch {
+  uint64_t offset = 0;      // file offset of data[0]
+  size_t record_bytes = 0;  // data.size() before the terminator was added
+  std::string data;
+  std::vector<Waiter> waiters;
+};
+
+// Progress of preparing the spare segment (see Spool::PrepareStep).
+struct Spool::Prepare {
+  bool reuse = false;      // from free-<free_name>, else a new file
+  uint64_t free_name = 0;
+  int step = 0;            // the operation whose completion comes next
+  std::string header;      // header block being written
+};
+
+struct Spool::MessageState {
+  uint32_t remaining = 0;  // recipients without a final outcome
+  std::vector<bool> done;
+};
+
+struct Spool::Segment {
+  explicit Segment(uint64_t s) : seq(s) {}
+
+  const uint64_t seq;
+  bool ready = false;       // files open, headers on disk
+  bool sealed = false;      // takes no more appends
+  bool dat_broken = false;  // a segment write failed: file state unknown
+  bool dirty = false;       // listed in Spool::dirty_
+  int dat_fd = -1;
+  int jnl_fd = -1;
+  uint64_t dat_size = 0;
+  uint64_t jnl_size = 0;
+
+  uint64_t dat_reserved = kFileHeaderBytes;
+  std::deque<std::unique_ptr<Batch>> dat_pending;
+  std::unique_ptr<Batch> dat_inflight;
+
+  uint64_t jnl_tail = kFileHeaderBytes;  // end of journal data on disk
+  uint64_t jnl_reserved = kFileHeaderBytes;
+  std::string jnl_pending;
+  std::string jnl_inflight;
+  size_t jnl_inflight_bytes = 0;  // records in jnl_inflight (no terminator)
+  bool jnl_writing = false;
+  bool jnl_broken = false;
+
+  absl::flat_hash_map<uint64_t, MessageState> messages;
+  std::unique_ptr<Prepare> prepare;  // while !ready
+};
+
+namespace spool_internal {
+
+inline constexpr int kShardBits = 10;
+inline constexpr int kCounterBits = 64 - kShardBits;
+inline constexpr uint64_t kCounterMask = (uint64_t{1} << kCounterBits) - 1;
+inline constexpr uint64_t kMinSegmentBytes = 64u << 10;
+inline constexpr uint64_t kMaxSegmentBytes = uint64_t{4} << 30;
+inline constexpr uint64_t kMinJournalBytes = 64u << 10;
+
+// Debian's abseil 20220623 has its own string_view (not std's): convert at
+// the boundary.
+inline absl::string_view ToAbsl(std::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
+inline std::string_view ToStd(absl::string_view s) {
+  return std::string_view(s.data(), s.size());
+}
+
+const char* ErrnoText(int err);
+// ENOSPC/EDQUOT -> ResourceExhausted (452 4.3.1), else Unavailable.
+absl::Status ErrnoStatus(int err, std::string_view what);
+std::string DirName(const std::string& path);
+// fsync(2) of a directory: 0 or errno.
+int FsyncDir(const std::string& dir);
+
+}  // namespace spool_internal
+}  // namespace ringpost::queue

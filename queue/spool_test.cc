@@ -1,0 +1,895 @@
+// queue/spool_test.cc — the spool against real files in a temp dir, driven
+// through BlockingSpoolIo: group commit, failures and ENOSPC, rollover,
+// recycling, outcomes, and recovery from clean, torn, damaged and garbage
+// files.
+
+#include "queue/spool.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace ringpost::queue {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kSmallSegment = 64u << 10;
+
+class SpoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = ::getenv("TEST_TMPDIR");
+    std::string templ = std::string(tmp != nullptr ? tmp : "/tmp") +
+                        "/spool_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+    dir_ = templ;
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      for (const std::string& l : logs_) std::fprintf(stderr, "log: %s\n", l.c_str());
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  Spool::Options Opts(uint64_t segment_bytes = 1u << 20) {
+    Spool::Options o;
+    o.dir = dir_;
+    o.shard = 3;
+    o.segment_bytes = segment_bytes;
+    o.log = [this](std::string_view line) {
+      if (::getenv("SPOOL_TEST_LOG") != nullptr) {
+        std::fprintf(stderr, "log: %.*s\n", static_cast<int>(line.size()),
+                     line.data());
+      }
+      logs_.emplace_back(line);
+    };
+    return o;
+  }
+
+  std::unique_ptr<Spool> OpenSpool(BlockingSpoolIo* io,
+                                   const Spool::Options& o,
+                                   std::vector<RecoveredMessage>* rec) {
+    auto s = Spool::Open(o, io, rec);
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (!s.ok()) return nullptr;
+    io->RunPending();
+    return std::move(*s);
+  }
+
+  // What a fresh process would recover from the directory right now.
+  std::vector<RecoveredMessage> RecoverNow(const Spool::Options& o) {
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto s = Spool::Open(o, &io, &rec);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return rec;
+  }
+
+  // Flush and run completions until nothing moves (bounded).
+  static void Drain(Spool* s, BlockingSpoolIo* io) {
+    for (int i = 0; i < 10000; ++i) {
+      s->Flush();
+      if (io->RunPending() == 0 && !s->HasIoInFlight()) return;
+    }
+    ADD_FAILURE() << "spool did not settle";
+  }
+
+  MessageRecord Msg(Spool* s, size_t body_bytes, int rcpts = 1) {
+    MessageRecord m;
+    m.id = s->NewMessageId();
+    m.queued_at_ms = 1700000000000 + static_cast<int64_t>(m.id % 1000);
+    m.sender = "sender@example.org";
+    for (int i = 0; i < rcpts; ++i) {
+      m.recipients.push_back("rcpt" + std::to_string(i) + "@example.com");
+    }
+    m.body = "Subject: " + std::to_string(m.id) + "\r\n\r\n";
+    while (m.body.size() < body_bytes) m.body += "0123456789abcdef\r\n";
+    m.body.resize(body_bytes);
+    return m;
+  }
+
+  // Appends and returns the locator; the callback stores its status.
+  MessageLocator Append(Spool* s, const MessageRecord& m,
+                        std::vector<absl::Status>* statuses) {
+    auto loc = s->AppendMessage(
+        m, [statuses](absl::Status st) { statuses->push_back(st); });
+    EXPECT_TRUE(loc.ok()) << loc.status();
+    return loc.ok() ? *loc : MessageLocator{};
+  }
+
+  std::string ShardDir() const { return dir_ + "/shard-3"; }
+  std::string SegPath(uint64_t seq) const {
+    return ShardDir() + "/seg-" + std::to_string(seq) + ".dat";
+  }
+  std::vector<std::string> Files() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(ShardDir())) {
+      out.push_back(e.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  bool LogHas(std::string_view needle) const {
+    for (const std::string& l : logs_) {
+      if (l.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  std::string dir_;
+  std::vector<std::string> logs_;
+};
+
+bool AllOk(const std::vector<absl::Status>& v) {
+  return std::all_of(v.begin(), v.end(),
+                     [](const absl::Status& s) { return s.ok(); });
+}
+
+TEST_F(SpoolTest, AppendCommitAndRecoverWithoutClosing) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  EXPECT_TRUE(rec.empty());
+  std::vector<MessageRecord> sent;
+  std::vector<MessageLocator> locs;
+  std::vector<absl::Status> st;
+  for (int i = 0; i < 3; ++i) {
+    sent.push_back(Msg(spool.get(), 100 + 700 * i, i + 1));
+    sent.back().flags = kFlag8BitMime;
+    locs.push_back(Append(spool.get(), sent.back(), &st));
+  }
+  Drain(spool.get(), &io);
+  ASSERT_EQ(st.size(), 3u);
+  EXPECT_TRUE(AllOk(st));
+
+  // Like kill -9: the first instance is still open, never closed.
+  std::vector<RecoveredMessage> again = RecoverNow(Opts());
+  ASSERT_EQ(again.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(again[i].locator, locs[i]);
+    EXPECT_EQ(again[i].record, sent[i]);
+    EXPECT_EQ(again[i].done, std::vector<bool>(i + 1, false));
+  }
+}
+
+TEST_F(SpoolTest, HundredAppendsShareOneWriteAndOneSync) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  const BlockingSpoolIo::Counters before = io.counters();
+  std::vector<absl::Status> st;
+  for (int i = 0; i < 100; ++i) Append(spool.get(), Msg(spool.get(), 1000), &st);
+  EXPECT_TRUE(st.empty());  // nothing is committed before the flush
+  EXPECT_EQ(io.counters().writes, before.writes);
+  spool->Flush();
+  EXPECT_EQ(io.counters().writes, before.writes + 1);
+  EXPECT_EQ(io.counters().syncs, before.syncs + 1);
+  EXPECT_TRUE(st.empty());  // callbacks only run from completions
+  io.RunPending();
+  ASSERT_EQ(st.size(), 100u);
+  EXPECT_TRUE(AllOk(st));
+  const Spool::Stats s = spool->stats();
+  EXPECT_EQ(s.commits_issued, 1u);
+  EXPECT_EQ(s.records_issued, 100u);
+  EXPECT_EQ(s.max_records_per_commit, 100u);
+  EXPECT_EQ(s.bytes_staged, 0u);
+  EXPECT_EQ(s.messages_committed, 100u);
+  EXPECT_EQ(s.messages_live, 100u);
+}
+
+TEST_F(SpoolTest, AppendsDuringAWriteGoInTheNextGroup) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  std::vector<absl::Status> st;
+  Append(spool.get(), Msg(spool.get(), 500), &st);
+  spool->Flush();
+  const uint64_t writes = io.counters().writes;
+  for (int i = 0; i < 5; ++i) Append(spool.get(), Msg(spool.get(), 500), &st);
+  spool->Flush();  // a write is in flight: keep staging
+  EXPECT_EQ(io.counters().writes, writes);
+  io.RunPending();
+  EXPECT_EQ(st.size(), 1u);
+  spool->Flush();
+  EXPECT_EQ(io.counters().writes, writes + 1);
+  io.RunPending();
+  EXPECT_EQ(st.size(), 6u);
+  EXPECT_TRUE(AllOk(st));
+  EXPECT_EQ(spool->stats().commits_issued, 2u);
+}
+
+TEST_F(SpoolTest, CommitMaxBytesBoundsEachWrite) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  Spool::Options o = Opts();
+  o.commit_max_bytes = 8192;
+  auto spool = OpenSpool(&io, o, &rec);
+  ASSERT_TRUE(spool);
+  std::vector<absl::Status> st;
+  const MessageRecord probe = Msg(spool.get(), 1000);
+  const size_t framed = FramedMessageSize(probe);
+  for (int i = 0; i < 20; ++i) Append(spool.get(), Msg(spool.get(), 1000), &st);
+  const uint64_t bytes_before = io.counters().bytes_written;
+  spool->Flush();
+  const uint64_t first = io.counters().bytes_written - bytes_before;
+  EXPECT_LE(first, 8192u + kRecordHeaderBytes);
+  EXPECT_EQ(first, (8192 / framed) * framed + kRecordHeaderBytes);
+  Drain(spool.get(), &io);
+  ASSERT_EQ(st.size(), 20u);
+  EXPECT_TRUE(AllOk(st));
+  EXPECT_EQ(spool->stats().commits_issued, (20 + 8192 / framed - 1) /
+                                               (8192 / framed));
+  EXPECT_EQ(RecoverNow(o).size(), 20u);
+}
+
+TEST_F(SpoolTest, MessagesWaitForTheFirstSegment) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto opened = Spool::Open(Opts(), &io, &rec);
+  ASSERT_TRUE(opened.ok());
+  Spool* spool = opened->get();
+  std::vector<absl::Status> st;
+  for (int i = 0; i < 3; ++i) Append(spool, Msg(spool, 300), &st);
+  EXPECT_EQ(spool->stats().appends_waiting_for_segment, 3u);
+  const uint64_t writes = io.counters().writes;
+  spool->Flush();  // the segment's files are not ready yet
+  EXPECT_EQ(io.counters().writes, writes);
+  Drain(spool, &io);
+  ASSERT_EQ(st.size(), 3u);
+  EXPECT_TRUE(AllOk(st));
+  EXPECT_EQ(spool->stats().commits_issued, 1u);
+}
+
+TEST_F(SpoolTest, FailedWriteFailsItsBatchAndTheSegment) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  std::vector<absl::Status> ok_st;
+  const MessageLocator before =
+      Append(spool.get(), Msg(spool.get(), 400), &ok_st);
+  Drain(spool.get(), &io);
+  ASSERT_TRUE(AllOk(ok_st));
+
+  std::vector<absl::Status> st;
+  std::set<uint64_t> failed_ids;
+  io.FailNextWrite(EIO);
+  for (int i = 0; i < 5; ++i) {
+    failed_ids.insert(Append(spool.get(), Msg(spool.get(), 400), &st).message_id);
+  }
+  spool->Flush();
+  io.RunPending();
+  ASSERT_EQ(st.size(), 5u);
+  for (const absl::Status& s : st) EXPECT_FALSE(s.ok());
+  EXPECT_EQ(spool->stats().commit_failures, 1u);
+  EXPECT_EQ(spool->stats().messages_failed, 5u);
+  EXPECT_TRUE(LogHas("abandoning the segment"));
+
+  // New messages go to another segment and succeed.
+  std::vector<absl::Status> after_st;
+  const MessageLocator after =
+      Append(spool.get(), Msg(spool.get(), 400), &after_st);
+  EXPECT_NE(after.segment_seq, before.segment_seq);
+  Drain(spool.get(), &io);
+  ASSERT_EQ(after_st.size(), 1u);
+  EXPECT_TRUE(after_st[0].ok());
+
+  std::vector<RecoveredMessage> again = RecoverNow(Opts());
+  std::set<uint64_t> ids;
+  for (const auto& r : again) ids.insert(r.locator.message_id);
+  EXPECT_EQ(ids, (std::set<uint64_t>{before.message_id, after.message_id}));
+}
+
+TEST_F(SpoolTest, FailedSyncFailsTheBatchAndEverythingStagedBehindIt) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  std::vector<absl::Status> st;
+  io.FailNextSync(EIO);
+  Append(spool.get(), Msg(spool.get(), 400), &st);
+  spool->Flush();  // in flight, will fail
+  Append(spool.get(), Msg(spool.get(), 400), &st);
+  Append(spool.get(), Msg(spool.get(), 400), &st);
+  io.RunPending();
+  ASSERT_EQ(st.size(), 3u);
+  for (const absl::Status& s : st) {
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  }
+  EXPECT_EQ(spool->stats().messages_live, 0u);
+  std::vector<absl::Status> later;
+  Append(spool.get(), Msg(spool.get(), 400), &later);
+  Drain(spool.get(), &io);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_TRUE(later[0].ok());
+}
+
+TEST_F(SpoolTest, EnospcOnSegmentCreationIsResourceExhausted) {
+  BlockingSpoolIo io;
+  io.SetFailFallocate(ENOSPC);
+  std::vector<RecoveredMessage> rec;
+  auto opened = Spool::Open(Opts(), &io, &rec);
+  ASSERT_TRUE(opened.ok());
+  Spool* spool = opened->get();
+  // Staged while the first segment is being made: fails through the callback.
+  std::vector<absl::Status> st;
+  Append(spool, Msg(spool, 300), &st);
+  io.RunPending();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_EQ(st[0].code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(spool->CanAccept().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(spool->stats().no_space);
+
+  // Now it fails at once, and retries in the background.
+  auto loc = spool->AppendMessage(Msg(spool, 300), [](absl::Status) {
+    ADD_FAILURE() << "callback of a rejected message ran";
+  });
+  EXPECT_EQ(loc.status().code(), absl::StatusCode::kResourceExhausted);
+  io.RunPending();
+  EXPECT_FALSE(spool->CanAccept().ok());
+
+  // Space comes back: the next retry succeeds.
+  io.SetFailFallocate(0);
+  loc = spool->AppendMessage(Msg(spool, 300), [](absl::Status) {});
+  EXPECT_EQ(loc.status().code(), absl::StatusCode::kResourceExhausted);
+  io.RunPending();
+  EXPECT_TRUE(spool->CanAccept().ok());
+  std::vector<absl::Status> ok_st;
+  Append(spool, Msg(spool, 300), &ok_st);
+  Drain(spool, &io);
+  ASSERT_EQ(ok_st.size(), 1u);
+  EXPECT_TRUE(ok_st[0].ok());
+  // No half-made files were left behind by the failed attempts.
+  for (const std::string& f : Files()) {
+    EXPECT_TRUE(f.starts_with("seg-")) << f;
+  }
+  EXPECT_EQ(Files().size(), 2u);
+}
+
+TEST_F(SpoolTest, DiskFullKeepsQueuedMailAndReusesFreedSegments) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(kSmallSegment), &rec);
+  ASSERT_TRUE(spool);
+  io.SetFailFallocate(ENOSPC);  // after the first segment exists
+  std::vector<MessageLocator> locs;
+  std::vector<absl::Status> st;
+  absl::Status rejected;
+  for (int i = 0; i < 200; ++i) {
+    auto loc = spool->AppendMessage(
+        Msg(spool.get(), 2000), [&st](absl::Status s) { st.push_back(s); });
+    if (!loc.ok()) {
+      rejected = loc.status();
+      break;
+    }
+    locs.push_back(*loc);
+    Drain(spool.get(), &io);
+  }
+  EXPECT_EQ(rejected.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_GT(locs.size(), 10u);
+  EXPECT_TRUE(AllOk(st));
+  EXPECT_FALSE(spool->CanAccept().ok());
+  // Nothing acknowledged is lost.
+  EXPECT_EQ(RecoverNow(Opts(kSmallSegment)).size(), locs.size());
+
+  // Deliveries finish: the full segment becomes a free file and is reused
+  // without any new allocation.
+  for (const MessageLocator& l : locs) {
+    spool->MarkDone(l, 0, kOutcomeDelivered);
+  }
+  Drain(spool.get(), &io);
+  EXPECT_TRUE(spool->CanAccept().ok());
+  std::vector<absl::Status> st2;
+  Append(spool.get(), Msg(spool.get(), 2000), &st2);
+  Drain(spool.get(), &io);
+  ASSERT_EQ(st2.size(), 1u);
+  EXPECT_TRUE(st2[0].ok());
+  EXPECT_EQ(spool->stats().segments_reused, 1u);
+}
+
+TEST_F(SpoolTest, OutcomesAreAppliedOnRecovery) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  std::vector<absl::Status> st;
+  const MessageLocator three = Append(spool.get(), Msg(spool.get(), 300, 3), &st);
+  const MessageLocator all_done =
+      Append(spool.get(), Msg(spool.get(), 300, 2), &st);
+  Drain(spool.get(), &io);
+  spool->MarkDone(three, 0, kOutcomeDelivered);
+  spool->MarkDone(three, 1, kOutcomeBounced);
+  spool->MarkDone(three, 1, kOutcomeBounced);  // a repeat is ignored
+  spool->MarkDone(all_done, 0, kOutcomeDelivered);
+  spool->MarkDone(all_done, 1, kOutcomeExpired);
+  spool->MarkDone(MessageLocator{999, 1}, 0, kOutcomeDelivered);  // unknown
+  Drain(spool.get(), &io);
+  EXPECT_EQ(spool->stats().outcomes_staged, 4u);
+
+  std::vector<RecoveredMessage> again = RecoverNow(Opts());
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].locator, three);
+  EXPECT_EQ(again[0].done, (std::vector<bool>{true, true, false}));
+}
+
+TEST_F(SpoolTest, OutcomesOfRecoveredMessagesAreJournaledToo) {
+  std::vector<MessageLocator> locs;
+  {
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, Opts(), &rec);
+    ASSERT_TRUE(spool);
+    std::vector<absl::Status> st;
+    for (int i = 0; i < 4; ++i) {
+      locs.push_back(Append(spool.get(), Msg(spool.get(), 300, 2), &st));
+    }
+    Drain(spool.get(), &io);
+    spool->MarkDone(locs[0], 0, kOutcomeDelivered);
+    Drain(spool.get(), &io);
+  }
+  {
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, Opts(), &rec);
+    ASSERT_EQ(rec.size(), 4u);
+    EXPECT_EQ(rec[0].done, (std::vector<bool>{true, false}));
+    spool->MarkDone(locs[0], 1, kOutcomeDelivered);
+    spool->MarkDone(locs[1], 0, kOutcomeDelivered);
+    Drain(spool.get(), &io);
+  }
+  std::vector<RecoveredMessage> rec = RecoverNow(Opts());
+  ASSERT_EQ(rec.size(), 3u);
+  EXPECT_EQ(rec[0].locator, locs[1]);
+  EXPECT_EQ(rec[0].done, (std::vector<bool>{true, false}));
+}
+
+TEST_F(SpoolTest, MissingOrDamagedJournalIsRebuilt) {
+  std::vector<MessageLocator> locs;
+  uint64_t seq = 0;
+  {
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, Opts(), &rec);
+    ASSERT_TRUE(spool);
+    std::vector<absl::Status> st;
+    for (int i = 0; i < 3; ++i) {
+      locs.push_back(Append(spool.get(), Msg(spool.get(), 300, 2), &st));
+    }
+    seq = locs[0].segment_seq;
+    Drain(spool.get(), &io);
+    spool->MarkDone(locs[0], 0, kOutcomeDelivered);
+    spool->MarkDone(locs[0], 1, kOutcomeDelivered);
+    spool->MarkDone(locs[1], 1, kOutcomeDelivered);
+    Drain(spool.get(), &io);
+  }
+  const std::string jnl = ShardDir() + "/seg-" + std::to_string(seq) + ".jnl";
+  // A damaged journal header: outcomes are still read by the name's seq,
+  // and the header is rewritten.
+  {
+    const int fd = ::open(jnl.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, "XXXX", 4, 0), 4);
+    ::close(fd);
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, Opts(), &rec);
+    ASSERT_EQ(rec.size(), 2u);
+    EXPECT_EQ(rec[0].done, (std::vector<bool>{false, true}));
+    EXPECT_TRUE(LogHas("damaged file header"));
+  }
+  // A lost journal: every recipient counts as not done (duplicates are
+  // allowed, losses are not), and a new journal takes further outcomes.
+  ASSERT_TRUE(fs::remove(jnl));
+  {
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, Opts(), &rec);
+    ASSERT_EQ(rec.size(), 3u);
+    EXPECT_TRUE(LogHas("is missing"));
+    EXPECT_TRUE(fs::exists(jnl));
+    spool->MarkDone(locs[0], 0, kOutcomeDelivered);
+    spool->MarkDone(locs[0], 1, kOutcomeDelivered);
+    Drain(spool.get(), &io);
+  }
+  EXPECT_EQ(RecoverNow(Opts()).size(), 2u);
+}
+
+TEST_F(SpoolTest, CrashWhileReusingAFreeFileLeavesItFree) {
+  // A free file whose new header was written but which was not yet renamed
+  // (crash in between) stays free, and its stale records stay dead.
+  {
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, Opts(kSmallSegment), &rec);
+    ASSERT_TRUE(spool);
+    std::vector<absl::Status> st;
+    std::vector<MessageLocator> locs;
+    for (int i = 0; i < 120; ++i) {
+      locs.push_back(Append(spool.get(), Msg(spool.get(), 1500), &st));
+      Drain(spool.get(), &io);
+    }
+    for (const MessageLocator& l : locs) spool->MarkDone(l, 0, kOutcomeDelivered);
+    Drain(spool.get(), &io);
+  }
+  std::vector<std::string> free_dat;
+  for (const std::string& f : Files()) {
+    if (f.starts_with("free-") && f.ends_with(".dat")) free_dat.push_back(f);
+  }
+  ASSERT_FALSE(free_dat.empty());
+  const std::string path = ShardDir() + "/" + free_dat[0];
+  {
+    const std::string header =
+        EncodeFileHeader(FileHeader{1000, FileKind::kSegment});
+    const int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, header.data(), header.size(), 0),
+              static_cast<ssize_t>(header.size()));
+    ::close(fd);
+  }
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(kSmallSegment), &rec);
+  ASSERT_TRUE(spool);
+  EXPECT_TRUE(rec.empty());
+  std::vector<absl::Status> st;
+  const MessageLocator l = Append(spool.get(), Msg(spool.get(), 100), &st);
+  EXPECT_GT(l.segment_seq, 1000u);  // above the seq found in the header
+  Drain(spool.get(), &io);
+  EXPECT_EQ(RecoverNow(Opts(kSmallSegment)).size(), 1u);
+}
+
+TEST_F(SpoolTest, RolloverAcrossSegmentsKeepsOrder) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(kSmallSegment), &rec);
+  ASSERT_TRUE(spool);
+  std::vector<MessageRecord> sent;
+  std::vector<MessageLocator> locs;
+  std::vector<absl::Status> st;
+  for (int i = 0; i < 300; ++i) {
+    sent.push_back(Msg(spool.get(), 600 + (i * 37) % 1500));
+    locs.push_back(Append(spool.get(), sent.back(), &st));
+    if (i % 10 == 9) Drain(spool.get(), &io);
+  }
+  Drain(spool.get(), &io);
+  ASSERT_EQ(st.size(), 300u);
+  EXPECT_TRUE(AllOk(st));
+  std::set<uint64_t> seqs;
+  for (const MessageLocator& l : locs) seqs.insert(l.segment_seq);
+  EXPECT_GE(seqs.size(), 5u);
+  EXPECT_TRUE(std::is_sorted(
+      locs.begin(), locs.end(), [](const MessageLocator& a,
+                                   const MessageLocator& b) {
+        return a.segment_seq < b.segment_seq;
+      }));
+  // Every rollover found its spare ready: no append waited for a file.
+  EXPECT_EQ(spool->stats().appends_waiting_for_segment, 0u);
+  EXPECT_GE(spool->stats().segments_created, seqs.size());
+
+  std::vector<RecoveredMessage> again = RecoverNow(Opts(kSmallSegment));
+  ASSERT_EQ(again.size(), sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(again[i].locator, locs[i]) << i;
+    EXPECT_EQ(again[i].record, sent[i]) << i;
+  }
+}
+
+TEST_F(SpoolTest, DoneSegmentIsRecycledAndItsStaleRecordsStayDead) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(kSmallSegment), &rec);
+  ASSERT_TRUE(spool);
+  std::vector<absl::Status> st;
+  std::vector<MessageLocator> first, second, third;
+  // Fill segment A, roll into B.
+  MessageLocator l = Append(spool.get(), Msg(spool.get(), 1500), &st);
+  const uint64_t seg_a = l.segment_seq;
+  first.push_back(l);
+  while (true) {
+    l = Append(spool.get(), Msg(spool.get(), 1500), &st);
+    Drain(spool.get(), &io);
+    if (l.segment_seq != seg_a) break;
+    first.push_back(l);
+  }
+  second.push_back(l);
+  const uint64_t seg_b = l.segment_seq;
+  // Everything in A is delivered: A is retired to a free file.
+  for (const MessageLocator& m : first) {
+    spool->MarkDone(m, 0, kOutcomeDelivered);
+  }
+  Drain(spool.get(), &io);
+  EXPECT_FALSE(fs::exists(SegPath(seg_a)));
+  EXPECT_EQ(spool->stats().segments_free + spool->stats().segments_reused,
+            1u);
+  // Fill B, roll into C, which must be A's old file.
+  while (true) {
+    l = Append(spool.get(), Msg(spool.get(), 1500), &st);
+    Drain(spool.get(), &io);
+    if (l.segment_seq != seg_b) break;
+    second.push_back(l);
+  }
+  third.push_back(l);
+  third.push_back(Append(spool.get(), Msg(spool.get(), 1500), &st));
+  Drain(spool.get(), &io);
+  EXPECT_TRUE(AllOk(st));
+  EXPECT_EQ(spool->stats().segments_reused, 1u);
+
+  // A's records are still in the reused file, under an older seq.
+  std::vector<RecoveredMessage> again = RecoverNow(Opts(kSmallSegment));
+  std::set<uint64_t> got;
+  for (const auto& r : again) got.insert(r.locator.message_id);
+  std::set<uint64_t> want;
+  for (const auto& m : second) want.insert(m.message_id);
+  for (const auto& m : third) want.insert(m.message_id);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(again.size(), second.size() + third.size());
+}
+
+TEST_F(SpoolTest, TornTailLosesOnlyTheTornRecord) {
+  for (bool truncate : {true, false}) {
+    SCOPED_TRACE(truncate ? "truncated file" : "zeroed half record");
+    std::error_code ec;
+    fs::remove_all(ShardDir(), ec);
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, Opts(), &rec);
+    ASSERT_TRUE(spool);
+    std::vector<absl::Status> st;
+    std::vector<MessageRecord> sent;
+    uint64_t seq = 0;
+    size_t last_offset = kFileHeaderBytes;
+    for (int i = 0; i < 5; ++i) {
+      sent.push_back(Msg(spool.get(), 900));
+      if (i < 4) last_offset += FramedMessageSize(sent.back());
+      seq = Append(spool.get(), sent.back(), &st).segment_seq;
+    }
+    Drain(spool.get(), &io);
+    ASSERT_TRUE(AllOk(st));
+    const size_t cut = last_offset + FramedMessageSize(sent.back()) / 2;
+    if (truncate) {
+      ASSERT_EQ(::truncate(SegPath(seq).c_str(), static_cast<off_t>(cut)), 0);
+    } else {
+      std::string zeros(FramedMessageSize(sent.back()), '\0');
+      const int fd = ::open(SegPath(seq).c_str(), O_WRONLY);
+      ASSERT_GE(fd, 0);
+      ASSERT_EQ(::pwrite(fd, zeros.data(), zeros.size() / 2,
+                         static_cast<off_t>(cut)),
+                static_cast<ssize_t>(zeros.size() / 2));
+      ::close(fd);
+    }
+    logs_.clear();
+    std::vector<RecoveredMessage> again = RecoverNow(Opts());
+    ASSERT_EQ(again.size(), 4u);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(again[i].record, sent[i]);
+    EXPECT_TRUE(LogHas("damaged record"));
+  }
+}
+
+TEST_F(SpoolTest, DamagedRecordInTheMiddleIsSkipped) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  std::vector<absl::Status> st;
+  std::vector<MessageRecord> sent;
+  std::vector<size_t> offsets;
+  size_t off = kFileHeaderBytes;
+  uint64_t seq = 0;
+  for (int i = 0; i < 5; ++i) {
+    sent.push_back(Msg(spool.get(), 700));
+    offsets.push_back(off);
+    off += FramedMessageSize(sent.back());
+    seq = Append(spool.get(), sent.back(), &st).segment_seq;
+  }
+  Drain(spool.get(), &io);
+  for (size_t damage : {offsets[2] + 300, offsets[3] + 17}) {  // body, length
+    const int fd = ::open(SegPath(seq).c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    char c;
+    ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(damage)), 1);
+    c ^= 0x20;
+    ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(damage)), 1);
+    ::close(fd);
+  }
+  std::vector<RecoveredMessage> again = RecoverNow(Opts());
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_EQ(again[0].record, sent[0]);
+  EXPECT_EQ(again[1].record, sent[1]);
+  EXPECT_EQ(again[2].record, sent[4]);
+  EXPECT_TRUE(LogHas("damaged record at offset " + std::to_string(offsets[2])));
+}
+
+TEST_F(SpoolTest, GarbageFilesDoNotStopStartUp) {
+  ASSERT_TRUE(fs::create_directories(ShardDir()));
+  std::mt19937_64 rng(9);
+  auto write_random = [&](const std::string& name, size_t n) {
+    std::string bytes(n, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    std::ofstream(ShardDir() + "/" + name, std::ios::binary) << bytes;
+  };
+  write_random("seg-7.dat", 256 << 10);
+  write_random("seg-7.jnl", 64 << 10);
+  write_random("seg-9.dat", 100);  // shorter than a header block
+  write_random("seg-12.jnl", 5000);
+  write_random("free-4.dat", 4096);
+  write_random("notes.txt", 10);
+  std::ofstream(ShardDir() + "/seg-8.dat");  // empty
+
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  EXPECT_TRUE(rec.empty());
+  EXPECT_TRUE(LogHas("seg-7.dat"));
+  EXPECT_TRUE(LogHas("ignoring unexpected file notes.txt"));
+  // New segments number above every seq seen.
+  std::vector<absl::Status> st;
+  const MessageLocator l = Append(spool.get(), Msg(spool.get(), 100), &st);
+  EXPECT_GT(l.segment_seq, 12u);
+  Drain(spool.get(), &io);
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_TRUE(st[0].ok());
+  const std::vector<std::string> files = Files();
+  EXPECT_TRUE(std::find(files.begin(), files.end(), "notes.txt") != files.end());
+  EXPECT_TRUE(std::find(files.begin(), files.end(), "seg-7.dat") == files.end());
+  EXPECT_TRUE(std::find(files.begin(), files.end(), "free-4.dat") ==
+              files.end());
+  EXPECT_EQ(RecoverNow(Opts()).size(), 1u);
+}
+
+TEST_F(SpoolTest, EverythingDoneLeavesNothingToRecover) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(kSmallSegment), &rec);
+  ASSERT_TRUE(spool);
+  std::vector<absl::Status> st;
+  std::vector<MessageLocator> locs;
+  for (int i = 0; i < 150; ++i) {
+    locs.push_back(Append(spool.get(), Msg(spool.get(), 1000, 2), &st));
+    if (i % 20 == 0) Drain(spool.get(), &io);
+  }
+  Drain(spool.get(), &io);
+  for (const MessageLocator& l : locs) {
+    spool->MarkDone(l, 1, kOutcomeDelivered);
+    spool->MarkDone(l, 0, kOutcomeBounced);
+  }
+  Drain(spool.get(), &io);
+  const Spool::Stats s = spool->stats();
+  EXPECT_EQ(s.messages_live, 0u);
+  EXPECT_GE(s.segments_retired, 2u);
+  EXPECT_LE(s.segments_free, 2u);  // max_free_segments
+  EXPECT_TRUE(RecoverNow(Opts(kSmallSegment)).empty());
+}
+
+TEST_F(SpoolTest, RejectsInvalidAndOversizedMessages) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(kSmallSegment), &rec);
+  ASSERT_TRUE(spool);
+  auto never = [](absl::Status) { ADD_FAILURE() << "callback ran"; };
+  MessageRecord big = Msg(spool.get(), kSmallSegment);
+  EXPECT_EQ(spool->AppendMessage(big, never).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  MessageRecord none = Msg(spool.get(), 10);
+  none.recipients.clear();
+  EXPECT_EQ(spool->AppendMessage(none, never).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  MessageRecord zero = Msg(spool.get(), 10);
+  zero.id = 0;
+  EXPECT_EQ(spool->AppendMessage(zero, never).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  MessageRecord dup = Msg(spool.get(), 10);
+  std::vector<absl::Status> st;
+  Append(spool.get(), dup, &st);
+  EXPECT_EQ(spool->AppendMessage(dup, never).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  Drain(spool.get(), &io);
+  EXPECT_EQ(st.size(), 1u);
+}
+
+TEST_F(SpoolTest, RejectsBadOptions) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  Spool::Options o = Opts();
+  o.segment_bytes = 5000;
+  EXPECT_FALSE(Spool::Open(o, &io, &rec).ok());
+  o = Opts();
+  o.shard = 1024;
+  EXPECT_FALSE(Spool::Open(o, &io, &rec).ok());
+  o = Opts();
+  o.dir = dir_ + "/file";
+  std::ofstream(o.dir) << "x";  // a file where the directory should be
+  EXPECT_EQ(Spool::Open(o, &io, &rec).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SpoolTest, IdsAreUniqueAcrossRestarts) {
+  std::set<uint64_t> ids;
+  for (int run = 0; run < 3; ++run) {
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, Opts(), &rec);
+    ASSERT_TRUE(spool);
+    for (int i = 0; i < 1000; ++i) {
+      const uint64_t id = spool->NewMessageId();
+      EXPECT_EQ(id >> 54, 3u);  // the shard
+      EXPECT_TRUE(ids.insert(id).second);
+    }
+  }
+}
+
+TEST_F(SpoolTest, NoSyncWhenNotDurable) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  Spool::Options o = Opts();
+  o.durable = false;
+  auto spool = OpenSpool(&io, o, &rec);
+  ASSERT_TRUE(spool);
+  EXPECT_TRUE(LogHas("DURABILITY IS OFF"));
+  const uint64_t syncs = io.counters().syncs;
+  std::vector<absl::Status> st;
+  for (int i = 0; i < 10; ++i) {
+    Append(spool.get(), Msg(spool.get(), 100), &st);
+    Drain(spool.get(), &io);
+  }
+  EXPECT_EQ(io.counters().syncs, syncs);
+  EXPECT_EQ(st.size(), 10u);
+}
+
+TEST_F(SpoolTest, CallbacksMayCallBackIntoTheSpool) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  Spool* s = spool.get();
+  int chained = 0;
+  std::function<void(absl::Status)> next = [&](absl::Status st) {
+    ASSERT_TRUE(st.ok());
+    if (++chained >= 5) return;
+    auto loc = s->AppendMessage(Msg(s, 200), next);
+    ASSERT_TRUE(loc.ok());
+    s->MarkDone(*loc, 0, kOutcomeDelivered);  // before its commit: allowed
+    s->Flush();
+  };
+  ASSERT_TRUE(s->AppendMessage(Msg(s, 200), next).ok());
+  Drain(s, &io);
+  EXPECT_EQ(chained, 5);
+}
+
+TEST_F(SpoolTest, CompletionsAfterDestructionAreIgnored) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  int ran = 0;
+  ASSERT_TRUE(
+      spool->AppendMessage(Msg(spool.get(), 100), [&](absl::Status) { ++ran; })
+          .ok());
+  spool->Flush();
+  EXPECT_TRUE(spool->HasIoInFlight());
+  spool.reset();
+  io.RunPending();
+  EXPECT_EQ(ran, 0);
+}
+
+}  // namespace
+}  // namespace ringpost::queue
