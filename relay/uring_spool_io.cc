@@ -85,32 +85,55 @@ void UringSpoolIo::WriteAndSync(int fd, uint64_t offset, std::string_view data,
   (new WriteSyncOp(loop_, fd, offset, data, sync, std::move(done)))->Issue();
 }
 
+void UringSpoolIo::SyncDirectoryOf(const std::string& path,
+                                   absl::AnyInvocable<void(int)> done) {
+  const size_t slash = path.rfind('/');
+  auto dir = std::make_shared<std::string>(
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
+  io_uring_sqe* sqe = loop_->Sqe([this, dir, done = std::move(done)](int32_t dfd) mutable {
+    if (dfd < 0) return done(dfd);
+    io_uring_sqe* s = loop_->Sqe([this, dfd, done = std::move(done)](int32_t r) mutable {
+      Close(dfd);
+      done(r);
+    });
+    io_uring_prep_fsync(s, dfd, 0);
+  });
+  io_uring_prep_openat(sqe, AT_FDCWD, dir->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+}
+
 void UringSpoolIo::OpenSegmentFile(std::string path, uint64_t size, bool create,
                                    absl::AnyInvocable<void(int)> done) {
-  auto owned_path = std::make_shared<std::string>(std::move(path));
-  io_uring_sqe* sqe = loop_->Sqe(
-      [this, owned_path, size, create, done = std::move(done)](int32_t fd) mutable {
-        if (fd < 0 || !create) return done(fd);
-        io_uring_sqe* f = loop_->Sqe([this, fd, done = std::move(done)](int32_t r) mutable {
-          if (r < 0) {
-            io_uring_sqe* c = loop_->Sqe(static_cast<runtime::Completion*>(nullptr));
-            io_uring_prep_close(c, fd);
-            return done(r);
-          }
-          done(fd);
-        });
-        io_uring_prep_fallocate(f, fd, 0, 0, static_cast<off_t>(size));
+  auto owned = std::make_shared<std::string>(std::move(path));
+  // On any failure after creating the file: close it, unlink it, report.
+  auto fail = [this, owned](int fd, int err, absl::AnyInvocable<void(int)> cb) {
+    Close(fd);
+    Unlink(*owned, [err, cb = std::move(cb)](int) mutable { cb(err); });
+  };
+  io_uring_sqe* sqe = loop_->Sqe([this, owned, size, create, fail,
+                                  done = std::move(done)](int32_t fd) mutable {
+    if (fd < 0 || !create) return done(fd);
+    io_uring_sqe* f = loop_->Sqe([this, owned, fd, fail,
+                                  done = std::move(done)](int32_t r) mutable {
+      if (r < 0) return fail(fd, r, std::move(done));
+      // The new name must survive a crash before records go into the file.
+      SyncDirectoryOf(*owned, [fd, fail, done = std::move(done)](int s) mutable {
+        if (s < 0) return fail(fd, s, std::move(done));
+        done(fd);
       });
-  const int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
-  io_uring_prep_openat(sqe, AT_FDCWD, owned_path->c_str(), flags, 0640);
+    });
+    io_uring_prep_fallocate(f, fd, 0, 0, static_cast<off_t>(size));
+  });
+  const int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0);
+  io_uring_prep_openat(sqe, AT_FDCWD, owned->c_str(), flags, 0640);
 }
 
 void UringSpoolIo::Rename(std::string from, std::string to,
                           absl::AnyInvocable<void(int)> done) {
   auto paths = std::make_shared<std::pair<std::string, std::string>>(std::move(from),
                                                                      std::move(to));
-  io_uring_sqe* sqe = loop_->Sqe([paths, done = std::move(done)](int32_t r) mutable {
-    done(r);
+  io_uring_sqe* sqe = loop_->Sqe([this, paths, done = std::move(done)](int32_t r) mutable {
+    if (r < 0) return done(r);
+    SyncDirectoryOf(paths->second, std::move(done));
   });
   io_uring_prep_renameat(sqe, AT_FDCWD, paths->first.c_str(), AT_FDCWD,
                          paths->second.c_str(), 0);

@@ -2,8 +2,9 @@
 //
 // Every spool operation becomes ring submissions on the shard's own loop:
 // a commit group is one WRITE linked to one FSYNC(DATASYNC); segment files
-// are created with OPENAT + FALLOCATE, retired with RENAMEAT/UNLINKAT. No
-// blocking system call on the shard thread.
+// are created with OPENAT(O_EXCL) + FALLOCATE + an fsync of the directory,
+// renamed with RENAMEAT + directory fsync, removed with UNLINKAT. No blocking
+// system call on the shard thread.
 #pragma once
 
 #include "queue/spool.h"
@@ -27,6 +28,9 @@ class UringSpoolIo final : public queue::SpoolIo {
   uint64_t syncs() const { return syncs_; }
 
  private:
+  // fsync of the directory holding `path` (makes a create or rename durable).
+  void SyncDirectoryOf(const std::string& path, absl::AnyInvocable<void(int)> done);
+
   runtime::Loop* loop_;
   uint64_t writes_ = 0;
   uint64_t syncs_ = 0;

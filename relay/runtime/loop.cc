@@ -302,6 +302,7 @@ void Loop::SubmitAndWait() {
 }
 
 void Loop::Run() {
+  quit_ = false;
   while (true) {
     ++stats_.turns;
     Reap();

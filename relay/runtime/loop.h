@@ -112,7 +112,7 @@ class Loop {
   // result. Allocates; do not use per message.
   io_uring_sqe* Sqe(absl::AnyInvocable<void(int32_t)> done);
 
-  // Runs turns until Quit().
+  // Runs turns until Quit() (each call runs until the next Quit()).
   void Run();
   // Ends Run() after the current turn. Loop thread only.
   void Quit() { quit_ = true; }
