@@ -150,6 +150,21 @@ class InboundConnection final : public runtime::StreamHandler,
     if (stream_ != nullptr) stream_->ResumeReading();
   }
   int64_t WallClockMs() override { return shard_->WallClockMs(); }
+  void OnRejected(std::string_view sender, std::string_view recipient, int code,
+                  std::string_view enhanced, std::string_view text) override {
+    LogRecord r;
+    r.type = LogEvent::kRejection;
+    r.sender = sender;
+    r.recipient = recipient;
+    r.domain = smtp::DomainOf(recipient);
+    r.peer = ip_;
+    r.code = code;
+    r.enhanced = enhanced;
+    r.response = text;
+    r.event_at_ms = shard_->WallClockMs();
+    r.queued_at_ms = r.event_at_ms;
+    shard_->log().Add(r);
+  }
 
   // The spool answered for the message this connection submitted.
   void Committed(absl::Status status, uint64_t id) {

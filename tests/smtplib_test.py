@@ -85,6 +85,32 @@ class SmtplibClient(unittest.TestCase):
                 self.assertIn(b"by relay.test (ringpost) with ESMTP id ", got[:300])
                 self.assertEqual(strip_received(got), body, f"content for {group}")
 
+    def test_relaying_refused_outside_relay_networks(self):
+        bins = h.Binaries(ARGV)
+        wd = h.workdir("relaydeny")
+        sink_port, relay_port = h.free_port(), h.free_port()
+        sink = h.start_sink(bins, wd, sink_port)
+        relay = h.start_relay(bins, wd, relay_port, sink_port,
+                              "--relay_networks=192.0.2.0/24")
+        try:
+            with smtplib.SMTP("127.0.0.1", relay_port, timeout=30) as s:
+                with self.assertRaises(smtplib.SMTPRecipientsRefused) as ctx:
+                    s.sendmail("a@origin.test", ["b@dest.test"], b"Subject: x\r\n\r\nx\r\n")
+                code, text = ctx.exception.recipients["b@dest.test"]
+                self.assertEqual(code, 554)
+                self.assertIn(b"5.7.1", text)
+                self.assertEqual(s.noop()[0], 250)  # the session goes on
+            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Rejection", 0) >= 1,
+                       timeout=10, what="Rejection record")
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            sink.stop()
+        counts = h.count_types(h.delivery_log(wd))
+        self.assertEqual(counts, {"Rejection": 1})
+        r = h.delivery_log(wd)[0]
+        self.assertEqual((r["code"], r["enhanced"], r["recipient"]), (554, "5.7.1", "b@dest.test"))
+        self.assertEqual(h.read_json(f"{wd}/sink.report.json")["messages"], 0)
+
 
 if __name__ == "__main__":
     ARGV = sys.argv

@@ -6,7 +6,8 @@ smarthost route to the sink) and the load generator on loopback, shows the
 load generator's progress, waits until every message reached the sink, and
 prints messages/sec and the relay's CPU microseconds per message (utime +
 stime of the relay process from /proc, over the whole run: reception,
-spooling and delivery).
+spooling and delivery). For scale it first runs the same load straight from
+the load generator into the sink (no relay) and prints the ratio.
 
 Options: --messages N (default 100000), --size BYTES (1024),
 --connections N (16), --shards N (1), --durability fsync|none.
@@ -85,6 +86,12 @@ def main():
         print(f"demo: sink on :{sink_port}, relay on :{relay_port} "
               f"({a.shards} shard(s), durability={a.durability}), spool {tmp}/spool",
               file=sys.stderr)
+        # Baseline in the same run: the same load straight into the sink.
+        direct = subprocess.run([f"{BIN}/bench/loadgen", f"--target=127.0.0.1:{sink_port}",
+                                 f"--messages={a.messages}", f"--size={a.size}",
+                                 f"--connections={a.connections}", "--cpu=1", "--quiet"],
+                                stdout=subprocess.PIPE, text=True, timeout=900)
+        baseline = json.loads(direct.stdout.strip().splitlines()[-1])
         cpu0, t0 = cpu_seconds(relay.pid), time.monotonic()
         lg = subprocess.run([f"{BIN}/bench/loadgen", f"--target=127.0.0.1:{relay_port}",
                              f"--messages={a.messages}", f"--size={a.size}",
@@ -110,6 +117,8 @@ def main():
         print(f"end-to-end rate        {delivered / elapsed:.0f} msgs/sec")
         print(f"relay CPU per message  {us_per_msg:.1f} us")
         print(f"messages/sec/core      {1e6 / us_per_msg:.0f}")
+        print(f"baseline (no relay)    {baseline['msgs_per_sec']:.0f} msgs/sec loadgen -> sink "
+              f"directly; relay end-to-end = {delivered / elapsed / baseline['msgs_per_sec']:.2f}x")
         return 0 if delivered == accepted == a.messages else 1
     finally:
         for p in procs:

@@ -58,6 +58,12 @@ void Session::Reply(int code, std::string_view enhanced, std::string_view text) 
   host_->OutputReady();
 }
 
+void Session::Reject(std::string_view sender, std::string_view recipient, int code,
+                     std::string_view enhanced, std::string_view text) {
+  Reply(code, enhanced, text);
+  host_->OnRejected(sender, recipient, code, enhanced, text);
+}
+
 void Session::Feed(std::string_view data) {
   if (state_ == State::kClosed) return;
   if (input_.empty() && state_ != State::kCommitting) {
@@ -260,7 +266,7 @@ void Session::HandleMail(const smtp::Command& cmd) {
     return;
   }
   if (cmd.has_size && cmd.size > limits_->message_octets_max) {
-    Reply(552, "5.3.4", "Error: message size exceeds fixed limit");
+    Reject(cmd.path, "", 552, "5.3.4", "Error: message size exceeds fixed limit");
     return;
   }
   if (cmd.smtputf8) {
@@ -268,7 +274,7 @@ void Session::HandleMail(const smtp::Command& cmd) {
     return;
   }
   if (absl::Status s = host_->SpoolAvailable(); !s.ok()) {
-    Reply(452, "4.3.1", "Insufficient system storage");
+    Reject(cmd.path, "", 452, "4.3.1", "Insufficient system storage");
     return;
   }
   message_ = std::make_unique<IncomingMessage>();
@@ -285,15 +291,16 @@ void Session::HandleRcpt(const smtp::Command& cmd) {
     return;
   }
   if (message_->recipients.size() >= limits_->recipients_max) {
-    Reply(452, "4.5.3", "Error: too many recipients");
+    Reject(message_->sender, cmd.path, 452, "4.5.3", "Error: too many recipients");
     return;
   }
   if (!client_.relay_allowed) {
-    Reply(554, "5.7.1", "Relay access denied");
+    Reject(message_->sender, cmd.path, 554, "5.7.1", "Relay access denied");
     return;
   }
   if (smtp::DomainOf(cmd.path).empty()) {
-    Reply(550, "5.1.3", "Error: recipient address must have a domain");
+    Reject(message_->sender, cmd.path, 550, "5.1.3",
+           "Error: recipient address must have a domain");
     return;
   }
   message_->recipients.emplace_back(cmd.path.data(), cmd.path.size());
@@ -341,8 +348,8 @@ void Session::FinishData() {
   if (errors != 0) {
     smtp::Reply r = smtp::DataScanner::ReplyFor(errors);
     state_ = State::kCommand;
+    Reject(message_->sender, "", r.code, r.enhanced, r.text);
     ResetTransaction();
-    Reply(r.code, r.enhanced, r.text);
     return;
   }
   if (scanner_.saw_8bit()) message_->eight_bit = true;
@@ -358,9 +365,9 @@ void Session::OnSubmitted(absl::Status status, uint64_t id) {
     ++messages_accepted_;
     Reply(250, "2.0.0", "Ok: queued as " + FormatId(id));
   } else if (absl::IsResourceExhausted(status)) {
-    Reply(452, "4.3.1", "Insufficient system storage");
+    Reject("", "", 452, "4.3.1", "Insufficient system storage");
   } else {
-    Reply(451, "4.3.0", "Error: queue file write error");
+    Reject("", "", 451, "4.3.0", "Error: queue file write error");
   }
   ResetTransaction();
   if (shutdown_) {

@@ -70,6 +70,11 @@ class SessionHost {
   virtual void ResumeInput() = 0;
   // Wall clock for the Received header, in ms since the epoch.
   virtual int64_t WallClockMs() = 0;
+  // A sender, recipient or message was refused (for the delivery log's
+  // Rejection records). `recipient` is empty when the refusal was not about
+  // one recipient.
+  virtual void OnRejected(std::string_view sender, std::string_view recipient,
+                          int code, std::string_view enhanced, std::string_view text) = 0;
 
  protected:
   ~SessionHost() = default;
@@ -110,6 +115,9 @@ class Session {
   void ProcessBuffered();  // runs Process() over input_
   void ProcessCommandLine(std::string_view line);
   void Reply(int code, std::string_view enhanced, std::string_view text);
+  // Replies and reports the refusal to the host.
+  void Reject(std::string_view sender, std::string_view recipient, int code,
+              std::string_view enhanced, std::string_view text);
   void HandleEhlo(const smtp::Command& cmd, bool extended);
   void HandleMail(const smtp::Command& cmd);
   void HandleRcpt(const smtp::Command& cmd);

@@ -23,6 +23,11 @@ class TestHost : public SessionHost {
   void PauseInput() override { paused = true; }
   void ResumeInput() override { paused = false; }
   int64_t WallClockMs() override { return 1700000000000; }
+  void OnRejected(std::string_view, std::string_view recipient, int code,
+                  std::string_view, std::string_view) override {
+    rejections.push_back(std::to_string(code) + " " + std::string(recipient));
+  }
+  std::vector<std::string> rejections;
 
   std::string Take() {
     std::string s;
@@ -154,6 +159,8 @@ TEST_F(SessionTest, RelayDeniedOutsideRelayNetworks) {
   EXPECT_EQ(Send("RCPT TO:<b@y.test>\r\n"), "554 5.7.1 Relay access denied\r\n");
   EXPECT_EQ(Send("DATA\r\n"), "554 5.5.1 Error: no valid recipients\r\n");
   EXPECT_TRUE(host_.submitted.empty());
+  ASSERT_EQ(host_.rejections.size(), 1u);
+  EXPECT_EQ(host_.rejections[0], "554 b@y.test");
 }
 
 TEST_F(SessionTest, Limits) {
