@@ -249,7 +249,7 @@ void Loop::Reap() {
   stats_.completions += count;
 }
 
-void Loop::RunDeferredWork() {
+void Loop::RunDeferredRounds() {
   // Deferred items may defer again (or defer others); bound the rounds.
   for (int round = 0; round < 8 && !deferred_.empty(); ++round) {
     deferred_running_.swap(deferred_);
@@ -259,16 +259,13 @@ void Loop::RunDeferredWork() {
     }
     deferred_running_.clear();
   }
+}
+
+void Loop::RunDeferredWork() {
+  RunDeferredRounds();
   for (auto& hook : turn_hooks_) hook();
   // Hooks may produce output to flush in this same turn.
-  for (int round = 0; round < 8 && !deferred_.empty(); ++round) {
-    deferred_running_.swap(deferred_);
-    for (Deferred* d : deferred_running_) {
-      d->deferred_queued_ = false;
-      d->RunDeferred();
-    }
-    deferred_running_.clear();
-  }
+  RunDeferredRounds();
 }
 
 void Loop::SubmitAndWait() {

@@ -159,6 +159,7 @@ class Loop {
   void UpdateClock();
   void Reap();
   void RunDeferredWork();
+  void RunDeferredRounds();
   void SubmitAndWait();
   void ArmStopRead();
   int Submit();
