@@ -910,9 +910,12 @@ void Shard::OutboundClosed(OutboundConnection* conn, bool ever_ready,
   erase(site->idle);
   if (!ever_ready) {
     if (site->connecting > 0) --site->connecting;
-    // The destination refused us: defer what waits for it, so we do not
-    // hammer a dead host (retried with backoff).
-    if (site->conns.empty() || site->connecting == 0) {
+    // The destination refused us. If no other connection to it works and
+    // none is still being opened, defer what waits for it so we do not
+    // hammer a dead host (retried with backoff); otherwise the working
+    // connections take the queue.
+    const bool any_working = site->conns.size() > site->connecting;
+    if (!any_working && site->connecting == 0) {
       FailSite(site, reason.code >= 400 ? reason.code : 451,
                reason.enhanced.empty() ? "4.4.1" : reason.enhanced, reason.text);
     }

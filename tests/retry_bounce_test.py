@@ -69,6 +69,30 @@ class RetryAndBounce(unittest.TestCase):
         report = h.read_json(f"{wd}/sink.report.json")
         self.assertEqual(report["rejected_5xx"], 3, report)
 
+    def test_refused_connection_is_retried_until_the_destination_is_up(self):
+        bins = h.Binaries(ARGV)
+        wd = h.workdir("refused")
+        sink_port, relay_port = h.free_port(), h.free_port()
+        relay = h.start_relay(bins, wd, relay_port, sink_port, "--retry_min=1s",
+                              "--retry_max=1s")
+        sink = None
+        try:
+            send(relay_port, 3)
+            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get(
+                "TransientFailure", 0) >= 3, timeout=20, what="TransientFailure")
+            sink = h.start_sink(bins, wd, sink_port)
+            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Delivery", 0) >= 3,
+                       timeout=30, what="delivery once the sink is up")
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            if sink:
+                sink.stop()
+        first = [r for r in h.delivery_log(wd) if r["type"] == "TransientFailure"][0]
+        self.assertEqual((first["code"], first["enhanced"]), (451, "4.4.1"))
+        self.assertIn("Connection refused", first["response"])
+        self.assertEqual(sorted(h.read_lines(f"{wd}/sink.ids")),
+                         sorted(f"msg-{i}" for i in range(3)))
+
     def test_no_route_is_a_clear_transient_failure(self):
         bins = h.Binaries(ARGV)
         wd = h.workdir("noroute")
