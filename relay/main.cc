@@ -139,6 +139,7 @@ int main(int argc, char* argv[]) {
     }
     for (auto& s : shards) s->RequestStop();
     for (auto& s : shards) s->Join();
+    for (auto& s : shards) s->FreeAfterStop();
     return 1;
   }
   for (const std::string& l : c.listen) fprintf(stderr, "ringpost: listening on %s\n", l.c_str());
@@ -158,6 +159,7 @@ int main(int argc, char* argv[]) {
   }
   for (auto& s : shards) s->RequestStop();
   for (auto& s : shards) s->Join();
+  for (auto& s : shards) s->FreeAfterStop();
   ringpost::ShardStats total;
   for (auto& s : shards) {
     ringpost::ShardStats st = s->stats();

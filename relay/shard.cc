@@ -108,6 +108,10 @@ class InboundConnection final : public runtime::StreamHandler,
   }
 
   void Shutdown() { session_.Shutdown(); }
+  // Final close at the end of a drain.
+  void Abort() {
+    if (stream_ != nullptr) stream_->Abort(-ECANCELED);
+  }
   bool awaiting_commit() const { return commit_pending_; }
   const std::string& ip() const { return ip_; }
   bool refused() const { return refused_; }
@@ -233,6 +237,11 @@ class OutboundConnection final : public runtime::StreamHandler,
   }
 
   bool busy() const { return job_ != nullptr; }
+  // Final close at the end of a drain; a connect in flight closes on arrival.
+  void Abort() {
+    aborted_ = true;
+    if (stream_ != nullptr) stream_->Abort(-ECANCELED);
+  }
   bool connecting() const { return connecting_; }
   Site* site() const { return site_; }
 
@@ -318,6 +327,10 @@ class OutboundConnection final : public runtime::StreamHandler,
  private:
   void OnConnected(int fd) {
     connecting_ = false;
+    if (fd >= 0 && aborted_) {
+      shard_->spool_io_->Close(fd);
+      fd = -ECANCELED;
+    }
     if (fd < 0) {
       end_reason_.code = 451;
       end_reason_.enhanced = "4.4.1";
@@ -357,6 +370,7 @@ class OutboundConnection final : public runtime::StreamHandler,
   size_t messages_ = 0;
   bool connecting_ = false;
   bool ever_ready_ = false;
+  bool aborted_ = false;
   client::RecipientOutcome end_reason_;
   std::string sink_;
 };
@@ -424,14 +438,51 @@ void Shard::ThreadMain() {
   published_loop_.store(loop_.get(), std::memory_order_release);
   shared_->started.fetch_add(1);
   loop_->Run();
-  // The loop quit after draining; whatever remains stays on disk.
+}
+
+Message* Shard::NewMessage() {
+  auto* msg = new Message();
+  Message* head = &live_messages_;
+  if (head->next == nullptr) head->next = head->prev = head;
+  msg->next = head->next;
+  msg->prev = head;
+  head->next->prev = msg;
+  head->next = msg;
+  return msg;
+}
+
+void Shard::FreeMessage(Message* msg) {
+  msg->prev->next = msg->next;
+  msg->next->prev = msg->prev;
+  delete msg;
+}
+
+void Shard::FreeAfterStop() {
+  auto free_item = [](const CrossItem& item) {
+    if (item.kind == CrossItem::kJob) delete static_cast<DeliveryJob*>(item.ptr);
+  };
   for (auto& [key, site] : sites_) {
     for (DeliveryJob* job : site->ready) delete job;
+    site->ready.clear();
   }
   for (DeliveryJob* job : scheduled_) {
-    loop_->timers().Disarm(&job->retry_timer);
+    if (loop_ != nullptr) loop_->timers().Disarm(&job->retry_timer);
     delete job;
   }
+  scheduled_.clear();
+  for (const CrossItem& item : self_queue_) free_item(item);
+  self_queue_.clear();
+  for (auto& overflow : outbox_) {
+    for (const CrossItem& item : overflow) free_item(item);
+    overflow.clear();
+  }
+  for (int from = 0; from < shared_->shards; ++from) {
+    if (from == index_) continue;
+    CrossItem item;
+    while (shared_->RingFor(from, index_).TryPop(&item)) free_item(item);
+  }
+  Message* head = &live_messages_;
+  while (head->next != nullptr && head->next != head) FreeMessage(head->next);
 }
 
 absl::Status Shard::Setup() {
@@ -484,7 +535,7 @@ absl::Status Shard::Setup() {
 
   // Recovery: every message with undone recipients goes back to delivery.
   for (queue::RecoveredMessage& r : recovered) {
-    auto* msg = new Message();
+    Message* msg = NewMessage();
     msg->id = r.record.id;
     msg->origin = index_;
     msg->locator = r.locator;
@@ -500,7 +551,7 @@ absl::Status Shard::Setup() {
     msg->remaining = static_cast<uint32_t>(undone.size());
     recovered_.fetch_add(1, std::memory_order_relaxed);
     if (undone.empty()) {
-      delete msg;
+      FreeMessage(msg);
       continue;
     }
     Dispatch(msg, undone);
@@ -556,7 +607,7 @@ void Shard::SubmitMessage(InboundConnection* conn,
   record.recipients = std::move(in->recipients);
   record.body = std::move(in->content);
   record.flags = in->eight_bit ? queue::kFlag8BitMime : 0;
-  auto* msg = new Message();
+  Message* msg = NewMessage();
   msg->id = record.id;
   msg->origin = index_;
   msg->queued_at_ms = record.queued_at_ms;
@@ -568,7 +619,7 @@ void Shard::SubmitMessage(InboundConnection* conn,
   msg->content = std::move(record.body);
   if (!locator.ok()) {
     const uint64_t id = msg->id;
-    delete msg;
+    FreeMessage(msg);
     conn->Committed(locator.status(), id);
     return;
   }
@@ -578,7 +629,7 @@ void Shard::SubmitMessage(InboundConnection* conn,
 void Shard::Committed(InboundConnection* conn, Message* msg, absl::Status status) {
   const uint64_t id = msg->id;
   if (!status.ok()) {
-    delete msg;
+    FreeMessage(msg);
     conn->Committed(std::move(status), id);
     return;
   }
@@ -891,7 +942,7 @@ void Shard::ApplyOutcome(Message* msg, uint32_t rcpt, uint8_t kind) {
   assert(msg->origin == index_);
   spool_->MarkDone(msg->locator, rcpt, kind);
   assert(msg->remaining > 0);
-  if (--msg->remaining == 0) delete msg;
+  if (--msg->remaining == 0) FreeMessage(msg);
 }
 
 void Shard::OutboundClosed(OutboundConnection* conn, bool ever_ready,
@@ -976,14 +1027,28 @@ void Shard::DrainTick() {
   const bool peers_done = shared_->delivering.load() == 0;
   const bool quiet = !commits_pending && !spool_->HasIoInFlight() && log_->idle() &&
                      !HasInboundWork();
-  if ((peers_done && quiet) || timed_out) {
-    for (auto& [key, site] : sites_) {
-      for (OutboundConnection* c : site->conns) c->Quit();
+  if (closing_) {
+    bool conns_left = !inbound_.empty();
+    for (auto& [key, site] : sites_) conns_left = conns_left || !site->conns.empty();
+    if (!conns_left || loop_->now_ms() >= close_deadline_ms_) {
+      loop_->Quit();
+      return;
     }
-    loop_->Quit();
-    return;
+  } else if ((peers_done && quiet) || timed_out) {
+    CloseAllConnections();
   }
   loop_->timers().Arm(&drain_timer_, loop_->now_ms() + 10);
+}
+
+void Shard::CloseAllConnections() {
+  closing_ = true;
+  close_deadline_ms_ = loop_->now_ms() + 5000;
+  std::vector<InboundConnection*> inbound(inbound_.begin(), inbound_.end());
+  for (InboundConnection* c : inbound) c->Abort();
+  for (auto& [key, site] : sites_) {
+    std::vector<OutboundConnection*> conns = site->conns;
+    for (OutboundConnection* c : conns) c->Abort();
+  }
 }
 
 }  // namespace ringpost

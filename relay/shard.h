@@ -53,6 +53,8 @@ struct Message {
   int64_t queued_at_ms = 0;  // wall clock
   bool eight_bit = false;
   uint32_t remaining = 0;    // recipients without a final outcome (origin only)
+  Message* prev = nullptr;   // the origin's list of live messages
+  Message* next = nullptr;
 };
 
 // Recipients of one message for one destination domain, on its owner shard.
@@ -126,6 +128,9 @@ class Shard {
   void Start();
   void RequestStop();
   void Join();
+  // After every shard thread has exited: frees what is still in memory
+  // (queued jobs, ring contents, live messages). The spool keeps the truth.
+  void FreeAfterStop();
   const std::string& error() const { return error_; }
   runtime::Loop* loop() { return loop_.get(); }
   int index() const { return index_; }
@@ -175,6 +180,9 @@ class Shard {
                 const std::string& text);
   void StartDrain();
   void DrainTick();
+  void CloseAllConnections();
+  Message* NewMessage();
+  void FreeMessage(Message* msg);
   int OwnerOf(const std::string& domain) const;
 
   Shared* shared_;
@@ -196,7 +204,10 @@ class Shard {
   std::vector<CrossItem> inbox_scratch_;
   std::deque<CrossItem> self_queue_;           // items for this shard itself
   absl::flat_hash_set<DeliveryJob*> scheduled_;  // jobs waiting on retry timers
+  Message live_messages_;  // sentinel of the intrusive list of live messages
   bool draining_ = false;
+  bool closing_ = false;        // drain done: closing every connection
+  uint64_t close_deadline_ms_ = 0;
   bool delivering_counted_ = true;
   uint64_t drain_deadline_ms_ = 0;
   runtime::Timer drain_timer_;

@@ -29,13 +29,18 @@ std::unique_ptr<Loop> NewLoop(unsigned buffers = 64, unsigned size = 4096) {
 // Echoes everything back.
 class Echo final : public StreamHandler {
  public:
-  Echo(Loop* loop, int fd) : stream(new Stream(loop, fd, this)) { stream->Start(); }
+  Echo(Loop* loop, int fd, int* live) : stream(new Stream(loop, fd, this)), live_(live) {
+    ++*live_;
+    stream->Start();
+  }
   void OnStreamData(std::string_view d) override { stream->Write(d); }
   void OnStreamClosed(int) override {
     stream->Release();
+    --*live_;
     delete this;
   }
   Stream* stream;
+  int* live_;
 };
 
 // Sends `payload`, collects the echo, quits the loop when all came back.
@@ -71,7 +76,8 @@ TEST(LoopTest, EchoLargePayloadThroughSmallBuffers) {
   auto addr = ParseHostPort("127.0.0.1:0");
   ASSERT_TRUE(addr.ok());
   Loop* l = loop.get();
-  auto listener = Listener::Create(l, *addr, 16, [l](int fd) { new Echo(l, fd); });
+  int echoes = 0;
+  auto listener = Listener::Create(l, *addr, 16, [l, &echoes](int fd) { new Echo(l, fd, &echoes); });
   ASSERT_TRUE(listener.ok()) << listener.status();
   auto target = ParseHostPort("127.0.0.1:" + std::to_string((*listener)->port()));
   ASSERT_TRUE(target.ok());
@@ -95,7 +101,13 @@ TEST(LoopTest, EchoLargePayloadThroughSmallBuffers) {
   };
   l->timers().Arm(&guard, l->now_ms() + 20000);
   l->Run();
+  // Let the echo side see the close and free itself.
+  l->AddTurnHook([l, &echoes] {
+    if (echoes == 0) l->Quit();
+  });
+  l->Run();
   l->timers().Disarm(&guard);
+  EXPECT_EQ(echoes, 0);
   EXPECT_GE(connect_result, 0);
   EXPECT_EQ(client.received.size(), payload.size());
   EXPECT_TRUE(client.received == payload);
