@@ -112,7 +112,7 @@ class InboundConnection final : public runtime::StreamHandler,
   void Abort() {
     if (stream_ != nullptr) stream_->Abort(-ECANCELED);
   }
-  bool awaiting_commit() const { return commit_pending_; }
+  bool awaiting_commit() const { return commits_pending_ > 0; }
   const std::string& ip() const { return ip_; }
   bool refused() const { return refused_; }
 
@@ -126,7 +126,7 @@ class InboundConnection final : public runtime::StreamHandler,
     shard_->loop()->timers().Disarm(&idle_timer_);
     stream_->Release();
     stream_ = nullptr;
-    if (!commit_pending_) Destroy();
+    if (commits_pending_ == 0) Destroy();
   }
 
   // SessionHost
@@ -141,7 +141,7 @@ class InboundConnection final : public runtime::StreamHandler,
   uint64_t NewMessageId() override { return shard_->spool().NewMessageId(); }
   absl::Status SpoolAvailable() override { return shard_->spool().CanAccept(); }
   void Submit(std::unique_ptr<server::IncomingMessage> message) override {
-    commit_pending_ = true;
+    ++commits_pending_;
     shard_->SubmitMessage(this, std::move(message));
   }
   void CloseAfterOutput() override {
@@ -172,8 +172,11 @@ class InboundConnection final : public runtime::StreamHandler,
 
   // The spool answered for the message this connection submitted.
   void Committed(absl::Status status, uint64_t id) {
-    commit_pending_ = false;
-    if (closed_) return Destroy();
+    --commits_pending_;
+    if (closed_) {
+      if (commits_pending_ == 0) Destroy();
+      return;
+    }
     session_.OnSubmitted(std::move(status), id);
   }
 
@@ -200,7 +203,7 @@ class InboundConnection final : public runtime::StreamHandler,
   runtime::Timer idle_timer_;
   uint64_t session_deadline_ms_ = 0;
   std::string sink_;  // output after the stream is gone
-  bool commit_pending_ = false;
+  int commits_pending_ = 0;  // messages handed to the spool, not yet answered
   bool closed_ = false;
   bool refused_ = false;
 };

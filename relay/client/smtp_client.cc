@@ -86,10 +86,15 @@ void SmtpClient::OnReply(const smtp::ServerReply& reply) {
         }
         return;
       }
-      state_ = State::kData;
+      // With CHUNKING the BDAT LAST reply is the transaction's final reply.
+      state_ = chunking_ ? State::kDataEnd : State::kData;
       if (!pipelining()) {
         if (rcpt_accepted_ == 0) return FinishTransaction(true);
-        SendLine("DATA");
+        if (chunking_) {
+          SendBdat();
+        } else {
+          SendLine("DATA");
+        }
         host_->OutputReady();
       }
       return;
@@ -141,10 +146,15 @@ void SmtpClient::Begin(const Transaction& txn) {
     return FinishTransaction(false);
   }
   state_ = State::kMail;
+  chunking_ = caps_.Has(smtp::kExtChunking);
   SendMail();
   if (pipelining()) {
     for (size_t i = 0; i < txn_.recipients.size(); ++i) SendRcpt(i);
-    SendLine("DATA");
+    if (chunking_) {
+      SendBdat();  // the whole message in one chunk, no dot-stuffing
+    } else {
+      SendLine("DATA");
+    }
   }
   host_->OutputReady();
 }
@@ -164,6 +174,14 @@ void SmtpClient::SendMail() {
 
 void SmtpClient::SendRcpt(size_t index) {
   SendLine("RCPT TO:<", txn_.recipients[index], ">");
+}
+
+void SmtpClient::SendBdat() {
+  std::string& out = host_->Output();
+  out.append("BDAT ");
+  out.append(std::to_string(txn_.content.size()));
+  out.append(" LAST\r\n");
+  out.append(txn_.content);
 }
 
 void SmtpClient::SendContent() {

@@ -4,7 +4,8 @@
 // EHLO (HELO fallback), then any number of transactions, one at a time, each
 // with MAIL, RCPT per recipient, DATA and the dot-stuffed content. With
 // PIPELINING (RFC 2920) MAIL, every RCPT and DATA leave in one write and the
-// replies are matched in order. It does no I/O: the host feeds it the
+// replies are matched in order; with CHUNKING (RFC 3030) the content goes
+// as one `BDAT n LAST` chunk, unstuffed, in that same write. It does no I/O: the host feeds it the
 // server's bytes, sends what it appends to the host's output buffer, and
 // learns per-recipient outcomes through OnTransactionDone.
 //
@@ -96,6 +97,7 @@ class SmtpClient {
   void SendRcpt(size_t index);
   void SendData();
   void SendContent();
+  void SendBdat();
   void SendLine(std::string_view a, std::string_view b = {},
                 std::string_view c = {});
   void Decide(size_t index, const smtp::ServerReply& reply);
@@ -118,6 +120,7 @@ class SmtpClient {
   size_t rcpt_replies_ = 0;
   size_t rcpt_accepted_ = 0;
   bool mail_failed_ = false;
+  bool chunking_ = false;  // this transaction uses BDAT (peer offers CHUNKING)
   uint64_t transactions_ = 0;
 };
 

@@ -74,6 +74,40 @@ TEST(SmtpClientTest, PipelinedTransaction) {
   EXPECT_TRUE(h.ended);
 }
 
+TEST(SmtpClientTest, ChunkingSendsOneBdatLastWithRawContent) {
+  TestHost h;
+  SmtpClient c(&h, "relay.test");
+  c.Feed("220 s\r\n");
+  c.Feed("250-s\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+  h.Take();
+  c.Begin(Txn({"b@y.test", "c@y.test"}));
+  EXPECT_EQ(h.Take(),
+            "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nRCPT TO:<c@y.test>\r\n"
+            "BDAT 19 LAST\r\nSubject: x\r\n\r\n.hi\r\n");
+  c.Feed("250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n250 2.0.0 queued\r\n");
+  ASSERT_EQ(h.results.size(), 1u);
+  EXPECT_TRUE(h.results[0][0].delivered());
+  EXPECT_EQ(h.results[0][1].code, 550);
+  EXPECT_TRUE(c.idle());
+}
+
+TEST(SmtpClientTest, ChunkingWithoutPipeliningIsLockStep) {
+  TestHost h;
+  SmtpClient c(&h, "relay.test");
+  c.Feed("220 s\r\n");
+  c.Feed("250-s\r\n250 CHUNKING\r\n");
+  h.Take();
+  c.Begin(Txn({"b@y.test"}));
+  EXPECT_EQ(h.Take(), "MAIL FROM:<a@x.test>\r\n");
+  c.Feed("250 ok\r\n");
+  EXPECT_EQ(h.Take(), "RCPT TO:<b@y.test>\r\n");
+  c.Feed("250 ok\r\n");
+  EXPECT_EQ(h.Take(), "BDAT 19 LAST\r\nSubject: x\r\n\r\n.hi\r\n");
+  c.Feed("451 4.3.0 later\r\n");
+  ASSERT_EQ(h.results.size(), 1u);
+  EXPECT_EQ(h.results[0][0].code, 451);
+}
+
 TEST(SmtpClientTest, LockStepWithoutPipeliningAndHeloFallback) {
   TestHost h;
   SmtpClient c(&h, "relay.test");

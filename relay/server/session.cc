@@ -3,7 +3,9 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <cstdio>
 #include <utility>
 
@@ -26,6 +28,19 @@ void AppendRfc5322Date(int64_t ms, std::string* out) {
   out->append(buf, n);
 }
 
+// Whether any octet is >= 0x80, eight octets at a time.
+bool HasHighBit(std::string_view s) {
+  size_t i = 0;
+  uint64_t acc = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    memcpy(&w, s.data() + i, 8);
+    acc |= w;
+  }
+  for (; i < s.size(); ++i) acc |= static_cast<unsigned char>(s[i]);
+  return (acc & 0x8080808080808080ull) != 0;
+}
+
 }  // namespace
 
 Session::Session(SessionHost* host, const SessionLimits* limits,
@@ -43,8 +58,33 @@ void Session::Start() {
   Reply(220, "", banner);
 }
 
+std::string& Session::Out() {
+  if (held_.empty()) return host_->Output();
+  if (!held_.back().ready) held_.push_back(Held{});
+  return held_.back().text;
+}
+
+void Session::OutReady() {
+  if (held_.empty()) host_->OutputReady();
+}
+
+// Moves every ready reply at the front of the held queue to the client.
+void Session::FlushHeld() {
+  bool any = false;
+  while (!held_.empty() && held_.front().ready) {
+    host_->Output().append(held_.front().text);
+    held_.pop_front();
+    any = true;
+  }
+  if (any) host_->OutputReady();
+  if (held_.empty() && close_when_flushed_) {
+    close_when_flushed_ = false;
+    host_->CloseAfterOutput();
+  }
+}
+
 void Session::Reply(int code, std::string_view enhanced, std::string_view text) {
-  std::string& out = host_->Output();
+  std::string& out = Out();
   char num[4] = {static_cast<char>('0' + code / 100),
                  static_cast<char>('0' + code / 10 % 10),
                  static_cast<char>('0' + code % 10), ' '};
@@ -55,7 +95,7 @@ void Session::Reply(int code, std::string_view enhanced, std::string_view text) 
   }
   out.append(text);
   out.append("\r\n");
-  host_->OutputReady();
+  OutReady();
 }
 
 void Session::Reject(std::string_view sender, std::string_view recipient, int code,
@@ -64,9 +104,14 @@ void Session::Reject(std::string_view sender, std::string_view recipient, int co
   host_->OnRejected(sender, recipient, code, enhanced, text);
 }
 
+bool Session::CanProcess() const {
+  return state_ != State::kClosed &&
+         commits_in_flight_ < limits_->commits_in_flight_max;
+}
+
 void Session::Feed(std::string_view data) {
   if (state_ == State::kClosed) return;
-  if (input_.empty() && state_ != State::kCommitting) {
+  if (input_.empty() && CanProcess()) {
     // Common case: process straight from the receive buffer.
     input_view_ = data;
     Process();
@@ -76,7 +121,7 @@ void Session::Feed(std::string_view data) {
     input_view_ = {};
   } else {
     input_.append(data);
-    if (state_ == State::kCommitting) {
+    if (!CanProcess()) {
       if (input_.size() > limits_->pending_input_max && !paused_) {
         paused_ = true;
         host_->PauseInput();
@@ -100,7 +145,7 @@ void Session::ProcessBuffered() {
 
 void Session::Process() {
   // Bounded: every iteration consumes input or leaves the loop.
-  while (!input_view_.empty()) {
+  while (!input_view_.empty() && CanProcess()) {
     if (state_ == State::kData) {
       smtp::DataScanner::Result r = scanner_.Scan(input_view_, &message_->content);
       input_view_.remove_prefix(r.consumed);
@@ -108,7 +153,10 @@ void Session::Process() {
       FinishData();
       continue;
     }
-    if (state_ != State::kCommand) return;
+    if (state_ == State::kBdat) {
+      ConsumeBdat();
+      continue;
+    }
 
     const size_t lf = input_view_.find('\n');
     if (lf == std::string_view::npos) {
@@ -154,12 +202,23 @@ void Session::Close() {
   state_ = State::kClosed;
   input_view_ = {};
   input_.clear();
-  host_->CloseAfterOutput();
+  if (held_.empty()) {
+    host_->CloseAfterOutput();
+  } else {
+    close_when_flushed_ = true;  // after the pending commits' replies
+  }
 }
 
 void Session::ResetTransaction() {
   message_.reset();
   have_mail_ = false;
+  bdat_started_ = false;
+  bdat_remaining_ = 0;
+  bdat_last_ = false;
+  bdat_prev_cr_ = false;
+  bdat_bad_line_ending_ = false;
+  bdat_high_bit_ = false;
+  bdat_error_code_ = 0;
 }
 
 void Session::ProcessCommandLine(std::string_view line) {
@@ -216,6 +275,8 @@ void Session::ProcessCommandLine(std::string_view line) {
       Close();
       return;
     case smtp::Verb::kBdat:
+      HandleBdat(cmd);
+      break;
     case smtp::Verb::kStartTls:
     case smtp::Verb::kAuth:
       Reply(502, "5.5.1", "Error: command not implemented");
@@ -226,7 +287,7 @@ void Session::ProcessCommandLine(std::string_view line) {
       CountError();
       break;
   }
-  if (shutdown_ && state_ == State::kCommand && !have_mail_) {
+  if (shutdown_ && state_ == State::kCommand && !have_mail_ && commits_in_flight_ == 0) {
     Reply(421, "4.3.2", hostname_ + " Service shutting down, closing connection");
     Close();
   }
@@ -245,13 +306,13 @@ void Session::HandleEhlo(const smtp::Command& cmd, bool extended) {
     Reply(250, "", hostname_);
     return;
   }
-  std::string& out = host_->Output();
+  std::string& out = Out();
   out += "250-";
   out += hostname_;
   out += "\r\n250-PIPELINING\r\n250-SIZE ";
   out += std::to_string(limits_->message_octets_max);
-  out += "\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
-  host_->OutputReady();
+  out += "\r\n250-8BITMIME\r\n250-CHUNKING\r\n250 ENHANCEDSTATUSCODES\r\n";
+  OutReady();
 }
 
 void Session::HandleMail(const smtp::Command& cmd) {
@@ -317,12 +378,113 @@ void Session::HandleData() {
     Reply(554, "5.5.1", "Error: no valid recipients");
     return;
   }
-  message_->id = host_->NewMessageId();
-  message_->received_at_ms = host_->WallClockMs();
-  AppendReceivedHeader();
+  if (bdat_started_) {
+    Reply(503, "5.5.1", "Error: DATA after BDAT in the same transaction");
+    CountError();
+    return;
+  }
+  StartContent();
   scanner_.Reset();
   state_ = State::kData;
   Reply(354, "", "End data with <CR><LF>.<CR><LF>");
+}
+
+void Session::StartContent() {
+  message_->id = host_->NewMessageId();
+  message_->received_at_ms = host_->WallClockMs();
+  AppendReceivedHeader();
+}
+
+// BDAT <size> [LAST] (RFC 3030). The chunk's octets follow the command line
+// and are read whatever the outcome, so the session stays in sync with the
+// client; errors are answered once the chunk is consumed.
+void Session::HandleBdat(const smtp::Command& cmd) {
+  bdat_remaining_ = cmd.bdat_size;
+  bdat_last_ = cmd.bdat_last;
+  state_ = State::kBdat;
+  if (bdat_error_code_ != 0) return;  // the transaction already failed
+  if (!have_mail_) {
+    bdat_error_code_ = 503;
+    bdat_error_enhanced_ = "5.5.1";
+    bdat_error_text_ = "Error: need MAIL command";
+  } else if (message_->recipients.empty()) {
+    bdat_error_code_ = 554;
+    bdat_error_enhanced_ = "5.5.1";
+    bdat_error_text_ = "Error: no valid recipients";
+  } else {
+    if (!bdat_started_) {
+      bdat_started_ = true;
+      StartContent();
+    }
+    const uint64_t received = message_->content.size();
+    if (received + cmd.bdat_size > limits_->message_octets_max + 512) {
+      bdat_error_code_ = 552;
+      bdat_error_enhanced_ = "5.3.4";
+      bdat_error_text_ = "Error: message size exceeds fixed limit";
+    } else {
+      message_->content.reserve(received + cmd.bdat_size);
+    }
+  }
+  if (bdat_remaining_ == 0) FinishChunk();
+}
+
+void Session::ConsumeBdat() {
+  const size_t n = static_cast<size_t>(
+      std::min<uint64_t>(bdat_remaining_, input_view_.size()));
+  std::string_view chunk = input_view_.substr(0, n);
+  input_view_.remove_prefix(n);
+  bdat_remaining_ -= n;
+  if (bdat_error_code_ == 0) {
+    // A bare CR or LF rejects the message, as in DATA (see header).
+    for (size_t i = 0; i < chunk.size();) {
+      const char ch = chunk[i];
+      if (bdat_prev_cr_) {
+        if (ch != '\n') bdat_bad_line_ending_ = true;
+        bdat_prev_cr_ = false;
+        ++i;
+        continue;
+      }
+      const size_t j = chunk.find_first_of("\r\n", i);
+      if (j == std::string_view::npos) break;
+      if (chunk[j] == '\n') bdat_bad_line_ending_ = true;
+      else bdat_prev_cr_ = true;
+      i = j + 1;
+    }
+    if (!bdat_high_bit_) bdat_high_bit_ = HasHighBit(chunk);
+    message_->content.append(chunk);
+  }
+  if (bdat_remaining_ == 0) FinishChunk();
+}
+
+void Session::FinishChunk() {
+  state_ = State::kCommand;
+  if (bdat_error_code_ != 0) {
+    const int code = bdat_error_code_;
+    const char* enhanced = bdat_error_enhanced_;
+    const char* text = bdat_error_text_;
+    const std::string sender = have_mail_ ? message_->sender : std::string();
+    if (bdat_last_) ResetTransaction();
+    if (code == 503) {
+      Reply(code, enhanced, text);
+      CountError();
+    } else {
+      Reject(sender, "", code, enhanced, text);
+    }
+    return;
+  }
+  if (!bdat_last_) {
+    Reply(250, "2.0.0", std::to_string(message_->content.size()) + " octets received");
+    return;
+  }
+  if (bdat_prev_cr_ || bdat_bad_line_ending_) {
+    const std::string sender = message_->sender;
+    ResetTransaction();
+    Reject(sender, "", 550, "5.6.11",
+           "Error: bare CR or LF in message content; lines must end with CRLF");
+    return;
+  }
+  if (bdat_high_bit_) message_->eight_bit = true;
+  SubmitMessage();
 }
 
 void Session::AppendReceivedHeader() {
@@ -344,53 +506,77 @@ void Session::AppendReceivedHeader() {
 }
 
 void Session::FinishData() {
+  state_ = State::kCommand;
   const uint32_t errors = scanner_.errors();
   if (errors != 0) {
     smtp::Reply r = smtp::DataScanner::ReplyFor(errors);
-    state_ = State::kCommand;
     Reject(message_->sender, "", r.code, r.enhanced, r.text);
     ResetTransaction();
     return;
   }
   if (scanner_.saw_8bit()) message_->eight_bit = true;
-  state_ = State::kCommitting;
-  have_mail_ = false;
-  host_->Submit(std::move(message_));
+  SubmitMessage();
+}
+
+// Hands the message to the spool. Its reply is held in order until
+// OnSubmitted; later commands go on being processed.
+void Session::SubmitMessage() {
+  Held h;
+  h.commit_id = message_->id;
+  h.ready = false;
+  held_.push_back(std::move(h));
+  ++commits_in_flight_;
+  std::unique_ptr<IncomingMessage> m = std::move(message_);
+  ResetTransaction();
+  host_->Submit(std::move(m));
 }
 
 void Session::OnSubmitted(absl::Status status, uint64_t id) {
-  if (state_ != State::kCommitting) return;
-  state_ = State::kCommand;
+  Held* slot = nullptr;
+  for (Held& h : held_) {
+    if (!h.ready && h.commit_id == id) {
+      slot = &h;
+      break;
+    }
+  }
+  if (slot == nullptr) return;  // not ours (cannot happen; tolerated)
+  --commits_in_flight_;
+  slot->ready = true;
+  std::string reply;
   if (status.ok()) {
     ++messages_accepted_;
-    Reply(250, "2.0.0", "Ok: queued as " + FormatId(id));
+    reply = "250 2.0.0 Ok: queued as " + FormatId(id) + "\r\n";
   } else if (absl::IsResourceExhausted(status)) {
-    Reject("", "", 452, "4.3.1", "Insufficient system storage");
+    reply = "452 4.3.1 Insufficient system storage\r\n";
+    host_->OnRejected("", "", 452, "4.3.1", "Insufficient system storage");
   } else {
-    Reject("", "", 451, "4.3.0", "Error: queue file write error");
+    reply = "451 4.3.0 Error: queue file write error\r\n";
+    host_->OnRejected("", "", 451, "4.3.0", "Error: queue file write error");
   }
-  ResetTransaction();
-  if (shutdown_) {
+  slot->text.insert(0, reply);
+  FlushHeld();
+  if (state_ == State::kClosed) return;
+  if (shutdown_ && commits_in_flight_ == 0 && state_ == State::kCommand && !have_mail_) {
     Reply(421, "4.3.2", hostname_ + " Service shutting down, closing connection");
     Close();
     return;
   }
-  if (paused_) {
+  if (paused_ && CanProcess()) {
     paused_ = false;
     host_->ResumeInput();
   }
-  if (!input_.empty()) ProcessBuffered();
+  if (!input_.empty() && CanProcess()) ProcessBuffered();
 }
 
 void Session::OnTimeout() {
-  if (state_ == State::kClosed || state_ == State::kCommitting) return;
+  if (state_ == State::kClosed || commits_in_flight_ > 0) return;
   Reply(421, "4.4.2", hostname_ + " Error: timeout exceeded");
   Close();
 }
 
 void Session::Shutdown() {
   shutdown_ = true;
-  if (state_ == State::kCommand && !have_mail_) {
+  if (state_ == State::kCommand && !have_mail_ && commits_in_flight_ == 0) {
     Reply(421, "4.3.2", hostname_ + " Service shutting down, closing connection");
     Close();
   }

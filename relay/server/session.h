@@ -7,20 +7,26 @@
 // stable storage. So the whole protocol is testable without sockets.
 //
 // Protocol: RFC 5321 with PIPELINING (2920), SIZE (1870), 8BITMIME (6152),
-// ENHANCEDSTATUSCODES (2034, 3463). Strict where it matters:
+// ENHANCEDSTATUSCODES (2034, 3463), CHUNKING (3030). Strict where it matters:
 //   - command lines end in CRLF; a bare LF or CR is refused (500 5.5.2);
 //   - in DATA only CRLF.CRLF ends the message; bare LF/CR anywhere rejects
 //     the message (550 5.6.11) — no SMTP smuggling;
 //   - limits on command line, text line, message size, recipients;
+//   - BDAT content is opaque to dot-stuffing, but a bare LF or CR in it
+//     rejects the message too, so both paths forward the same thing;
 //   - relaying only for clients in relay_networks (else 554 5.7.1).
 // `250 2.0.0 Ok: queued as ID` is sent only from OnSubmitted(ok), i.e. after
 // the spool's group commit synced the message.
 //
-// While a message is being committed the session reads no further commands
-// (their bytes wait in the input buffer) so replies stay in order.
+// Pipelining across messages: while a message is being committed the
+// session goes on reading the client's next commands (up to
+// commits_in_flight_max messages), but every reply produced after a pending
+// commit is held back until that commit's reply is out, so the client sees
+// replies strictly in command order.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,6 +45,7 @@ struct SessionLimits {
   size_t recipients_max = 1000;
   size_t errors_max = 20;          // bad commands before we hang up
   size_t pending_input_max = 1 << 20;  // buffered pipelined input
+  size_t commits_in_flight_max = 64;   // pipelined messages awaiting the spool
 };
 
 // A message complete at the end of DATA, before it is spooled.
@@ -99,21 +106,31 @@ class Session {
   // Server shutdown: answer 421 and close at the next opportunity.
   void Shutdown();
 
-  bool awaiting_commit() const { return state_ == State::kCommitting; }
+  bool awaiting_commit() const { return commits_in_flight_ > 0; }
   bool closed() const { return state_ == State::kClosed; }
   uint64_t messages_accepted() const { return messages_accepted_; }
 
  private:
   enum class State : uint8_t {
-    kCommand,     // reading command lines
-    kData,        // inside DATA
-    kCommitting,  // waiting for the spool
+    kCommand,  // reading command lines
+    kData,     // inside DATA
+    kBdat,     // reading the octets of a BDAT chunk
     kClosed,
+  };
+
+  // Output produced while a commit is pending waits here, in order.
+  struct Held {
+    uint64_t commit_id = 0;  // != 0: the reply of this message's commit
+    bool ready = true;
+    std::string text;
   };
 
   void Process();          // consumes input_view_
   void ProcessBuffered();  // runs Process() over input_
   void ProcessCommandLine(std::string_view line);
+  std::string& Out();      // where replies go now: host output or held
+  void OutReady();
+  void FlushHeld();
   void Reply(int code, std::string_view enhanced, std::string_view text);
   // Replies and reports the refusal to the host.
   void Reject(std::string_view sender, std::string_view recipient, int code,
@@ -123,6 +140,12 @@ class Session {
   void HandleRcpt(const smtp::Command& cmd);
   void HandleData();
   void FinishData();
+  void HandleBdat(const smtp::Command& cmd);
+  void ConsumeBdat();
+  void FinishChunk();
+  void StartContent();  // first DATA/BDAT of a transaction: id, Received
+  void SubmitMessage();
+  bool CanProcess() const;
   void ResetTransaction();
   void CountError();
   void Close();
@@ -145,6 +168,19 @@ class Session {
   uint64_t messages_accepted_ = 0;
   bool paused_ = false;
   bool shutdown_ = false;
+  bool close_when_flushed_ = false;
+  std::deque<Held> held_;
+  size_t commits_in_flight_ = 0;
+  // BDAT state of the transaction in progress.
+  bool bdat_started_ = false;     // a BDAT chunk was received
+  uint64_t bdat_remaining_ = 0;   // octets of the current chunk still to read
+  bool bdat_last_ = false;
+  bool bdat_prev_cr_ = false;     // last content octet was CR (bare CR check)
+  bool bdat_bad_line_ending_ = false;
+  bool bdat_high_bit_ = false;
+  int bdat_error_code_ = 0;       // != 0: discard the chunks, answer this
+  const char* bdat_error_enhanced_ = "";
+  const char* bdat_error_text_ = "";
 };
 
 // The printed form of a message ID ("queued as ...", logs): 16 hex digits.

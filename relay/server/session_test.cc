@@ -69,7 +69,7 @@ class SessionTest : public ::testing::Test {
 TEST_F(SessionTest, FullTransaction) {
   EXPECT_EQ(Send("EHLO client.test\r\n"),
             "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n"
-            "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n");
+            "250-8BITMIME\r\n250-CHUNKING\r\n250 ENHANCEDSTATUSCODES\r\n");
   EXPECT_EQ(Send("MAIL FROM:<a@x.test>\r\n"), "250 2.1.0 Ok\r\n");
   EXPECT_EQ(Send("RCPT TO:<b@y.test>\r\n"), "250 2.1.5 Ok\r\n");
   EXPECT_EQ(Send("DATA\r\n"), "354 End data with <CR><LF>.<CR><LF>\r\n");
@@ -88,7 +88,7 @@ TEST_F(SessionTest, FullTransaction) {
   EXPECT_TRUE(host_.closed);
 }
 
-TEST_F(SessionTest, PipelinedCommandsAndNextMessageWaitForCommit) {
+TEST_F(SessionTest, PipelinedMessagesRepliesStayInOrderOfCommands) {
   std::string batch =
       "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
       "RCPT TO:<c@z.test>\r\nDATA\r\nhello\r\n.\r\n"
@@ -96,16 +96,93 @@ TEST_F(SessionTest, PipelinedCommandsAndNextMessageWaitForCommit) {
   std::string out = Send(batch);
   EXPECT_NE(out.find("354 "), std::string::npos);
   EXPECT_EQ(out.find("queued"), std::string::npos);  // not before the commit
-  ASSERT_EQ(host_.submitted.size(), 1u);
-  EXPECT_EQ(host_.submitted[0]->recipients.size(), 2u);
-  Commit();
-  out = host_.Take();
-  EXPECT_EQ(out.rfind("250 2.0.0 Ok: queued as", 0), 0u);
+  EXPECT_EQ(out.find("2.1.0"), out.rfind("2.1.0"));  // 2nd MAIL reply held
+  // Both messages were read and handed to the spool already.
   ASSERT_EQ(host_.submitted.size(), 2u);
+  EXPECT_EQ(host_.submitted[0]->recipients.size(), 2u);
   EXPECT_EQ(host_.submitted[1]->sender, "");
+  // The second commit finishing first releases nothing.
+  session_->OnSubmitted(absl::OkStatus(), host_.submitted[1]->id);
+  EXPECT_EQ(host_.Take(), "");
+  EXPECT_FALSE(host_.closed);
+  session_->OnSubmitted(absl::OkStatus(), host_.submitted[0]->id);
+  out = host_.Take();
+  EXPECT_EQ(out,
+            "250 2.0.0 Ok: queued as 0000000000000101\r\n"
+            "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
+            "250 2.0.0 Ok: queued as 0000000000000102\r\n221 2.0.0 Bye\r\n");
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, BdatChunksAndLast) {
+  Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  // The chunk holds what looks like a command: it is content, never run.
+  std::string out = Send("BDAT 20\r\nSubject: x\r\n\r\nQUIT\r\n");
+  EXPECT_EQ(out.substr(0, 10), "250 2.0.0 ");
+  EXPECT_NE(out.find(" octets received\r\n"), std::string::npos);
+  EXPECT_FALSE(host_.closed);
+  ASSERT_TRUE(host_.submitted.empty());
+  // "NO" after the chunk is the start of the next command line.
+  EXPECT_EQ(Send("BDAT 6 LAST\r\n.dot\r\nNO"), "");
+  ASSERT_EQ(host_.submitted.size(), 1u);
+  const std::string& content = host_.submitted[0]->content;
+  const std::string body = "Subject: x\r\n\r\nQUIT\r\n.dot\r\n";
+  EXPECT_EQ(content.substr(content.size() - body.size()), body);
+  Commit();
+  EXPECT_EQ(host_.Take().substr(0, 24), "250 2.0.0 Ok: queued as ");
+  EXPECT_EQ(Send("OP\r\n"), "250 2.0.0 Ok\r\n");
+}
+
+TEST_F(SessionTest, BdatIntermediateChunkReply) {
+  Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  std::string out = Send("BDAT 4\r\nab\r\n");
+  EXPECT_EQ(out.substr(0, 10), "250 2.0.0 ");
+  EXPECT_NE(out.find(" octets received\r\n"), std::string::npos);
+  EXPECT_EQ(Send("BDAT 0 LAST\r\n"), "");
+  ASSERT_EQ(host_.submitted.size(), 1u);
+  // Held behind the pending commit, then released in order.
+  EXPECT_EQ(Send("DATA\r\n"), "");
   Commit();
   out = host_.Take();
-  EXPECT_NE(out.find("221 2.0.0 Bye"), std::string::npos);
+  EXPECT_EQ(out.substr(out.find("\r\n") + 2), "503 5.5.1 Error: need MAIL command\r\n");
+}
+
+TEST_F(SessionTest, BdatErrorsConsumeTheChunk) {
+  Send("EHLO c\r\n");
+  // No MAIL: the 6 octets "QUIT\r\n" are consumed as chunk data, not run.
+  EXPECT_EQ(Send("BDAT 6 LAST\r\nQUIT\r\n"), "503 5.5.1 Error: need MAIL command\r\n");
+  EXPECT_FALSE(host_.closed);
+  // Bare LF in content rejects the message.
+  Send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  EXPECT_EQ(Send("BDAT 8 LAST\r\nab\ncd\r\n\r\n").substr(0, 10), "550 5.6.11");
+  EXPECT_TRUE(host_.submitted.empty());
+  // Over the size limit: consumed, refused, session goes on.
+  limits_.message_octets_max = 100;
+  Open(true);
+  Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  std::string big(1000, 'x');
+  EXPECT_EQ(Send("BDAT 1000 LAST\r\n" + big), "552 5.3.4 Error: message size exceeds fixed limit\r\n");
+  EXPECT_EQ(Send("NOOP\r\n"), "250 2.0.0 Ok\r\n");
+  EXPECT_TRUE(host_.submitted.empty());
+}
+
+TEST_F(SessionTest, PipelinedBdatMessagesAreReadBeforeCommits) {
+  Send("EHLO c\r\n");
+  std::string batch;
+  for (int i = 0; i < 3; ++i) {
+    batch += "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nBDAT 4 LAST\r\nhi\r\n";
+  }
+  // Only the first transaction's replies leave before its commit.
+  EXPECT_EQ(Send(batch), "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+  ASSERT_EQ(host_.submitted.size(), 3u);
+  for (int i = 0; i < 3; ++i) session_->OnSubmitted(absl::OkStatus(), host_.submitted[i]->id);
+  std::string out = host_.Take();
+  size_t queued = 0;
+  for (size_t p = out.find("queued as"); p != std::string::npos; p = out.find("queued as", p + 1)) {
+    ++queued;
+  }
+  EXPECT_EQ(queued, 3u);
+  EXPECT_EQ(session_->messages_accepted(), 3u);
 }
 
 TEST_F(SessionTest, EveryByteSplitGivesSameResult) {
@@ -198,7 +275,7 @@ TEST_F(SessionTest, SpoolFullAndCommitFailure) {
   EXPECT_EQ(Send("MAIL FROM:<a@x.test>\r\n"), "452 4.3.1 Insufficient system storage\r\n");
   host_.spool_status = absl::OkStatus();
   Send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nx\r\n.\r\n");
-  session_->OnSubmitted(absl::InternalError("fdatasync failed"), 0);
+  session_->OnSubmitted(absl::InternalError("fdatasync failed"), host_.submitted.back()->id);
   EXPECT_EQ(host_.Take(), "451 4.3.0 Error: queue file write error\r\n");
 }
 
