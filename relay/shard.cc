@@ -441,6 +441,17 @@ void Shard::ThreadMain() {
   published_loop_.store(loop_.get(), std::memory_order_release);
   shared_->started.fetch_add(1);
   loop_->Run();
+  const queue::Spool::Stats st = spool_->stats();
+  const runtime::LoopStats& l = loop_->stats();
+  fprintf(stderr,
+          "ringpost: shard %d: %llu messages in %llu commits (max %llu per commit); "
+          "%llu loop turns, %llu io_uring_enter, %llu SQEs, %llu wake-ups sent\n",
+          index_, static_cast<unsigned long long>(st.messages_committed),
+          static_cast<unsigned long long>(st.commits_issued),
+          static_cast<unsigned long long>(st.max_records_per_commit),
+          static_cast<unsigned long long>(l.turns), static_cast<unsigned long long>(l.enters),
+          static_cast<unsigned long long>(l.submissions),
+          static_cast<unsigned long long>(l.wakes_sent));
 }
 
 Message* Shard::NewMessage() {
