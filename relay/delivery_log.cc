@@ -35,16 +35,28 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
-// RFC 3339 UTC with milliseconds.
+// RFC 3339 UTC with milliseconds. The part up to the second is formatted
+// once per second per thread.
 void AppendTime(int64_t ms, std::string* out) {
-  time_t secs = static_cast<time_t>(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  int n = snprintf(buf, sizeof(buf), "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  out->append(buf, static_cast<size_t>(n));
+  thread_local int64_t cached_secs = -1;
+  thread_local char cached[32];
+  thread_local int cached_len = 0;
+  const int64_t secs = ms / 1000;
+  if (secs != cached_secs) {
+    time_t t = static_cast<time_t>(secs);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    cached_len = snprintf(cached, sizeof(cached), "\"%04d-%02d-%02dT%02d:%02d:%02d.",
+                          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                          tm.tm_min, tm.tm_sec);
+    cached_secs = secs;
+  }
+  out->append(cached, static_cast<size_t>(cached_len));
+  const int frac = static_cast<int>(ms % 1000);
+  const char digits[5] = {static_cast<char>('0' + frac / 100),
+                          static_cast<char>('0' + frac / 10 % 10),
+                          static_cast<char>('0' + frac % 10), 'Z', '"'};
+  out->append(digits, 5);
 }
 
 }  // namespace

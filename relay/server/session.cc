@@ -1,6 +1,8 @@
 // session.cc — see session.h.
 #include "relay/server/session.h"
 
+#include "relay/smtp/line_break.h"
+
 #include <time.h>
 
 #include <algorithm>
@@ -13,32 +15,26 @@ namespace ringpost::server {
 namespace {
 
 std::string FormatId(uint64_t id) {
-  char buf[17];
-  snprintf(buf, sizeof(buf), "%016llX", static_cast<unsigned long long>(id));
-  return std::string(buf, 16);
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, id >>= 4) s[static_cast<size_t>(i)] = kHex[id & 15];
+  return s;
 }
 
-// RFC 5322 date-time in UTC.
+// RFC 5322 date-time in UTC. Formatted once per second per thread: every
+// message of that second reuses it.
 void AppendRfc5322Date(int64_t ms, std::string* out) {
-  time_t secs = static_cast<time_t>(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  size_t n = strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  out->append(buf, n);
-}
-
-// Whether any octet is >= 0x80, eight octets at a time.
-bool HasHighBit(std::string_view s) {
-  size_t i = 0;
-  uint64_t acc = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t w;
-    memcpy(&w, s.data() + i, 8);
-    acc |= w;
+  thread_local time_t cached_secs = -1;
+  thread_local char cached[64];
+  thread_local size_t cached_len = 0;
+  const time_t secs = static_cast<time_t>(ms / 1000);
+  if (secs != cached_secs) {
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    cached_len = strftime(cached, sizeof(cached), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    cached_secs = secs;
   }
-  for (; i < s.size(); ++i) acc |= static_cast<unsigned char>(s[i]);
-  return (acc & 0x8080808080808080ull) != 0;
+  out->append(cached, cached_len);
 }
 
 }  // namespace
@@ -435,22 +431,26 @@ void Session::ConsumeBdat() {
   input_view_.remove_prefix(n);
   bdat_remaining_ -= n;
   if (bdat_error_code_ == 0) {
-    // A bare CR or LF rejects the message, as in DATA (see header).
-    for (size_t i = 0; i < chunk.size();) {
-      const char ch = chunk[i];
+    // A bare CR or LF rejects the message, as in DATA (see header). The
+    // SIMD scan finds line breaks and notes 8-bit octets on the way.
+    const char* p = chunk.data();
+    const char* end = p + chunk.size();
+    while (p < end) {
       if (bdat_prev_cr_) {
-        if (ch != '\n') bdat_bad_line_ending_ = true;
+        if (*p != '\n') bdat_bad_line_ending_ = true;
         bdat_prev_cr_ = false;
-        ++i;
+        ++p;
         continue;
       }
-      const size_t j = chunk.find_first_of("\r\n", i);
-      if (j == std::string_view::npos) break;
-      if (chunk[j] == '\n') bdat_bad_line_ending_ = true;
-      else bdat_prev_cr_ = true;
-      i = j + 1;
+      const char* q = smtp::internal::FindLineBreak(p, end, &bdat_high_bit_);
+      if (q == end) break;
+      if (*q == '\n') {
+        bdat_bad_line_ending_ = true;
+      } else {
+        bdat_prev_cr_ = true;
+      }
+      p = q + 1;
     }
-    if (!bdat_high_bit_) bdat_high_bit_ = HasHighBit(chunk);
     message_->content.append(chunk);
   }
   if (bdat_remaining_ == 0) FinishChunk();
