@@ -253,14 +253,14 @@ class OutboundConnection final : public runtime::StreamHandler,
     assert(job_ == nullptr);
     job_ = job;
     ++messages_;
-    client::Transaction txn;
-    txn.sender = job->message->sender;
-    txn.recipients.reserve(job->rcpts.size());
-    for (uint32_t i : job->rcpts) txn.recipients.push_back(job->message->recipients[i]);
-    txn.content = job->message->content;
-    txn.eight_bit = job->message->eight_bit;
+    // txn_ is reused: no allocation per message once warm.
+    txn_.sender = job->message->sender;
+    txn_.recipients.clear();
+    for (uint32_t i : job->rcpts) txn_.recipients.push_back(job->message->recipients[i]);
+    txn_.content = job->message->content;
+    txn_.eight_bit = job->message->eight_bit;
     ArmReplyTimer();
-    client_.Begin(txn);
+    client_.Begin(txn_);
   }
 
   void Quit() {
@@ -375,6 +375,7 @@ class OutboundConnection final : public runtime::StreamHandler,
   bool ever_ready_ = false;
   bool aborted_ = false;
   client::RecipientOutcome end_reason_;
+  client::Transaction txn_;
   std::string sink_;
 };
 
@@ -649,7 +650,8 @@ void Shard::Committed(InboundConnection* conn, Message* msg, absl::Status status
   }
   accepted_.fetch_add(1, std::memory_order_relaxed);
   const int64_t now = WallClockMs();
-  std::vector<uint32_t> all(msg->recipients.size());
+  std::vector<uint32_t>& all = rcpt_scratch_;
+  all.resize(msg->recipients.size());
   for (uint32_t i = 0; i < all.size(); ++i) {
     all[i] = i;
     std::string_view domain = smtp::DomainOf(msg->recipients[i]);
@@ -668,15 +670,16 @@ void Shard::Committed(InboundConnection* conn, Message* msg, absl::Status status
     log_->Add(r);
   }
   msg->remaining = static_cast<uint32_t>(all.size());
+  Dispatch(msg, all);  // before the reply: `all` is scratch space
   conn->Committed(absl::OkStatus(), id);
-  Dispatch(msg, all);
 }
 
 // --- handoff to owner shards ------------------------------------------------
 
 void Shard::Dispatch(Message* msg, const std::vector<uint32_t>& rcpts) {
   // Group recipients by lowercase domain; one job per domain.
-  std::vector<DeliveryJob*> jobs;
+  std::vector<DeliveryJob*>& jobs = job_scratch_;
+  jobs.clear();
   for (uint32_t i : rcpts) {
     std::string domain = smtp::LowercaseDomain(smtp::DomainOf(msg->recipients[i]));
     DeliveryJob* job = nullptr;
@@ -889,8 +892,9 @@ void Shard::HandleOutcomes(DeliveryJob* job, const std::string& peer,
   ++job->attempts;
   const bool expired =
       now - msg->queued_at_ms >= absl::ToInt64Milliseconds(config().max_age);
-  std::vector<uint32_t> retry;
-  std::vector<std::pair<uint32_t, uint8_t>> finals;
+  std::vector<uint32_t> retry;  // rarely used: allocates only on failures
+  std::vector<std::pair<uint32_t, uint8_t>>& finals = finals_scratch_;
+  finals.clear();
   for (size_t k = 0; k < job->rcpts.size(); ++k) {
     const uint32_t rcpt = job->rcpts[k];
     const client::RecipientOutcome& o = outcomes[k];

@@ -204,6 +204,10 @@ class Shard {
   std::vector<CrossItem> inbox_scratch_;
   std::deque<CrossItem> self_queue_;           // items for this shard itself
   absl::flat_hash_set<DeliveryJob*> scheduled_;  // jobs waiting on retry timers
+  // Per-message scratch space, reused (no allocation once warm).
+  std::vector<uint32_t> rcpt_scratch_;
+  std::vector<DeliveryJob*> job_scratch_;
+  std::vector<std::pair<uint32_t, uint8_t>> finals_scratch_;
   Message live_messages_;  // sentinel of the intrusive list of live messages
   bool draining_ = false;
   bool closing_ = false;        // drain done: closing every connection
