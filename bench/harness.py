@@ -62,6 +62,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import harness_postfix  # noqa: E402
 import harness_procs as hp  # noqa: E402
