@@ -441,8 +441,14 @@ def measured_load(ctx, r, spec, port, sink, meter, cgroup, tag, extra_sample=Non
         r["status"] = "n/a"
         r["reason"] = "server does not offer CHUNKING (loadgen fell back to DATA)"
     if pre is not None and post is not None and accepted:
-        r["process_cpu_us_per_msg"] = {
-            k: (post[k][1] - pre.get(k, (0, 0.0))[1]) / accepted for k in post}
+        # Per process alive at the end: its CPU since the start of the window
+        # (all of it if it started later), summed by command name.
+        by_name = {}
+        for pid, (name, us) in post.items():
+            before = pre.get(pid)
+            d = us - before[1] if before and before[0] == name else us
+            by_name[name] = by_name.get(name, 0.0) + d
+        r["process_cpu_us_per_msg"] = {k: v / accepted for k, v in by_name.items()}
     if lg["stopped"]:
         r["status"] = "aborted"
         r["reason"] = f"load stopped early: {lg['stopped']}"

@@ -170,8 +170,8 @@ class PrivatePostfix:
         return [self.master_pid] + descendants(self.master_pid)
 
     def process_cpu(self):
-        """{command name: (count, CPU µs)} of the live Postfix processes, to
-        show who does the work (postlogd's share of the log, say)."""
+        """{pid: (command name, CPU µs)} of the live Postfix processes, to show
+        who does the work (postlogd's share of the log, say)."""
         import harness_procs
         out = {}
         for pid in self.pids():
@@ -181,10 +181,8 @@ class PrivatePostfix:
             except OSError:
                 continue
             us = harness_procs.proc_cpu_us(pid)
-            if us is None:
-                continue
-            n, t = out.get(name, (0, 0.0))
-            out[name] = (n + 1, t + us)
+            if us is not None:
+                out[pid] = (name, us)
         return out
 
     def log_tail(self, n=8):
