@@ -212,8 +212,14 @@ class InboundConnection final : public runtime::StreamHandler,
 // Site: a destination address with its ready queue and connection pool.
 
 struct Site {
-  std::string key;  // "host:port"
-  sockaddr_storage addr = {};
+  std::string key;  // route "host:port", or the MX site key
+  // Addresses in delivery order (MX preference, then address order). New
+  // connections go to addrs[current]; when one cannot be reached (refused,
+  // timed out, 4xx/5xx greeting) the next is tried before the queue is
+  // deferred (RFC 5321 5.1).
+  std::vector<sockaddr_storage> addrs;
+  size_t current = 0;
+  size_t failed_in_a_row = 0;
   std::deque<DeliveryJob*> ready;
   std::vector<OutboundConnection*> conns;
   std::vector<OutboundConnection*> idle;
@@ -234,12 +240,16 @@ class OutboundConnection final : public runtime::StreamHandler,
 
   void Connect() {
     connecting_ = true;
-    runtime::Connect(shard_->loop(), site_->addr,
+    addr_index_ = site_->current % site_->addrs.size();
+    addr_ = site_->addrs[addr_index_];
+    peer_ = runtime::FormatAddress(addr_);
+    runtime::Connect(shard_->loop(), addr_,
                      ToMs(shard_->config().connect_timeout),
                      [this](int fd) { OnConnected(fd); });
   }
 
   bool busy() const { return job_ != nullptr; }
+  size_t addr_index() const { return addr_index_; }
   // Final close at the end of a drain; a connect in flight closes on arrival.
   void Abort() {
     aborted_ = true;
@@ -298,7 +308,7 @@ class OutboundConnection final : public runtime::StreamHandler,
     DeliveryJob* job = job_;
     job_ = nullptr;
     shard_->loop()->timers().Disarm(&timer_);
-    if (job != nullptr) shard_->HandleOutcomes(job, site_->key, outcomes);
+    if (job != nullptr) shard_->HandleOutcomes(job, peer_, outcomes);
   }
   void OnSessionEnd(const client::RecipientOutcome& reason) override {
     end_reason_ = reason;
@@ -312,8 +322,8 @@ class OutboundConnection final : public runtime::StreamHandler,
   }
   void OnStreamClosed(int error) override {
     if (!client_.ended()) {
-      std::string why = error == 0 ? "connection closed by " + site_->key
-                                   : "connection to " + site_->key + " lost: " +
+      std::string why = error == 0 ? "connection closed by " + peer_
+                                   : "connection to " + peer_ + " lost: " +
                                          strerror(-error);
       client_.Abort(why);
       if (end_reason_.code == 0) {
@@ -337,7 +347,7 @@ class OutboundConnection final : public runtime::StreamHandler,
     if (fd < 0) {
       end_reason_.code = 451;
       end_reason_.enhanced = "4.4.1";
-      end_reason_.text = "connect to " + site_->key + " failed: " + strerror(-fd);
+      end_reason_.text = "connect to " + peer_ + " failed: " + strerror(-fd);
       return Finish();
     }
     stream_ = new runtime::Stream(shard_->loop(), fd, this);
@@ -351,7 +361,7 @@ class OutboundConnection final : public runtime::StreamHandler,
   void OnTimer() {
     if (stream_ == nullptr) return;
     if (client_.idle() && !busy()) return Quit();  // pooled too long
-    std::string why = "timeout waiting for reply from " + site_->key;
+    std::string why = "timeout waiting for reply from " + peer_;
     client_.Abort(why);
     end_reason_.code = 451;
     end_reason_.enhanced = "4.4.2";
@@ -376,6 +386,9 @@ class OutboundConnection final : public runtime::StreamHandler,
   bool aborted_ = false;
   client::RecipientOutcome end_reason_;
   client::Transaction txn_;
+  sockaddr_storage addr_ = {};
+  size_t addr_index_ = 0;  // which of the site's addresses
+  std::string peer_;       // the address connected to, for logs
   std::string sink_;
 };
 
@@ -796,6 +809,7 @@ void Shard::RetryDue(DeliveryJob* job) {
 void Shard::ConnectionReady(OutboundConnection* conn) {
   Site* site = conn->site();
   if (site->connecting > 0) --site->connecting;
+  site->failed_in_a_row = 0;
 }
 
 void Shard::RouteJob(DeliveryJob* job) {
@@ -844,7 +858,7 @@ void Shard::RouteJob(DeliveryJob* job) {
       HandleOutcomes(job, "", outcomes);
       return;
     }
-    site->addr = *addr;
+    site->addrs.push_back(*addr);
     it = sites_.emplace(key, std::move(site)).first;
   }
   Site* site = it->second.get();
@@ -979,12 +993,22 @@ void Shard::OutboundClosed(OutboundConnection* conn, bool ever_ready,
   erase(site->idle);
   if (!ever_ready) {
     if (site->connecting > 0) --site->connecting;
-    // The destination refused us. If no other connection to it works and
-    // none is still being opened, defer what waits for it so we do not
-    // hammer a dead host (retried with backoff); otherwise the working
-    // connections take the queue.
     const bool any_working = site->conns.size() > site->connecting;
-    if (!any_working && site->connecting == 0) {
+    if (any_working) return;  // the working connections take the queue
+    // This address could not be used: try the next one; once every address
+    // failed in a row, defer what waits (retried with backoff) instead of
+    // hammering a dead destination.
+    // Concurrent attempts to the same address count as one failure.
+    if (site->current == conn->addr_index()) {
+      ++site->failed_in_a_row;
+      site->current = (site->current + 1) % site->addrs.size();
+    }
+    if (site->failed_in_a_row < site->addrs.size()) {
+      Kick(site);
+      return;
+    }
+    if (site->connecting == 0) {
+      site->failed_in_a_row = 0;
       FailSite(site, reason.code >= 400 ? reason.code : 451,
                reason.enhanced.empty() ? "4.4.1" : reason.enhanced, reason.text);
     }
