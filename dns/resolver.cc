@@ -82,6 +82,7 @@ struct Resolver::Query {
   RrType type = RrType::kA;
   AnswerCallback done;
   uint32_t attempt_index = 0;  // attempts used for the current name
+  size_t first_server = 0;     // index of the server this name started with
   uint32_t hops = 0;           // CNAMEs followed so far
   uint32_t ttl_s = UINT32_MAX; // min TTL of those CNAMEs
   bool edns = true;
@@ -97,9 +98,10 @@ struct Resolver::Query {
 
 class Resolver::Attempt {
  public:
-  Attempt(Resolver* r, Query* q, const sockaddr_storage& server, bool tcp,
-          Question question, uint16_t id, std::string wire)
-      : r_(r), query_(q), server_(server), tcp_(tcp),
+  Attempt(Resolver* r, Query* q, size_t server_index, bool tcp, Question question,
+          uint16_t id, std::string wire)
+      : r_(r), query_(q), server_index_(server_index),
+        server_(r->options_.servers[server_index]), tcp_(tcp),
         question_(std::move(question)), id_(id) {
     if (tcp_) {
       // RFC 1035 4.2.2: two-byte length prefix.
@@ -128,6 +130,7 @@ class Resolver::Attempt {
   Query* query() const { return query_; }
   bool tcp() const { return tcp_; }
   const sockaddr_storage& server() const { return server_; }
+  size_t server_index() const { return server_index_; }
 
   void Start() {
     io_uring_sqe* sqe = r_->loop_->Sqe(&socket_done_);
@@ -323,6 +326,7 @@ class Resolver::Attempt {
 
   Resolver* r_;
   Query* query_;
+  size_t server_index_;
   sockaddr_storage server_;
   bool tcp_;
   Question question_;
@@ -445,13 +449,12 @@ void Resolver::Resolve(std::string_view name, RrType type, AnswerCallback done) 
   if (queries_ != nullptr) queries_->prev = q;
   queries_ = q;
   ++live_queries_;
-  StartAttempt(q, options_.servers[0], /*tcp=*/false, q->edns);
+  q->first_server = preferred_;
+  StartAttempt(q, q->first_server, /*tcp=*/false, q->edns);
 }
 
-void Resolver::StartAttempt(Query* q, const sockaddr_storage& server, bool tcp,
-                            bool edns) {
-  // `server` may live in the attempt being detached: copy it first.
-  const sockaddr_storage dest = server;
+void Resolver::StartAttempt(Query* q, size_t server, bool tcp, bool edns) {
+  DNS_CHECK(server < options_.servers.size());
   if (q->current != nullptr) {
     Attempt* old = q->current;
     q->current = nullptr;
@@ -469,7 +472,7 @@ void Resolver::StartAttempt(Query* q, const sockaddr_storage& server, bool tcp,
     return;
   }
   ++stats_.attempts;
-  auto* a = new Attempt(this, q, dest, tcp, std::move(question), id, std::move(*wire));
+  auto* a = new Attempt(this, q, server, tcp, std::move(question), id, std::move(*wire));
   q->current = a;
   loop_->timers().Arm(&q->timer, loop_->now_ms() + options_.timeout_ms);
   a->Start();
@@ -489,8 +492,8 @@ void Resolver::NextAttempt(Query* q, AnswerStatus why, std::string detail) {
     Finish(q, std::move(a));
     return;
   }
-  const size_t next = q->attempt_index % options_.servers.size();
-  StartAttempt(q, options_.servers[next], /*tcp=*/false, q->edns);
+  const size_t next = (q->first_server + q->attempt_index) % options_.servers.size();
+  StartAttempt(q, next, /*tcp=*/false, q->edns);
 }
 
 void Resolver::OnTimer(runtime::Timer* t) {
@@ -520,9 +523,10 @@ void Resolver::OnReply(Attempt* a, Response reply) {
   if (reply.rcode == kRcodeNoError || reply.rcode == kRcodeNxDomain) {
     if (reply.truncated && !a->tcp()) {
       ++stats_.tcp_fallbacks;
-      StartAttempt(q, a->server(), /*tcp=*/true, q->edns);
+      StartAttempt(q, a->server_index(), /*tcp=*/true, q->edns);
       return;
     }
+    preferred_ = a->server_index();
     const uint32_t budget = options_.max_cname_hops - q->hops;
     Chain chain = FollowChain(reply, q->name, q->type, budget);
     Answer ans;
@@ -559,7 +563,8 @@ void Resolver::OnReply(Attempt* a, Response reply) {
         q->name = chain.final_name;
         q->attempt_index = 0;
         q->saw_server_error = false;
-        StartAttempt(q, options_.servers[0], /*tcp=*/false, q->edns);
+        q->first_server = preferred_;
+        StartAttempt(q, q->first_server, /*tcp=*/false, q->edns);
         return;
     }
     Finish(q, std::move(ans));
@@ -570,7 +575,7 @@ void Resolver::OnReply(Attempt* a, Response reply) {
     // Some old servers reject EDNS0 with FORMERR: ask them again without it.
     q->formerr_retried = true;
     q->edns = false;
-    StartAttempt(q, a->server(), a->tcp(), false);
+    StartAttempt(q, a->server_index(), a->tcp(), false);
     return;
   }
   NextAttempt(q, AnswerStatus::kServFail,

@@ -29,7 +29,9 @@
 //   with the same server (RFC 7766). SERVFAIL, REFUSED, NOTIMP, an ICMP
 //   error, or no reply within `timeout_ms` moves on to the next server;
 //   FORMERR retries the same server once without EDNS. After `attempts`
-//   passes over the server list the query fails as temporary.
+//   passes over the server list the query fails as temporary. A query
+//   starts with the server that gave the last definite answer (initially
+//   the first), so a dead server costs one timeout, not one per query.
 //   NOERROR and NXDOMAIN end the query. CNAMEs are followed inside a reply
 //   and, when the chain leaves the reply, by asking for the target, in all
 //   at most `max_cname_hops` CNAMEs.
@@ -111,7 +113,7 @@ class Resolver final : public RecordSource, private runtime::Deferred {
   Resolver(runtime::Loop* loop, ResolverOptions options);
   void RunDeferred() override;
   void FailSoon(AnswerCallback done, Answer answer);
-  void StartAttempt(Query* q, const sockaddr_storage& server, bool tcp, bool edns);
+  void StartAttempt(Query* q, size_t server, bool tcp, bool edns);
   void NextAttempt(Query* q, AnswerStatus why, std::string detail);
   void OnReply(Attempt* a, Response reply);
   void OnAttemptFailed(Attempt* a, AnswerStatus why, std::string detail);
@@ -124,6 +126,9 @@ class Resolver final : public RecordSource, private runtime::Deferred {
   RandomPool random_;
   ResolverStats stats_;
   bool shut_down_ = false;
+  // The server that gave the last definite answer: new queries start there,
+  // so a dead first server costs one timeout, not one per query.
+  size_t preferred_ = 0;
   size_t live_queries_ = 0;
   size_t live_attempts_ = 0;  // including detached ones still in the kernel
   Query* queries_ = nullptr;  // intrusive list of pending queries

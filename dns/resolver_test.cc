@@ -372,6 +372,13 @@ TEST(ResolverTest, TimeoutMovesToTheNextServer) {
   EXPECT_EQ((*r)->stats().timeouts, 1u);
   EXPECT_EQ(silent.seen().size(), 1u);
   EXPECT_EQ(good.seen().size(), 1u);
+  // The next query starts with the server that answered: no second timeout.
+  const uint64_t again = runtime::MonotonicMs();
+  Answer b = ResolveOnce(loop, r->get(), "example2.test", RrType::kMx);
+  ASSERT_EQ(b.status, AnswerStatus::kOk) << b.detail;
+  EXPECT_LT(runtime::MonotonicMs() - again, 150u);
+  EXPECT_EQ(silent.seen().size(), 1u);
+  EXPECT_EQ(good.seen().size(), 2u);
 }
 
 TEST(ResolverTest, AllServersSilentIsATimeoutAfterEveryAttempt) {
