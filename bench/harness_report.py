@@ -275,11 +275,9 @@ set multiplot layout 2,1 title 'ringpost harness: {what}'
 set logscale x 2
 set grid
 set key top left
-set ylabel 'accepted messages/s'
-set yrange [0:*]
-plot {plot1}
 set logscale y 10
-set yrange [*:*]
+set ylabel 'accepted messages/s'
+plot {plot1}
 set key top left
 set xlabel 'loadgen connections'
 set ylabel 'p99 acceptance latency (ms)'
