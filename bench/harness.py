@@ -405,6 +405,7 @@ def measured_load(ctx, r, spec, port, sink, meter, cgroup, tag, extra_sample=Non
     base = sink.count()
     sink_cpu0 = sink.cpu_us()
     pre = extra_sample() if extra_sample else None
+    flt0 = hp.read_stat(meter.pid) if not meter.tree else None
     cpu0, t0 = meter.read_us(), time.monotonic()
     lg = run_loadgen(ctx, port, spec, MEASURE_SENDER, tag, duration=ctx.duration, guard=guard)
     t_load = time.monotonic()
@@ -419,6 +420,7 @@ def measured_load(ctx, r, spec, port, sink, meter, cgroup, tag, extra_sample=Non
     delivered, t_end, complete = wait_delivered(sink, base, accepted,
                                                 timeout=max(120, 10 * ctx.duration))
     cpu1 = meter.read_us()
+    flt1 = hp.read_stat(meter.pid) if flt0 else None
     post = extra_sample() if extra_sample else None
     sink_cpu1 = sink.cpu_us()
     r["accepted"] = accepted
@@ -434,6 +436,9 @@ def measured_load(ctx, r, spec, port, sink, meter, cgroup, tag, extra_sample=Non
     r["cpu_us_per_msg"] = (cpu1 - cpu0) / accepted if accepted else None
     r["msgs_per_sec_per_core"] = 1e6 / r["cpu_us_per_msg"] if r["cpu_us_per_msg"] else None
     r["accept_latency_us"] = s.get("latency_us")
+    if flt0 and flt1 and accepted:
+        # Minor page faults: first touches of new memory (a growing backlog).
+        r["minflt_per_msg"] = (flt1["minflt"] - flt0["minflt"]) / accepted
     r["loadgen_cpu_us_per_msg"] = lg["cpu_us"] / accepted if accepted else None
     if sink_cpu0 is not None and sink_cpu1 is not None and delivered:
         r["sink_cpu_us_per_msg"] = (sink_cpu1 - sink_cpu0) / delivered
@@ -508,7 +513,8 @@ def run_ringpost(ctx, spec, n):
         relay = subprocess.Popen(
             [ctx.bins["ringpost"], f"--listen=127.0.0.1:{port}", f"--shards={spec['shards']}",
              f"--spool={work}/spool", f"--log={dlog}", f"--route=*=127.0.0.1:{sink.port}",
-             f"--durability={spec['durability']}", "--hostname=relay.bench.ringpost.invalid"],
+             f"--durability={spec['durability']}", "--hostname=relay.bench.ringpost.invalid",
+             *ctx.relay_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(err, "w"),
             preexec_fn=hp.preexec(ctx.relay_cpus, cg))
         ctx.live.add(relay)
@@ -755,6 +761,9 @@ def parse_args(argv):
     ap.add_argument("--chart", default=os.path.join(ROOT, "docs", "bench-throughput.png"))
     ap.add_argument("--render", metavar="RESULT_JSON",
                     help="no runs: print (and with --docs write) the tables of a result file")
+    ap.add_argument("--relay-arg", action="append", default=[], metavar="FLAG",
+                    help="extra relay flag, repeatable, e.g. --relay-arg=--recv_buffers=1024 "
+                         "(recorded in the result file)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--max-rss", type=int, default=8192,
                     help="stop a run's load when the relay's RSS passes this many MiB (8192)")
@@ -830,6 +839,7 @@ def main(argv):
     ctx.postfix_concurrency = a.postfix_concurrency
     ctx.duration = a.duration
     ctx.count_duration = 1
+    ctx.relay_args = list(a.relay_arg)
     ctx.max_rss_kib = a.max_rss * 1024
     ctx.keep = a.keep
     ctx.live = set()
@@ -876,6 +886,7 @@ def main(argv):
                      "postfix_sweep": a.postfix_sweep, "relay_cpus": sorted(ctx.relay_cpus),
                      "load_cpu": ctx.load_cpu, "postfix_cpus": sorted(ctx.postfix_cpus),
                      "postfix_concurrency": a.postfix_concurrency,
+                     "relay_args": ctx.relay_args,
                      "rcpt_domains": DOMAINS},
         "postfix_version": harness_postfix.postfix_version() if not ctx.postfix_missing
         else None,

@@ -97,7 +97,8 @@ def read_stat(pid):
         return None
     rest = text.rsplit(")", 1)[1].split()
     # rest[0] is field 3 (state); utime is field 14, so rest[11].
-    return {"state": rest[0], "ppid": int(rest[1]),
+    return {"state": rest[0], "ppid": int(rest[1]), "minflt": int(rest[7]),
+            "majflt": int(rest[9]),
             "utime": int(rest[11]), "stime": int(rest[12]),
             "cutime": int(rest[13]), "cstime": int(rest[14])}
 

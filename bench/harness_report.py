@@ -119,7 +119,8 @@ def table(headers, rows):
 def ringpost_table(runs):
     headers = ["size", "durability", "shards", "mode", "msgs/s", "delivered msgs/s", "CPU µs/msg",
                "msgs/s/core", "× Postfix", "accept p50 / p99 / p999 ms", "e2e p50 / p99 ms",
-               "peak RSS MiB", "syscalls / enter / SQEs per msg", "msgs per commit",
+               "peak RSS MiB", "page faults per msg", "syscalls / enter / SQEs per msg",
+               "msgs per commit",
                "sink = accepted"]
     rows = []
     for r in runs:
@@ -134,7 +135,7 @@ def ringpost_table(runs):
             (f"{r['vs_postfix']:.0f}×" if r.get("vs_postfix") else "n/a"),
             lat3(r), e2e(r),
             fmt((r.get("peak_rss_kib") or 0) / 1024 if r.get("peak_rss_kib") else None, 1),
-            syscalls(r), fmt(r.get("msgs_per_commit"), 1), check(r)])
+            fmt(r.get("minflt_per_msg"), 1), syscalls(r), fmt(r.get("msgs_per_commit"), 1), check(r)])
     return table(headers, rows)
 
 
@@ -204,6 +205,7 @@ def headline(result):
              f"{s['connections']} connections, recipients over {s['rcpt_domains']}",
              f"relay on CPU {s['relay_cpus']}, sink and loadgen on CPU {s['load_cpu']}, "
              f"Postfix on CPU {s['postfix_cpus']}",
+             f"extra relay flags: {' '.join(s['relay_args'])}" if s.get("relay_args") else None,
              f"Postfix {result.get('postfix_version') or 'n/a'}",
              f"syscalls: {result.get('syscall_counting')}"]
     return "; ".join(p for p in parts if p) + "."
