@@ -189,7 +189,7 @@ class MxCache {
   };
   class ReadSection;
 
-  static uint64_t HashName(std::string_view name);
+  uint64_t HashName(std::string_view name) const;
   static bool KeyEquals(std::string_view key, std::string_view name);
   const Entry* Find(const Table* t, uint64_t hash, std::string_view name) const;
   // What a lookup at `now` may return from `e` (fresh or stale), else null.
@@ -213,6 +213,7 @@ class MxCache {
   std::unique_ptr<Reader[]> readers_;
   std::unique_ptr<Inbox[]> inboxes_;
   WakeHook wake_;
+  uint64_t hash_seed_ = 0;
   std::atomic<uint64_t> epoch_{2};
   std::atomic<size_t> entries_{0};
   std::atomic<size_t> retired_count_{0};

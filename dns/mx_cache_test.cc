@@ -126,6 +126,26 @@ TEST(MxCacheTest, MissThenHit) {
   EXPECT_EQ(f.source.fetches, 1);
 }
 
+TEST(MxCacheTest, CaseFoldingIsAsciiOnly) {
+  Fixture f;
+  f.source.sync = [](std::string_view) { return OkResult(300); };
+  std::vector<MxResultPtr> later;
+  f.Get("abc.test", &later);
+  f.Get("mail.sub-domain.example.org", &later);
+  f.cache->DrainCompletions(0);
+  auto hit = [&](std::string_view name) {
+    return f.cache->Peek(0, name, f.now, [](const MxResult&) {});
+  };
+  EXPECT_TRUE(hit("ABC.TEST"));
+  EXPECT_TRUE(hit("aBc.TeSt."));
+  EXPECT_TRUE(hit("Mail.Sub-Domain.Example.ORG"));
+  EXPECT_FALSE(hit("mail.sub-domain.example.or"));
+  EXPECT_FALSE(hit("\xC1\xC2\xC3.test"));  // 'A'|0x80...: not letters
+  EXPECT_FALSE(hit("!\"#.test"));
+  EXPECT_FALSE(hit("abc.tesu"));
+  EXPECT_FALSE(hit(""));
+}
+
 TEST(MxCacheTest, SynchronousSourceStillCallsBackFromDrain) {
   Fixture f;
   f.source.sync = [](std::string_view) { return OkResult(300); };
