@@ -220,6 +220,7 @@ struct Site {
   std::vector<sockaddr_storage> addrs;
   size_t current = 0;
   size_t failed_in_a_row = 0;
+  size_t capacity = 1;  // transactions per connection, learned from EHLO
   std::deque<DeliveryJob*> ready;
   std::vector<OutboundConnection*> conns;
   std::vector<OutboundConnection*> idle;
@@ -231,6 +232,7 @@ class OutboundConnection final : public runtime::StreamHandler,
  public:
   OutboundConnection(Shard* shard, Site* site)
       : shard_(shard), site_(site), client_(this, shard->hostname()) {
+    client_.set_max_in_flight(shard->config().outbound_pipeline_depth);
     timer_.context = this;
     timer_.callback = [](runtime::Timer* t) {
       static_cast<OutboundConnection*>(t->context)->OnTimer();
@@ -248,7 +250,8 @@ class OutboundConnection final : public runtime::StreamHandler,
                      [this](int fd) { OnConnected(fd); });
   }
 
-  bool busy() const { return job_ != nullptr; }
+  bool busy() const { return in_flight_ > 0; }
+  bool parked = false;  // in the site's idle list
   size_t addr_index() const { return addr_index_; }
   // Final close at the end of a drain; a connect in flight closes on arrival.
   void Abort() {
@@ -258,10 +261,9 @@ class OutboundConnection final : public runtime::StreamHandler,
   bool connecting() const { return connecting_; }
   Site* site() const { return site_; }
 
-  // Starts delivering `job` (connection idle).
+  // Starts delivering `job` (the client can begin a transaction).
   void Deliver(DeliveryJob* job) {
-    assert(job_ == nullptr);
-    job_ = job;
+    ++in_flight_;
     ++messages_;
     // txn_ is reused: no allocation per message once warm.
     txn_.sender = job->message->sender;
@@ -269,8 +271,30 @@ class OutboundConnection final : public runtime::StreamHandler,
     for (uint32_t i : job->rcpts) txn_.recipients.push_back(job->message->recipients[i]);
     txn_.content = job->message->content;
     txn_.eight_bit = job->message->eight_bit;
+    txn_.cookie = job;
     ArmReplyTimer();
     client_.Begin(txn_);
+  }
+
+  // Takes jobs from the site while the client has room for more; parks the
+  // connection when there is no work, quits it at its message limit.
+  void Fill() {
+    // Bounded by outbound_pipeline_depth (can_begin) and the ready queue.
+    while (client_.can_begin()) {
+      if (shard_->draining() ||
+          messages_ >= shard_->config().max_messages_per_connection) {
+        if (!busy()) Quit();
+        return;
+      }
+      DeliveryJob* next = shard_->NextJob(this);
+      if (next == nullptr) break;
+      Deliver(next);
+    }
+    if (!busy()) {
+      // Parked in the pool; closed after connection_idle without work.
+      shard_->loop()->timers().Arm(
+          &timer_, shard_->loop()->now_ms() + ToMs(shard_->config().connection_idle));
+    }
   }
 
   void Quit() {
@@ -292,22 +316,16 @@ class OutboundConnection final : public runtime::StreamHandler,
   void OnIdle() override {
     if (!ever_ready_) {
       ever_ready_ = true;
+      site_->capacity = client_.capacity();
       shard_->ConnectionReady(this);
     }
-    if (shard_->draining() ||
-        messages_ >= shard_->config().max_messages_per_connection) {
-      return Quit();
-    }
-    DeliveryJob* next = shard_->NextJob(this);
-    if (next != nullptr) return Deliver(next);
-    // Parked in the pool; closed after connection_idle without work.
-    shard_->loop()->timers().Arm(
-        &timer_, shard_->loop()->now_ms() + ToMs(shard_->config().connection_idle));
+    Fill();
   }
-  void OnTransactionDone(std::vector<client::RecipientOutcome>& outcomes) override {
-    DeliveryJob* job = job_;
-    job_ = nullptr;
-    shard_->loop()->timers().Disarm(&timer_);
+  void OnTransactionDone(void* cookie,
+                         std::vector<client::RecipientOutcome>& outcomes) override {
+    auto* job = static_cast<DeliveryJob*>(cookie);
+    --in_flight_;
+    if (!busy()) shard_->loop()->timers().Disarm(&timer_);
     if (job != nullptr) shard_->HandleOutcomes(job, peer_, outcomes);
   }
   void OnSessionEnd(const client::RecipientOutcome& reason) override {
@@ -317,7 +335,7 @@ class OutboundConnection final : public runtime::StreamHandler,
 
   // StreamHandler
   void OnStreamData(std::string_view data) override {
-    if (!client_.idle()) ArmReplyTimer();
+    if (busy() || !client_.idle()) ArmReplyTimer();
     client_.Feed(data);
   }
   void OnStreamClosed(int error) override {
@@ -379,7 +397,7 @@ class OutboundConnection final : public runtime::StreamHandler,
   client::SmtpClient client_;
   runtime::Stream* stream_ = nullptr;
   runtime::Timer timer_;
-  DeliveryJob* job_ = nullptr;
+  size_t in_flight_ = 0;  // transactions handed to the client, not yet done
   size_t messages_ = 0;
   bool connecting_ = false;
   bool ever_ready_ = false;
@@ -868,19 +886,22 @@ void Shard::RouteJob(DeliveryJob* job) {
 
 void Shard::Kick(Site* site) {
   if (draining_) return;
-  // Idle pooled connections first, then new ones up to the limit.
+  // Parked pooled connections first, then new ones up to the limit.
   while (!site->ready.empty() && !site->idle.empty()) {
     OutboundConnection* conn = site->idle.back();
     site->idle.pop_back();
-    DeliveryJob* job = site->ready.front();
-    site->ready.pop_front();
-    conn->Deliver(job);
+    conn->parked = false;
+    conn->Fill();
   }
   // Every shard may own domains that route to the same address, so each
   // gets an equal share of the per-destination limit: the total holds.
   const size_t share = std::max<size_t>(
       1, config().max_connections_per_destination / static_cast<size_t>(shared_->shards));
-  while (site->ready.size() > site->connecting && site->conns.size() < share) {
+  // A connection to a peer with PIPELINING and CHUNKING carries
+  // outbound_pipeline_depth transactions at once: open one per that many
+  // waiting jobs (one per job for other peers), up to the share.
+  while (site->conns.size() < share &&
+         site->ready.size() > site->connecting * site->capacity) {
     auto* conn = new OutboundConnection(this, site);
     site->conns.push_back(conn);
     ++site->connecting;
@@ -895,7 +916,10 @@ DeliveryJob* Shard::NextJob(OutboundConnection* conn) {
     site->ready.pop_front();
     return job;
   }
-  site->idle.push_back(conn);
+  if (!conn->parked) {
+    conn->parked = true;
+    site->idle.push_back(conn);
+  }
   return nullptr;
 }
 

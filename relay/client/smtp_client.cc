@@ -68,7 +68,7 @@ void SmtpClient::OnReply(const smtp::ServerReply& reply) {
       state_ = State::kRcpt;
       if (!pipelining()) {
         if (mail_failed_) return FinishTransaction(true);
-        SendRcpt(0);
+        SendRcpt(txn_, 0);
         host_->OutputReady();
       }
       return;
@@ -81,7 +81,7 @@ void SmtpClient::OnReply(const smtp::ServerReply& reply) {
       ++rcpt_replies_;
       if (rcpt_replies_ < txn_.recipients.size()) {
         if (!pipelining()) {
-          SendRcpt(rcpt_replies_);
+          SendRcpt(txn_, rcpt_replies_);
           host_->OutputReady();
         }
         return;
@@ -91,7 +91,7 @@ void SmtpClient::OnReply(const smtp::ServerReply& reply) {
       if (!pipelining()) {
         if (rcpt_accepted_ == 0) return FinishTransaction(true);
         if (chunking_) {
-          SendBdat();
+          SendBdat(txn_);
         } else {
           SendLine("DATA");
         }
@@ -123,6 +123,8 @@ void SmtpClient::OnReply(const smtp::ServerReply& reply) {
       return;
     case State::kQuit:
       return End(reply.code, reply.EnhancedText(), reply.text);
+    case State::kStream:
+      return OnStreamReply(reply);
     case State::kIdle:
       // Unsolicited (typically 421 before the server hangs up).
       return End(reply.code, reply.EnhancedText(), reply.text);
@@ -131,9 +133,44 @@ void SmtpClient::OnReply(const smtp::ServerReply& reply) {
   }
 }
 
+bool SmtpClient::streaming() const {
+  return max_in_flight_ > 1 && caps_.Has(smtp::kExtPipelining) &&
+         caps_.Has(smtp::kExtChunking);
+}
+
+bool SmtpClient::can_begin() const {
+  if (state_ == State::kIdle) return true;
+  return state_ == State::kStream && inflight_.size() < max_in_flight_;
+}
+
+size_t SmtpClient::in_flight() const {
+  if (state_ == State::kStream) return inflight_.size();
+  return InTransaction() ? 1 : 0;
+}
+
 void SmtpClient::Begin(const Transaction& txn) {
-  assert(state_ == State::kIdle);
+  assert(can_begin());
   assert(!txn.recipients.empty());
+  if (streaming()) {
+    if (caps_.size_max != 0 && txn.content.size() > caps_.size_max) {
+      std::vector<RecipientOutcome> outcomes(txn.recipients.size());
+      for (RecipientOutcome& o : outcomes) {
+        o.code = 552;
+        o.enhanced = "5.3.4";
+        o.text = "message size exceeds the destination's SIZE limit";
+      }
+      host_->OnTransactionDone(txn.cookie, outcomes);
+      return;
+    }
+    InFlight f;
+    f.txn = txn;
+    f.outcomes.assign(txn.recipients.size(), RecipientOutcome{});
+    inflight_.push_back(std::move(f));
+    state_ = State::kStream;
+    WriteTransaction(txn);
+    host_->OutputReady();
+    return;
+  }
   txn_ = txn;
   outcomes_.assign(txn.recipients.size(), RecipientOutcome{});
   rcpt_replies_ = 0;
@@ -147,11 +184,11 @@ void SmtpClient::Begin(const Transaction& txn) {
   }
   state_ = State::kMail;
   chunking_ = caps_.Has(smtp::kExtChunking);
-  SendMail();
+  SendMail(txn_);
   if (pipelining()) {
-    for (size_t i = 0; i < txn_.recipients.size(); ++i) SendRcpt(i);
+    for (size_t i = 0; i < txn_.recipients.size(); ++i) SendRcpt(txn_, i);
     if (chunking_) {
-      SendBdat();  // the whole message in one chunk, no dot-stuffing
+      SendBdat(txn_);  // the whole message in one chunk, no dot-stuffing
     } else {
       SendLine("DATA");
     }
@@ -159,37 +196,44 @@ void SmtpClient::Begin(const Transaction& txn) {
   host_->OutputReady();
 }
 
-void SmtpClient::SendMail() {
+void SmtpClient::SendMail(const Transaction& txn) {
   std::string& out = host_->Output();
   out.append("MAIL FROM:<");
-  out.append(txn_.sender);
+  out.append(txn.sender);
   out.push_back('>');
   if (caps_.Has(smtp::kExtSize)) {
     out.append(" SIZE=");
-    out.append(std::to_string(txn_.content.size()));
+    out.append(std::to_string(txn.content.size()));
   }
-  if (txn_.eight_bit && caps_.Has(smtp::kExt8BitMime)) out.append(" BODY=8BITMIME");
+  if (txn.eight_bit && caps_.Has(smtp::kExt8BitMime)) out.append(" BODY=8BITMIME");
   out.append("\r\n");
 }
 
-void SmtpClient::SendRcpt(size_t index) {
-  SendLine("RCPT TO:<", txn_.recipients[index], ">");
+void SmtpClient::SendRcpt(const Transaction& txn, size_t index) {
+  SendLine("RCPT TO:<", txn.recipients[index], ">");
 }
 
-void SmtpClient::SendBdat() {
+void SmtpClient::SendBdat(const Transaction& txn) {
   std::string& out = host_->Output();
   out.append("BDAT ");
-  out.append(std::to_string(txn_.content.size()));
+  out.append(std::to_string(txn.content.size()));
   out.append(" LAST\r\n");
-  out.append(txn_.content);
+  out.append(txn.content);
+}
+
+void SmtpClient::WriteTransaction(const Transaction& txn) {
+  SendMail(txn);
+  for (size_t i = 0; i < txn.recipients.size(); ++i) SendRcpt(txn, i);
+  SendBdat(txn);
 }
 
 void SmtpClient::SendContent() {
   smtp::AppendDotStuffed(txn_.content, &host_->Output());
 }
 
-void SmtpClient::Decide(size_t index, const smtp::ServerReply& reply) {
-  RecipientOutcome& o = outcomes_[index];
+namespace {
+
+void DecideOne(RecipientOutcome& o, const smtp::ServerReply& reply) {
   if (o.code != 0) return;
   o.code = reply.code;
   std::string_view enhanced = reply.EnhancedText();
@@ -200,17 +244,74 @@ void SmtpClient::Decide(size_t index, const smtp::ServerReply& reply) {
   o.text.assign(text.data(), text.size());
 }
 
+void DecideLocal(std::vector<RecipientOutcome>& outcomes, int code,
+                 std::string_view enhanced, std::string_view text) {
+  for (RecipientOutcome& o : outcomes) {
+    if (o.code != 0) continue;
+    o.code = code;
+    o.enhanced.assign(enhanced.data(), enhanced.size());
+    o.text.assign(text.data(), text.size());
+  }
+}
+
+}  // namespace
+
+void SmtpClient::Decide(size_t index, const smtp::ServerReply& reply) {
+  DecideOne(outcomes_[index], reply);
+}
+
 void SmtpClient::DecideUndecided(const smtp::ServerReply& reply) {
   for (size_t i = 0; i < outcomes_.size(); ++i) Decide(i, reply);
 }
 
 void SmtpClient::DecideUndecidedLocal(int code, std::string_view enhanced,
                                       std::string_view text) {
-  for (RecipientOutcome& o : outcomes_) {
-    if (o.code != 0) continue;
-    o.code = code;
-    o.enhanced.assign(enhanced.data(), enhanced.size());
-    o.text.assign(text.data(), text.size());
+  DecideLocal(outcomes_, code, enhanced, text);
+}
+
+void SmtpClient::OnStreamReply(const smtp::ServerReply& reply) {
+  assert(!inflight_.empty());
+  InFlight& f = inflight_.front();
+  const bool ok = reply.code >= 200 && reply.code < 300;
+  switch (f.stage) {
+    case InFlight::kMail:
+      if (!ok) {
+        f.mail_failed = true;
+        for (RecipientOutcome& o : f.outcomes) DecideOne(o, reply);
+      }
+      f.stage = InFlight::kRcpt;
+      return;
+    case InFlight::kRcpt:
+      if (ok && !f.mail_failed) {
+        ++f.rcpt_accepted;
+      } else {
+        DecideOne(f.outcomes[f.rcpt_replies], reply);
+      }
+      if (++f.rcpt_replies == f.txn.recipients.size()) f.stage = InFlight::kFinal;
+      return;
+    case InFlight::kFinal: {
+      // The BDAT LAST reply decides every recipient its RCPT accepted.
+      for (RecipientOutcome& o : f.outcomes) DecideOne(o, reply);
+      DecideLocal(f.outcomes, 451, "4.4.0", "no outcome from server");
+      ++transactions_;
+      void* cookie = f.txn.cookie;
+      std::vector<RecipientOutcome> outcomes = std::move(f.outcomes);
+      inflight_.pop_front();
+      if (inflight_.empty()) state_ = State::kIdle;
+      host_->OnTransactionDone(cookie, outcomes);
+      if (can_begin()) host_->OnIdle();
+      return;
+    }
+  }
+}
+
+void SmtpClient::FailAllInFlight(int code, std::string_view enhanced,
+                                 std::string_view text) {
+  while (!inflight_.empty()) {
+    InFlight f = std::move(inflight_.front());
+    inflight_.pop_front();
+    DecideLocal(f.outcomes, code, enhanced, text);
+    host_->OnTransactionDone(f.txn.cookie, f.outcomes);
   }
 }
 
@@ -231,7 +332,7 @@ void SmtpClient::FinishTransaction(bool reset) {
   }
   std::vector<RecipientOutcome> outcomes;
   outcomes.swap(outcomes_);
-  host_->OnTransactionDone(outcomes);
+  host_->OnTransactionDone(txn_.cookie, outcomes);
   if (state_ == State::kIdle) host_->OnIdle();
 }
 
@@ -245,18 +346,29 @@ void SmtpClient::Quit() {
 void SmtpClient::Abort(std::string_view reason) {
   if (state_ == State::kEnded) return;
   const bool in_txn = InTransaction();
+  const bool stream = state_ == State::kStream;
   state_ = State::kEnded;
+  if (stream) FailAllInFlight(451, "4.4.2", reason);
   if (in_txn) {
     DecideUndecidedLocal(451, "4.4.2", reason);
     std::vector<RecipientOutcome> outcomes;
     outcomes.swap(outcomes_);
-    host_->OnTransactionDone(outcomes);
+    host_->OnTransactionDone(txn_.cookie, outcomes);
   }
 }
 
 void SmtpClient::End(int code, std::string_view enhanced, std::string_view text) {
   const bool in_txn = InTransaction();
+  const bool stream = state_ == State::kStream;
   state_ = State::kEnded;
+  if (stream) {
+    // Only a 4xx/5xx reply can decide; anything else is a local 451.
+    if (code >= 400 && code < 600) {
+      FailAllInFlight(code, enhanced, text);
+    } else {
+      FailAllInFlight(451, "4.4.2", text);
+    }
+  }
   RecipientOutcome reason;
   reason.code = code;
   reason.enhanced.assign(enhanced.data(), enhanced.size());
@@ -270,7 +382,7 @@ void SmtpClient::End(int code, std::string_view enhanced, std::string_view text)
     }
     std::vector<RecipientOutcome> outcomes;
     outcomes.swap(outcomes_);
-    host_->OnTransactionDone(outcomes);
+    host_->OnTransactionDone(txn_.cookie, outcomes);
   }
   host_->OnSessionEnd(reason);
 }

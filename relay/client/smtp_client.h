@@ -5,7 +5,10 @@
 // with MAIL, RCPT per recipient, DATA and the dot-stuffed content. With
 // PIPELINING (RFC 2920) MAIL, every RCPT and DATA leave in one write and the
 // replies are matched in order; with CHUNKING (RFC 3030) the content goes
-// as one `BDAT n LAST` chunk, unstuffed, in that same write. It does no I/O: the host feeds it the
+// as one `BDAT n LAST` chunk, unstuffed, in that same write. When the peer
+// offers both, several whole transactions may be in flight at once
+// (max_in_flight): nothing waits for a 354, so transactions stream back to
+// back and their replies are matched in order. It does no I/O: the host feeds it the
 // server's bytes, sends what it appends to the host's output buffer, and
 // learns per-recipient outcomes through OnTransactionDone.
 //
@@ -17,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,16 +44,17 @@ struct Transaction {
   std::vector<std::string_view> recipients;
   std::string_view content;                 // unstuffed, CRLF lines
   bool eight_bit = false;
+  void* cookie = nullptr;                   // returned with the outcomes
 };
 
 class ClientHost {
  public:
   virtual std::string& Output() = 0;
   virtual void OutputReady() = 0;
-  // The connection is ready for (another) transaction.
+  // The connection can take another transaction (see can_begin()).
   virtual void OnIdle() = 0;
-  // Every recipient of the current transaction has an outcome.
-  virtual void OnTransactionDone(std::vector<RecipientOutcome>& outcomes) = 0;
+  // Every recipient of the transaction `cookie` has an outcome.
+  virtual void OnTransactionDone(void* cookie, std::vector<RecipientOutcome>& outcomes) = 0;
   // The session is over (QUIT done, protocol error or refused greeting).
   // `reply` says why; the host closes the connection.
   virtual void OnSessionEnd(const RecipientOutcome& reason) = 0;
@@ -64,8 +69,14 @@ class SmtpClient {
 
   // Bytes from the server.
   void Feed(std::string_view data);
-  // Starts a transaction; only when idle().
+  // Starts a transaction; only when can_begin().
   void Begin(const Transaction& txn);
+  // Whether Begin may be called now: idle, or streaming with room.
+  bool can_begin() const;
+  void set_max_in_flight(size_t n) { max_in_flight_ = n == 0 ? 1 : n; }
+  size_t in_flight() const;
+  // Transactions this connection can carry at once (known after EHLO).
+  size_t capacity() const { return streaming() ? max_in_flight_ : 1; }
   // Ends the session politely (QUIT) when idle.
   void Quit();
   // The connection dropped or timed out: the current transaction's undecided
@@ -89,15 +100,30 @@ class SmtpClient {
     kDataEnd,   // awaiting the final reply
     kRset,      // awaiting the RSET reply
     kQuit,
+    kStream,    // pipelined BDAT transactions in flight (inflight_)
     kEnded,
   };
 
+  // One transaction of the streaming mode.
+  struct InFlight {
+    Transaction txn;
+    std::vector<RecipientOutcome> outcomes;
+    size_t rcpt_replies = 0;
+    size_t rcpt_accepted = 0;
+    bool mail_failed = false;
+    enum Stage : uint8_t { kMail, kRcpt, kFinal } stage = kMail;
+  };
+
   void OnReply(const smtp::ServerReply& reply);
-  void SendMail();
-  void SendRcpt(size_t index);
+  void OnStreamReply(const smtp::ServerReply& reply);
+  bool streaming() const;
+  void WriteTransaction(const Transaction& txn);  // MAIL, RCPT..., BDAT+content
+  void FailAllInFlight(int code, std::string_view enhanced, std::string_view text);
+  void SendMail(const Transaction& txn);
+  void SendRcpt(const Transaction& txn, size_t index);
   void SendData();
   void SendContent();
-  void SendBdat();
+  void SendBdat(const Transaction& txn);
   void SendLine(std::string_view a, std::string_view b = {},
                 std::string_view c = {});
   void Decide(size_t index, const smtp::ServerReply& reply);
@@ -121,6 +147,8 @@ class SmtpClient {
   size_t rcpt_accepted_ = 0;
   bool mail_failed_ = false;
   bool chunking_ = false;  // this transaction uses BDAT (peer offers CHUNKING)
+  size_t max_in_flight_ = 1;
+  std::deque<InFlight> inflight_;
   uint64_t transactions_ = 0;
 };
 

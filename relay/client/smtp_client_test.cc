@@ -13,9 +13,11 @@ class TestHost : public ClientHost {
   std::string& Output() override { return out; }
   void OutputReady() override {}
   void OnIdle() override { ++idle; }
-  void OnTransactionDone(std::vector<RecipientOutcome>& o) override {
+  void OnTransactionDone(void* cookie, std::vector<RecipientOutcome>& o) override {
     results.push_back(o);
+    cookies.push_back(cookie);
   }
+  std::vector<void*> cookies;
   void OnSessionEnd(const RecipientOutcome& r) override {
     ended = true;
     end_reason = r;
@@ -106,6 +108,48 @@ TEST(SmtpClientTest, ChunkingWithoutPipeliningIsLockStep) {
   c.Feed("451 4.3.0 later\r\n");
   ASSERT_EQ(h.results.size(), 1u);
   EXPECT_EQ(h.results[0][0].code, 451);
+}
+
+TEST(SmtpClientTest, StreamsSeveralTransactionsWithPipeliningAndChunking) {
+  TestHost h;
+  SmtpClient c(&h, "relay.test");
+  c.set_max_in_flight(3);
+  c.Feed("220 s\r\n");
+  c.Feed("250-s\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+  h.Take();
+  EXPECT_EQ(c.capacity(), 3u);
+  int cookies[4];
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.can_begin());
+    Transaction t = Txn({"b@y.test"});
+    t.cookie = &cookies[i];
+    c.Begin(t);
+  }
+  EXPECT_FALSE(c.can_begin());
+  EXPECT_EQ(c.in_flight(), 3u);
+  const std::string one = "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
+                          "BDAT 19 LAST\r\nSubject: x\r\n\r\n.hi\r\n";
+  EXPECT_EQ(h.Take(), one + one + one);
+  // Replies in order: first delivered, second rejected at MAIL, third 451.
+  c.Feed("250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n"
+         "550 5.7.1 no\r\n503 5.5.1 no\r\n503 5.5.1 no\r\n"
+         "250 ok\r\n250 ok\r\n451 4.3.0 later\r\n");
+  ASSERT_EQ(h.results.size(), 3u);
+  EXPECT_EQ(h.cookies[0], &cookies[0]);
+  EXPECT_TRUE(h.results[0][0].delivered());
+  EXPECT_EQ(h.cookies[1], &cookies[1]);
+  EXPECT_EQ(h.results[1][0].code, 550);
+  EXPECT_EQ(h.results[2][0].code, 451);
+  EXPECT_TRUE(c.idle());
+  EXPECT_TRUE(c.can_begin());
+  // A lost connection fails whatever is in flight, temporarily.
+  Transaction t = Txn({"b@y.test"});
+  t.cookie = &cookies[3];
+  c.Begin(t);
+  c.Abort("connection lost");
+  ASSERT_EQ(h.results.size(), 4u);
+  EXPECT_EQ(h.cookies[3], &cookies[3]);
+  EXPECT_EQ(h.results[3][0].code, 451);
 }
 
 TEST(SmtpClientTest, LockStepWithoutPipeliningAndHeloFallback) {

@@ -95,6 +95,9 @@ ABSL_FLAG(std::string, max_connections_per_destination, "32",
           "Outbound: concurrent connections per destination.");
 ABSL_FLAG(std::string, max_messages_per_connection, "1000",
           "Outbound: messages sent over one connection before it is closed.");
+ABSL_FLAG(std::string, outbound_pipeline_depth, "32",
+          "Outbound: transactions in flight on one connection when the peer offers "
+          "PIPELINING and CHUNKING (1 = one at a time).");
 ABSL_FLAG(std::string, connect_timeout, "30s", "Outbound: TCP connect timeout.");
 ABSL_FLAG(std::string, greeting_timeout, "5m",
           "Outbound: wait for the 220 greeting (RFC 5321 4.5.3.2.1).");
@@ -827,6 +830,8 @@ std::vector<Setting> BuildSettings() {
                            &Config::max_connections_per_destination, 1, 100'000));
   s.push_back(CountSetting("max_messages_per_connection", &Config::max_messages_per_connection, 1,
                            10'000'000));
+  s.push_back(CountSetting("outbound_pipeline_depth", &Config::outbound_pipeline_depth, 1,
+                           1024));
   s.push_back(DurationSetting("connect_timeout", &Config::connect_timeout, kMs, kDay));
   s.push_back(DurationSetting("greeting_timeout", &Config::greeting_timeout, kMs, kDay));
   s.push_back(DurationSetting("command_timeout", &Config::command_timeout, kMs, kDay));

@@ -120,6 +120,7 @@ struct Config {
   // SMTP client (outbound) limits.
   size_t max_connections_per_destination = 32;
   size_t max_messages_per_connection = 1000;
+  size_t outbound_pipeline_depth = 32;  // transactions in flight per connection
   absl::Duration connect_timeout = absl::Seconds(30);
   // Per-reply timeouts, RFC 5321 4.5.3.2.
   absl::Duration greeting_timeout = absl::Minutes(5);    // 220 banner
