@@ -114,6 +114,32 @@ uint16_t ReadU16(const char* p) {
                                static_cast<uint8_t>(p[1]));
 }
 
+// TC=1, opcode QUERY, one question equal to `q` (name compared
+// case-insensitively, no compression: the question is the first name).
+bool TruncatedButOurs(std::string_view wire, const Question& q) {
+  if ((static_cast<uint8_t>(wire[2]) & 0x02) == 0) return false;  // TC
+  if ((static_cast<uint8_t>(wire[2]) & 0x78) != 0) return false;  // opcode
+  if (ReadU16(wire.data() + 4) != 1) return false;                // QDCOUNT
+  size_t i = kHeaderBytes;
+  std::string_view name = q.name;
+  // Bounded: each pass consumes one label of `name`.
+  while (!name.empty()) {
+    const size_t dot = name.find('.');
+    const std::string_view label = name.substr(0, dot);
+    name = dot == std::string_view::npos ? std::string_view() : name.substr(dot + 1);
+    if (i >= wire.size() || static_cast<uint8_t>(wire[i]) != label.size()) return false;
+    ++i;
+    if (i + label.size() > wire.size()) return false;
+    for (size_t k = 0; k < label.size(); ++k) {
+      if (Lower(static_cast<unsigned char>(wire[i + k])) != label[k]) return false;
+    }
+    i += label.size();
+  }
+  if (i + 5 > wire.size() || wire[i] != 0) return false;
+  return ReadU16(wire.data() + i + 1) == static_cast<uint16_t>(q.type) &&
+         ReadU16(wire.data() + i + 3) == LDNS_RR_CLASS_IN;
+}
+
 }  // namespace
 
 std::string_view RrTypeName(RrType type) {
@@ -223,6 +249,17 @@ absl::StatusOr<Response> DecodeResponse(std::string_view wire, const Question& q
       &raw, reinterpret_cast<const uint8_t*>(wire.data()), wire.size());
   PktPtr pkt(raw);
   if (st != LDNS_STATUS_OK || pkt == nullptr) {
+    // Some servers truncate a reply at the byte limit (cutting a record in
+    // half) and set TC. It still means "ask over TCP" when the header and
+    // the question are ours.
+    if (TruncatedButOurs(wire, q)) {
+      Response r;
+      r.id = id;
+      r.rcode = static_cast<uint8_t>(wire[3]) & 0x0f;
+      r.truncated = true;
+      r.partial = true;
+      return r;
+    }
     return absl::InvalidArgumentError(std::string("malformed reply: ") +
                                       ldns_get_errorstr_by_id(st));
   }

@@ -89,6 +89,9 @@ struct Response {
   uint16_t id = 0;
   int rcode = 0;
   bool truncated = false;
+  // TC=1 and ldns could not parse the rest (a record cut at the size
+  // limit): only the header and the question were checked; no records.
+  bool partial = false;
   bool authoritative = false;
   std::vector<Record> answers;  // A, AAAA, MX, CNAME of class IN only
   // RFC 2308 section 5: min(SOA TTL, SOA MINIMUM) from the authority

@@ -156,6 +156,33 @@ TEST(DecodeResponseTest, EveryTruncationIsACleanError) {
   }
 }
 
+TEST(DecodeResponseTest, TruncatedMidRecordStillMeansTcp) {
+  std::string full = PacketBuilder(21)
+                         .Truncated()
+                         .Question("Example.test", RrType::kMx)
+                         .Mx(kAnswer, "example.test", 300, 10, "mx1.example.test")
+                         .Build();
+  const std::string cut = full.substr(0, full.size() - 5);
+  auto r = DecodeResponse(cut, kMxQ, 21);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->truncated);
+  EXPECT_TRUE(r->partial);
+  EXPECT_TRUE(r->answers.empty());
+  // Without TC, or for another question, the same bytes are rejected.
+  std::string no_tc = PacketBuilder(21)
+                          .Question("example.test", RrType::kMx)
+                          .Mx(kAnswer, "example.test", 300, 10, "mx1.example.test")
+                          .Build();
+  EXPECT_FALSE(DecodeResponse(no_tc.substr(0, no_tc.size() - 5), kMxQ, 21).ok());
+  EXPECT_FALSE(DecodeResponse(cut, Question{"example.test", RrType::kA}, 21).ok());
+  EXPECT_FALSE(DecodeResponse(cut, Question{"example.tes", RrType::kMx}, 21).ok());
+  // A well-formed TC reply parses normally.
+  auto whole = DecodeResponse(full, kMxQ, 21);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_TRUE(whole->truncated);
+  EXPECT_FALSE(whole->partial);
+}
+
 TEST(DecodeResponseTest, CountsThatLie) {
   std::string wire = PacketBuilder(3)
                          .Question("example.test", RrType::kMx)

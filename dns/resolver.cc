@@ -512,7 +512,7 @@ void Resolver::OnAttemptFailed(Attempt* a, AnswerStatus why, std::string detail)
   Query* q = a->query();
   DNS_CHECK(q != nullptr);
   DNS_CHECK(q->current == a);
-  ++stats_.socket_errors;
+  ++stats_.attempt_errors;
   NextAttempt(q, why, FormatSockaddr(a->server()) + ": " + detail);
 }
 
@@ -520,6 +520,13 @@ void Resolver::OnReply(Attempt* a, Response reply) {
   Query* q = a->query();
   DNS_CHECK(q != nullptr);
   DNS_CHECK(q->current == a);
+  if (reply.partial && a->tcp()) {
+    // Truncated and unparseable over TCP: a broken server.
+    ++stats_.server_errors;
+    NextAttempt(q, AnswerStatus::kServFail,
+                FormatSockaddr(a->server()) + " sent a truncated reply over TCP");
+    return;
+  }
   if (reply.rcode == kRcodeNoError || reply.rcode == kRcodeNxDomain) {
     if (reply.truncated && !a->tcp()) {
       ++stats_.tcp_fallbacks;

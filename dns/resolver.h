@@ -79,7 +79,8 @@ struct ResolverStats {
   uint64_t timeouts = 0;      // attempts that got no reply in time
   uint64_t stray = 0;         // datagrams ignored (not our reply)
   uint64_t server_errors = 0; // SERVFAIL/REFUSED/NOTIMP/FORMERR replies
-  uint64_t socket_errors = 0; // refused, unreachable, socket() failed
+  uint64_t attempt_errors = 0; // ended without a reply: ICMP refused or unreachable,
+                              // socket error, TCP closed early, too many strays
   uint64_t ok = 0;            // queries that ended kOk/kNoData/kNxDomain
   uint64_t failed = 0;        // queries that ended with a temporary status
 };

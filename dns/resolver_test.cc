@@ -359,6 +359,25 @@ TEST(ResolverTest, TruncatedReplyRetriesOverTcp) {
   EXPECT_TRUE(seen[1].tcp);
 }
 
+TEST(ResolverTest, ReplyCutMidRecordWithTcRetriesOverTcp) {
+  FakeServer server([](const Seen& q) {
+    std::string full = PacketBuilder(q.id)
+                           .Truncated()
+                           .Question(q.name, q.type)
+                           .A(kAnswer, q.name, 60, "192.0.2.1")
+                           .Build();
+    if (!q.tcp) return std::vector<std::string>{full.substr(0, full.size() - 3)};
+    return std::vector<std::string>{
+        PacketBuilder(q.id).Question(q.name, q.type).A(kAnswer, q.name, 60, "192.0.2.1").Build()};
+  });
+  TestLoop loop;
+  auto r = Resolver::Create(loop.get(), Options({server.address()}));
+  ASSERT_TRUE(r.ok());
+  Answer a = ResolveOnce(loop, r->get(), "cut.test", RrType::kA);
+  ASSERT_EQ(a.status, AnswerStatus::kOk) << a.detail;
+  EXPECT_EQ((*r)->stats().tcp_fallbacks, 1u);
+}
+
 TEST(ResolverTest, TimeoutMovesToTheNextServer) {
   FakeServer silent([](const Seen&) { return std::vector<std::string>{}; });
   FakeServer good([](const Seen& q) { return std::vector<std::string>{MxReply(q)}; });
@@ -418,7 +437,7 @@ TEST(ResolverTest, RefusedPortFailsOverWithoutWaiting) {
   Answer a = ResolveOnce(loop, r->get(), "example.test", RrType::kMx);
   ASSERT_EQ(a.status, AnswerStatus::kOk) << a.detail;
   EXPECT_LT(runtime::MonotonicMs() - start, 2000u);
-  EXPECT_GE((*r)->stats().socket_errors, 1u);
+  EXPECT_GE((*r)->stats().attempt_errors, 1u);
 }
 
 TEST(ResolverTest, NxDomainWithNegativeTtl) {
