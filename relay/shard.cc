@@ -139,7 +139,7 @@ class InboundConnection final : public runtime::StreamHandler,
     }
   }
   uint64_t NewMessageId() override { return shard_->spool().NewMessageId(); }
-  absl::Status SpoolAvailable() override { return shard_->spool().CanAccept(); }
+  absl::Status SpoolAvailable() override { return shard_->CanAccept(); }
   void Submit(std::unique_ptr<server::IncomingMessage> message) override {
     ++commits_pending_;
     shard_->SubmitMessage(this, std::move(message));
@@ -486,6 +486,19 @@ void Shard::ThreadMain() {
           static_cast<unsigned long long>(l.wakes_sent));
 }
 
+absl::Status Shard::CanAccept() {
+  const uint64_t share = config().max_queue_memory / static_cast<uint64_t>(shared_->shards);
+  if (queued_bytes_ > share) {
+    return absl::ResourceExhaustedError("queue memory limit reached");
+  }
+  return spool_->CanAccept();
+}
+
+void Shard::Account(Message* msg) {
+  msg->accounted_bytes = msg->content.size();
+  queued_bytes_ += msg->accounted_bytes;
+}
+
 Message* Shard::NewMessage() {
   auto* msg = new Message();
   Message* head = &live_messages_;
@@ -498,6 +511,7 @@ Message* Shard::NewMessage() {
 }
 
 void Shard::FreeMessage(Message* msg) {
+  queued_bytes_ -= msg->accounted_bytes;
   msg->prev->next = msg->next;
   msg->next->prev = msg->prev;
   delete msg;
@@ -588,6 +602,7 @@ absl::Status Shard::Setup() {
     msg->sender = std::move(r.record.sender);
     msg->recipients = std::move(r.record.recipients);
     msg->content = std::move(r.record.body);
+    Account(msg);
     msg->queued_at_ms = r.record.queued_at_ms;
     msg->eight_bit = (r.record.flags & queue::kFlag8BitMime) != 0;
     std::vector<uint32_t> undone;
@@ -663,6 +678,7 @@ void Shard::SubmitMessage(InboundConnection* conn,
   msg->sender = std::move(record.sender);
   msg->recipients = std::move(record.recipients);
   msg->content = std::move(record.body);
+  Account(msg);
   if (!locator.ok()) {
     const uint64_t id = msg->id;
     FreeMessage(msg);

@@ -53,6 +53,7 @@ struct Message {
   int64_t queued_at_ms = 0;  // wall clock
   bool eight_bit = false;
   uint32_t remaining = 0;    // recipients without a final outcome (origin only)
+  uint64_t accounted_bytes = 0;  // counted in the origin's queued_bytes_
   Message* prev = nullptr;   // the origin's list of live messages
   Message* next = nullptr;
 };
@@ -142,6 +143,8 @@ class Shard {
   const server::SessionLimits& limits() const { return limits_; }
   const std::string& hostname() const { return shared_->hostname; }
   queue::Spool& spool() { return *spool_; }
+  // Whether a new transaction may start: spool space and queue memory.
+  absl::Status CanAccept();
   DeliveryLog& log() { return *log_; }
   void SubmitMessage(InboundConnection* conn,
                      std::unique_ptr<server::IncomingMessage> message);
@@ -182,6 +185,7 @@ class Shard {
   void DrainTick();
   void CloseAllConnections();
   Message* NewMessage();
+  void Account(Message* msg);
   void FreeMessage(Message* msg);
   int OwnerOf(const std::string& domain) const;
 
@@ -209,6 +213,7 @@ class Shard {
   std::vector<DeliveryJob*> job_scratch_;
   std::vector<std::pair<uint32_t, uint8_t>> finals_scratch_;
   Message live_messages_;  // sentinel of the intrusive list of live messages
+  uint64_t queued_bytes_ = 0;  // bodies of live messages (max_queue_memory)
   bool draining_ = false;
   bool closing_ = false;        // drain done: closing every connection
   uint64_t close_deadline_ms_ = 0;

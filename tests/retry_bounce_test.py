@@ -93,6 +93,35 @@ class RetryAndBounce(unittest.TestCase):
         self.assertEqual(sorted(h.read_lines(f"{wd}/sink.ids")),
                          sorted(f"msg-{i}" for i in range(3)))
 
+    def test_queue_memory_limit_defers_new_mail_with_452(self):
+        bins = h.Binaries(ARGV)
+        wd = h.workdir("backpressure")
+        sink_port, relay_port = h.free_port(), h.free_port()
+        # Every delivery fails temporarily, so accepted mail stays queued.
+        sink = h.start_sink(bins, wd, sink_port, "--fail_4xx=1.0")
+        relay = h.start_relay(bins, wd, relay_port, sink_port, "--shards=1",
+                              "--max_queue_memory=1M", "--retry_min=60s")
+        body = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 100  # ~100 KB
+        accepted, refused = 0, None
+        try:
+            with smtplib.SMTP("127.0.0.1", relay_port, timeout=30) as s:
+                for _ in range(40):
+                    try:
+                        s.sendmail("a@origin.test", ["b@dest.test"], body)
+                        accepted += 1
+                    except smtplib.SMTPSenderRefused as e:
+                        refused = (e.smtp_code, e.smtp_error)
+                        break
+                self.assertEqual(s.noop()[0], 250)  # the session goes on
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            sink.stop()
+        self.assertIsNotNone(refused, "the queue memory limit never applied")
+        self.assertEqual(refused[0], 452)
+        self.assertIn(b"4.3.1", refused[1])
+        self.assertGreaterEqual(accepted, 9)    # ~1 MiB of 100 KB messages
+        self.assertLessEqual(accepted, 12)
+
     def test_no_route_is_a_clear_transient_failure(self):
         bins = h.Binaries(ARGV)
         wd = h.workdir("noroute")

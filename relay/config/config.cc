@@ -69,6 +69,9 @@ ABSL_FLAG(std::string, retry_min, "1m",
 ABSL_FLAG(std::string, retry_max, "1h", "Longest retry delay (backoff cap), >= retry_min.");
 ABSL_FLAG(std::string, max_age, "5d",
           "Time in queue after which a message is bounced as expired.");
+ABSL_FLAG(std::string, max_queue_memory, "1G",
+          "Message bodies held in memory for delivery, whole process; above it new "
+          "transactions get 452 4.3.1 until deliveries catch up.");
 ABSL_FLAG(std::string, max_message_size, "50M",
           "Largest message accepted (bytes; K, M, G suffixes are binary). "
           "Advertised with SIZE.");
@@ -796,6 +799,7 @@ std::vector<Setting> BuildSettings() {
   s.push_back(DurationSetting("retry_max", &Config::retry_max, kMs, 30 * kDay));
   s.push_back(DurationSetting("max_age", &Config::max_age, absl::Seconds(1), 365 * kDay));
   s.push_back(BytesSetting("max_message_size", &Config::max_message_size, kKiB, kGiB));
+  s.push_back(BytesSetting("max_queue_memory", &Config::max_queue_memory, kMiB, 1024 * kGiB));
   s.push_back(StringSetting("tls_cert", &Config::tls_cert, nullptr));
   s.push_back(StringSetting("tls_key", &Config::tls_key, nullptr));
   s.push_back(Setting{"durability",

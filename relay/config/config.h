@@ -102,6 +102,7 @@ struct Config {
   absl::Duration retry_max = absl::Hours(1);
   absl::Duration max_age = absl::Hours(24 * 5);  // Postfix maximal_queue_lifetime
   uint64_t max_message_size = uint64_t{50} << 20;
+  uint64_t max_queue_memory = uint64_t{1} << 30;  // queued bodies in memory
 
   std::string tls_cert;  // PEM paths; both or neither
   std::string tls_key;
