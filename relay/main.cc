@@ -21,6 +21,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
+#include "dns/address.h"
+#include "dns/mx_cache.h"
+#include "dns/resolv_conf.h"
 #include "relay/config/config.h"
 #include "relay/runtime/loop.h"
 #include "relay/shard.h"
@@ -106,6 +109,36 @@ int main(int argc, char* argv[]) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // MX resolution: DNS servers from --dns or /etc/resolv.conf (read once,
+  // here), one MX cache for every shard. Without any server the relay can
+  // still deliver what --route covers.
+  if (auto servers = ringpost::dns::LoadServerConfig(c.dns); servers.ok() &&
+                                                             !servers->servers.empty()) {
+    shared->dns_servers = *servers;
+    auto local = ringpost::dns::LocalAddresses::FromConfig(c.listen, {});
+    if (!local.ok()) {
+      fprintf(stderr, "ringpost: %s\n", std::string(local.status().message()).c_str());
+      return 1;
+    }
+    shared->local_addresses = std::make_shared<const ringpost::dns::LocalAddresses>(*local);
+    ringpost::dns::MxCacheOptions co;
+    co.shards = shared->shards;
+    co.max_entries = c.dns_cache_size;
+    co.min_ttl_s = static_cast<uint32_t>(absl::ToInt64Seconds(c.dns_min_ttl));
+    co.max_ttl_s = static_cast<uint32_t>(absl::ToInt64Seconds(c.dns_max_ttl));
+    co.stale_ttl_s = static_cast<uint32_t>(absl::ToInt64Seconds(c.dns_stale_ttl));
+    shared->mx_cache = std::make_unique<ringpost::dns::MxCache>(co);
+    ringpost::Shared* s = shared.get();
+    shared->mx_cache->SetWakeHook([s](int from, int to) { s->shard_list[from]->RequestWake(to); });
+    fprintf(stderr, "ringpost: DNS: %zu server(s)%s\n", shared->dns_servers.servers.size(),
+            c.dns.empty() ? " from /etc/resolv.conf" : "");
+  } else {
+    fprintf(stderr,
+            "ringpost: WARNING: no DNS server (%s): only domains covered by --route "
+            "are delivered; others are deferred\n",
+            servers.ok() ? "none listed" : std::string(servers.status().message()).c_str());
+  }
 
   for (int i = 0; i < shared->shards * shared->shards; ++i) {
     shared->rings.push_back(std::make_unique<ringpost::Shared::Ring>());

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <cstdio>
 #include <random>
 #include <utility>
@@ -530,6 +531,8 @@ void Shard::FreeAfterStop() {
     delete job;
   }
   scheduled_.clear();
+  for (DeliveryJob* job : waiting_dns_) delete job;  // their callbacks never run
+  waiting_dns_.clear();
   for (const CrossItem& item : self_queue_) free_item(item);
   self_queue_.clear();
   for (auto& overflow : outbox_) {
@@ -584,6 +587,21 @@ absl::Status Shard::Setup() {
     listeners_.push_back(std::move(*l));
   }
 
+  if (shared_->mx_cache != nullptr) {
+    dns::ResolverOptions ro;
+    ro.servers = shared_->dns_servers.servers;
+    ro.timeout_ms = ToMs(c.dns_timeout);
+    ro.attempts = static_cast<uint32_t>(c.dns_attempts);
+    auto resolver = dns::Resolver::Create(loop_.get(), ro);
+    if (!resolver.ok()) return resolver.status();
+    resolver_ = std::move(*resolver);
+    dns::MxOptions mo;
+    mo.dest_port = c.dest_port;
+    mo.ipv6 = c.ipv6;
+    mo.local = shared_->local_addresses;
+    mx_ = std::make_unique<dns::MxResolver>(resolver_.get(), mo);
+    loop_->AddTurnHook([this] { shared_->mx_cache->DrainCompletions(index_); });
+  }
   loop_->AddTurnHook([this] { DrainInbox(); });
   loop_->AddTurnHook([this] {
     FlushOutboxes();
@@ -784,6 +802,7 @@ void Shard::FlushOutboxes() {
 
 bool Shard::HasInboundWork() {
   if (!self_queue_.empty()) return true;
+  if (shared_->mx_cache != nullptr && shared_->mx_cache->HasCompletions(index_)) return true;
   for (int from = 0; from < shared_->shards; ++from) {
     if (from != index_ && !shared_->RingFor(from, index_).Empty()) return true;
   }
@@ -863,14 +882,23 @@ void Shard::RouteJob(DeliveryJob* job) {
     }
   }
   if (route == nullptr) {
-    std::vector<client::RecipientOutcome> outcomes(job->rcpts.size());
-    for (auto& o : outcomes) {
-      o.code = 451;
-      o.enhanced = "4.4.4";
-      o.text = "no route to " + job->domain +
-               ": no --route for it and MX resolution is not available yet";
+    if (mx_ == nullptr) {
+      return DeferJob(job, 451, "4.4.4",
+                      "no route to " + job->domain +
+                          ": no --route for it and no DNS server configured");
     }
-    HandleOutcomes(job, "", outcomes);
+    // MX lookup through the shared cache: a hit answers now; a miss calls
+    // back on this shard once the (single) lookup for the name finishes.
+    waiting_dns_.insert(job);
+    dns::MxResultPtr hit = shared_->mx_cache->Lookup(
+        index_, job->domain, loop_->now_ms(), mx_.get(), [this, job](dns::MxResultPtr r) {
+          waiting_dns_.erase(job);
+          RouteResolved(job, *r);
+        });
+    if (hit != nullptr) {
+      waiting_dns_.erase(job);
+      RouteResolved(job, *hit);
+    }
     return;
   }
   std::string key = route->host + ":" + std::to_string(route->port);
@@ -896,6 +924,53 @@ void Shard::RouteJob(DeliveryJob* job) {
     it = sites_.emplace(key, std::move(site)).first;
   }
   Site* site = it->second.get();
+  site->ready.push_back(job);
+  Kick(site);
+}
+
+void Shard::DeferJob(DeliveryJob* job, int code, const std::string& enhanced,
+                     const std::string& text) {
+  std::vector<client::RecipientOutcome> outcomes(job->rcpts.size());
+  for (auto& o : outcomes) {
+    o.code = code;
+    o.enhanced = enhanced;
+    o.text = text;
+  }
+  HandleOutcomes(job, "", outcomes);
+}
+
+void Shard::RouteResolved(DeliveryJob* job, const dns::MxResult& r) {
+  if (r.status != dns::MxStatus::kOk) {
+    // Permanent (NXDOMAIN 5.1.2, null MX 5.1.10, mail loop 5.4.6) bounces;
+    // temporary (SERVFAIL, timeout) is retried with backoff.
+    const int code = r.status == dns::MxStatus::kPermanent ? (r.code >= 500 ? r.code : 550)
+                                                           : (r.code >= 400 && r.code < 500 ? r.code : 451);
+    return DeferJob(job, code, r.enhanced, r.text);
+  }
+  // Domains whose MX hosts resolve to the same addresses share one site:
+  // one queue, one connection pool, one set of limits.
+  auto it = sites_.find(r.site_key);
+  if (it == sites_.end()) {
+    auto site = std::make_unique<Site>();
+    site->key = r.site_key;
+    it = sites_.emplace(r.site_key, std::move(site)).first;
+  }
+  Site* site = it->second.get();
+  // (Re)load the addresses in MX preference order; they change only when
+  // the DNS does, so a refresh keeps the position of the current one.
+  std::vector<sockaddr_storage> addrs;
+  for (const dns::MxHost& h : r.hosts) {
+    for (const sockaddr_storage& a : h.addresses) addrs.push_back(a);
+  }
+  if (addrs.empty()) {
+    return DeferJob(job, 451, "4.4.3", "no address for the MX hosts of " + job->domain);
+  }
+  if (site->addrs.size() != addrs.size() ||
+      memcmp(site->addrs.data(), addrs.data(), addrs.size() * sizeof(sockaddr_storage)) != 0) {
+    site->addrs = std::move(addrs);
+    site->current = 0;
+    site->failed_in_a_row = 0;
+  }
   site->ready.push_back(job);
   Kick(site);
 }
@@ -1078,6 +1153,7 @@ void Shard::FailSite(Site* site, int code, const std::string& enhanced,
 
 void Shard::StartDrain() {
   draining_ = true;
+  if (resolver_ != nullptr) resolver_->Shutdown();
   for (auto& l : listeners_) l->Close();
   std::vector<InboundConnection*> conns(inbound_.begin(), inbound_.end());
   for (InboundConnection* c : conns) c->Shutdown();
@@ -1108,7 +1184,7 @@ void Shard::DrainTick() {
   }
   const bool peers_done = shared_->delivering.load() == 0;
   const bool quiet = !commits_pending && !spool_->HasIoInFlight() && log_->idle() &&
-                     !HasInboundWork();
+                     !HasInboundWork() && (resolver_ == nullptr || resolver_->idle());
   if (closing_) {
     bool conns_left = !inbound_.empty();
     for (auto& [key, site] : sites_) conns_left = conns_left || !site->conns.empty();

@@ -24,6 +24,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "dns/mx.h"
+#include "dns/mx_cache.h"
+#include "dns/resolv_conf.h"
+#include "dns/resolver.h"
 #include "queue/spool.h"
 #include "relay/client/smtp_client.h"
 #include "relay/config/config.h"
@@ -107,6 +111,11 @@ struct Shared {
   std::atomic<int> failed{0};
   std::atomic<int> delivering{0};  // shards whose outbound is not yet drained
   std::atomic<int> connections{0};
+  // MX resolution: one cache for the process; servers read at start-up.
+  // mx_cache is null when no DNS server is configured (routes only).
+  std::unique_ptr<dns::MxCache> mx_cache;
+  dns::ServerConfig dns_servers;
+  std::shared_ptr<const dns::LocalAddresses> local_addresses;
 
   Ring& RingFor(int from, int to) { return *rings[static_cast<size_t>(from * shards + to)]; }
 };
@@ -153,6 +162,9 @@ class Shard {
   DeliveryJob* NextJob(OutboundConnection* conn);
   void ConnectionReady(OutboundConnection* conn);
   void RetryDue(DeliveryJob* job);
+  // From another shard's thread, through the MX cache's wake hook: wake `to`
+  // at the end of this turn (this shard queued a DNS completion for it).
+  void RequestWake(int to) { wake_[static_cast<size_t>(to)] = true; }
   void HandleOutcomes(DeliveryJob* job, const std::string& peer,
                       std::vector<client::RecipientOutcome>& outcomes);
   // The connection is gone. `ever_ready`: it got past EHLO; otherwise the
@@ -175,6 +187,9 @@ class Shard {
   bool HasInboundWork();
   void TakeJob(DeliveryJob* job);
   void RouteJob(DeliveryJob* job);
+  void RouteResolved(DeliveryJob* job, const dns::MxResult& r);
+  void DeferJob(DeliveryJob* job, int code, const std::string& enhanced,
+                const std::string& text);
   void ScheduleRetry(DeliveryJob* job, const std::string& reason_text);
   void FinalOutcome(Message* msg, uint32_t rcpt, uint8_t kind);
   void ApplyOutcome(Message* msg, uint32_t rcpt, uint8_t kind);
@@ -198,6 +213,9 @@ class Shard {
   std::unique_ptr<UringSpoolIo> spool_io_;
   std::unique_ptr<queue::Spool> spool_;
   std::unique_ptr<DeliveryLog> log_;
+  std::unique_ptr<dns::Resolver> resolver_;
+  std::unique_ptr<dns::MxResolver> mx_;
+  absl::flat_hash_set<DeliveryJob*> waiting_dns_;  // jobs whose MX lookup runs
   std::vector<std::unique_ptr<runtime::Listener>> listeners_;
   std::vector<uint16_t> ports_;
   server::SessionLimits limits_;

@@ -122,13 +122,15 @@ class RetryAndBounce(unittest.TestCase):
         self.assertGreaterEqual(accepted, 9)    # ~1 MiB of 100 KB messages
         self.assertLessEqual(accepted, 12)
 
-    def test_no_route_is_a_clear_transient_failure(self):
+    def test_failed_mx_lookup_is_a_clear_transient_failure(self):
         bins = h.Binaries(ARGV)
         wd = h.workdir("noroute")
         relay_port = h.free_port()
+        # A route for another domain only; the DNS server does not answer.
         relay = h.Proc("relay", [bins.ringpost, f"--listen=127.0.0.1:{relay_port}",
                                  f"--spool={wd}/spool", f"--log={wd}/delivery.log",
-                                 "--route=only.test=127.0.0.1:9", "--retry_min=60s"], wd)
+                                 "--route=only.test=127.0.0.1:9", "--retry_min=60s",
+                                 h.NO_DNS, "--dns_timeout=200ms", "--dns_attempts=1"], wd)
         try:
             h.wait_port(relay_port)
             send(relay_port, 1, rcpt="user@elsewhere.test")
@@ -138,8 +140,8 @@ class RetryAndBounce(unittest.TestCase):
             self.assertEqual(relay.stop(), 0)
         r = [r for r in h.delivery_log(wd) if r["type"] == "TransientFailure"][0]
         self.assertEqual(r["code"], 451)
-        self.assertEqual(r["enhanced"], "4.4.4")
-        self.assertIn("no route to elsewhere.test", r["response"])
+        self.assertTrue(r["enhanced"].startswith("4.4."), r)
+        self.assertIn("elsewhere.test", r["response"])
 
 
 if __name__ == "__main__":

@@ -50,6 +50,15 @@ ABSL_FLAG(std::string, spool, "/var/spool/ringpost", "Spool directory.");
 ABSL_FLAG(std::string, dns, "",
           "DNS server ADDR[:PORT] (numeric, port 53 by default); empty = the "
           "nameservers in /etc/resolv.conf.");
+ABSL_FLAG(std::string, dns_timeout, "2s", "DNS: wait for one server's reply (per attempt).");
+ABSL_FLAG(std::string, dns_attempts, "2", "DNS: passes over the server list (1..5).");
+ABSL_FLAG(std::string, dns_min_ttl, "60s", "MX cache: shortest time a result is kept.");
+ABSL_FLAG(std::string, dns_max_ttl, "1h", "MX cache: longest time a result is kept.");
+ABSL_FLAG(std::string, dns_stale_ttl, "1d",
+          "MX cache: serve an expired result this long while refreshes fail (0 = never).");
+ABSL_FLAG(std::string, dns_cache_size, "100000", "MX cache: domains kept.");
+ABSL_FLAG(std::string, ipv6, "false",
+          "Outbound: also look up AAAA and try IPv6 addresses first (true/false).");
 ABSL_FLAG(std::vector<std::string>, relay_networks,
           (std::vector<std::string>{"127.0.0.0/8", "::1/128"}),
           "Client networks (CIDR, IPv4 or IPv6) allowed to relay without "
@@ -755,6 +764,28 @@ std::vector<Setting> BuildSettings() {
   s.push_back(StringSetting("dns", &Config::dns, [](std::string_view v) {
     return v.empty() ? absl::OkStatus() : ParseSocketAddress(v, uint16_t{53}).status();
   }));
+  s.push_back(DurationSetting("dns_timeout", &Config::dns_timeout, absl::Milliseconds(50),
+                              absl::Seconds(60)));
+  s.push_back(CountSetting("dns_attempts", &Config::dns_attempts, 1, 5));
+  s.push_back(DurationSetting("dns_min_ttl", &Config::dns_min_ttl, absl::ZeroDuration(), absl::Hours(24)));
+  s.push_back(DurationSetting("dns_max_ttl", &Config::dns_max_ttl, absl::Seconds(1), 7 * absl::Hours(24)));
+  s.push_back(DurationSetting("dns_stale_ttl", &Config::dns_stale_ttl, absl::ZeroDuration(),
+                              7 * absl::Hours(24)));
+  s.push_back(CountSetting("dns_cache_size", &Config::dns_cache_size, 16, 10'000'000));
+  s.push_back(Setting{"ipv6",
+                      [](Config* c, std::string_view v) -> absl::Status {
+                        if (v == "true" || v == "1" || v == "yes") {
+                          c->ipv6 = true;
+                        } else if (v == "false" || v == "0" || v == "no") {
+                          c->ipv6 = false;
+                        } else {
+                          return absl::InvalidArgumentError(
+                              Cat("must be true or false, got ", Quote(v)));
+                        }
+                        return absl::OkStatus();
+                      },
+                      [](const Config& c) { return std::string(c.ipv6 ? "true" : "false"); },
+                      nullptr});
   s.push_back(Setting{
       "relay_networks",
       [](Config* c, std::string_view v) -> absl::Status {

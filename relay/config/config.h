@@ -93,7 +93,14 @@ struct Config {
   std::string dns;  // numeric ADDR[:PORT]; "" = /etc/resolv.conf
   std::vector<Cidr> relay_networks = {*Cidr::Parse("127.0.0.0/8"), *Cidr::Parse("::1/128")};
   std::vector<Route> routes;  // flag/key: route
-  uint16_t dest_port = 25;    // port for MX hosts
+  uint16_t dest_port = 25;
+  absl::Duration dns_timeout = absl::Seconds(2);  // per attempt
+  size_t dns_attempts = 2;                        // passes over the servers
+  absl::Duration dns_min_ttl = absl::Seconds(60); // MX cache clamps
+  absl::Duration dns_max_ttl = absl::Hours(1);
+  absl::Duration dns_stale_ttl = absl::Hours(24); // serve-stale window
+  size_t dns_cache_size = 100000;
+  bool ipv6 = false;                              // AAAA too, IPv6 first    // port for MX hosts
   std::string admin = "127.0.0.1:8025";
   std::string log;  // delivery log path; "" = <spool>/delivery.log
 

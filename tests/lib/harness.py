@@ -112,11 +112,18 @@ def start_sink(bins, wd, port, *extra, name="sink"):
     return p
 
 
+# Tests never query a real resolver: unless a test names its own --dns, the
+# relay gets a loopback port where nothing listens (lookups fail fast).
+NO_DNS = "--dns=127.0.0.1:9"
+
+
 def start_relay(bins, wd, port, sink_port, *extra, name="relay", spool=None):
     spool = spool or f"{wd}/spool"
+    dns = [] if any(a.startswith("--dns=") for a in extra) else [NO_DNS]
+    route = [] if sink_port is None else [f"--route=*=127.0.0.1:{sink_port}"]
     p = Proc(name, [bins.ringpost, f"--listen=127.0.0.1:{port}", f"--spool={spool}",
-                    f"--log={wd}/delivery.log", f"--route=*=127.0.0.1:{sink_port}",
-                    "--hostname=relay.test", *extra], wd)
+                    f"--log={wd}/delivery.log", *route,
+                    "--hostname=relay.test", *dns, *extra], wd)
     try:
         wait_port(port)
     except TimeoutError:
