@@ -428,7 +428,9 @@ size_t MxCache::DrainCompletions(int shard) {
   }
   // Only what was queued at the swap runs now; callbacks that queue more
   // (a new miss answered synchronously) run on the next call.
-  for (auto& [done, value] : items) done(std::move(value));
+  for (auto& [done, value] : items) {
+    if (done) done(std::move(value));
+  }
   return items.size();
 }
 

@@ -133,7 +133,8 @@ class MxCache {
   // A usable result now (fresh, or stale while refreshes fail), or nullptr:
   // then `done` will run on `shard` from DrainCompletions(shard), exactly
   // once, and `source` (which must belong to `shard`) may have been asked
-  // to resolve the name. On a hit `done` is destroyed without running.
+  // to resolve the name. On a hit `done` is destroyed without running (a
+  // null `done` is allowed: the miss then only warms the cache).
   MxResultPtr Lookup(int shard, std::string_view domain, uint64_t now_ms,
                      MxSource* source, MxWaiter done);
 
