@@ -63,7 +63,7 @@
 namespace ringpost::dns {
 
 struct ResolverOptions {
-  std::vector<sockaddr_storage> servers;  // 1..kMaxServers, tried in order
+  std::vector<sockaddr_storage> servers;  // 1..kMaxServers, in order (see above)
   uint64_t timeout_ms = 2000;             // per attempt; 50..60000
   uint32_t attempts = 2;                  // passes over the servers; 1..5
   uint16_t edns_udp_size = 1232;          // 0 disables EDNS0; else 512..4096
@@ -118,7 +118,6 @@ class Resolver final : public RecordSource, private runtime::Deferred {
   void NextAttempt(Query* q, AnswerStatus why, std::string detail);
   void OnReply(Attempt* a, Response reply);
   void OnAttemptFailed(Attempt* a, AnswerStatus why, std::string detail);
-  void Restart(Query* q, std::string name);
   void Finish(Query* q, Answer answer);
   static void OnTimer(runtime::Timer* t);
 
