@@ -1,0 +1,195 @@
+"""fdatasync fails: no 250 for the messages it covered.
+
+Device-mapper's error target is the usual tool, but this kernel has no
+device-mapper (no /dev/mapper/control, no modules). The failure is injected
+for real another way: the spool is an ext4 filesystem (no journal, mounted
+errors=continue) on a loop device whose backing file is sparse and lives on
+a small tmpfs. Filling that tmpfs leaves ext4 believing it has room while
+the loop device cannot store a single new block: the spool's write() lands
+in the page cache and succeeds, and the fdatasync that must push it to the
+device fails, as it does on a dying or thin-provisioned disk. The loop
+driver reports the backing ENOSPC as ENOSPC; with an ext4 journal the
+journal commit fails first and fdatasync returns EIO (and ext4 turns the
+filesystem read-only). Both are run:
+  - no journal: the sync fails with ENOSPC -> 452 4.3.1; the segment is
+    abandoned, later mail goes to a new segment (whose first blocks reuse
+    device blocks that exist); after the space is back, mail is taken again;
+  - with a journal: the sync fails with EIO -> 451 4.3.0; the filesystem
+    is read-only afterwards, so new mail gets 452 4.3.1 from then on.
+Asserted in both: a sync failure happened (relay log), no message it covered
+got a 250, every message that did get a 250 is delivered, no refused
+message is delivered. Needs root, losetup and mkfs.ext4; skipped otherwise.
+"""
+import os
+import shutil
+import smtplib
+import subprocess
+import sys
+import time
+import unittest
+
+from tests import hostile_lib as hl
+from tests.lib import harness as h
+
+BACKING_SIZE = "24m"   # tmpfs holding the loop device's sparse image
+IMAGE_SIZE = "128M"    # what ext4 thinks it has
+MAX_TRIES = 40         # bound on sends while waiting for the fault / recovery
+
+
+def run(*argv):
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=60)
+
+
+def try_send(port, test_id, body):
+    """(code, text) of the first non-2xx/3xx reply, or (250, queue id)."""
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+            s.ehlo("fsync.test")
+            for step in (lambda: s.mail("sender@origin.test"),
+                         lambda: s.rcpt("user@dest.test")):
+                code, text = step()
+                if code != 250:
+                    return code, text.decode()
+            code, text = s.data(hl.message_bytes(test_id, body))
+            if code != 250:
+                return code, text.decode()
+            return 250, hl.queued_id(text.decode())
+    except smtplib.SMTPResponseException as e:
+        return e.smtp_code, e.smtp_error.decode()
+
+
+class FsyncFailure(unittest.TestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root (mount, losetup)")
+        for tool in ("losetup", "mkfs.ext4", "mount", "umount"):
+            if shutil.which(tool) is None:
+                self.skipTest(f"{tool} not installed")
+
+    def test_fdatasync_enospc_without_journal(self):
+        self.run_fault(journal=False, expect_code=452, errno_text="No space left on device")
+
+    def test_fdatasync_eio_with_journal(self):
+        self.run_fault(journal=True, expect_code=451, errno_text="Input/output error")
+
+    def run_fault(self, journal, expect_code, errno_text):
+        bins = h.Binaries(ARGV)
+        name = "journal" if journal else "nojournal"
+        wd = h.workdir(f"fsync-{name}")
+        back, mnt = os.path.join(wd, "back"), os.path.join(wd, "mnt")
+        os.makedirs(back)
+        os.makedirs(mnt)
+        loop = None
+        mounted_back = mounted_fs = False
+        relay = sink = None
+        acked, refused = {}, {}
+        rc = None
+        try:
+            r = run("mount", "-t", "tmpfs", "-o", f"size={BACKING_SIZE}", "tmpfs", back)
+            if r.returncode != 0:
+                self.skipTest(f"cannot mount tmpfs: {r.stderr.strip()}")
+            mounted_back = True
+            image = os.path.join(back, "disk.img")
+            run("truncate", "-s", IMAGE_SIZE, image)
+            r = run("losetup", "-f", "--show", image)
+            if r.returncode != 0:
+                self.skipTest(f"no loop device: {r.stderr.strip()}")
+            loop = r.stdout.strip()
+            mkfs = ["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1"]
+            mkfs += ["-J", "size=4"] if journal else ["-O", "^has_journal"]
+            r = run(*mkfs, loop)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run("mount", "-o", "errors=continue", loop, mnt)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            mounted_fs = True
+
+            sink_port, relay_port = h.free_port(), h.free_port()
+            sink = h.start_sink(bins, wd, sink_port)
+            relay = h.start_relay(bins, wd, relay_port, sink_port, "--shards=1",
+                                  "--segment_bytes=1M", "--commit_max_bytes=256K",
+                                  f"--log={wd}/delivery.log",
+                                  spool=os.path.join(mnt, "spool"))
+            body = "".join(f"{n:04d} " + "s" * 70 + "\r\n" for n in range(200))  # ~15 KB
+
+            for i in range(5):
+                code, text = try_send(relay_port, f"before-{i}", body)
+                self.assertEqual(code, 250, text)
+                acked[f"before-{i}"] = text
+
+            # The device runs out of blocks under the filesystem.
+            run("dd", "if=/dev/zero", f"of={back}/filler", "bs=1M", "count=64")
+            codes = []
+            for i in range(MAX_TRIES):
+                test_id = f"during-{i}"
+                code, text = try_send(relay_port, test_id, body)
+                codes.append(code)
+                if code == 250:
+                    acked[test_id] = text
+                else:
+                    refused[test_id] = (code, text)
+                    if "write+sync" in relay.stderr():
+                        break
+            print(f"fsync ({name}): while the device failed: replies {codes}; "
+                  f"relay log:\n{relay.stderr()[-1200:]}", file=sys.stderr)
+            sync_failures = [line for line in relay.stderr().splitlines()
+                             if "write+sync" in line]
+            self.assertTrue(sync_failures, "the device never failed a sync")
+            self.assertIn(errno_text, sync_failures[0])
+            first = refused[f"during-{len(codes) - 1}"]
+            self.assertEqual(first, {
+                451: (451, "4.3.0 Error: queue file write error"),
+                452: (452, "4.3.1 Insufficient system storage")}[expect_code])
+            # Anything refused was refused with a 4xx: the client retries.
+            self.assertTrue(all(400 <= c < 500 for c, _ in refused.values()), refused)
+
+            os.unlink(f"{back}/filler")
+            if journal:
+                # ext4 aborted its journal: read-only from now on. The relay
+                # refuses new mail (4xx: 452 at MAIL when it knows no segment
+                # can be made, else 451 after the data) and keeps serving the
+                # queue.
+                for i in range(3):
+                    code, text = try_send(relay_port, f"after-ro-{i}", body)
+                    refused[f"after-ro-{i}"] = (code, text)
+                    self.assertIn(code, (451, 452), text)
+            else:
+                # The device heals: new mail is taken again (a new segment).
+                after = None
+                for i in range(MAX_TRIES):
+                    code, text = try_send(relay_port, f"after-{i}", body)
+                    if code == 250:
+                        acked[f"after-{i}"] = text
+                        after = text
+                        break
+                    refused[f"after-{i}"] = (code, text)
+                    time.sleep(0.5)
+                self.assertIsNotNone(after, f"no 250 after the device healed: {refused}")
+            hl.wait_delivered(wd, acked.values(), timeout=60)
+        finally:
+            if relay is not None:
+                rc = relay.stop(timeout=60)
+            if sink is not None:
+                sink.stop()
+            if mounted_fs:
+                run("umount", mnt)
+            if loop:
+                run("losetup", "-d", loop)
+            if mounted_back:
+                run("umount", back)
+        self.assertEqual(rc, 0, relay.stderr())
+        received = hl.sink_ids(wd)
+        lost = [i for i in acked if received[i] == 0]
+        leaked = [i for i in refused if received[i] > 0]
+        dupes = sum(1 for i in acked if received[i] > 1)
+        hl.report(f"fdatasync-{name}", acknowledged=len(acked), delivered=len(acked) - len(lost),
+                  lost=len(lost), duplicated=dupes,
+                  refused_451=sum(1 for c, _ in refused.values() if c == 451),
+                  refused_other_4xx=sum(1 for c, _ in refused.values() if c != 451),
+                  refused_but_delivered=len(leaked))
+        self.assertEqual(lost, [])
+        self.assertEqual(leaked, [], "a message refused with 4xx was delivered anyway")
+
+
+if __name__ == "__main__":
+    ARGV = sys.argv
+    unittest.main(argv=[sys.argv[0]] + sys.argv[4:], verbosity=2)
