@@ -227,6 +227,22 @@ class HostileProtocol(unittest.TestCase):
                 self.assertEqual((code, text.split()[0]), (550, "5.6.11"), text)
                 self.assertEqual(c.cmd("NOOP"), (250, "2.0.0 Ok"))
                 self.assertEqual(c.cmd("QUIT")[0], 221)
+        # The same sequences inside BDAT chunks: refused too (BDAT content
+        # must not carry what DATA would refuse).
+        for name, seq in self.SMUGGLE.items():
+            with self.subTest(variant=f"bdat-{name}"):
+                inner = f"smuggled-bdat-{name}"
+                self.forbidden.add(inner)
+                c = self.client()
+                c.hello()
+                self.assertEqual(c.cmd("MAIL FROM:<a@origin.test>")[0], 250)
+                self.assertEqual(c.cmd("RCPT TO:<x@dest.test>")[0], 250)
+                chunk = (hl.message_bytes(f"smuggle-bdat-outer-{name}", "hello") + seq +
+                         b"MAIL FROM:<evil@origin.test>\r\nRCPT TO:<victim@dest.test>\r\n"
+                         b"DATA\r\n" + hl.message_bytes(inner, "injected\r\n") + b".\r\n")
+                code, text = c.cmd(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
+                self.assertEqual((code, text.split()[0]), (550, "5.6.11"), text)
+                self.assertEqual(c.cmd("NOOP"), (250, "2.0.0 Ok"))
         self.normal_client_served("smuggling")
         # Nothing was accepted: no Reception for any of them (the sink's
         # view is checked once it has stopped, in tearDownClass).
