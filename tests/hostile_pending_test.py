@@ -1,5 +1,5 @@
 """FAILING tests for bugs found by the hostile/fault/fuzz work in code owned
-elsewhere (relay/runtime, relay/config). Deliberately NOT in
+elsewhere (relay/runtime, relay/server or relay/shard, relay/config). Deliberately NOT in
 tests/BUILD.bazel, so main stays green; add it there (as "small") once the
 bugs are fixed. Run by hand:
 
@@ -11,6 +11,7 @@ See docs/reliability.md, "Open bugs".
 """
 import os
 import random
+import socket
 import subprocess
 import sys
 import time
@@ -44,6 +45,37 @@ class PendingBugs(unittest.TestCase):
         finally:
             r.close()
         self.assertTrue(all(w >= 2.95 for w in waited), f"cut after {waited} s, not 3 s")
+
+    def test_replies_to_a_client_that_never_reads_are_bounded(self):
+        # No backpressure on output: a client that pipelines commands and
+        # never reads the replies makes the relay queue every reply in
+        # memory. Seen: 210 MB of "NOOP\r\n" in 40 s -> relay VmRSS
+        # 9 MB -> 505 MB. Expected: the relay stops reading from a client
+        # whose unsent output is over a bound (as it does for pending input),
+        # so memory stays flat.
+        r = hl.RelayUnderTest(h.Binaries(ARGV), "pending-flood", relay_flags=["--shards=1"])
+        try:
+            c = hl.RawClient(r.port)
+            c.hello()
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            before = hl.vm_rss_kb(r.relay.pid)
+            chunk = b"NOOP\r\n" * 10000
+            c.sock.settimeout(5)
+            sent = 0
+            start = time.monotonic()
+            try:
+                while sent < 64 << 20 and time.monotonic() - start < 30:
+                    c.sock.sendall(chunk)
+                    sent += len(chunk)
+            except socket.timeout:
+                pass  # the relay stopped reading: what we want
+            time.sleep(1)
+            grown_kb = hl.vm_rss_kb(r.relay.pid) - before
+            c.close()
+            hl.wait_delivered(r.wd, [hl.send_normal(r.port, "normal-flood")])
+        finally:
+            r.close()
+        self.assertLess(grown_kb, 32 * 1024, f"relay grew {grown_kb} kB for {sent} bytes sent")
 
     def test_config_table_header_typo_is_an_error_not_an_abort(self):
         # relay/config + toml++ 3.3.0: a table header whose key starts with a
