@@ -1058,6 +1058,32 @@ absl::Status ApplyToml(Config* config, std::string_view text, std::string_view f
     return absl::InvalidArgumentError(
         Cat(filename, ": larger than ", BytesToString(kMaxConfigFileBytes)));
   }
+  // toml++ 3.3.0 aborts on an internal assertion for a table header whose
+  // key starts with a character no key can start with ("[!]"), instead of
+  // reporting it. Such a header is an error anyway: report it here.
+  {
+    uint32_t line = 1;
+    for (size_t i = 0; i < text.size(); ++line) {
+      size_t end = text.find('\n', i);
+      if (end == std::string_view::npos) end = text.size();
+      size_t j = i;
+      while (j < end && (text[j] == ' ' || text[j] == '\t')) ++j;
+      if (j < end && text[j] == '[') {
+        ++j;
+        if (j < end && text[j] == '[') ++j;
+        while (j < end && (text[j] == ' ' || text[j] == '\t')) ++j;
+        const char k = j < end ? text[j] : '\0';
+        const bool key_start = (k >= 'A' && k <= 'Z') || (k >= 'a' && k <= 'z') ||
+                               (k >= '0' && k <= '9') || k == '_' || k == '-' || k == '"' ||
+                               k == '\'';
+        if (!key_start) {
+          return absl::InvalidArgumentError(
+              Cat(filename, ":", line, ": invalid table header (settings are top-level keys)"));
+        }
+      }
+      i = end + 1;
+    }
+  }
   toml::parse_result result = toml::parse(text, std::string(filename));
   if (!result) {
     const toml::parse_error& e = result.error();

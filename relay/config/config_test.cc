@@ -414,6 +414,14 @@ TEST(TomlTest, AllErrorsReportedInFileOrder) {
   EXPECT_TRUE(absl::StartsWith(lines[2], "multi.toml:3:"));
 }
 
+TEST(TomlTest, MalformedTableHeaderIsAnErrorNotAnAbort) {
+  for (const char* text : {"shards = 1\n[!]\n", "[[?]]\n", "  [\x01]\n"}) {
+    absl::StatusOr<Config> r = ParseConfigToml(text, "t.toml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("invalid table header")) << text;
+  }
+}
+
 TEST(TomlTest, WrongTypes) {
   const struct {
     const char* text;

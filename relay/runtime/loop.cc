@@ -302,8 +302,10 @@ void Loop::Run() {
   quit_ = false;
   while (true) {
     ++stats_.turns;
-    Reap();
+    // The clock first: handlers arm timers from now_ms(), and the loop may
+    // have slept up to a second since the last reading.
     UpdateClock();
+    Reap();
     timers_.Advance(now_ms_);
     RunDeferredWork();
     if (quit_) break;
