@@ -7,6 +7,8 @@ that must reach the sink. Nothing the hostile client sends may be delivered;
 at the end the sink must hold exactly the normal messages and the accepted
 ones, nothing else.
 """
+import socket
+import struct
 import sys
 import time
 import unittest
@@ -192,6 +194,28 @@ class HostileProtocol(unittest.TestCase):
         self.assertEqual(c.cmd(b"BDAT %d LAST\r\n" % len(chunk) + chunk)[0], 552)
         self.assertEqual(c.cmd("NOOP")[0], 250)
         self.normal_client_served("size")
+
+    def test_client_vanishes_mid_data(self):
+        # Half-close, then a reset, in the middle of the data: the message
+        # is incomplete, so it is neither queued nor delivered.
+        for how in ("shutdown", "reset"):
+            test_id = f"vanished-{how}"
+            self.forbidden.add(test_id)
+            c = self.client()
+            c.hello()
+            self.assertEqual(c.cmd("MAIL FROM:<a@origin.test>")[0], 250)
+            self.assertEqual(c.cmd("RCPT TO:<x@dest.test>")[0], 250)
+            self.assertEqual(c.cmd("DATA")[0], 354)
+            c.send(hl.message_bytes(test_id, "half a message\r\nand no end"))
+            if how == "shutdown":
+                c.sock.shutdown(socket.SHUT_WR)
+                self.assertTrue(c.closed_by_peer())
+            else:
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                  struct.pack("ii", 1, 0))
+                c.close()
+        # Not at the sink: checked once it has stopped (tearDownClass).
+        self.normal_client_served("vanished")
 
     # --- smuggling -------------------------------------------------------------
 
