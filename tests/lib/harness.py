@@ -12,11 +12,22 @@ import tempfile
 import time
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nobody listens on right now, and that this
+    test has not been given before. (The relay and the sink listen with
+    SO_REUSEPORT, so two of them given the same port would silently share
+    it: the kernel can hand the same free port out twice in a row.)"""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no fresh loopback port after 100 tries")
 
 
 def wait_port(port, timeout=20.0, host="127.0.0.1"):
