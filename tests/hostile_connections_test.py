@@ -75,10 +75,7 @@ class HostileConnections(unittest.TestCase):
             self.assertEqual((code, text.split()[0]), (421, "4.4.2"), text)
             self.assertIn("timeout exceeded", text)
             self.assertTrue(idle.closed_by_peer())
-            # Up to 1 s early until the loop-clock bug is fixed (timers armed
-            # in completion handlers use the time before the loop slept; see
-            # tests/hostile_pending_test.py); then this becomes >= 1.95.
-            self.assertGreater(waited, 0.95)
+            self.assertGreater(waited, 1.95)
             self.assertLess(waited, 5.0)
             hl.wait_delivered(r.wd, [hl.send_normal(r.port, "normal-idle")])
         finally:
