@@ -133,10 +133,22 @@ class InboundConnection final : public runtime::StreamHandler,
   // SessionHost
   std::string& Output() override { return stream_ != nullptr ? stream_->output() : sink_; }
   void OutputReady() override {
-    if (stream_ != nullptr) {
-      stream_->Flush();
-    } else {
+    if (stream_ == nullptr) {
       sink_.clear();
+      return;
+    }
+    stream_->Flush();
+    // A client that sends commands but never reads the replies must not
+    // make us queue replies without bound: stop reading it until they left.
+    if (!output_paused_ && stream_->queued_bytes() > kMaxQueuedReplyBytes) {
+      output_paused_ = true;
+      UpdateReading();
+    }
+  }
+  void OnStreamDrained() override {
+    if (output_paused_) {
+      output_paused_ = false;
+      UpdateReading();
     }
   }
   uint64_t NewMessageId() override { return shard_->spool().NewMessageId(); }
@@ -149,10 +161,12 @@ class InboundConnection final : public runtime::StreamHandler,
     if (stream_ != nullptr) stream_->Close();
   }
   void PauseInput() override {
-    if (stream_ != nullptr) stream_->PauseReading();
+    session_paused_ = true;
+    UpdateReading();
   }
   void ResumeInput() override {
-    if (stream_ != nullptr) stream_->ResumeReading();
+    session_paused_ = false;
+    UpdateReading();
   }
   int64_t WallClockMs() override { return shard_->WallClockMs(); }
   void OnRejected(std::string_view sender, std::string_view recipient, int code,
@@ -182,6 +196,16 @@ class InboundConnection final : public runtime::StreamHandler,
   }
 
  private:
+  static constexpr size_t kMaxQueuedReplyBytes = 256 * 1024;
+
+  void UpdateReading() {
+    if (stream_ == nullptr) return;
+    if (session_paused_ || output_paused_) {
+      stream_->PauseReading();
+    } else {
+      stream_->ResumeReading();
+    }
+  }
   void ArmIdle() {
     const uint64_t now = shard_->loop()->now_ms();
     uint64_t deadline = now + ToMs(shard_->config().idle_timeout);
@@ -205,6 +229,8 @@ class InboundConnection final : public runtime::StreamHandler,
   uint64_t session_deadline_ms_ = 0;
   std::string sink_;  // output after the stream is gone
   int commits_pending_ = 0;  // messages handed to the spool, not yet answered
+  bool session_paused_ = false;  // the session holds too much pipelined input
+  bool output_paused_ = false;   // the client does not read its replies
   bool closed_ = false;
   bool refused_ = false;
 };

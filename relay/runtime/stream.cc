@@ -66,7 +66,14 @@ void Stream::OnRecv(int32_t res, uint32_t flags) {
     } else if (res == 0) {
       close_error_ = 0;  // orderly close by the peer
       IssueClose();
-    } else if (res < 0 && !(res == -ECANCELED && paused_)) {
+    } else if (res == -ECANCELED) {
+      // Only PauseReading cancels a receive; reading may have resumed
+      // before the cancellation arrived.
+      if (!paused_) {
+        want_rearm_ = true;
+        loop_->Defer(this);
+      }
+    } else if (res < 0) {
       close_error_ = res;
       IssueClose();
     } else if (!paused_) {
@@ -133,6 +140,10 @@ void Stream::OnSend(int32_t res, uint32_t) {
       IssueSend();  // short send: continue where it stopped
     } else if (close_after_send_) {
       IssueClose();
+    } else if (!released_) {
+      ++inflight_;  // keep *this alive across the handler
+      handler_->OnStreamDrained();
+      --inflight_;
     }
   }
   MaybeFree();

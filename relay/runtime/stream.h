@@ -36,6 +36,8 @@ class StreamHandler {
   // The connection ended: error 0 = orderly close by the peer or by us,
   // otherwise a negative errno. Called once.
   virtual void OnStreamClosed(int error) = 0;
+  // Everything queued with Write()/output() has been sent.
+  virtual void OnStreamDrained() {}
 
  protected:
   ~StreamHandler() = default;
