@@ -210,6 +210,18 @@ int main(int argc, char* argv[]) {
           static_cast<unsigned long long>(total.bounced),
           static_cast<unsigned long long>(total.deferred),
           static_cast<unsigned long long>(total.expired));
+  if (shared->mx_cache != nullptr) {
+    const ringpost::dns::MxCacheStats m = shared->mx_cache->Stats();
+    fprintf(stderr,
+            "ringpost: MX cache: %llu hits, %llu stale serves, %llu misses, %llu lookups, "
+            "%llu failures, %llu evictions, %llu entries\n",
+            static_cast<unsigned long long>(m.hits),
+            static_cast<unsigned long long>(m.stale_serves),
+            static_cast<unsigned long long>(m.misses), static_cast<unsigned long long>(m.fetches),
+            static_cast<unsigned long long>(m.failures),
+            static_cast<unsigned long long>(m.evictions),
+            static_cast<unsigned long long>(m.entries));
+  }
   close(shared->log_fd);
   return 0;
 }
