@@ -23,11 +23,11 @@ class PendingBugs(unittest.TestCase):
         # after a sleep started from the time the loop went to sleep: up to
         # 1 s early. Was: --idle_timeout=3s cut an idle client after 2.2-2.9 s.
         r = hl.RelayUnderTest(h.Binaries(ARGV), "pending-idle",
-                              relay_flags=["--shards=1", "--idle_timeout=3s"])
+                              relay_flags=["--shards=1", "--idle_timeout=2s"])
         rng = random.Random(1)
         waited = []
         try:
-            for _ in range(5):
+            for _ in range(3):
                 time.sleep(rng.uniform(0.0, 1.0))  # meet the loop mid-sleep
                 c = hl.RawClient(r.port)
                 start = time.monotonic()
@@ -38,7 +38,7 @@ class PendingBugs(unittest.TestCase):
                 self.assertEqual(code, 421)
         finally:
             r.close()
-        self.assertTrue(all(w >= 2.95 for w in waited), f"cut after {waited} s, not 3 s")
+        self.assertTrue(all(w >= 1.95 for w in waited), f"cut after {waited} s, not 2 s")
 
     def test_replies_to_a_client_that_never_reads_are_bounded(self):
         # There was no backpressure on output: a client that pipelines
