@@ -77,7 +77,10 @@ class RelayMx(unittest.TestCase):
                         f"{UNBOUND} missing: tools/dev installs Debian's unbound")
         bins = h.Binaries(ARGV)
         wd = h.workdir("mx")
-        dns_port, mx_port, relay_port = h.free_port(), h.free_port(), h.free_port()
+        # The sinks' port must be free on each of their addresses, and on
+        # 127.0.0.4 too, where the "refuse" case expects a refused connect.
+        mx_port = h.free_port(hosts=[f"127.0.0.{last}" for last in (2, 3, 4, 5, 6)])
+        dns_port, relay_port = h.free_port(), h.free_port()
         unbound = start_unbound(wd, dns_port)
         sinks = []
         relay = None
@@ -88,8 +91,8 @@ class RelayMx(unittest.TestCase):
                 p = h.Proc(name, [bins.sink, f"--listen=127.0.0.{last}:{mx_port}",
                                   f"--record_ids={wd}/{name}.ids",
                                   f"--report={wd}/{name}.json"], wd)
-                h.wait_port(mx_port, host=f"127.0.0.{last}")
                 sinks.append(p)
+                h.wait_port(mx_port, host=f"127.0.0.{last}", proc=p)
             relay = h.start_relay(bins, wd, relay_port, None, f"--dns=127.0.0.1:{dns_port}",
                                   f"--dest_port={mx_port}", "--retry_min=60s",
                                   "--connect_timeout=2s")

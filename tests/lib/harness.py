@@ -15,28 +15,48 @@ import time
 _handed_out = set()
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now, and that this
-    test has not been given before. (The relay and the sink listen with
-    SO_REUSEPORT, so two of them given the same port would silently share
-    it: the kernel can hand the same free port out twice in a row.)"""
-    for _ in range(100):
+def _bindable(host, port):
+    """True when a plain bind (no SO_REUSEADDR) to host:port succeeds, i.e. no
+    socket at all holds that address: not a listener, not a connection, not a
+    TIME_WAIT left by an earlier test's client bound to that source address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port(hosts=("127.0.0.1",)):
+    """A TCP port free on every address in `hosts`, that this test has not been
+    given before. (The relay and the sink listen with SO_REUSEPORT, so two of
+    them given the same port would silently share it: the kernel can hand the
+    same free port out twice in a row. And a port free on 127.0.0.1 may still
+    be held on 127.0.0.5 by a client socket that an earlier test bound there.)"""
+    for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
+            s.bind((hosts[0], 0))
             port = s.getsockname()[1]
-        if port not in _handed_out:
+        if port in _handed_out:
+            continue
+        if all(_bindable(host, port) for host in hosts):
             _handed_out.add(port)
             return port
-    raise RuntimeError("no fresh loopback port after 100 tries")
+    raise RuntimeError(f"no fresh port free on {', '.join(hosts)} after 200 tries")
 
 
-def wait_port(port, timeout=20.0, host="127.0.0.1"):
+def wait_port(port, timeout=20.0, host="127.0.0.1", proc=None):
+    """Until host:port accepts connections. With `proc`, fail at once (with its
+    stderr) if that process exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
+            if proc is not None and not proc.alive():
+                raise RuntimeError(f"{proc.name} exited ({proc.popen.returncode}) before "
+                                   f"listening on {host}:{port}: {proc.stderr()}")
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
@@ -119,7 +139,7 @@ def start_sink(bins, wd, port, *extra, name="sink"):
     p = Proc(name, [bins.sink, f"--listen=127.0.0.1:{port}",
                     f"--report={wd}/{name}.report.json",
                     f"--record_ids={wd}/{name}.ids", *extra], wd)
-    wait_port(port)
+    wait_port(port, proc=p)
     return p
 
 
@@ -136,8 +156,8 @@ def start_relay(bins, wd, port, sink_port, *extra, name="relay", spool=None):
                     f"--log={wd}/delivery.log", *route,
                     "--hostname=relay.test", *dns, *extra], wd)
     try:
-        wait_port(port)
-    except TimeoutError:
+        wait_port(port, proc=p)
+    except (TimeoutError, RuntimeError):
         p.kill9()
         raise AssertionError("relay did not start:\n" + p.stderr())
     return p
