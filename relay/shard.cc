@@ -119,8 +119,16 @@ class InboundConnection final : public runtime::StreamHandler,
 
   // StreamHandler
   void OnStreamData(std::string_view data) override {
-    ArmIdle();
+    // RFC 5321 4.5.3.2: the 5-minute wait for a command restarts when a
+    // command arrives, not on each byte, so a client trickling a command line
+    // one byte at a time is cut by idle_timeout; inside message content every
+    // read counts (the data block timeout).
+    const uint64_t commands = session_.commands_read();
+    const bool content = session_.reading_content();
     session_.Feed(data);
+    if (content || session_.reading_content() || session_.commands_read() != commands) {
+      ArmIdle();
+    }
   }
   void OnStreamClosed(int) override {
     closed_ = true;

@@ -82,12 +82,11 @@ class HostileConnections(unittest.TestCase):
             self.assertEqual(r.close(), 0)
 
     def test_slowloris_is_cut_and_the_shard_keeps_serving(self):
-        # One byte per second never lets the line (or the idle timer) end, so
-        # the session timeout is what cuts it (see docs/reliability.md: the
-        # idle timer restarts on every received byte).
+        # One byte per second of a command line that never ends: the command
+        # timer restarts only when a command arrives (RFC 5321 4.5.3.2.7), so
+        # idle_timeout cuts it, long before the session timeout.
         r = hl.RelayUnderTest(bins(), "slowloris",
-                              relay_flags=["--shards=1", "--idle_timeout=2s",
-                                           "--session_timeout=6s"])
+                              relay_flags=["--shards=1", "--idle_timeout=3s"])
         try:
             loris = Trickle(r.port, interval_s=1.0, limit_s=30.0)
             self.assertEqual(loris.banner[0], 220)
@@ -102,13 +101,42 @@ class HostileConnections(unittest.TestCase):
             self.assertFalse(loris.is_alive())
             self.assertIsNotNone(loris.closed_after_s, "slowloris never cut")
             self.assertTrue(loris.received.startswith(b"421 4.4.2 "), loris.received)
-            self.assertLess(loris.closed_after_s, 12.0)
+            self.assertGreater(loris.closed_after_s, 2.0)
+            self.assertLess(loris.closed_after_s, 8.0)
             hl.report("slowloris", bytes_sent=loris.sent,
                       cut_after_s=round(loris.closed_after_s, 1),
                       normal_served=len(served))
             hl.wait_delivered(r.wd, [hl.send_normal(r.port, "normal-after-loris")])
         finally:
             loris.client.close()
+            self.assertEqual(r.close(), 0)
+
+    def test_slow_message_content_is_not_cut(self):
+        # Inside DATA each read restarts the timer (the data block timeout):
+        # a client sending one line per second for 5 s with idle_timeout=2s
+        # gets its message accepted.
+        r = hl.RelayUnderTest(bins(), "slowdata",
+                              relay_flags=["--shards=1", "--idle_timeout=2s"])
+        try:
+            c = hl.RawClient(r.port)
+            self.addCleanup(c.close)
+            self.assertEqual(c.reply()[0], 220)
+            for cmd, want in [(b"EHLO slow.test\r\n", 250),
+                              (b"MAIL FROM:<a@slow.test>\r\n", 250),
+                              (b"RCPT TO:<user@dest.test>\r\n", 250),
+                              (b"DATA\r\n", 354)]:
+                c.send(cmd)
+                self.assertEqual(c.reply()[0], want, cmd)
+            c.send(b"X-Ringpost-Test-Id: slowdata\r\n\r\n")
+            for i in range(5):
+                time.sleep(1.0)
+                c.send(b"line %d\r\n" % i)
+            c.send(b".\r\n")
+            code, text = c.reply(timeout=10)
+            self.assertEqual(code, 250, text)
+            hl.wait_delivered(r.wd, [hl.queued_id(text)])
+            hl.report("slow DATA (1 line/s, idle_timeout 2s)", acknowledged=1, delivered=1)
+        finally:
             self.assertEqual(r.close(), 0)
 
     def test_connection_limits_total_and_per_client(self):

@@ -74,20 +74,26 @@ class PendingBugs(unittest.TestCase):
         self.assertLess(grown_kb, 32 * 1024, f"relay grew {grown_kb} kB for {sent} bytes sent")
 
 
-    def test_config_table_header_typo_is_an_error_not_an_abort(self):
-        # relay/config + toml++ 3.3.0: a table header whose key starts with a
-        # character that cannot start a key ("[!]", "[?]", "[\x01]") tripped
-        # TOML_ASSERT_ASSUME in toml::impl::parser::parse_key(): assert()
-        # aborted the relay (SIGABRT, exit 134) instead of "FILE:LINE: ...".
+    def test_config_syntax_errors_never_abort(self):
+        # relay/config + toml++ 3.3.0 (docs/reliability.md, bugs 2, 2b, 3): a
+        # table header starting with a character no key starts with ("[!]")
+        # and other syntax errors ("route = [}]") tripped assertions inside
+        # toml++ (SIGABRT, exit 134) instead of "FILE:LINE: ..."; U+FB26..
+        # U+FEFE reached __builtin_unreachable. Each is now a clear error.
         wd = h.workdir("pending-config")
-        path = os.path.join(wd, "bad.toml")
-        with open(path, "w") as f:
-            f.write("shards = 1\n[!]\n")
-        p = subprocess.run([h.Binaries(ARGV).ringpost, f"--config={path}",
-                            f"--spool={wd}/spool"], capture_output=True, text=True,
-                           timeout=30)
-        self.assertGreater(p.returncode, 0, f"killed by signal {-p.returncode}: {p.stderr}")
-        self.assertIn(f"{path}:2", p.stderr)
+        cases = [("shards = 1\n[!]\n", 2), ("route = [}]\n", 1),
+                 ("shards = 1\nroute = [\"a=b:25\", }]\n", 2),
+                 ("shards = 1\n[s\ufefc]\n", 2)]
+        for i, (text, line) in enumerate(cases):
+            path = os.path.join(wd, f"bad{i}.toml")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            p = subprocess.run([h.Binaries(ARGV).ringpost, f"--config={path}",
+                                f"--spool={wd}/spool"], capture_output=True, text=True,
+                               timeout=30)
+            self.assertGreater(p.returncode, 0,
+                               f"{text!r}: killed by signal {-p.returncode}: {p.stderr}")
+            self.assertIn(f"{path}:{line}", p.stderr, text)
 
 
 if __name__ == "__main__":

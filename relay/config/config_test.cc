@@ -422,6 +422,38 @@ TEST(TomlTest, MalformedTableHeaderIsAnErrorNotAnAbort) {
   }
 }
 
+// Inputs that reached assertions inside toml++ 3.3.0 (SIGABRT) before its
+// TOML_ASSERT was compiled out; each must be a syntax error naming the line.
+TEST(TomlTest, ParserAssertionInputsAreSyntaxErrors) {
+  for (const char* text : {"route = [}]\n", "shards = 1\nroute = [\"a=b:25\", }]\n",
+                           "route = [,]\n", "x = {a=}\n", "x = [1,,2]\n", "x = }\n"}) {
+    absl::StatusOr<Config> r = ParseConfigToml(text, "t.toml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("t.toml:")) << text;
+  }
+}
+
+// toml++ 3.3.0's character classifier reached __builtin_unreachable for most
+// of U+00A1..U+0499, U+2C4E..U+3047 and U+FB26..U+FEFE (undefined behaviour,
+// caught by UBSan under --config=asan). They are ordinary characters now.
+TEST(TomlTest, NonAsciiTextIsOrdinary) {
+  for (const char* cp : {"\xc3\xa9", "\xc3\x9f", "\xd0\x96", "\xe2\xb1\x8e", "\xe3\x80\x81",
+                         "\xef\xac\xa6", "\xef\xbb\xbc", "\xef\xbb\xbe"}) {
+    const std::string c(cp);
+    absl::StatusOr<Config> r =
+        ParseConfigToml("# " + c + "\nspool = \"/tmp/r" + c + "\" # " + c + "\n", "t.toml");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->spool, "/tmp/r" + c);
+    // Outside a string or comment it is a syntax error naming the line.
+    r = ParseConfigToml("shards = 1\n[s" + c + "]\n", "t.toml");
+    ASSERT_FALSE(r.ok());
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("t.toml:2:"));
+    r = ParseConfigToml("shards = 1" + c + "\n", "t.toml");
+    ASSERT_FALSE(r.ok());
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("t.toml:1:"));
+  }
+}
+
 TEST(TomlTest, WrongTypes) {
   const struct {
     const char* text;

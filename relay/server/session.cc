@@ -168,6 +168,7 @@ void Session::Process() {
     }
     std::string_view line = input_view_.substr(0, lf + 1);
     input_view_.remove_prefix(lf + 1);
+    ++commands_read_;
     if (discarding_line_) {
       discarding_line_ = false;
       continue;

@@ -109,6 +109,11 @@ class Session {
   bool awaiting_commit() const { return commits_in_flight_ > 0; }
   bool closed() const { return state_ == State::kClosed; }
   uint64_t messages_accepted() const { return messages_accepted_; }
+  // Complete command lines read so far, and whether message content (DATA or
+  // a BDAT chunk) is being read: the host restarts its command timer on each
+  // complete command, but on every read inside content (RFC 5321 4.5.3.2).
+  uint64_t commands_read() const { return commands_read_; }
+  bool reading_content() const { return state_ == State::kData || state_ == State::kBdat; }
 
  private:
   enum class State : uint8_t {
@@ -156,6 +161,7 @@ class Session {
   std::string hostname_;
   ClientInfo client_;
   State state_ = State::kCommand;
+  uint64_t commands_read_ = 0;
   std::string helo_;
   bool extended_ = false;
   bool discarding_line_ = false;  // skipping the rest of an over-long line
