@@ -593,7 +593,9 @@ absl::Status Shard::Setup() {
   if (!loop.ok()) return loop.status();
   loop_ = std::move(*loop);
 
-  spool_io_ = std::make_unique<UringSpoolIo>(loop_.get());
+  UringSpoolIo::Options io_options;
+  io_options.direct = c.spool_direct_io;
+  spool_io_ = std::make_unique<UringSpoolIo>(loop_.get(), io_options);
   queue::Spool::Options so;
   so.dir = c.spool;
   so.shard = index_;

@@ -2,7 +2,11 @@
 #include "relay/uring_spool_io.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -76,13 +80,154 @@ class WriteSyncOp {
   runtime::MemberCompletion<WriteSyncOp, &WriteSyncOp::OnSync> sync_done_{this};
 };
 
+// One block-aligned O_DIRECT write from an aligned buffer, with RWF_DSYNC
+// when durable: written and synced in one operation. Reports `report` bytes
+// (what the caller asked to write) on success.
+class DirectWriteOp {
+ public:
+  DirectWriteOp(runtime::Loop* loop, UringSpoolIo* io, int fd, uint64_t offset,
+                UringSpoolIo::AlignedBuffer buffer, size_t length, bool sync, int report,
+                absl::AnyInvocable<void(int)> done)
+      : loop_(loop), io_(io), fd_(fd), offset_(offset), buffer_(buffer), length_(length),
+        sync_(sync), report_(report), done_(std::move(done)) {}
+
+  void Issue() {
+    io_uring_sqe* sqe = loop_->Sqe(&write_done_);
+    io_uring_prep_write(sqe, fd_, buffer_.data + written_,
+                        static_cast<unsigned>(length_ - written_), offset_ + written_);
+    if (sync_) sqe->rw_flags = RWF_DSYNC;
+  }
+
+ private:
+  void OnWrite(int32_t res, uint32_t) {
+    if (res < 0) return Finish(res);
+    if (res == 0) return Finish(-EIO);
+    written_ += static_cast<size_t>(res);
+    if (written_ < length_) {
+      // A short O_DIRECT write can only continue from a block boundary.
+      if (written_ % 4096 != 0) return Finish(-EIO);
+      return Issue();
+    }
+    Finish(report_);
+  }
+  void Finish(int result) {
+    auto done = std::move(done_);
+    io_->GiveBuffer(buffer_);
+    delete this;
+    done(result);
+  }
+
+  runtime::Loop* loop_;
+  UringSpoolIo* io_;
+  int fd_;
+  uint64_t offset_;
+  UringSpoolIo::AlignedBuffer buffer_;
+  size_t length_;
+  bool sync_;
+  int report_;
+  absl::AnyInvocable<void(int)> done_;
+  size_t written_ = 0;
+  runtime::MemberCompletion<DirectWriteOp, &DirectWriteOp::OnWrite> write_done_{this};
+};
+
 }  // namespace
+
+UringSpoolIo::UringSpoolIo(runtime::Loop* loop, Options options)
+    : loop_(loop), options_(options) {}
+
+UringSpoolIo::~UringSpoolIo() {
+  for (AlignedBuffer& b : free_buffers_) free(b.data);
+}
+
+UringSpoolIo::AlignedBuffer UringSpoolIo::TakeBuffer(size_t bytes) {
+  for (size_t i = 0; i < free_buffers_.size(); ++i) {
+    if (free_buffers_[i].capacity >= bytes) {
+      AlignedBuffer b = free_buffers_[i];
+      free_buffers_[i] = free_buffers_.back();
+      free_buffers_.pop_back();
+      return b;
+    }
+  }
+  size_t capacity = 64 * 1024;
+  while (capacity < bytes) capacity *= 2;
+  AlignedBuffer b;
+  b.data = static_cast<char*>(aligned_alloc(kBlock, capacity));
+  b.capacity = b.data != nullptr ? capacity : 0;
+  return b;
+}
+
+void UringSpoolIo::GiveBuffer(AlignedBuffer buffer) {
+  // A few buffers cover the writes in flight (one per file); keep the largest.
+  constexpr size_t kKeep = 8;
+  if (free_buffers_.size() < kKeep) {
+    free_buffers_.push_back(buffer);
+    return;
+  }
+  auto smallest = std::min_element(
+      free_buffers_.begin(), free_buffers_.end(),
+      [](const AlignedBuffer& a, const AlignedBuffer& b) { return a.capacity < b.capacity; });
+  if (smallest->capacity < buffer.capacity) std::swap(*smallest, buffer);
+  free(buffer.data);
+}
 
 void UringSpoolIo::WriteAndSync(int fd, uint64_t offset, std::string_view data,
                                 bool sync, absl::AnyInvocable<void(int)> done) {
   ++writes_;
   if (sync) ++syncs_;
+  auto it = direct_files_.find(fd);
+  if (it != direct_files_.end()) {
+    return WriteDirect(it->second.get(), fd, offset, data, sync, std::move(done));
+  }
   (new WriteSyncOp(loop_, fd, offset, data, sync, std::move(done)))->Issue();
+}
+
+void UringSpoolIo::CompleteLater(int result, absl::AnyInvocable<void(int)> done) {
+  // Never from inside the call (SpoolIo contract): through a NOP's completion.
+  io_uring_sqe* sqe = loop_->Sqe([result, done = std::move(done)](int32_t) mutable {
+    done(result);
+  });
+  io_uring_prep_nop(sqe);
+}
+
+void UringSpoolIo::WriteDirect(DirectFile* file, int fd, uint64_t offset,
+                               std::string_view data, bool sync,
+                               absl::AnyInvocable<void(int)> done) {
+  ++direct_writes_;
+  const uint64_t start = offset & ~static_cast<uint64_t>(kBlock - 1);
+  const uint64_t end = offset + data.size();
+  const uint64_t aligned_end = (end + kBlock - 1) & ~static_cast<uint64_t>(kBlock - 1);
+  const size_t length = aligned_end - start;
+  AlignedBuffer buffer = TakeBuffer(length);
+  if (buffer.data == nullptr) {
+    return CompleteLater(-ENOMEM, std::move(done));
+  }
+  const size_t head = offset - start;
+  if (head > 0) {
+    if (start >= file->tail_offset && offset <= file->tail_offset + file->tail_len) {
+      memcpy(buffer.data, file->tail + (start - file->tail_offset), head);
+    } else {
+      // Not written through us yet (see the header): read the block.
+      ++head_reads_;
+      const ssize_t r = pread(fd, buffer.data, kBlock, static_cast<off_t>(start));
+      if (r < 0) {
+        const int err = errno;
+        GiveBuffer(buffer);
+        return CompleteLater(-err, std::move(done));
+      }
+      if (static_cast<size_t>(r) < head) memset(buffer.data + r, 0, head - r);
+    }
+  }
+  memcpy(buffer.data + head, data.data(), data.size());
+  memset(buffer.data + head + data.size(), 0, aligned_end - end);
+  // Remember the last blocks for the next write, which starts at or after
+  // this one's end minus the terminator.
+  const uint64_t last_block = (end - 1) & ~static_cast<uint64_t>(kBlock - 1);
+  file->tail_offset = last_block >= start + kBlock ? last_block - kBlock : start;
+  file->tail_len = end - file->tail_offset;
+  memcpy(file->tail, buffer.data + (file->tail_offset - start), file->tail_len);
+  (new DirectWriteOp(loop_, this, fd, start, buffer, length, sync,
+                     static_cast<int>(data.size()), std::move(done)))
+      ->Issue();
 }
 
 void UringSpoolIo::SyncDirectoryOf(const std::string& path,
@@ -111,6 +256,14 @@ void UringSpoolIo::OpenSegmentFile(std::string path, uint64_t size, bool create,
   };
   io_uring_sqe* sqe = loop_->Sqe([this, owned, size, create, fail,
                                   done = std::move(done)](int32_t fd) mutable {
+    if (fd >= 0 && options_.direct) {
+      // O_DIRECT where the file system has it (fcntl answers EINVAL where
+      // not; no I/O, so it does not block the shard).
+      const int flags = fcntl(fd, F_GETFL);
+      if (flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) == 0) {
+        direct_files_[fd] = std::make_unique<DirectFile>();
+      }
+    }
     if (fd < 0 || !create) return done(fd);
     io_uring_sqe* f = loop_->Sqe([this, owned, fd, fail,
                                   done = std::move(done)](int32_t r) mutable {
@@ -148,6 +301,7 @@ void UringSpoolIo::Unlink(std::string path, absl::AnyInvocable<void(int)> done) 
 }
 
 void UringSpoolIo::Close(int fd) {
+  direct_files_.erase(fd);
   io_uring_sqe* sqe = loop_->Sqe(static_cast<runtime::Completion*>(nullptr));
   io_uring_prep_close(sqe, fd);
 }

@@ -16,7 +16,10 @@ filesystem read-only). Both are run:
     device blocks that exist); after the space is back, mail is taken again;
   - with a journal: the sync fails with EIO -> 451 4.3.0; the filesystem
     is read-only afterwards, so new mail gets 452 4.3.1 from then on.
-Asserted in both: a sync failure happened (relay log), no message it covered
+Each is run twice: with buffered commits (write, then the failing
+fdatasync) and with the default O_DIRECT + RWF_DSYNC commits, where the
+write itself fails with the same error.
+Asserted in all: a sync failure happened (relay log), no message it covered
 got a 250, every message that did get a 250 is delivered, no refused
 message is delivered. Needs root, losetup and mkfs.ext4; skipped otherwise.
 """
@@ -66,15 +69,28 @@ class FsyncFailure(unittest.TestCase):
             if shutil.which(tool) is None:
                 self.skipTest(f"{tool} not installed")
 
+    # Buffered commits (--spool_direct_io=false, or a file system without
+    # O_DIRECT): the write lands in the page cache and the fdatasync fails.
     def test_fdatasync_enospc_without_journal(self):
-        self.run_fault(journal=False, expect_code=452, errno_text="No space left on device")
+        self.run_fault(journal=False, expect_code=452, errno_text="No space left on device",
+                       direct=False)
 
     def test_fdatasync_eio_with_journal(self):
-        self.run_fault(journal=True, expect_code=451, errno_text="Input/output error")
+        self.run_fault(journal=True, expect_code=451, errno_text="Input/output error",
+                       direct=False)
 
-    def run_fault(self, journal, expect_code, errno_text):
+    # O_DIRECT + RWF_DSYNC commits (the default): the write itself fails.
+    def test_direct_write_enospc_without_journal(self):
+        self.run_fault(journal=False, expect_code=452, errno_text="No space left on device",
+                       direct=True)
+
+    def test_direct_write_eio_with_journal(self):
+        self.run_fault(journal=True, expect_code=451, errno_text="Input/output error",
+                       direct=True)
+
+    def run_fault(self, journal, expect_code, errno_text, direct):
         bins = h.Binaries(ARGV)
-        name = "journal" if journal else "nojournal"
+        name = ("journal" if journal else "nojournal") + ("-direct" if direct else "")
         wd = h.workdir(f"fsync-{name}")
         back, mnt = os.path.join(wd, "back"), os.path.join(wd, "mnt")
         os.makedirs(back)
@@ -107,6 +123,7 @@ class FsyncFailure(unittest.TestCase):
             sink = h.start_sink(bins, wd, sink_port)
             relay = h.start_relay(bins, wd, relay_port, sink_port, "--shards=1",
                                   "--segment_bytes=1M", "--commit_max_bytes=256K",
+                                  f"--spool_direct_io={'true' if direct else 'false'}",
                                   f"--log={wd}/delivery.log",
                                   spool=os.path.join(mnt, "spool"))
             body = "".join(f"{n:04d} " + "s" * 70 + "\r\n" for n in range(200))  # ~15 KB

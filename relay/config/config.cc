@@ -152,6 +152,9 @@ ABSL_FLAG(std::string, data_term_timeout, "10m",
           "Outbound: wait for the reply after the final '.' (RFC 5321 4.5.3.2.6).");
 ABSL_FLAG(std::string, connection_idle, "10s",
           "Outbound: close a pooled connection idle this long.");
+ABSL_FLAG(std::string, spool_direct_io, "true",
+          "Spool commits as O_DIRECT writes with RWF_DSYNC where the file system "
+          "allows (true/false).");
 ABSL_FLAG(std::string, commit_max_bytes, "4M",
           "Spool: most bytes in one group commit (one write + one fdatasync).");
 ABSL_FLAG(std::string, segment_bytes, "64M", "Spool: size of a segment file.");
@@ -688,6 +691,23 @@ Setting BytesSetting(std::string_view name, Int Config::*member, uint64_t min, u
                  [=](const Config& c) { return BytesToString(c.*member); }, nullptr};
 }
 
+Setting BoolSetting(std::string_view name, bool Config::*member) {
+  return Setting{name,
+                 [=](Config* c, std::string_view v) -> absl::Status {
+                   if (v == "true" || v == "1" || v == "yes") {
+                     c->*member = true;
+                   } else if (v == "false" || v == "0" || v == "no") {
+                     c->*member = false;
+                   } else {
+                     return absl::InvalidArgumentError(
+                         Cat("must be true or false, got ", Quote(v)));
+                   }
+                   return absl::OkStatus();
+                 },
+                 [=](const Config& c) { return std::string(c.*member ? "true" : "false"); },
+                 nullptr};
+}
+
 Setting DurationSetting(std::string_view name, absl::Duration Config::*member, absl::Duration min,
                         absl::Duration max) {
   return Setting{name,
@@ -797,20 +817,7 @@ std::vector<Setting> BuildSettings() {
   s.push_back(DurationSetting("dns_stale_ttl", &Config::dns_stale_ttl, absl::ZeroDuration(),
                               7 * absl::Hours(24)));
   s.push_back(CountSetting("dns_cache_size", &Config::dns_cache_size, 16, 10'000'000));
-  s.push_back(Setting{"ipv6",
-                      [](Config* c, std::string_view v) -> absl::Status {
-                        if (v == "true" || v == "1" || v == "yes") {
-                          c->ipv6 = true;
-                        } else if (v == "false" || v == "0" || v == "no") {
-                          c->ipv6 = false;
-                        } else {
-                          return absl::InvalidArgumentError(
-                              Cat("must be true or false, got ", Quote(v)));
-                        }
-                        return absl::OkStatus();
-                      },
-                      [](const Config& c) { return std::string(c.ipv6 ? "true" : "false"); },
-                      nullptr});
+  s.push_back(BoolSetting("ipv6", &Config::ipv6));
   s.push_back(Setting{
       "relay_networks",
       [](Config* c, std::string_view v) -> absl::Status {
@@ -902,6 +909,7 @@ std::vector<Setting> BuildSettings() {
   s.push_back(DurationSetting("data_term_timeout", &Config::data_term_timeout, kMs, kDay));
   s.push_back(DurationSetting("connection_idle", &Config::connection_idle, kMs, kDay));
   s.push_back(BytesSetting("commit_max_bytes", &Config::commit_max_bytes, 4 * kKiB, kGiB));
+  s.push_back(BoolSetting("spool_direct_io", &Config::spool_direct_io));
   s.push_back(BytesSetting("segment_bytes", &Config::segment_bytes, 64 * kKiB, 64 * kGiB));
   s.push_back(CountSetting("sq_entries", &Config::sq_entries, 1, 32768, /*power_of_two=*/true));
   s.push_back(CountSetting("recv_buffers", &Config::recv_buffers, 1, 32768, /*power_of_two=*/true));

@@ -142,6 +142,7 @@ struct Config {
 
   // Spool and io_uring sizing.
   size_t commit_max_bytes = size_t{4} << 20;  // group commit cap
+  bool spool_direct_io = true;  // O_DIRECT + RWF_DSYNC commits where possible
   uint64_t segment_bytes = uint64_t{64} << 20;
   size_t sq_entries = 4096;         // power of two
   size_t recv_buffers = 1024;       // power of two, per shard
