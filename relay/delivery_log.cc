@@ -104,8 +104,16 @@ void AppendLogRecord(const LogRecord& r, std::string* out) {
   out->append("}\n");
 }
 
-DeliveryLog::DeliveryLog(runtime::Loop* loop, int fd, size_t max_buffer_bytes)
-    : loop_(loop), fd_(fd), max_buffer_bytes_(max_buffer_bytes) {}
+DeliveryLog::DeliveryLog(runtime::Loop* loop, int fd, uint32_t flush_interval_ms,
+                         size_t max_buffer_bytes)
+    : loop_(loop), fd_(fd), flush_interval_ms_(flush_interval_ms),
+      max_buffer_bytes_(max_buffer_bytes) {
+  timer_.context = this;
+  // Only wakes the loop: the turn hook's Flush() then finds the batch due.
+  timer_.callback = [](runtime::Timer* t) { static_cast<DeliveryLog*>(t->context)->Flush(); };
+}
+
+DeliveryLog::~DeliveryLog() { loop_->timers().Disarm(&timer_); }
 
 void DeliveryLog::Add(const LogRecord& r) {
   if (fd_ < 0) return;
@@ -113,12 +121,27 @@ void DeliveryLog::Add(const LogRecord& r) {
     ++dropped_;
     return;
   }
+  if (buffer_.empty()) {
+    first_pending_ms_ = loop_->now_ms();
+    ArmTimer();
+  }
   AppendLogRecord(r, &buffer_);
   ++records_;
 }
 
-void DeliveryLog::Flush() {
+void DeliveryLog::ArmTimer() {
+  if (flush_interval_ms_ > 0 && !timer_.armed()) {
+    loop_->timers().Arm(&timer_, first_pending_ms_ + flush_interval_ms_);
+  }
+}
+
+void DeliveryLog::Flush(bool force) {
   if (writing_ || buffer_.empty() || fd_ < 0) return;
+  if (!force && buffer_.size() < kBatchBytes &&
+      loop_->now_ms() < first_pending_ms_ + flush_interval_ms_) {
+    return;
+  }
+  loop_->timers().Disarm(&timer_);
   writing_buffer_.clear();
   writing_buffer_.swap(buffer_);
   written_ = 0;
@@ -133,6 +156,7 @@ void DeliveryLog::OnWritten(int32_t res) {
   if (res < 0) {
     ++write_errors_;
     writing_ = false;
+    if (!buffer_.empty()) ArmTimer();
     return;  // the batch is lost; the spool and journal still hold the truth
   }
   written_ += static_cast<size_t>(res);
@@ -144,6 +168,9 @@ void DeliveryLog::OnWritten(int32_t res) {
   }
   writing_ = false;
   if (writing_buffer_.capacity() > (4u << 20)) std::string().swap(writing_buffer_);
+  // Records that came during the write may be due already, with no turn
+  // hook to see it if the loop now sleeps.
+  if (!buffer_.empty()) ArmTimer();
 }
 
 }  // namespace ringpost

@@ -6,10 +6,14 @@
 // code, enhanced, response, attempt, size, tls, queued_at, event_at.
 //
 // Each shard has its own DeliveryLog writing to the shared O_APPEND file.
-// Records are appended to a buffer; once per loop turn the buffer leaves in
-// ONE write through the shard's ring (no per-record write(): the log must
-// never be the bottleneck). While a write is in flight, new records collect
-// for the next one. A buffer over `max_buffer_bytes` drops records and counts
+// Records are appended to a buffer that leaves in ONE write through the
+// shard's ring (no per-record write(): the log must never be the
+// bottleneck) once it holds kBatchBytes or its oldest record is
+// `flush_interval_ms` old (a timer sees to that when the shard is idle),
+// and at once on Flush(force) (shutdown). A buffered write to ext4 is
+// handed to an io-wq worker: one write per loop turn cost a worker wake-up
+// per message in lock-step DATA load. While a write is in flight, new
+// records collect for the next one. A buffer over `max_buffer_bytes` drops records and counts
 // them (the log is an observability stream; the spool holds the truth).
 #pragma once
 
@@ -53,11 +57,17 @@ std::string_view LogEventName(LogEvent e);
 
 class DeliveryLog {
  public:
+  static constexpr size_t kBatchBytes = 64 * 1024;
+
   // fd: opened O_WRONLY|O_APPEND|O_CREAT by the caller, shared by shards.
-  DeliveryLog(runtime::Loop* loop, int fd, size_t max_buffer_bytes = 64 << 20);
+  // flush_interval_ms 0: write every loop turn.
+  DeliveryLog(runtime::Loop* loop, int fd, uint32_t flush_interval_ms = 0,
+              size_t max_buffer_bytes = 64 << 20);
+  ~DeliveryLog();
   void Add(const LogRecord& r);
-  // Issues the pending write, if any and none is in flight. Per turn.
-  void Flush();
+  // Per turn: issues the pending write when it is due (see above) or
+  // `force`, and none is in flight.
+  void Flush(bool force = false);
   bool idle() const { return !writing_ && buffer_.empty(); }
   uint64_t records() const { return records_; }
   uint64_t dropped() const { return dropped_; }
@@ -65,9 +75,13 @@ class DeliveryLog {
 
  private:
   void OnWritten(int32_t res);
+  void ArmTimer();
 
   runtime::Loop* loop_;
   int fd_;
+  uint32_t flush_interval_ms_;
+  uint64_t first_pending_ms_ = 0;  // when buffer_ got its oldest record
+  runtime::Timer timer_;
   size_t max_buffer_bytes_;
   std::string buffer_;
   std::string writing_buffer_;

@@ -611,7 +611,9 @@ absl::Status Shard::Setup() {
   auto spool = queue::Spool::Open(so, spool_io_.get(), &recovered);
   if (!spool.ok()) return spool.status();
   spool_ = std::move(*spool);
-  log_ = std::make_unique<DeliveryLog>(loop_.get(), shared_->log_fd);
+  log_ = std::make_unique<DeliveryLog>(
+      loop_.get(), shared_->log_fd,
+      static_cast<uint32_t>(absl::ToInt64Milliseconds(c.log_flush_interval)));
 
   for (size_t i = 0; i < c.listen.size(); ++i) {
     auto addr = runtime::ParseHostPort(c.listen[i]);
@@ -642,7 +644,7 @@ absl::Status Shard::Setup() {
   loop_->AddTurnHook([this] {
     FlushOutboxes();
     spool_->Flush();
-    log_->Flush();
+    log_->Flush(/*force=*/draining_);
   });
   loop_->SetPendingWorkCheck([this] { return HasInboundWork(); });
   loop_->SetStopHandler([this] { StartDrain(); });

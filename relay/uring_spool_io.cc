@@ -137,6 +137,7 @@ UringSpoolIo::UringSpoolIo(runtime::Loop* loop, Options options)
 
 UringSpoolIo::~UringSpoolIo() {
   for (AlignedBuffer& b : free_buffers_) free(b.data);
+  free(zeros_);
 }
 
 UringSpoolIo::AlignedBuffer UringSpoolIo::TakeBuffer(size_t bytes) {
@@ -265,19 +266,51 @@ void UringSpoolIo::OpenSegmentFile(std::string path, uint64_t size, bool create,
       }
     }
     if (fd < 0 || !create) return done(fd);
-    io_uring_sqe* f = loop_->Sqe([this, owned, fd, fail,
+    io_uring_sqe* f = loop_->Sqe([this, owned, fd, size, fail,
                                   done = std::move(done)](int32_t r) mutable {
       if (r < 0) return fail(fd, r, std::move(done));
       // The new name must survive a crash before records go into the file.
-      SyncDirectoryOf(*owned, [fd, fail, done = std::move(done)](int s) mutable {
-        if (s < 0) return fail(fd, s, std::move(done));
-        done(fd);
-      });
+      auto sync_dir = [this, owned, fd, fail, done = std::move(done)](int z) mutable {
+        if (z < 0) return fail(fd, z, std::move(done));
+        SyncDirectoryOf(*owned, [fd, fail, done = std::move(done)](int s) mutable {
+          if (s < 0) return fail(fd, s, std::move(done));
+          done(fd);
+        });
+      };
+      if (direct_files_.contains(fd)) return ZeroFill(fd, 0, size, std::move(sync_dir));
+      sync_dir(0);
     });
     io_uring_prep_fallocate(f, fd, 0, 0, static_cast<off_t>(size));
   });
   const int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0);
   io_uring_prep_openat(sqe, AT_FDCWD, owned->c_str(), flags, 0640);
+}
+
+void UringSpoolIo::ZeroFill(int fd, uint64_t offset, uint64_t size,
+                            absl::AnyInvocable<void(int)> done) {
+  constexpr size_t kChunk = 1 << 20;
+  if (zeros_ == nullptr) {
+    zeros_ = static_cast<char*>(aligned_alloc(kBlock, kChunk));
+    if (zeros_ == nullptr) return CompleteLater(-ENOMEM, std::move(done));
+    memset(zeros_, 0, kChunk);
+  }
+  if (offset >= size) {
+    // Make the now-written extents durable once, so that commits into them
+    // need no metadata of their own.
+    io_uring_sqe* sqe = loop_->Sqe([done = std::move(done)](int32_t r) mutable {
+      done(r < 0 ? r : 0);
+    });
+    io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+    return;
+  }
+  const size_t chunk = static_cast<size_t>(std::min<uint64_t>(kChunk, size - offset));
+  io_uring_sqe* sqe = loop_->Sqe([this, fd, offset, size, chunk,
+                                  done = std::move(done)](int32_t r) mutable {
+    if (r < 0) return done(r);
+    if (r == 0 || r % kBlock != 0) return done(-EIO);
+    ZeroFill(fd, offset + static_cast<uint64_t>(r), size, std::move(done));
+  });
+  io_uring_prep_write(sqe, fd, zeros_, static_cast<unsigned>(chunk), offset);
 }
 
 void UringSpoolIo::Rename(std::string from, std::string to,

@@ -23,7 +23,12 @@
 //
 // Segment files are created with OPENAT(O_EXCL) + FALLOCATE + an fsync of
 // the directory, renamed with RENAMEAT + directory fsync, removed with
-// UNLINKAT.
+// UNLINKAT. An O_DIRECT segment file is also written with zeros once when it
+// is created (1 MiB writes, then one fdatasync; ~40 ms for 64 MiB here):
+// fallocate leaves "unwritten" extents, and a RWF_DSYNC write into those must
+// convert them through the file system journal, which io_uring hands to an
+// io-wq worker. Into written blocks the commit completes inline. Reused
+// segment files are written already.
 #pragma once
 
 #include <cstdint>
@@ -83,6 +88,8 @@ class UringSpoolIo final : public queue::SpoolIo {
   void WriteDirect(DirectFile* file, int fd, uint64_t offset, std::string_view data,
                    bool sync, absl::AnyInvocable<void(int)> done);
   void CompleteLater(int result, absl::AnyInvocable<void(int)> done);
+  // Writes zeros over [offset, size) of an O_DIRECT file, then fdatasyncs it.
+  void ZeroFill(int fd, uint64_t offset, uint64_t size, absl::AnyInvocable<void(int)> done);
   // fsync of the directory holding `path` (makes a create or rename durable).
   void SyncDirectoryOf(const std::string& path, absl::AnyInvocable<void(int)> done);
 
@@ -90,6 +97,7 @@ class UringSpoolIo final : public queue::SpoolIo {
   Options options_;
   absl::flat_hash_map<int, std::unique_ptr<DirectFile>> direct_files_;
   std::vector<AlignedBuffer> free_buffers_;
+  char* zeros_ = nullptr;  // 1 MiB of zeros for ZeroFill
   uint64_t writes_ = 0;
   uint64_t syncs_ = 0;
   uint64_t direct_writes_ = 0;

@@ -81,8 +81,10 @@ class DiskFull(unittest.TestCase):
             with smtplib.SMTP("127.0.0.1", relay_port, timeout=30) as s:
                 self.assertEqual(s.ehlo("x.test")[0], 250)
                 self.assertEqual(s.noop()[0], 250)
-            rejections = [r for r in h.delivery_log(wd) if r["type"] == "Rejection"]
-            self.assertTrue(any(r["code"] == 452 for r in rejections), rejections)
+            # The log is written in batches (log_flush_interval, 100 ms).
+            h.wait_for(lambda: any(r["type"] == "Rejection" and r["code"] == 452
+                                   for r in h.delivery_log(wd)),
+                       timeout=10, what="a 452 Rejection in the delivery log")
 
             # SIGKILL on the full disk, restart on the same spool.
             relay.kill9()

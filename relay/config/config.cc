@@ -98,6 +98,8 @@ ABSL_FLAG(std::string, admin, "127.0.0.1:8025",
           "Admin HTTP address ADDR:PORT (/healthz, /readyz, /metrics).");
 ABSL_FLAG(std::string, log, "",
           "Delivery log path (JSON Lines); empty = <spool>/delivery.log.");
+ABSL_FLAG(std::string, log_flush_interval, "100ms",
+          "Delivery log: longest a record waits in memory before its write (0 = every loop turn).");
 ABSL_FLAG(std::string, retry_min, "1m",
           "First retry delay after a transient failure (duration: ms, s, m, h, d).");
 ABSL_FLAG(std::string, retry_max, "1h", "Longest retry delay (backoff cap), >= retry_min.");
@@ -856,6 +858,8 @@ std::vector<Setting> BuildSettings() {
   s.push_back(CountSetting("dest_port", &Config::dest_port, 1, 65535));
   s.push_back(StringSetting("admin", &Config::admin, &CheckNumericAddress));
   s.push_back(StringSetting("log", &Config::log, nullptr));
+  s.push_back(DurationSetting("log_flush_interval", &Config::log_flush_interval,
+                              absl::ZeroDuration(), absl::Seconds(10)));
   const absl::Duration kMs = absl::Milliseconds(1);
   const absl::Duration kDay = absl::Hours(24);
   s.push_back(DurationSetting("retry_min", &Config::retry_min, kMs, 30 * kDay));

@@ -103,6 +103,7 @@ struct Config {
   bool ipv6 = false;                              // AAAA too, IPv6 first    // port for MX hosts
   std::string admin = "127.0.0.1:8025";
   std::string log;  // delivery log path; "" = <spool>/delivery.log
+  absl::Duration log_flush_interval = absl::Milliseconds(100);
 
   // Queue lifetime.
   absl::Duration retry_min = absl::Seconds(60);
