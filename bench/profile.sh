@@ -15,7 +15,8 @@
 # loadgen's p99 acceptance latency; then the relay's exit statistics.
 # With --perf: `perf record -e cpu-clock -g` on the relay during the load
 # (software clock: this VM has no hardware counters) and the hottest
-# symbols by thread. Work files under ${PROFILE_DIR:-/tmp/ringpost-profile}.
+# symbols by thread (PERF_CALLGRAPH=dwarf for stacks through libc, PERF_FREQ
+# for the rate). RELAY_ENV="K=V ..." sets the relay's environment. Work files under ${PROFILE_DIR:-/tmp/ringpost-profile}.
 #
 # The harness (tools/dev bench) is the reference; this is for A/B steps:
 # run both variants alternately, several times, on a machine whose other
@@ -25,11 +26,11 @@ cd "$(dirname "$0")/.."
 
 perf=0
 messages=100000
-while [[ $# -gt 0 && $1 == --* ]]; do
+while [[ $# -gt 0 ]]; do
   case $1 in
     --perf) perf=1 ;;
     --messages=*) messages=${1#--messages=} ;;
-    *) echo "profile.sh: unknown option $1" >&2; exit 2 ;;
+    *) break ;;  # the relay's flags
   esac
   shift
 done
@@ -55,7 +56,7 @@ trap cleanup EXIT
 "$bin/bench/sink" --listen=127.0.0.1:$sink_port --cpu=1 >"$dir/sink.out" 2>&1 &
 sink=$!; pids+=($sink)
 # shellcheck disable=SC2086
-"$bin/relay/ringpost" --listen=127.0.0.1:$relay_port --spool="$dir/spool" \
+env ${RELAY_ENV:-} "$bin/relay/ringpost" --listen=127.0.0.1:$relay_port --spool="$dir/spool" \
   --log="$dir/delivery.log" --route="*=127.0.0.1:$sink_port" --dns=127.0.0.1:9 \
   $relay_flags >"$dir/relay.out" 2>&1 &
 relay=$!; pids+=($relay)
@@ -66,7 +67,7 @@ done
 cpu() { awk '{print $14 + $15}' "/proc/$relay/stat"; }
 before=$(cpu)
 if [[ $perf == 1 ]]; then
-  perf record -e cpu-clock -F 4000 -g -p "$relay" -o "$dir/perf.data" >"$dir/perf.out" 2>&1 &
+  perf record -e cpu-clock -F ${PERF_FREQ:-4000} --call-graph ${PERF_CALLGRAPH:-fp} -p "$relay" -o "$dir/perf.data" >"$dir/perf.out" 2>&1 &
   perfpid=$!; pids+=($perfpid)
 fi
 # shellcheck disable=SC2086

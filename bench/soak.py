@@ -136,8 +136,9 @@ def main():
     for k in range(1, 11):
         s = samples[min(n - 1, n * k // 10 - 1)]
         print(f"| {k * 10}% | {s['t_s']} | {s['rss_kib'] / 1024:.1f} | {s['cpu_s']} |")
-    warm = samples[n // 5]["rss_kib"]
-    late = max(s["rss_kib"] for s in samples[n // 5:])
+    warm_at = n * 2 // 10 - 1  # the 20% row of the table
+    warm = samples[warm_at]["rss_kib"]
+    late = max(s["rss_kib"] for s in samples[warm_at:])
     growth = (late - warm) / 1024
     out = args.out or os.path.join(
         HERE, "results", "soak-" + datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ") + ".csv")
