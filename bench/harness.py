@@ -239,6 +239,8 @@ def run_loadgen(ctx, port, spec, sender, tag, messages=None, duration=None, guar
             f"--id_prefix={tag}"]
     if duration:
         argv.append(f"--duration_s={duration}")
+    if spec.get("rate"):
+        argv.append(f"--rate={spec['rate']}")
     if spec["chunking"]:
         argv += ["--chunking", f"--inflight={spec['inflight']}"]
     with open(out, "w") as fo, open(err, "w") as fe:
@@ -329,7 +331,8 @@ def parse_delivery_log(path, sender):
 
 def run_key(spec):
     return (spec["system"], spec["size"], spec.get("durability"), spec.get("shards"),
-            spec["chunking"], spec["connections"], spec["inflight"] if spec["chunking"] else 1)
+            spec["chunking"], spec["connections"], spec["inflight"] if spec["chunking"] else 1,
+            spec.get("paced_of"))
 
 
 def spec_label(spec):
@@ -338,6 +341,8 @@ def spec_label(spec):
         parts += [spec["durability"], f"{spec['shards']} shard(s)"]
     parts.append(f"BDAT x{spec['inflight']}" if spec["chunking"] else "DATA")
     parts.append(f"{spec['connections']} conn")
+    if spec.get("paced_of"):
+        parts.append("at half the maximum")
     return " ".join(parts)
 
 
@@ -708,6 +713,15 @@ def build_plan(a):
         for size in a.sizes:
             for ch in a.chunking:
                 add("floor", system="floor", size=size, chunking=ch, connections=a.connections)
+    # Latency at half the maximum throughput: each first-size, durable,
+    # first-shard-count mode again, paced by loadgen --rate at half of what
+    # its matrix run reached (known only then: see the main loop).
+    if "fsync" in a.durability:
+        for ch in a.chunking:
+            ref = dict(system="ringpost", size=a.sizes[0], durability="fsync",
+                       shards=a.shards[0], chunking=ch, connections=a.connections,
+                       inflight=a.inflight)
+            add("paced", **ref, paced_of=run_key(dict(ref)))
     if a.sweep:
         size = a.sizes[0]
         dur = a.durability[0]
@@ -911,6 +925,13 @@ def main(argv):
         log(f"{len(plan)} runs, {a.duration} s of load each; relay on CPU "
             f"{sorted(ctx.relay_cpus)}, sink+loadgen on CPU {ctx.load_cpu}; tmp {ctx.tmp}")
         for n, spec in enumerate(plan, 1):
+            if spec.get("paced_of"):
+                ref = next((r for r in result["runs"] if run_key(r) == spec["paced_of"]
+                            and r.get("status") == "ok" and r.get("msgs_per_sec")), None)
+                if ref is None:
+                    log(f"[{n}/{len(plan)}] {spec_label(spec)}: skipped (no maximum measured)")
+                    continue
+                spec = dict(spec, rate=max(1, int(ref["msgs_per_sec"] / 2)))
             t = time.monotonic()
             fn = {"ringpost": run_ringpost, "postfix": run_postfix, "floor": run_floor}
             r = fn[spec["system"]](ctx, dict(spec), n)

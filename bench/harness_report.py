@@ -192,6 +192,21 @@ def sweep_table(runs):
     return table(headers, rows)
 
 
+def paced_table(runs):
+    headers = ["mode", "conns", "paced at msgs/s", "msgs/s", "CPU µs/msg",
+               "accept p50 / p99 / p999 ms", "e2e p50 / p99 ms", "sink = accepted"]
+    rows = []
+    for r in sorted(runs, key=lambda r: r["chunking"]):
+        head = [mode(r), r["connections"], fmt(r.get("rate"))]
+        st = status_cell(r)
+        if st and r["status"] not in ("mismatch", "aborted"):
+            rows.append(head + [st] + [""] * (len(headers) - len(head) - 1))
+            continue
+        rows.append(head + [fmt(r.get("msgs_per_sec")), fmt(r.get("cpu_us_per_msg"), 1),
+                            lat3(r), e2e(r), check(r)])
+    return table(headers, rows)
+
+
 def headline(result):
     s = result["settings"]
     g = result.get("git") or {}
@@ -224,6 +239,10 @@ def text_tables(result):
     if f:
         out += ["Floor: loadgen -> sink, no relay (sink on CPU 0 in the relay's place)",
                 floor_table(f), ""]
+    pc = in_group(result, "paced")
+    if pc:
+        out += ["ringpost at half its maximum (loadgen --rate), durable, first size and "
+                "shard count", paced_table(pc), ""]
     s = in_group(result, "sweep")
     if s:
         out += ["Connection sweep (chart)", sweep_table(s), ""]
@@ -316,6 +335,10 @@ def docs_section(result, chart_rel, result_rel, chart_error):
     if f:
         out += ["**Floor**: loadgen → sink without the relay; the sink sits on CPU 0 in the "
                 "relay's place", "", floor_table(f), ""]
+    pc = in_group(result, "paced")
+    if pc:
+        out += ["**Latency at half the maximum** (the same mode paced by `loadgen --rate` at "
+                "half the msgs/s its matrix run reached; durable)", "", paced_table(pc), ""]
     s = in_group(result, "sweep")
     if s:
         out += ["**Connection sweep**", "", sweep_table(s), ""]
