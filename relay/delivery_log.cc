@@ -1,7 +1,10 @@
 // delivery_log.cc — see delivery_log.h.
 #include "relay/delivery_log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -130,6 +133,18 @@ void AppendLogRecord(const LogRecord& r, std::string* out) {
   out->append(",\"event_at\":");
   AppendTime(r.event_at_ms, out);
   out->append("}\n");
+}
+
+bool TerminatePartialRecord(int fd, const std::string& path) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return false;
+  const int rfd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (rfd < 0) return false;
+  char last = '\n';
+  const ssize_t n = pread(rfd, &last, 1, st.st_size - 1);
+  close(rfd);
+  if (n != 1 || last == '\n') return false;
+  return write(fd, "\n", 1) == 1;
 }
 
 DeliveryLog::DeliveryLog(runtime::Loop* loop, int fd, uint32_t flush_interval_ms,

@@ -51,6 +51,13 @@ struct LogRecord {
   int64_t event_at_ms = 0;
 };
 
+// A crash (kill -9) can stop a log write part-way, leaving the file ending
+// in a partial record. Called at start-up on the log opened for appending
+// (`path` names the same file): if the file is regular, not empty and does
+// not end in '\n', appends one, so that the next record starts a line of
+// its own and only the partial one is unreadable. Returns whether it did.
+bool TerminatePartialRecord(int fd, const std::string& path);
+
 // Appends one JSON line for `r` to *out.
 void AppendLogRecord(const LogRecord& r, std::string* out);
 std::string_view LogEventName(LogEvent e);

@@ -148,5 +148,16 @@ TEST_F(BatchTest, ZeroIntervalWritesEveryTurn) {
   EXPECT_GT(FileSize(), 0);
 }
 
+TEST_F(BatchTest, PartialRecordIsTerminatedAtStart) {
+  EXPECT_FALSE(TerminatePartialRecord(fd_, path_));  // empty
+  ASSERT_EQ(write(fd_, "{\"type\":\"Deliv", 15), 15);
+  EXPECT_TRUE(TerminatePartialRecord(fd_, path_));
+  EXPECT_FALSE(TerminatePartialRecord(fd_, path_));  // ends in '\n' now
+  EXPECT_EQ(FileSize(), 16);
+  char buf[16];
+  ASSERT_EQ(pread(fd_, buf, 16, 0), 16);
+  EXPECT_EQ(buf[15], '\n');
+}
+
 }  // namespace
 }  // namespace ringpost

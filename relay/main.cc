@@ -92,6 +92,12 @@ int main(int argc, char* argv[]) {
             strerror(errno));
     return 1;
   }
+  if (ringpost::TerminatePartialRecord(shared->log_fd, log_path)) {
+    fprintf(stderr,
+            "ringpost: delivery log %s ended in a partial record (the last run was "
+            "killed mid-write); terminated that line\n",
+            log_path.c_str());
+  }
   if (c.durability == ringpost::Durability::kNone) {
     fprintf(stderr,
             "ringpost: WARNING: --durability=none: messages are acknowledged WITHOUT "

@@ -594,7 +594,9 @@ absl::Status Shard::Setup() {
   loop_ = std::move(*loop);
 
   UringSpoolIo::Options io_options;
-  io_options.direct = c.spool_direct_io;
+  // Without durability a write only has to reach the page cache: O_DIRECT
+  // would make every commit wait for the device for nothing.
+  io_options.direct = c.spool_direct_io && c.durability == Durability::kFsync;
   spool_io_ = std::make_unique<UringSpoolIo>(loop_.get(), io_options);
   queue::Spool::Options so;
   so.dir = c.spool;

@@ -25,7 +25,7 @@ class CrashRecovery(unittest.TestCase):
                                      "--rcpt_domains=a.test,b.test,c.test",
                                      "--timeout_s=120"], wd)
         try:
-            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Reception", 0)
+            h.wait_for(lambda: h.count_types(h.delivery_log(wd, torn_ok=True)).get("Reception", 0)
                        > 2000, timeout=60, what="load to build up")
             relay.kill9()
             loadgen.wait(120)
@@ -38,7 +38,7 @@ class CrashRecovery(unittest.TestCase):
             last = [-1, time.monotonic()]
 
             def settled():
-                n = len(h.delivery_log(wd))
+                n = len(h.delivery_log(wd, torn_ok=True))
                 if n != last[0]:
                     last[0], last[1] = n, time.monotonic()
                     return False

@@ -124,7 +124,7 @@ def sink_ids(wd, name="sink"):
 
 def delivered_ids(wd):
     """Relay queue ids with a Delivery record, with counts (live)."""
-    return collections.Counter(r["id"] for r in h.delivery_log(wd)
+    return collections.Counter(r["id"] for r in h.delivery_log(wd, torn_ok=True)
                                if r["type"] == "Delivery")
 
 
