@@ -653,6 +653,8 @@ struct Setting {
   std::function<std::string(const Config&)> format;
   // For list settings: validates one item (TOML arrays report its line).
   std::function<absl::Status(std::string_view)> check_item;
+  // true/false settings: TOML booleans are taken as such.
+  bool boolean = false;
 };
 
 template <typename Int>
@@ -707,7 +709,7 @@ Setting BoolSetting(std::string_view name, bool Config::*member) {
                    return absl::OkStatus();
                  },
                  [=](const Config& c) { return std::string(c.*member ? "true" : "false"); },
-                 nullptr};
+                 nullptr, /*boolean=*/true};
 }
 
 Setting DurationSetting(std::string_view name, absl::Duration Config::*member, absl::Duration min,
@@ -732,8 +734,17 @@ Setting StringSetting(std::string_view name, std::string Config::*member,
   return Setting{name,
                  [=](Config* c, std::string_view v) -> absl::Status {
                    if (v.size() > 4096) return absl::InvalidArgumentError("value too long");
-                   if (v.find('\0') != std::string_view::npos) {
-                     return absl::InvalidArgumentError("value contains a NUL byte");
+                   // Paths, names and addresses never need control characters,
+                   // and a newline would split the value in logs and in
+                   // DescribeConfig's one-line-per-setting output.
+                   for (char ch : v) {
+                     const auto c = static_cast<unsigned char>(ch);
+                     if (c < 0x20 || c == 0x7f) {
+                       return absl::InvalidArgumentError(
+                           c == 0 ? std::string("value contains a NUL byte")
+                                  : Cat("value contains a control character (0x",
+                                        absl::Hex(c, absl::kZeroPad2), ")"));
+                     }
                    }
                    if (check) {
                      absl::Status s = check(v);
@@ -1079,6 +1090,8 @@ std::optional<Located> ApplyTomlEntry(Config* config, std::string_view name, uin
       items.push_back(str->get());
     }
     text = absl::StrJoin(items, ",");
+  } else if (const auto* b = node.as_boolean(); b != nullptr && s->boolean) {
+    text = b->get() ? "true" : "false";
   } else {
     absl::StatusOr<std::string> scalar = ScalarText(node);
     if (!scalar.ok()) return Located{line, Cat(name, ": ", scalar.status().message())};

@@ -454,6 +454,33 @@ TEST(TomlTest, NonAsciiTextIsOrdinary) {
   }
 }
 
+// A string setting never takes control characters: a newline in a path
+// would split it in logs and in DescribeConfig (found by the config fuzzer).
+TEST(TomlTest, ControlCharactersInStringsAreRefused) {
+  Config c;
+  absl::Status st = ApplyFlag(&c, "log", "/var/log/a\nb");
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), HasSubstr("control character (0x0a)"));
+  absl::StatusOr<Config> r = ParseConfigToml("shards = 1\ntls_cert = \"/a\\tb\"\n", "t.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("t.toml:2:"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("control character (0x09)"));
+  EXPECT_TRUE(ApplyFlag(&c, "log", "/var/log/ringpost \xc3\xa9.log").ok());
+}
+
+TEST(TomlTest, BooleanSettingsTakeTomlBooleans) {
+  absl::StatusOr<Config> r =
+      ParseConfigToml("ipv6 = true\nspool_direct_io = false\n", "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->ipv6);
+  EXPECT_FALSE(r->spool_direct_io);
+  r = ParseConfigToml("ipv6 = \"yes\"\n", "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->ipv6);
+  r = ParseConfigToml("ipv6 = 2\n", "t.toml");
+  EXPECT_FALSE(r.ok());
+}
+
 TEST(TomlTest, WrongTypes) {
   const struct {
     const char* text;
