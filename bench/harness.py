@@ -90,14 +90,6 @@ def parse_size(text):
     return int(t) * mult
 
 
-def size_label(n):
-    if n % (1 << 20) == 0:
-        return f"{n >> 20} MB"
-    if n % 1024 == 0:
-        return f"{n // 1024} KB"
-    return f"{n} B"
-
-
 # --- binaries ------------------------------------------------------------------
 
 def resolve_bins(explicit):
@@ -336,7 +328,7 @@ def run_key(spec):
 
 
 def spec_label(spec):
-    parts = [spec["system"], size_label(spec["size"])]
+    parts = [spec["system"], harness_report.size_label(spec["size"])]
     if spec["system"] == "ringpost":
         parts += [spec["durability"], f"{spec['shards']} shard(s)"]
     parts.append(f"BDAT x{spec['inflight']}" if spec["chunking"] else "DATA")

@@ -70,6 +70,16 @@ def status_cell(r):
     return f"**{r['status']}**: {r.get('reason', '')}"
 
 
+def failed_row(r, head, headers):
+    """The table row of a run without figures (failed, n/a...): its status
+    in the first figure column; None when the run has figures to show (ok,
+    and mismatch/aborted, which are shown with their figures)."""
+    st = status_cell(r)
+    if not st or r["status"] in ("mismatch", "aborted"):
+        return None
+    return head + [st] + [""] * (len(headers) - len(head) - 1)
+
+
 def progress_line(r):
     if r["status"] not in ("ok", "mismatch"):
         return f"{r['label']}: {r['status']} ({r.get('reason', '')})"
@@ -125,9 +135,8 @@ def ringpost_table(runs):
     rows = []
     for r in runs:
         head = [size_label(r["size"]), r["durability"], r["shards"], mode(r)]
-        st = status_cell(r)
-        if st and r["status"] not in ("mismatch", "aborted"):
-            rows.append(head + [st] + [""] * (len(headers) - len(head) - 1))
+        if (failed := failed_row(r, head, headers)) is not None:
+            rows.append(failed)
             continue
         rows.append(head + [
             fmt(r.get("msgs_per_sec")), fmt(r.get("e2e_msgs_per_sec")),
@@ -146,9 +155,8 @@ def postfix_table(runs):
     rows = []
     for r in runs:
         head = [size_label(r["size"]), mode(r), r["connections"]]
-        st = status_cell(r)
-        if st and r["status"] not in ("mismatch", "aborted"):
-            rows.append(head + [st] + [""] * (len(headers) - len(head) - 1))
+        if (failed := failed_row(r, head, headers)) is not None:
+            rows.append(failed)
             continue
         procs = r.get("process_cpu_us_per_msg") or {}
         top = sorted(procs.items(), key=lambda kv: -kv[1])[:5]
@@ -167,9 +175,8 @@ def floor_table(runs):
     rows = []
     for r in runs:
         head = [size_label(r["size"]), mode(r), r["connections"]]
-        st = status_cell(r)
-        if st and r["status"] not in ("mismatch", "aborted"):
-            rows.append(head + [st] + [""] * (len(headers) - len(head) - 1))
+        if (failed := failed_row(r, head, headers)) is not None:
+            rows.append(failed)
             continue
         rows.append(head + [fmt(r.get("msgs_per_sec")), fmt(r.get("cpu_us_per_msg"), 1),
                             fmt(r.get("loadgen_cpu_us_per_msg"), 1), lat3(r), syscalls(r),
@@ -183,9 +190,8 @@ def sweep_table(runs):
     rows = []
     for r in sorted(runs, key=lambda r: (r["system"], r["chunking"], r["connections"])):
         head = [r["system"], mode(r), r["connections"]]
-        st = status_cell(r)
-        if st and r["status"] not in ("mismatch", "aborted"):
-            rows.append(head + [st] + [""] * (len(headers) - len(head) - 1))
+        if (failed := failed_row(r, head, headers)) is not None:
+            rows.append(failed)
             continue
         rows.append(head + [fmt(r.get("msgs_per_sec")), fmt(r.get("cpu_us_per_msg"), 1),
                             fmt(r.get("msgs_per_sec_per_core")), lat3(r), check(r)])
@@ -198,9 +204,8 @@ def paced_table(runs):
     rows = []
     for r in sorted(runs, key=lambda r: r["chunking"]):
         head = [mode(r), r["connections"], fmt(r.get("rate"))]
-        st = status_cell(r)
-        if st and r["status"] not in ("mismatch", "aborted"):
-            rows.append(head + [st] + [""] * (len(headers) - len(head) - 1))
+        if (failed := failed_row(r, head, headers)) is not None:
+            rows.append(failed)
             continue
         rows.append(head + [fmt(r.get("msgs_per_sec")), fmt(r.get("cpu_us_per_msg"), 1),
                             lat3(r), e2e(r), check(r)])

@@ -27,22 +27,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import harness  # noqa: E402
 import harness_procs as hp  # noqa: E402
 
-ROOT = os.path.dirname(HERE)
-
-
-def bins():
-    out = subprocess.run(["bazel", "info", "bazel-bin"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
-    d = out.stdout.strip() or os.path.join(ROOT, "bazel-bin")
-    paths = {k: os.path.join(d, p) for k, p in (("ringpost", "relay/ringpost"),
-                                                  ("sink", "bench/sink"),
-                                                  ("loadgen", "bench/loadgen"))}
-    for p in paths.values():
-        if not os.access(p, os.X_OK):
-            sys.exit(f"soak: {p} missing: bazel build //relay:ringpost //bench:all")
-    return paths
 
 
 def main():
@@ -56,7 +43,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds for the whole run")
     args = ap.parse_args()
 
-    b = bins()
+    b = harness.resolve_bins(None)
     work = tempfile.mkdtemp(prefix="ringpost-soak-", dir="/var/tmp")
     sink_port, relay_port = hp.free_port(), hp.free_port()
     procs = []

@@ -22,22 +22,6 @@ TMPFS_SIZE = "1m"
 MAX_MESSAGES = 400  # bound on the fill loop
 
 
-def try_send(port, test_id, body):
-    """(code, text) of the first refusal, or (250, queue id)."""
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
-        s.ehlo("filler.test")
-        code, text = s.mail("sender@origin.test")
-        if code != 250:
-            return code, text.decode()
-        code, text = s.rcpt("user@dest.test")
-        if code != 250:
-            return code, text.decode()
-        code, text = s.data(hl.message_bytes(test_id, body))
-        if code != 250:
-            return code, text.decode()
-        return 250, hl.queued_id(text.decode())
-
-
 class DiskFull(unittest.TestCase):
     def test_full_spool_answers_452_and_loses_nothing(self):
         if os.geteuid() != 0:
@@ -63,7 +47,7 @@ class DiskFull(unittest.TestCase):
             acked = {}
             refusals = []
             for i in range(MAX_MESSAGES):
-                code, text = try_send(relay_port, f"fill-{i}", body)
+                code, text = hl.try_send(relay_port, f"fill-{i}", body, helo="filler.test")
                 if code == 250:
                     acked[f"fill-{i}"] = text
                     continue
@@ -101,7 +85,8 @@ class DiskFull(unittest.TestCase):
             # Delivered segments are recycled: new mail fits again.
             after = None
             for _ in range(50):
-                code, text = try_send(relay_port, "after-full", "fits again\r\n")
+                code, text = hl.try_send(relay_port, "after-full", "fits again\r\n",
+                                         helo="filler.test")
                 if code == 250:
                     after = text
                     break

@@ -25,7 +25,6 @@ message is delivered. Needs root, losetup and mkfs.ext4; skipped otherwise.
 """
 import os
 import shutil
-import smtplib
 import subprocess
 import sys
 import time
@@ -41,24 +40,6 @@ MAX_TRIES = 40         # bound on sends while waiting for the fault / recovery
 
 def run(*argv):
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=60)
-
-
-def try_send(port, test_id, body):
-    """(code, text) of the first non-2xx/3xx reply, or (250, queue id)."""
-    try:
-        with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
-            s.ehlo("fsync.test")
-            for step in (lambda: s.mail("sender@origin.test"),
-                         lambda: s.rcpt("user@dest.test")):
-                code, text = step()
-                if code != 250:
-                    return code, text.decode()
-            code, text = s.data(hl.message_bytes(test_id, body))
-            if code != 250:
-                return code, text.decode()
-            return 250, hl.queued_id(text.decode())
-    except smtplib.SMTPResponseException as e:
-        return e.smtp_code, e.smtp_error.decode()
 
 
 class FsyncFailure(unittest.TestCase):
@@ -141,7 +122,7 @@ class FsyncFailure(unittest.TestCase):
             body = "".join(f"{n:04d} " + "s" * 70 + "\r\n" for n in range(200))  # ~15 KB
 
             for i in range(5):
-                code, text = try_send(relay_port, f"before-{i}", body)
+                code, text = hl.try_send(relay_port, f"before-{i}", body, helo="fsync.test")
                 self.assertEqual(code, 250, text)
                 acked[f"before-{i}"] = text
 
@@ -151,7 +132,7 @@ class FsyncFailure(unittest.TestCase):
             codes = []
             for i in range(MAX_TRIES):
                 test_id = f"during-{i}"
-                code, text = try_send(relay_port, test_id, body)
+                code, text = hl.try_send(relay_port, test_id, body, helo="fsync.test")
                 codes.append(code)
                 if code == 250:
                     acked[test_id] = text
@@ -185,14 +166,14 @@ class FsyncFailure(unittest.TestCase):
                 # can be made, else 451 after the data) and keeps serving the
                 # queue.
                 for i in range(3):
-                    code, text = try_send(relay_port, f"after-ro-{i}", body)
+                    code, text = hl.try_send(relay_port, f"after-ro-{i}", body, helo="fsync.test")
                     refused[f"after-ro-{i}"] = (code, text)
                     self.assertIn(code, (451, 452), text)
             else:
                 # The device heals: new mail is taken again (a new segment).
                 after = None
                 for i in range(MAX_TRIES):
-                    code, text = try_send(relay_port, f"after-{i}", body)
+                    code, text = hl.try_send(relay_port, f"after-{i}", body, helo="fsync.test")
                     if code == 250:
                         acked[f"after-{i}"] = text
                         after = text

@@ -110,6 +110,25 @@ def send_normal(port, test_id, rcpt="user@dest.test", source=None, timeout=30,
         return queued_id(msg.decode())
 
 
+def try_send(port, test_id, body, helo="normal.test"):
+    """One message through the relay: (250, relay queue id), or (code, text)
+    of the first reply that refused it (MAIL, RCPT or DATA)."""
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+            s.ehlo(helo)
+            for step in (lambda: s.mail("sender@origin.test"),
+                         lambda: s.rcpt("user@dest.test")):
+                code, text = step()
+                if code != 250:
+                    return code, text.decode()
+            code, text = s.data(message_bytes(test_id, body))
+            if code != 250:
+                return code, text.decode()
+            return 250, queued_id(text.decode())
+    except smtplib.SMTPResponseException as e:
+        return e.smtp_code, e.smtp_error.decode()
+
+
 def queued_id(reply_text):
     """The ID in "2.0.0 Ok: queued as ID"."""
     assert "queued as" in reply_text, reply_text
