@@ -16,7 +16,9 @@
 # With --perf: `perf record -e cpu-clock -g` on the relay during the load
 # (software clock: this VM has no hardware counters) and the hottest
 # symbols by thread (PERF_CALLGRAPH=dwarf for stacks through libc, PERF_FREQ
-# for the rate). RELAY_ENV="K=V ..." sets the relay's environment. Work files under ${PROFILE_DIR:-/tmp/ringpost-profile}.
+# for the rate). RELAY_ENV="K=V ..." sets the relay's environment;
+# RINGPOST_BIN=path runs another relay binary (e.g. one built from the base
+# commit in a git worktree) for an A/B against the same sink and loadgen. Work files under ${PROFILE_DIR:-/tmp/ringpost-profile}.
 #
 # The harness (tools/dev bench) is the reference; this is for A/B steps:
 # run both variants alternately, several times, on a machine whose other
@@ -56,7 +58,7 @@ trap cleanup EXIT
 "$bin/bench/sink" --listen=127.0.0.1:$sink_port --cpu=1 >"$dir/sink.out" 2>&1 &
 sink=$!; pids+=($sink)
 # shellcheck disable=SC2086
-env ${RELAY_ENV:-} "$bin/relay/ringpost" --listen=127.0.0.1:$relay_port --spool="$dir/spool" \
+env ${RELAY_ENV:-} "${RINGPOST_BIN:-$bin/relay/ringpost}" --listen=127.0.0.1:$relay_port --spool="$dir/spool" \
   --log="$dir/delivery.log" --route="*=127.0.0.1:$sink_port" --dns=127.0.0.1:9 \
   $relay_flags >"$dir/relay.out" 2>&1 &
 relay=$!; pids+=($relay)

@@ -455,6 +455,7 @@ Shard::Shard(Shared* shared, int index) : shared_(shared), index_(index) {
   limits_.message_octets_max = c.max_message_size;
   limits_.recipients_max = c.max_recipients;
   outbox_.resize(static_cast<size_t>(shared->shards));
+  route_sites_.assign(c.routes.size(), nullptr);
   wake_.assign(static_cast<size_t>(shared->shards), false);
   drain_timer_.context = this;
   drain_timer_.callback = [](runtime::Timer* t) {
@@ -462,7 +463,9 @@ Shard::Shard(Shared* shared, int index) : shared_(shared), index_(index) {
   };
 }
 
-Shard::~Shard() = default;
+Shard::~Shard() {
+  for (DeliveryJob* job : free_jobs_) delete job;
+}
 
 void Shard::Start() {
   thread_ = std::thread([this] { ThreadMain(); });
@@ -543,6 +546,28 @@ Message* Shard::NewMessage() {
   head->next->prev = msg;
   head->next = msg;
   return msg;
+}
+
+// Jobs are recycled through a bounded free list: their rcpts vector and
+// domain keep their storage. A job may be made on one shard and finished on
+// another; each shard's list holds what it finished.
+DeliveryJob* Shard::NewJob() {
+  if (free_jobs_.empty()) return new DeliveryJob();
+  DeliveryJob* job = free_jobs_.back();
+  free_jobs_.pop_back();
+  return job;
+}
+
+void Shard::RecycleJob(DeliveryJob* job) {
+  if (free_jobs_.size() >= kFreeJobsMax) {
+    delete job;
+    return;
+  }
+  job->owner = nullptr;
+  job->message = nullptr;
+  job->rcpts.clear();
+  job->attempts = 0;
+  free_jobs_.push_back(job);
 }
 
 void Shard::FreeMessage(Message* msg) {
@@ -785,8 +810,10 @@ void Shard::Dispatch(Message* msg, const std::vector<uint32_t>& rcpts) {
   // Group recipients by lowercase domain; one job per domain.
   std::vector<DeliveryJob*>& jobs = job_scratch_;
   jobs.clear();
+  std::string& domain = domain_scratch_;
   for (uint32_t i : rcpts) {
-    std::string domain = smtp::LowercaseDomain(smtp::DomainOf(msg->recipients[i]));
+    domain.clear();
+    smtp::AppendAsciiLowercase(smtp::DomainOf(msg->recipients[i]), &domain);
     DeliveryJob* job = nullptr;
     for (DeliveryJob* j : jobs) {
       if (j->domain == domain) {
@@ -795,9 +822,9 @@ void Shard::Dispatch(Message* msg, const std::vector<uint32_t>& rcpts) {
       }
     }
     if (job == nullptr) {
-      job = new DeliveryJob();
+      job = NewJob();
       job->message = msg;
-      job->domain = std::move(domain);
+      job->domain.assign(domain);
       jobs.push_back(job);
     }
     job->rcpts.push_back(i);
@@ -906,19 +933,30 @@ void Shard::ConnectionReady(OutboundConnection* conn) {
 }
 
 void Shard::RouteJob(DeliveryJob* job) {
+  const std::vector<Route>& routes = config().routes;
   const Route* route = nullptr;
-  for (const Route& r : config().routes) {
+  for (const Route& r : routes) {
     if (r.domain == job->domain) {
       route = &r;
       break;
     }
   }
   if (route == nullptr) {
-    for (const Route& r : config().routes) {
+    for (const Route& r : routes) {
       if (r.domain == "*") {
         route = &r;
         break;
       }
+    }
+  }
+  // A route's site, once made, is remembered (sites live as long as the
+  // shard): no key to build and look up per message.
+  if (route != nullptr) {
+    Site* known = route_sites_[static_cast<size_t>(route - routes.data())];
+    if (known != nullptr) {
+      known->ready.push_back(job);
+      Kick(known);
+      return;
     }
   }
   if (route == nullptr) {
@@ -964,6 +1002,7 @@ void Shard::RouteJob(DeliveryJob* job) {
     it = sites_.emplace(key, std::move(site)).first;
   }
   Site* site = it->second.get();
+  route_sites_[static_cast<size_t>(route - routes.data())] = site;
   site->ready.push_back(job);
   Kick(site);
 }
@@ -1106,7 +1145,7 @@ void Shard::HandleOutcomes(DeliveryJob* job, const std::string& peer,
   // The message must not be touched after its last final outcome is sent.
   const int origin = msg->origin;
   if (retry.empty()) {
-    delete job;
+    RecycleJob(job);
   } else {
     job->rcpts = std::move(retry);
     const uint64_t min_ms = ToMs(config().retry_min);

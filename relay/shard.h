@@ -200,6 +200,8 @@ class Shard {
   void DrainTick();
   void CloseAllConnections();
   Message* NewMessage();
+  DeliveryJob* NewJob();
+  void RecycleJob(DeliveryJob* job);  // done with it: no timer armed
   void Account(Message* msg);
   void FreeMessage(Message* msg);
   int OwnerOf(const std::string& domain) const;
@@ -221,6 +223,7 @@ class Shard {
   server::SessionLimits limits_;
   absl::flat_hash_set<InboundConnection*> inbound_;
   absl::flat_hash_map<std::string, std::unique_ptr<Site>> sites_;
+  std::vector<Site*> route_sites_;  // per config().routes entry, once known
   std::vector<std::deque<CrossItem>> outbox_;  // overflow when a ring is full
   std::vector<bool> wake_;                     // targets to wake this turn
   std::vector<CrossItem> inbox_scratch_;
@@ -229,7 +232,10 @@ class Shard {
   // Per-message scratch space, reused (no allocation once warm).
   std::vector<uint32_t> rcpt_scratch_;
   std::vector<DeliveryJob*> job_scratch_;
+  std::string domain_scratch_;
   std::vector<std::pair<uint32_t, uint8_t>> finals_scratch_;
+  static constexpr size_t kFreeJobsMax = 4096;
+  std::vector<DeliveryJob*> free_jobs_;
   Message live_messages_;  // sentinel of the intrusive list of live messages
   uint64_t queued_bytes_ = 0;  // bodies of live messages (max_queue_memory)
   bool draining_ = false;

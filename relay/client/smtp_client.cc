@@ -162,10 +162,19 @@ void SmtpClient::Begin(const Transaction& txn) {
       host_->OnTransactionDone(txn.cookie, outcomes);
       return;
     }
-    InFlight f;
+    // The slot keeps its vectors' and strings' capacity from earlier use.
+    InFlight& f = inflight_.push_back();
     f.txn = txn;
-    f.outcomes.assign(txn.recipients.size(), RecipientOutcome{});
-    inflight_.push_back(std::move(f));
+    f.outcomes.resize(txn.recipients.size());
+    for (RecipientOutcome& o : f.outcomes) {
+      o.code = 0;
+      o.enhanced.clear();
+      o.text.clear();
+    }
+    f.rcpt_replies = 0;
+    f.rcpt_accepted = 0;
+    f.mail_failed = false;
+    f.stage = InFlight::kMail;
     state_ = State::kStream;
     WriteTransaction(txn);
     host_->OutputReady();
@@ -295,7 +304,9 @@ void SmtpClient::OnStreamReply(const smtp::ServerReply& reply) {
       DecideLocal(f.outcomes, 451, "4.4.0", "no outcome from server");
       ++transactions_;
       void* cookie = f.txn.cookie;
-      std::vector<RecipientOutcome> outcomes = std::move(f.outcomes);
+      // A swap, not a move: both vectors keep their storage.
+      std::vector<RecipientOutcome>& outcomes = done_outcomes_;
+      outcomes.swap(f.outcomes);
       inflight_.pop_front();
       if (inflight_.empty()) state_ = State::kIdle;
       host_->OnTransactionDone(cookie, outcomes);

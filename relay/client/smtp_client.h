@@ -20,11 +20,11 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "relay/runtime/reuse_queue.h"
 #include "relay/smtp/reply_parser.h"
 
 namespace ringpost::client {
@@ -148,7 +148,8 @@ class SmtpClient {
   bool mail_failed_ = false;
   bool chunking_ = false;  // this transaction uses BDAT (peer offers CHUNKING)
   size_t max_in_flight_ = 1;
-  std::deque<InFlight> inflight_;
+  runtime::ReuseQueue<InFlight> inflight_;
+  std::vector<RecipientOutcome> done_outcomes_;  // handed to OnTransactionDone
   uint64_t transactions_ = 0;
 };
 

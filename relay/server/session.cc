@@ -14,13 +14,6 @@
 namespace ringpost::server {
 namespace {
 
-std::string FormatId(uint64_t id) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string s(16, '0');
-  for (int i = 15; i >= 0; --i, id >>= 4) s[static_cast<size_t>(i)] = kHex[id & 15];
-  return s;
-}
-
 // RFC 5322 date-time in UTC. Formatted once per second per thread: every
 // message of that second reuses it.
 void AppendRfc5322Date(int64_t ms, std::string* out) {
@@ -54,9 +47,18 @@ void Session::Start() {
   Reply(220, "", banner);
 }
 
+// An empty, ready slot at the back of held_ (its text keeps its capacity).
+Session::Held& Session::PushHeld() {
+  Held& h = held_.push_back();
+  h.commit_id = 0;
+  h.commit = CommitReply::kNone;
+  h.text.clear();
+  return h;
+}
+
 std::string& Session::Out() {
   if (held_.empty()) return host_->Output();
-  if (!held_.back().ready) held_.push_back(Held{});
+  if (!held_.back().ready()) PushHeld();
   return held_.back().text;
 }
 
@@ -67,8 +69,26 @@ void Session::OutReady() {
 // Moves every ready reply at the front of the held queue to the client.
 void Session::FlushHeld() {
   bool any = false;
-  while (!held_.empty() && held_.front().ready) {
-    host_->Output().append(held_.front().text);
+  while (!held_.empty() && held_.front().ready()) {
+    Held& h = held_.front();
+    std::string& out = host_->Output();
+    switch (h.commit) {
+      case CommitReply::kQueued:
+        out.append("250 2.0.0 Ok: queued as ");
+        AppendMessageId(h.commit_id, &out);
+        out.append("\r\n");
+        break;
+      case CommitReply::kNoSpace:
+        out.append("452 4.3.1 Insufficient system storage\r\n");
+        break;
+      case CommitReply::kWriteError:
+        out.append("451 4.3.0 Error: queue file write error\r\n");
+        break;
+      case CommitReply::kNone:
+      case CommitReply::kPending:
+        break;
+    }
+    out.append(h.text);
     held_.pop_front();
     any = true;
   }
@@ -337,6 +357,7 @@ void Session::HandleMail(const smtp::Command& cmd) {
   }
   message_ = std::make_unique<IncomingMessage>();
   message_->sender.assign(cmd.path.data(), cmd.path.size());
+  size_hint_ = cmd.has_size ? cmd.size : 0;
   message_->eight_bit = cmd.body == smtp::BodyType::k8BitMime;
   have_mail_ = true;
   Reply(250, "2.1.0", "Ok");
@@ -380,16 +401,16 @@ void Session::HandleData() {
     CountError();
     return;
   }
-  StartContent();
+  StartContent(size_hint_);
   scanner_.Reset();
   state_ = State::kData;
   Reply(354, "", "End data with <CR><LF>.<CR><LF>");
 }
 
-void Session::StartContent() {
+void Session::StartContent(uint64_t content_hint) {
   message_->id = host_->NewMessageId();
   message_->received_at_ms = host_->WallClockMs();
-  AppendReceivedHeader();
+  AppendReceivedHeader(content_hint);
 }
 
 // BDAT <size> [LAST] (RFC 3030). The chunk's octets follow the command line
@@ -411,7 +432,7 @@ void Session::HandleBdat(const smtp::Command& cmd) {
   } else {
     if (!bdat_started_) {
       bdat_started_ = true;
-      StartContent();
+      StartContent(cmd.bdat_size);
     }
     const uint64_t received = message_->content.size();
     if (received + cmd.bdat_size > limits_->message_octets_max + 512) {
@@ -488,9 +509,13 @@ void Session::FinishChunk() {
   SubmitMessage();
 }
 
-void Session::AppendReceivedHeader() {
+void Session::AppendReceivedHeader(uint64_t content_hint) {
   std::string& h = message_->content;
-  h.reserve(512);
+  // One allocation for the header and the content that follows it (the BDAT
+  // chunk size, or SIZE= of MAIL FROM for DATA), within the size limit.
+  // Capped: the hint comes from the client.
+  constexpr uint64_t kReserveMax = 1 << 20;
+  h.reserve(512 + std::min({content_hint, limits_->message_octets_max, kReserveMax}));
   h += "Received: from ";
   h += helo_;
   h += " ([";
@@ -500,7 +525,7 @@ void Session::AppendReceivedHeader() {
   h += " (ringpost) with ";
   h += extended_ ? "ESMTP" : "SMTP";
   h += " id ";
-  h += FormatId(message_->id);
+  AppendMessageId(message_->id, &h);
   h += ";\r\n\t";
   AppendRfc5322Date(message_->received_at_ms, &h);
   h += "\r\n";
@@ -522,10 +547,9 @@ void Session::FinishData() {
 // Hands the message to the spool. Its reply is held in order until
 // OnSubmitted; later commands go on being processed.
 void Session::SubmitMessage() {
-  Held h;
+  Held& h = PushHeld();
   h.commit_id = message_->id;
-  h.ready = false;
-  held_.push_back(std::move(h));
+  h.commit = CommitReply::kPending;
   ++commits_in_flight_;
   std::unique_ptr<IncomingMessage> m = std::move(message_);
   ResetTransaction();
@@ -534,27 +558,25 @@ void Session::SubmitMessage() {
 
 void Session::OnSubmitted(absl::Status status, uint64_t id) {
   Held* slot = nullptr;
-  for (Held& h : held_) {
-    if (!h.ready && h.commit_id == id) {
+  for (size_t i = 0; i < held_.size(); ++i) {
+    Held& h = held_[i];
+    if (h.commit == CommitReply::kPending && h.commit_id == id) {
       slot = &h;
       break;
     }
   }
   if (slot == nullptr) return;  // not ours (cannot happen; tolerated)
   --commits_in_flight_;
-  slot->ready = true;
-  std::string reply;
   if (status.ok()) {
     ++messages_accepted_;
-    reply = "250 2.0.0 Ok: queued as " + FormatId(id) + "\r\n";
+    slot->commit = CommitReply::kQueued;
   } else if (absl::IsResourceExhausted(status)) {
-    reply = "452 4.3.1 Insufficient system storage\r\n";
+    slot->commit = CommitReply::kNoSpace;
     host_->OnRejected("", "", 452, "4.3.1", "Insufficient system storage");
   } else {
-    reply = "451 4.3.0 Error: queue file write error\r\n";
+    slot->commit = CommitReply::kWriteError;
     host_->OnRejected("", "", 451, "4.3.0", "Error: queue file write error");
   }
-  slot->text.insert(0, reply);
   FlushHeld();
   if (state_ == State::kClosed) return;
   if (shutdown_ && commits_in_flight_ == 0 && state_ == State::kCommand && !have_mail_) {
@@ -583,6 +605,23 @@ void Session::Shutdown() {
   }
 }
 
-std::string FormatMessageId(uint64_t id) { return FormatId(id); }
+void WriteMessageId(uint64_t id, char* out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (int i = static_cast<int>(kMessageIdChars) - 1; i >= 0; --i, id >>= 4) {
+    out[i] = kHex[id & 15];
+  }
+}
+
+void AppendMessageId(uint64_t id, std::string* out) {
+  char digits[kMessageIdChars];
+  WriteMessageId(id, digits);
+  out->append(digits, kMessageIdChars);
+}
+
+std::string FormatMessageId(uint64_t id) {
+  std::string s;
+  AppendMessageId(id, &s);
+  return s;
+}
 
 }  // namespace ringpost::server

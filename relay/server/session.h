@@ -26,13 +26,13 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "relay/runtime/reuse_queue.h"
 #include "relay/smtp/command_parser.h"
 #include "relay/smtp/data_scanner.h"
 
@@ -123,17 +123,21 @@ class Session {
     kClosed,
   };
 
-  // Output produced while a commit is pending waits here, in order.
+  // Output produced while a commit is pending waits here, in order. A
+  // commit's own reply is written when it is flushed, ahead of `text`.
+  enum class CommitReply : uint8_t { kNone, kPending, kQueued, kNoSpace, kWriteError };
   struct Held {
-    uint64_t commit_id = 0;  // != 0: the reply of this message's commit
-    bool ready = true;
-    std::string text;
+    uint64_t commit_id = 0;  // the message whose commit reply this is
+    CommitReply commit = CommitReply::kNone;
+    std::string text;        // replies produced after it
+    bool ready() const { return commit != CommitReply::kPending; }
   };
 
   void Process();          // consumes input_view_
   void ProcessBuffered();  // runs Process() over input_
   void ProcessCommandLine(std::string_view line);
   std::string& Out();      // where replies go now: host output or held
+  Held& PushHeld();
   void OutReady();
   void FlushHeld();
   void Reply(int code, std::string_view enhanced, std::string_view text);
@@ -148,13 +152,15 @@ class Session {
   void HandleBdat(const smtp::Command& cmd);
   void ConsumeBdat();
   void FinishChunk();
-  void StartContent();  // first DATA/BDAT of a transaction: id, Received
+  // First DATA/BDAT of a transaction: id, Received; `content_hint` octets
+  // expected after the header (reserved up front).
+  void StartContent(uint64_t content_hint);
   void SubmitMessage();
   bool CanProcess() const;
   void ResetTransaction();
   void CountError();
   void Close();
-  void AppendReceivedHeader();
+  void AppendReceivedHeader(uint64_t content_hint);
 
   SessionHost* host_;
   const SessionLimits* limits_;
@@ -169,13 +175,14 @@ class Session {
   std::string_view input_view_;   // what Process() is working through
   std::unique_ptr<IncomingMessage> message_;  // the transaction in progress
   bool have_mail_ = false;
+  uint64_t size_hint_ = 0;  // SIZE= of MAIL FROM, 0 if none
   smtp::DataScanner scanner_;
   size_t errors_ = 0;
   uint64_t messages_accepted_ = 0;
   bool paused_ = false;
   bool shutdown_ = false;
   bool close_when_flushed_ = false;
-  std::deque<Held> held_;
+  runtime::ReuseQueue<Held> held_;  // slots keep their text's capacity
   size_t commits_in_flight_ = 0;
   // BDAT state of the transaction in progress.
   bool bdat_started_ = false;     // a BDAT chunk was received
@@ -190,6 +197,10 @@ class Session {
 };
 
 // The printed form of a message ID ("queued as ...", logs): 16 hex digits.
+inline constexpr size_t kMessageIdChars = 16;
+// Writes the 16 digits to out[0..15]; no allocation (hot path).
+void WriteMessageId(uint64_t id, char* out);
+void AppendMessageId(uint64_t id, std::string* out);
 std::string FormatMessageId(uint64_t id);
 
 }  // namespace ringpost::server
