@@ -6,6 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 
 #if defined(__SSE2__)
@@ -16,6 +21,14 @@
 
 namespace ringpost {
 namespace {
+
+// Whether JSON must escape a byte: a control character, '"' or '\\'.
+constexpr std::array<bool, 256> kEscaped = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = t['\\'] = true;
+  return t;
+}();
 
 // Index of the first byte at or after `i` that JSON must escape (a control
 // character, '"' or '\\'), or s.size(). 16 bytes per step where SSE2 is.
@@ -36,59 +49,97 @@ size_t NextToEscape(std::string_view s, size_t i) {
   }
 #endif
   for (; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == '"' || c == '\\') return i;
+    if (kEscaped[static_cast<unsigned char>(s[i])]) return i;
   }
   return s.size();
 }
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  size_t run = 0;
-  for (size_t i = NextToEscape(s, 0); i < s.size(); i = NextToEscape(s, i + 1)) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    out->append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default: {
-        char buf[8];
-        snprintf(buf, sizeof(buf), "\\u%04x", c);
-        out->append(buf);
+// A quoted RFC 3339 UTC time up to its second ("\"2023-11-14T22:13:20."),
+// formatted once per second: the records of that second reuse it.
+struct SecondCache {
+  int64_t secs = INT64_MIN;  // no time maps to it: ms / 1000 > INT64_MIN
+  char text[32];
+  size_t size = 0;
+};
+
+// Longest output of the pieces below.
+constexpr size_t kMaxEscapedPerByte = 6;  // \u00XX
+constexpr size_t kMaxNumberChars = 20;    // UINT64_MAX; INT_MIN is 11
+constexpr size_t kMaxTimeChars = sizeof(SecondCache::text) + 5;  // + "mmmZ\""
+// Everything else: field names, punctuation, the type's name and the id
+// (180 chars at most).
+constexpr size_t kMaxFixedChars = 256;
+
+size_t MaxJsonStringChars(std::string_view s) { return 2 + kMaxEscapedPerByte * s.size(); }
+
+// Writes a record through a cursor into space the caller has made room for
+// (see the k* bounds above).
+class Writer {
+ public:
+  explicit Writer(char* p) : p_(p) {}
+  char* end() const { return p_; }
+
+  void Put(char c) { *p_++ = c; }
+  void Put(std::string_view s) { p_ = std::copy(s.begin(), s.end(), p_); }
+  template <typename Int>
+  void Number(Int v) {
+    p_ = std::to_chars(p_, p_ + kMaxNumberChars, v).ptr;
+  }
+  void MessageId(uint64_t id) {
+    server::WriteMessageId(id, p_);
+    p_ += server::kMessageIdChars;
+  }
+
+  // `s` quoted and escaped as JSON: \" \\ \n \r \t, \u00xx for the other
+  // control bytes, every other byte as is.
+  void JsonString(std::string_view s) {
+    Put('"');
+    size_t run = 0;
+    for (size_t i = NextToEscape(s, 0); i < s.size(); i = NextToEscape(s, i + 1)) {
+      Put(s.substr(run, i - run));
+      run = i + 1;
+      const unsigned char c = static_cast<unsigned char>(s[i]);
+      switch (c) {
+        case '"': Put("\\\""); break;
+        case '\\': Put("\\\\"); break;
+        case '\n': Put("\\n"); break;
+        case '\r': Put("\\r"); break;
+        case '\t': Put("\\t"); break;
+        default:  // c < 0x20
+          Put("\\u00");
+          Put(static_cast<char>('0' + (c >> 4)));
+          Put("0123456789abcdef"[c & 15]);
       }
     }
+    Put(s.substr(run));
+    Put('"');
   }
-  out->append(s.data() + run, s.size() - run);
-  out->push_back('"');
-}
 
-// RFC 3339 UTC with milliseconds. The part up to the second is formatted
-// once per second per thread.
-void AppendTime(int64_t ms, std::string* out) {
-  thread_local int64_t cached_secs = -1;
-  thread_local char cached[32];
-  thread_local int cached_len = 0;
-  const int64_t secs = ms / 1000;
-  if (secs != cached_secs) {
-    time_t t = static_cast<time_t>(secs);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    cached_len = snprintf(cached, sizeof(cached), "\"%04d-%02d-%02dT%02d:%02d:%02d.",
-                          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                          tm.tm_min, tm.tm_sec);
-    cached_secs = secs;
+  // RFC 3339 UTC with milliseconds, quoted.
+  void Time(int64_t ms, SecondCache* cache) {
+    const int64_t secs = ms / 1000;
+    if (secs != cache->secs) {
+      time_t t = static_cast<time_t>(secs);
+      struct tm tm;
+      gmtime_r(&t, &tm);
+      // At most 28 chars: a year fits an int for every int64_t ms.
+      const int n = snprintf(cache->text, sizeof(cache->text), "\"%04d-%02d-%02dT%02d:%02d:%02d.",
+                             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                             tm.tm_sec);
+      cache->size = static_cast<size_t>(n);
+      cache->secs = secs;
+    }
+    Put(std::string_view(cache->text, cache->size));
+    const int frac = static_cast<int>(ms % 1000);
+    Put(static_cast<char>('0' + frac / 100));
+    Put(static_cast<char>('0' + frac / 10 % 10));
+    Put(static_cast<char>('0' + frac % 10));
+    Put("Z\"");
   }
-  out->append(cached, static_cast<size_t>(cached_len));
-  const int frac = static_cast<int>(ms % 1000);
-  const char digits[5] = {static_cast<char>('0' + frac / 100),
-                          static_cast<char>('0' + frac / 10 % 10),
-                          static_cast<char>('0' + frac % 10), 'Z', '"'};
-  out->append(digits, 5);
-}
+
+ private:
+  char* p_;
+};
 
 }  // namespace
 
@@ -105,34 +156,51 @@ std::string_view LogEventName(LogEvent e) {
 }
 
 void AppendLogRecord(const LogRecord& r, std::string* out) {
-  out->append("{\"type\":\"");
-  out->append(LogEventName(r.type));
-  out->append("\",\"id\":\"");
-  out->append(r.id != 0 ? server::FormatMessageId(r.id) : std::string());
-  out->append("\",\"sender\":");
-  AppendJsonString(r.sender, out);
-  out->append(",\"recipient\":");
-  AppendJsonString(r.recipient, out);
-  out->append(",\"domain\":");
-  AppendJsonString(r.domain, out);
-  out->append(",\"peer\":");
-  AppendJsonString(r.peer, out);
-  out->append(",\"code\":");
-  out->append(std::to_string(r.code));
-  out->append(",\"enhanced\":");
-  AppendJsonString(r.enhanced, out);
-  out->append(",\"response\":");
-  AppendJsonString(r.response, out);
-  out->append(",\"attempt\":");
-  out->append(std::to_string(r.attempt));
-  out->append(",\"size\":");
-  out->append(std::to_string(r.size));
-  out->append(r.tls ? ",\"tls\":true" : ",\"tls\":false");
-  out->append(",\"queued_at\":");
-  AppendTime(r.queued_at_ms, out);
-  out->append(",\"event_at\":");
-  AppendTime(r.event_at_ms, out);
-  out->append("}\n");
+  // One cache per field: a retried message's queued_at and event_at lie in
+  // different seconds and would evict each other from a shared one.
+  thread_local SecondCache queued_cache;
+  thread_local SecondCache event_cache;
+  // Room for the longest record these fields can make, in one resize; the
+  // string is cut back to what was written below.
+  const size_t max_size = kMaxFixedChars + MaxJsonStringChars(r.sender) +
+                          MaxJsonStringChars(r.recipient) + MaxJsonStringChars(r.domain) +
+                          MaxJsonStringChars(r.peer) + MaxJsonStringChars(r.enhanced) +
+                          MaxJsonStringChars(r.response) + 3 * kMaxNumberChars + 2 * kMaxTimeChars;
+  const size_t start = out->size();
+  out->resize(start + max_size);
+  char* const begin = out->data() + start;
+  Writer w(begin);
+  w.Put("{\"type\":\"");
+  w.Put(LogEventName(r.type));
+  w.Put("\",\"id\":\"");
+  if (r.id != 0) w.MessageId(r.id);
+  w.Put("\",\"sender\":");
+  w.JsonString(r.sender);
+  w.Put(",\"recipient\":");
+  w.JsonString(r.recipient);
+  w.Put(",\"domain\":");
+  w.JsonString(r.domain);
+  w.Put(",\"peer\":");
+  w.JsonString(r.peer);
+  w.Put(",\"code\":");
+  w.Number(r.code);
+  w.Put(",\"enhanced\":");
+  w.JsonString(r.enhanced);
+  w.Put(",\"response\":");
+  w.JsonString(r.response);
+  w.Put(",\"attempt\":");
+  w.Number(r.attempt);
+  w.Put(",\"size\":");
+  w.Number(r.size);
+  w.Put(r.tls ? ",\"tls\":true" : ",\"tls\":false");
+  w.Put(",\"queued_at\":");
+  w.Time(r.queued_at_ms, &queued_cache);
+  w.Put(",\"event_at\":");
+  w.Time(r.event_at_ms, &event_cache);
+  w.Put("}\n");
+  const size_t size = static_cast<size_t>(w.end() - begin);
+  assert(size <= max_size);
+  out->resize(start + size);
 }
 
 bool TerminatePartialRecord(int fd, const std::string& path) {

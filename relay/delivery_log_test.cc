@@ -1,13 +1,19 @@
-// delivery_log_test.cc — JSON escaping of every field, and when the log's
-// batches are written (size, age, force).
+// delivery_log_test.cc — JSON escaping of every field, records identical to
+// a plain reference formatter, and when the log's batches are written (size,
+// age, force).
 #include "relay/delivery_log.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <cinttypes>
+#include <climits>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -68,6 +74,113 @@ TEST(DeliveryLogTest, EscapesEveryByteWhereverItSits) {
   std::string line;
   AppendLogRecord(r, &line);
   EXPECT_EQ(ResponseField(line), Reference(all));
+}
+
+// RFC 3339 UTC with milliseconds, formatted from scratch every time.
+std::string ReferenceTime(int64_t ms) {
+  const time_t t = static_cast<time_t>(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[64];
+  snprintf(buf, sizeof(buf), "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+           static_cast<int>(ms % 1000));
+  return buf;
+}
+
+// The record as AppendLogRecord wrote it before it was tuned: one append
+// per piece, std::to_string for numbers.
+std::string ReferenceRecord(const LogRecord& r) {
+  std::string out = "{\"type\":\"";
+  out += LogEventName(r.type);
+  out += "\",\"id\":\"";
+  if (r.id != 0) {
+    char id[32];
+    snprintf(id, sizeof(id), "%016" PRIX64, r.id);
+    out += id;
+  }
+  out += "\",\"sender\":" + Reference(r.sender);
+  out += ",\"recipient\":" + Reference(r.recipient);
+  out += ",\"domain\":" + Reference(r.domain);
+  out += ",\"peer\":" + Reference(r.peer);
+  out += ",\"code\":" + std::to_string(r.code);
+  out += ",\"enhanced\":" + Reference(r.enhanced);
+  out += ",\"response\":" + Reference(r.response);
+  out += ",\"attempt\":" + std::to_string(r.attempt);
+  out += ",\"size\":" + std::to_string(r.size);
+  out += r.tls ? ",\"tls\":true" : ",\"tls\":false";
+  out += ",\"queued_at\":" + ReferenceTime(r.queued_at_ms);
+  out += ",\"event_at\":" + ReferenceTime(r.event_at_ms);
+  return out + "}\n";
+}
+
+TEST(DeliveryLogTest, RecordsMatchTheReferenceFormatter) {
+  // Strings: empty, plain, long, and every byte 0..255 at varied offsets
+  // (inside and across the 16-byte SIMD steps).
+  std::vector<std::string> strings = {"", "a", "loadgen@bench.test", "user123@a.test",
+                                      "2.0.0 Ok: queued as 0123456789ABCDEF",
+                                      std::string(5000, 'x'), std::string(300, '\n'),
+                                      std::string(64, '\0')};
+  for (int c = 0; c < 256; ++c) {
+    std::string s(1 + c % 37, 'm');
+    s[static_cast<size_t>(c * 7) % s.size()] = static_cast<char>(c);
+    s.push_back(static_cast<char>(255 - c));
+    strings.push_back(s);
+  }
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  strings.push_back(all);
+  strings.push_back(all + all + "tail");
+
+  const LogEvent types[] = {LogEvent::kReception,        LogEvent::kDelivery,
+                            LogEvent::kTransientFailure, LogEvent::kBounce,
+                            LogEvent::kExpiration,       LogEvent::kRejection};
+  const uint64_t ids[] = {0, 1, 0x0123456789ABCDEFull, 0xFEDCBA9876543210ull, UINT64_MAX};
+  const int codes[] = {0, 250, 451, 554, -1, INT_MAX, INT_MIN};
+  const uint32_t attempts[] = {0, 1, 17, UINT32_MAX};
+  const uint64_t sizes[] = {0, 1024, 1u << 31, UINT64_MAX};
+  // 0, ms 999 and 0 of neighbouring seconds, a leap day, ms 999 of the
+  // last second of a year, and far-future times.
+  const int64_t times[] = {0,
+                           999,
+                           1000,
+                           1700000000000,
+                           1700000000999,
+                           1700000001000,
+                           1709164800123,
+                           1704067199999,
+                           253402300799999,
+                           INT64_MAX};
+
+  std::string out;
+  size_t n = 0;
+  for (size_t k = 0; k < 3000; ++k) {
+    LogRecord r;
+    r.type = types[k % std::size(types)];
+    r.id = ids[k % std::size(ids)];
+    r.sender = strings[k % strings.size()];
+    r.recipient = strings[(k * 7 + 1) % strings.size()];
+    r.domain = strings[(k * 13 + 2) % strings.size()];
+    r.peer = strings[(k * 17 + 3) % strings.size()];
+    r.code = codes[k % std::size(codes)];
+    r.enhanced = strings[(k * 19 + 4) % strings.size()];
+    r.response = strings[(k * 23 + 5) % strings.size()];
+    r.attempt = attempts[k % std::size(attempts)];
+    r.size = sizes[(k / 3) % std::size(sizes)];
+    r.tls = (k / 6) % 2 == 1;
+    r.queued_at_ms = times[k % std::size(times)];
+    r.event_at_ms = times[(k / 2 + 3) % std::size(times)];
+    if (r.event_at_ms < INT64_MAX - 4) r.event_at_ms += static_cast<int64_t>(k % 5);
+    const std::string want = ReferenceRecord(r);
+    // Into an empty string and after what is already there.
+    std::string alone;
+    AppendLogRecord(r, &alone);
+    ASSERT_EQ(alone, want) << "record " << k;
+    AppendLogRecord(r, &out);
+    ASSERT_EQ(out.size(), n + want.size()) << "record " << k;
+    ASSERT_EQ(out.compare(n, want.size(), want), 0) << "record " << k;
+    n = out.size();
+  }
 }
 
 class BatchTest : public ::testing::Test {
