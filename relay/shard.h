@@ -180,6 +180,8 @@ class Shard {
   absl::Status Setup();
   void Accept(int fd);
   void Committed(InboundConnection* conn, Message* msg, absl::Status status);
+  bool HoldCommit();  // whether this turn's group commit waits for more
+  void OnCommitTimer(int32_t res, uint32_t flags);
   void Dispatch(Message* msg, const std::vector<uint32_t>& undone);
   void Send(int to, const CrossItem& item);
   void DrainInbox();
@@ -233,6 +235,13 @@ class Shard {
   std::vector<uint32_t> rcpt_scratch_;
   std::vector<DeliveryJob*> job_scratch_;
   std::string domain_scratch_;
+  // Group-commit window (HoldCommit).
+  uint64_t commit_delay_ns_ = 0;
+  uint64_t staged_messages_ = 0;  // submitted since the last commit issued
+  uint64_t staged_since_ns_ = 0;  // when the first of them was
+  bool commit_timer_armed_ = false;
+  __kernel_timespec commit_timeout_{};
+  runtime::MemberCompletion<Shard, &Shard::OnCommitTimer> commit_timer_done_{this};
   std::vector<std::pair<uint32_t, uint8_t>> finals_scratch_;
   static constexpr size_t kFreeJobsMax = 4096;
   std::vector<DeliveryJob*> free_jobs_;

@@ -101,7 +101,7 @@ ABSL_FLAG(std::string, log, "",
 ABSL_FLAG(std::string, log_flush_interval, "100ms",
           "Delivery log: longest a record waits in memory before its write (0 = every loop turn).");
 ABSL_FLAG(std::string, retry_min, "1m",
-          "First retry delay after a transient failure (duration: ms, s, m, h, d).");
+          "First retry delay after a transient failure (duration: us, ms, s, m, h, d).");
 ABSL_FLAG(std::string, retry_max, "1h", "Longest retry delay (backoff cap), >= retry_min.");
 ABSL_FLAG(std::string, max_age, "5d",
           "Time in queue after which a message is bounced as expired.");
@@ -159,6 +159,9 @@ ABSL_FLAG(std::string, spool_direct_io, "true",
           "allows (true/false).");
 ABSL_FLAG(std::string, commit_max_bytes, "4M",
           "Spool: most bytes in one group commit (one write + one fdatasync).");
+ABSL_FLAG(std::string, commit_delay, "500us",
+          "Spool: longest a message waits for others to join its group commit, "
+          "while fewer messages wait than the shard has client connections (0 = never).");
 ABSL_FLAG(std::string, segment_bytes, "64M", "Spool: size of a segment file.");
 ABSL_FLAG(std::string, sq_entries, "4096",
           "io_uring submission queue entries per shard (power of two, <= 32768).");
@@ -200,7 +203,7 @@ constexpr size_t kMaxConfigFileBytes = size_t{1} << 20;
 constexpr size_t kMaxListItems = 10000;
 constexpr size_t kMaxErrorsReported = 20;
 constexpr size_t kMaxDigits = 19;  // < 2^63: no overflow in the checks below
-constexpr uint64_t kMaxDurationMs = uint64_t{100} * 365 * 24 * 3600 * 1000;
+constexpr uint64_t kMaxDurationUs = uint64_t{100} * 365 * 24 * 3600 * 1000 * 1000;
 
 constexpr uint64_t kKiB = uint64_t{1} << 10;
 constexpr uint64_t kMiB = uint64_t{1} << 20;
@@ -321,7 +324,7 @@ absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
   if (text == "0") return absl::ZeroDuration();
   if (text.empty()) return absl::InvalidArgumentError("empty duration");
   if (text.size() > 64) return absl::InvalidArgumentError("duration too long");
-  uint64_t total_ms = 0;
+  uint64_t total_us = 0;
   std::string_view rest = text;
   while (!rest.empty()) {
     size_t digits = 0;
@@ -330,7 +333,7 @@ absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
       return absl::InvalidArgumentError(Cat("bad duration ", Quote(text),
                                                      ": expected digits then a unit, e.g. \"30s\""));
     }
-    absl::StatusOr<uint64_t> n = ParseUint(rest.substr(0, digits), kMaxDurationMs);
+    absl::StatusOr<uint64_t> n = ParseUint(rest.substr(0, digits), kMaxDurationUs);
     if (!n.ok()) {
       return absl::InvalidArgumentError(Cat("bad duration ", Quote(text), ": too large"));
     }
@@ -340,49 +343,55 @@ absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
       unit_len++;
     }
     const std::string_view unit = rest.substr(0, unit_len);
-    uint64_t unit_ms = 0;
-    if (unit == "ms") {
-      unit_ms = 1;
+    uint64_t unit_us = 0;
+    if (unit == "us") {
+      unit_us = 1;
+    } else if (unit == "ms") {
+      unit_us = 1000;
     } else if (unit == "s") {
-      unit_ms = 1000;
+      unit_us = 1000 * 1000;
     } else if (unit == "m") {
-      unit_ms = 60 * 1000;
+      unit_us = uint64_t{60} * 1000 * 1000;
     } else if (unit == "h") {
-      unit_ms = 3600 * 1000;
+      unit_us = uint64_t{3600} * 1000 * 1000;
     } else if (unit == "d") {
-      unit_ms = 24 * 3600 * 1000;
+      unit_us = uint64_t{24} * 3600 * 1000 * 1000;
     } else if (unit.empty()) {
       return absl::InvalidArgumentError(Cat("bad duration ", Quote(text),
                                                      ": missing unit after ", *n,
-                                                     " (ms, s, m, h, d), e.g. \"", *n, "s\""));
+                                                     " (us, ms, s, m, h, d), e.g. \"", *n, "s\""));
     } else {
       return absl::InvalidArgumentError(Cat("bad duration ", Quote(text), ": unknown unit ",
-                                                     Quote(unit), " (use ms, s, m, h, d)"));
+                                                     Quote(unit), " (use us, ms, s, m, h, d)"));
     }
     rest.remove_prefix(unit_len);
-    if (*n > (kMaxDurationMs - total_ms) / unit_ms) {
+    if (*n > (kMaxDurationUs - total_us) / unit_us) {
       return absl::InvalidArgumentError(
           Cat("bad duration ", Quote(text), ": longer than 100 years"));
     }
-    total_ms += *n * unit_ms;
+    total_us += *n * unit_us;
   }
-  return absl::Milliseconds(static_cast<int64_t>(total_ms));
+  return absl::Microseconds(static_cast<int64_t>(total_us));
 }
 
 std::string DurationToString(absl::Duration d) {
   if (d <= absl::ZeroDuration()) return "0";
-  const int64_t ms = absl::ToInt64Milliseconds(d);
-  if (ms == 0) return "0";
+  const int64_t us = absl::ToInt64Microseconds(d);
+  if (us == 0) return "0";
   struct Unit {
-    int64_t ms;
+    int64_t us;
     const char* suffix;
   };
-  static constexpr Unit kUnits[] = {
-      {24 * 3600 * 1000, "d"}, {3600 * 1000, "h"}, {60 * 1000, "m"}, {1000, "s"}, {1, "ms"}};
+  static constexpr Unit kUnits[] = {{int64_t{24} * 3600 * 1000 * 1000, "d"},
+                                    {int64_t{3600} * 1000 * 1000, "h"},
+                                    {int64_t{60} * 1000 * 1000, "m"},
+                                    {1000 * 1000, "s"},
+                                    {1000, "ms"},
+                                    {1, "us"}};
   for (const Unit& u : kUnits) {
-    if (ms % u.ms == 0) return Cat(ms / u.ms, u.suffix);
+    if (us % u.us == 0) return Cat(us / u.us, u.suffix);
   }
-  return Cat(ms, "ms");  // unreachable: the last unit divides all
+  return Cat(us, "us");  // unreachable: the last unit divides all
 }
 
 absl::StatusOr<uint64_t> ParseBytes(std::string_view text) {
@@ -924,6 +933,8 @@ std::vector<Setting> BuildSettings() {
   s.push_back(DurationSetting("data_term_timeout", &Config::data_term_timeout, kMs, kDay));
   s.push_back(DurationSetting("connection_idle", &Config::connection_idle, kMs, kDay));
   s.push_back(BytesSetting("commit_max_bytes", &Config::commit_max_bytes, 4 * kKiB, kGiB));
+  s.push_back(DurationSetting("commit_delay", &Config::commit_delay, absl::ZeroDuration(),
+                              absl::Milliseconds(100)));
   s.push_back(BoolSetting("spool_direct_io", &Config::spool_direct_io));
   s.push_back(BytesSetting("segment_bytes", &Config::segment_bytes, 64 * kKiB, 64 * kGiB));
   s.push_back(CountSetting("sq_entries", &Config::sq_entries, 1, 32768, /*power_of_two=*/true));

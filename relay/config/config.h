@@ -18,7 +18,7 @@
 // handled by ringpost::ParseCommandLine(); with plain absl::ParseCommandLine
 // only the last occurrence of a list flag survives.
 //
-// Units: durations are <digits><unit>, units ms, s, m, h, d, and may be
+// Units: durations are <digits><unit>, units us, ms, s, m, h, d, and may be
 // compound ("1h30m"); byte sizes are digits with an optional binary suffix
 // K, M, G, T (case-insensitive, optionally followed by "B" or "iB").
 //
@@ -143,6 +143,7 @@ struct Config {
 
   // Spool and io_uring sizing.
   size_t commit_max_bytes = size_t{4} << 20;  // group commit cap
+  absl::Duration commit_delay = absl::Microseconds(500);  // group commit window
   bool spool_direct_io = true;  // O_DIRECT + RWF_DSYNC commits where possible
   uint64_t segment_bytes = uint64_t{64} << 20;
   size_t sq_entries = 4096;         // power of two

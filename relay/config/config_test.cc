@@ -35,6 +35,7 @@ TEST(ParseDurationTest, Good) {
       {"5d", absl::Hours(120)},           {"1h30m", absl::Minutes(90)},
       {"0", absl::ZeroDuration()},        {"0s", absl::ZeroDuration()},
       {"1d2h3m4s5ms", absl::Hours(26) + absl::Minutes(3) + absl::Seconds(4) + absl::Milliseconds(5)},
+      {"500us", absl::Microseconds(500)}, {"1ms250us", absl::Microseconds(1250)},
   };
   for (const auto& c : kCases) {
     absl::StatusOr<absl::Duration> d = ParseDuration(c.text);
@@ -45,7 +46,7 @@ TEST(ParseDurationTest, Good) {
 
 TEST(ParseDurationTest, Bad) {
   for (const char* text : {"", "s", "30", "30x", "1.5h", "-5s", " 5s", "5s ", "5 s", "h5",
-                           "99999999999999999999s", "40000d", "5S"}) {
+                           "99999999999999999999s", "40000d", "5S", "5US", "5µs"}) {
     EXPECT_FALSE(ParseDuration(text).ok()) << text;
   }
   EXPECT_THAT(std::string(ParseDuration("300").status().message()), HasSubstr("\"300s\""));
@@ -58,7 +59,10 @@ TEST(DurationToStringTest, LargestExactUnitRoundTrips) {
   EXPECT_EQ(DurationToString(absl::Seconds(90)), "90s");
   EXPECT_EQ(DurationToString(absl::Milliseconds(1500)), "1500ms");
   EXPECT_EQ(DurationToString(absl::ZeroDuration()), "0");
-  for (absl::Duration d : {absl::Milliseconds(1), absl::Seconds(61), absl::Hours(25),
+  EXPECT_EQ(DurationToString(absl::Microseconds(500)), "500us");
+  EXPECT_EQ(DurationToString(absl::Microseconds(2000)), "2ms");
+  for (absl::Duration d : {absl::Microseconds(1), absl::Microseconds(1001), absl::Milliseconds(1),
+                           absl::Seconds(61), absl::Hours(25),
                            absl::Hours(24 * 365)}) {
     EXPECT_EQ(*ParseDuration(DurationToString(d)), d);
   }

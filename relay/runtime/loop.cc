@@ -157,6 +157,12 @@ uint64_t MonotonicMs() {
          static_cast<uint64_t>(ts.tv_nsec) / 1000000;
 }
 
+uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 void Loop::UpdateClock() { now_ms_ = MonotonicMs(); }
 
 std::string_view Loop::BufferData(int32_t res, uint32_t flags) const {

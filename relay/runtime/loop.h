@@ -41,6 +41,7 @@ namespace ringpost::runtime {
 
 // CLOCK_MONOTONIC in milliseconds (vDSO: no system call).
 uint64_t MonotonicMs();
+uint64_t MonotonicNs();
 
 // Receives the result of one submission (or of each shot of a multishot one).
 class Completion {
