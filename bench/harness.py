@@ -707,13 +707,20 @@ def build_plan(a):
                 add("floor", system="floor", size=size, chunking=ch, connections=a.connections)
     # Latency at half the maximum throughput: each first-size, durable,
     # first-shard-count mode again, paced by loadgen --rate at half of what
-    # its matrix run reached (known only then: see the main loop).
+    # its matrix run reached (known only then: see the main loop), and the
+    # floor paced the same.
     if "fsync" in a.durability:
         for ch in a.chunking:
             ref = dict(system="ringpost", size=a.sizes[0], durability="fsync",
                        shards=a.shards[0], chunking=ch, connections=a.connections,
                        inflight=a.inflight)
             add("paced", **ref, paced_of=run_key(dict(ref)))
+            if a.floor:
+                # loadgen -> sink at the same pace: what the machine alone
+                # adds to the latency (vCPU wake-ups, loopback).
+                add("paced", system="floor", size=a.sizes[0], chunking=ch,
+                    connections=a.connections, inflight=a.inflight,
+                    paced_of=run_key(dict(ref)))
     if a.sweep:
         size = a.sizes[0]
         dur = a.durability[0]

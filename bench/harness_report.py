@@ -199,11 +199,11 @@ def sweep_table(runs):
 
 
 def paced_table(runs):
-    headers = ["mode", "conns", "paced at msgs/s", "msgs/s", "CPU µs/msg",
+    headers = ["system", "mode", "conns", "paced at msgs/s", "msgs/s", "CPU µs/msg",
                "accept p50 / p99 / p999 ms", "e2e p50 / p99 ms", "sink = accepted"]
     rows = []
-    for r in sorted(runs, key=lambda r: r["chunking"]):
-        head = [mode(r), r["connections"], fmt(r.get("rate"))]
+    for r in sorted(runs, key=lambda r: (r["chunking"], r["system"] != "ringpost")):
+        head = [r["system"], mode(r), r["connections"], fmt(r.get("rate"))]
         if (failed := failed_row(r, head, headers)) is not None:
             rows.append(failed)
             continue
@@ -343,7 +343,8 @@ def docs_section(result, chart_rel, result_rel, chart_error):
     pc = in_group(result, "paced")
     if pc:
         out += ["**Latency at half the maximum** (the same mode paced by `loadgen --rate` at "
-                "half the msgs/s its matrix run reached; durable)", "", paced_table(pc), ""]
+                "half the msgs/s its matrix run reached; durable; `floor`: loadgen → sink at "
+                "the same pace, no relay; its CPU is the sink's)", "", paced_table(pc), ""]
     s = in_group(result, "sweep")
     if s:
         out += ["**Connection sweep**", "", sweep_table(s), ""]
