@@ -163,7 +163,12 @@ uint64_t MonotonicNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void Loop::UpdateClock() { now_ms_ = MonotonicMs(); }
+void Loop::UpdateClock() {
+  now_ms_ = MonotonicMs();
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  wall_ms_ = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
 std::string_view Loop::BufferData(int32_t res, uint32_t flags) const {
   assert(flags & IORING_CQE_F_BUFFER);

@@ -125,6 +125,9 @@ class Loop {
   bool stop_requested() const { return stop_requested_; }
 
   uint64_t now_ms() const { return now_ms_; }
+  // Wall clock (ms since the epoch), read with now_ms() once per turn: for
+  // timestamps in logs and headers, not for measuring intervals.
+  int64_t wall_ms() const { return wall_ms_; }
   TimerWheel& timers() { return timers_; }
 
   // Provided buffers for multishot receives.
@@ -171,6 +174,7 @@ class Loop {
   bool stop_requested_ = false;
   absl::AnyInvocable<void()> stop_handler_;
   uint64_t now_ms_ = 0;
+  int64_t wall_ms_ = 0;
   TimerWheel timers_{MonotonicMs()};
   std::vector<Deferred*> deferred_;
   std::vector<Deferred*> deferred_running_;

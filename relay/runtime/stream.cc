@@ -15,10 +15,6 @@
 
 namespace ringpost::runtime {
 
-namespace {
-constexpr size_t kMaxRetainedSendBuffer = 64 * 1024;
-}
-
 Stream::Stream(Loop* loop, int fd, StreamHandler* handler)
     : loop_(loop), fd_(fd), handler_(handler) {
   assert(fd >= 0);
@@ -110,7 +106,7 @@ void Stream::IssueSend() {
   if (sent_ == sending_.size()) {
     sending_.clear();
     sent_ = 0;
-    if (sending_.capacity() > kMaxRetainedSendBuffer) std::string().swap(sending_);
+    if (sending_.capacity() > retained_send_buffer_) std::string().swap(sending_);
     sending_.swap(out_);
   }
   if (sending_.empty()) return;

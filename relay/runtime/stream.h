@@ -68,6 +68,11 @@ class Stream final : private Deferred {
   // The handler lets go; the stream frees itself when idle. No more calls.
   void Release();
 
+  // A sent buffer up to this capacity is kept for the next output (64 KiB:
+  // idle connections hold little). Streams that carry message bodies set
+  // more, so appending them does not regrow a fresh string every send.
+  void set_retained_send_buffer(size_t bytes) { retained_send_buffer_ = bytes; }
+
   int fd() const { return fd_; }
   bool closed() const { return closing_; }
   size_t queued_bytes() const { return out_.size() + (sending_.size() - sent_); }
@@ -95,6 +100,7 @@ class Stream final : private Deferred {
   std::string out_;      // appended by the handler
   std::string sending_;  // in flight
   size_t sent_ = 0;      // bytes of sending_ already sent
+  size_t retained_send_buffer_ = 64 * 1024;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
   int inflight_ = 0;
