@@ -72,6 +72,24 @@ void BlockingSpoolIo::WriteAndSync(int fd, uint64_t offset,
   Complete(std::move(done), static_cast<int>(data.size()));
 }
 
+WriteBuffer BlockingSpoolIo::NewWriteBuffer(uint64_t offset, size_t capacity) {
+  WriteBuffer b = SpoolIo::NewWriteBuffer(offset, capacity);
+  if (b.capacity() > 0) ++counters_.buffers_made;
+  return b;
+}
+
+void BlockingSpoolIo::ReleaseWriteBuffer(char* block, size_t block_bytes) {
+  ++counters_.buffers_released;
+  SpoolIo::ReleaseWriteBuffer(block, block_bytes);
+}
+
+void BlockingSpoolIo::WriteBufferAndSync(int fd, uint64_t offset,
+                                         WriteBuffer* buffer, bool sync,
+                                         absl::AnyInvocable<void(int)> done) {
+  ++counters_.buffer_writes;
+  WriteAndSync(fd, offset, buffer->view(), sync, std::move(done));
+}
+
 void BlockingSpoolIo::OpenSegmentFile(std::string path, uint64_t size,
                                       bool create,
                                       absl::AnyInvocable<void(int)> done) {

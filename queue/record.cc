@@ -41,10 +41,21 @@ inline uint64_t Get64(const char* p) {
 
 constexpr char kZeros[kRecordAlign + kRecordHeaderBytes] = {};
 
-// Writes the 24-byte frame header at out[start] with the CRC left at zero,
-// and returns nothing: the CRC is filled in by SealFrame.
+// Writes through out->append(const char*, size_t): a std::string, or a
+// RawOut over memory the caller sized.
+struct RawOut {
+  char* p;
+  void append(const char* s, size_t n) {
+    std::memcpy(p, s, n);
+    p += n;
+  }
+};
+
+// Appends the 24-byte frame header with the CRC left at zero: StoreCrc fills
+// it in once the payload follows.
+template <typename Out>
 void AppendFrameHeader(RecordType type, uint64_t segment_seq,
-                       size_t payload_len, std::string* out) {
+                       size_t payload_len, Out* out) {
   char h[kRecordHeaderBytes];
   Put32(h, kRecordMagic);
   Put32(h + 4, static_cast<uint32_t>(type));
@@ -54,16 +65,51 @@ void AppendFrameHeader(RecordType type, uint64_t segment_seq,
   out->append(h, sizeof(h));
 }
 
-// Pads the frame that starts at out[start] and stores its CRC.
-void SealFrame(size_t start, size_t payload_len, std::string* out) {
-  QUEUE_CHECK(out->size() == start + kRecordHeaderBytes + payload_len);
-  const size_t framed = FramedSize(payload_len);
-  out->append(kZeros, framed - kRecordHeaderBytes - payload_len);
-  char* frame = out->data() + start;
+// Appends the zero padding after a payload of `payload_len` bytes.
+template <typename Out>
+void AppendPadding(size_t payload_len, Out* out) {
+  out->append(kZeros,
+              FramedSize(payload_len) - kRecordHeaderBytes - payload_len);
+}
+
+// Stores the CRC of the complete frame at `frame`.
+void StoreCrc(char* frame, size_t payload_len) {
   uint32_t crc = Crc32c(frame, 20);
   crc = Crc32c(frame + kRecordHeaderBytes, payload_len, crc);
   Put32(frame + 20, crc);
-  QUEUE_CHECK(out->size() == start + framed);
+}
+
+// Appends header, payload and padding of a message record (CRC still 0).
+template <typename Out>
+void AppendMessageFrame(const MessageRecord& m, uint64_t segment_seq,
+                        size_t payload_len, Out* out) {
+  AppendFrameHeader(RecordType::kMessage, segment_seq, payload_len, out);
+  char fixed[kMessageFixedBytes];
+  Put64(fixed, m.id);
+  Put64(fixed + 8, static_cast<uint64_t>(m.queued_at_ms));
+  Put32(fixed + 16, m.flags);
+  Put32(fixed + 20, static_cast<uint32_t>(m.sender.size()));
+  Put32(fixed + 24, static_cast<uint32_t>(m.recipients.size()));
+  Put32(fixed + 28, static_cast<uint32_t>(m.body.size()));
+  out->append(fixed, sizeof(fixed));
+  out->append(m.sender.data(), m.sender.size());
+  for (const std::string& r : m.recipients) {
+    char len[4];
+    Put32(len, static_cast<uint32_t>(r.size()));
+    out->append(len, sizeof(len));
+    out->append(r.data(), r.size());
+  }
+  out->append(m.body.data(), m.body.size());
+  AppendPadding(payload_len, out);
+}
+
+// The preconditions of EncodeMessage; returns the payload length.
+size_t CheckedPayloadSize(const MessageRecord& m) {
+  const size_t payload_len = MessagePayloadSize(m);
+  QUEUE_CHECK(payload_len <= kMaxPayloadBytes);
+  QUEUE_CHECK(!m.recipients.empty());
+  QUEUE_CHECK(m.recipients.size() <= kMaxRecipients);
+  return payload_len;
 }
 
 bool IsZero(const char* p, size_t n) {
@@ -106,31 +152,22 @@ absl::Status ValidateMessage(const MessageRecord& m) {
 
 void EncodeMessage(const MessageRecord& m, uint64_t segment_seq,
                    std::string* out) {
-  const size_t payload_len = MessagePayloadSize(m);
-  QUEUE_CHECK(payload_len <= kMaxPayloadBytes);
-  QUEUE_CHECK(!m.recipients.empty());
-  QUEUE_CHECK(m.recipients.size() <= kMaxRecipients);
+  const size_t payload_len = CheckedPayloadSize(m);
   const size_t start = out->size();
   out->reserve(start + FramedSize(payload_len));
-  AppendFrameHeader(RecordType::kMessage, segment_seq, payload_len, out);
+  AppendMessageFrame(m, segment_seq, payload_len, out);
+  QUEUE_CHECK(out->size() == start + FramedSize(payload_len));
+  StoreCrc(out->data() + start, payload_len);
+}
 
-  char fixed[kMessageFixedBytes];
-  Put64(fixed, m.id);
-  Put64(fixed + 8, static_cast<uint64_t>(m.queued_at_ms));
-  Put32(fixed + 16, m.flags);
-  Put32(fixed + 20, static_cast<uint32_t>(m.sender.size()));
-  Put32(fixed + 24, static_cast<uint32_t>(m.recipients.size()));
-  Put32(fixed + 28, static_cast<uint32_t>(m.body.size()));
-  out->append(fixed, sizeof(fixed));
-  out->append(m.sender);
-  for (const std::string& r : m.recipients) {
-    char len[4];
-    Put32(len, static_cast<uint32_t>(r.size()));
-    out->append(len, sizeof(len));
-    out->append(r);
-  }
-  out->append(m.body);
-  SealFrame(start, payload_len, out);
+size_t EncodeMessageInto(const MessageRecord& m, uint64_t segment_seq,
+                         char* out) {
+  const size_t payload_len = CheckedPayloadSize(m);
+  RawOut raw{out};
+  AppendMessageFrame(m, segment_seq, payload_len, &raw);
+  QUEUE_CHECK(raw.p == out + FramedSize(payload_len));
+  StoreCrc(out, payload_len);
+  return FramedSize(payload_len);
 }
 
 void EncodeOutcome(const OutcomeRecord& o, uint64_t segment_seq,
@@ -145,7 +182,9 @@ void EncodeOutcome(const OutcomeRecord& o, uint64_t segment_seq,
   Put32(p + 8, o.recipient_index);
   p[12] = static_cast<char>(o.kind);
   out->append(p, sizeof(p));
-  SealFrame(start, kOutcomePayloadBytes, out);
+  AppendPadding(kOutcomePayloadBytes, out);
+  QUEUE_CHECK(out->size() == start + kOutcomeRecordBytes);
+  StoreCrc(out->data() + start, kOutcomePayloadBytes);
 }
 
 DecodeResult DecodeNext(std::string_view buf, size_t offset,

@@ -24,9 +24,10 @@
 //     torn. Corruption elsewhere (bit rot) is skipped by ScanRecords, which
 //     resynchronises on the next frame whose CRC verifies.
 //
-// Encoding appends to a caller's std::string (the group-commit batch buffer):
-// the body is copied exactly once, into that buffer. Decoding never trusts a
-// length before checking it against the bytes that are actually there.
+// Encoding writes into caller memory (the group-commit batch buffer, or a
+// std::string): the body is copied exactly once, into that memory. Decoding
+// never trusts a length before checking it against the bytes that are
+// actually there.
 #pragma once
 
 #include <cstddef>
@@ -108,6 +109,10 @@ size_t FramedMessageSize(const MessageRecord& m);
 // ValidateMessage(m).ok(). Outcome kind must be one of kOutcome*.
 void EncodeMessage(const MessageRecord& m, uint64_t segment_seq,
                    std::string* out);
+// The same bytes written to out[0, FramedMessageSize(m)), which must be
+// writable; returns FramedMessageSize(m).
+size_t EncodeMessageInto(const MessageRecord& m, uint64_t segment_seq,
+                         char* out);
 void EncodeOutcome(const OutcomeRecord& o, uint64_t segment_seq,
                    std::string* out);
 

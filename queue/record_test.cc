@@ -61,6 +61,37 @@ TEST(RecordTest, MessageRoundTrip) {
   EXPECT_EQ(back, m);
 }
 
+// EncodeMessageInto writes exactly the bytes EncodeMessage appends, and
+// nothing outside [out, out + FramedMessageSize(m)), for every padding.
+TEST(RecordTest, EncodeMessageIntoMatchesTheStringEncoder) {
+  std::vector<MessageRecord> ms;
+  for (size_t body : {0u, 1u, 7u, 8u, 9u, 15u, 1000u, 100u * 1024 + 3}) {
+    MessageRecord m = SampleMessage(body + 1, 0);
+    m.body.assign(body, 'q');
+    ms.push_back(m);
+  }
+  ms.push_back(SampleMessage(5));
+  ms.back().sender.clear();  // null sender
+  for (const MessageRecord& m : ms) {
+    SCOPED_TRACE(m.body.size());
+    std::string want = "prefix";
+    EncodeMessage(m, 9, &want);
+    want.erase(0, 6);
+    const size_t framed = FramedMessageSize(m);
+    ASSERT_EQ(want.size(), framed);
+    std::string mem(framed + 64, '\xee');
+    EXPECT_EQ(EncodeMessageInto(m, 9, mem.data() + 32), framed);
+    EXPECT_EQ(mem.substr(0, 32), std::string(32, '\xee'));
+    EXPECT_TRUE(mem.compare(32, framed, want) == 0);
+    EXPECT_EQ(mem.substr(32 + framed), std::string(32, '\xee'));
+    DecodeResult r = DecodeNext(std::string_view(mem).substr(32, framed), 0, 9);
+    ASSERT_EQ(r.status, DecodeStatus::kOk) << r.reason;
+    MessageRecord back;
+    ASSERT_TRUE(DecodeMessage(r.payload, &back).ok());
+    EXPECT_EQ(back, m);
+  }
+}
+
 TEST(RecordTest, NullSenderAndEmptyBodyRoundTrip) {
   MessageRecord m;
   m.id = 1;

@@ -9,8 +9,10 @@
 //
 // Bounds: staged bytes per segment never exceed the segment's size (they
 // reserve its space), so memory held by staging is at most two segments; one
-// write per file is in flight; the buffer pool keeps at most kMaxPooled
-// buffers no larger than twice commit_max_bytes.
+// write per file is in flight. Batch buffers come from the SpoolIo, which
+// pools and bounds them; each is asked for once, with room for all the
+// records its batch may take (see AppendMessage), and is touched only as far
+// as records fill it.
 
 #include "queue/spool.h"
 
@@ -20,6 +22,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -66,9 +69,64 @@ using spool_internal::ErrnoStatus;
 using spool_internal::ToAbsl;
 using spool_internal::ToStd;
 
-namespace {
-constexpr size_t kMaxPooled = 4;
-}  // namespace
+// --- WriteBuffer and the SpoolIo defaults -----------------------------------
+
+WriteBuffer::WriteBuffer(SpoolIo* owner, char* block, size_t block_bytes,
+                         size_t headroom)
+    : owner_(owner),
+      block_(block),
+      block_bytes_(block_bytes),
+      data_(block + headroom),
+      capacity_(block_bytes - headroom) {
+  QUEUE_CHECK(owner != nullptr);
+  QUEUE_CHECK(block != nullptr);
+  QUEUE_CHECK(headroom <= block_bytes);
+}
+
+WriteBuffer& WriteBuffer::operator=(WriteBuffer&& other) noexcept {
+  if (this == &other) return *this;
+  Reset();
+  owner_ = std::exchange(other.owner_, nullptr);
+  block_ = std::exchange(other.block_, nullptr);
+  block_bytes_ = std::exchange(other.block_bytes_, 0);
+  data_ = std::exchange(other.data_, nullptr);
+  size_ = std::exchange(other.size_, 0);
+  capacity_ = std::exchange(other.capacity_, 0);
+  return *this;
+}
+
+char* WriteBuffer::Extend(size_t n) {
+  QUEUE_CHECK(n <= capacity_ - size_);
+  char* p = data_ + size_;
+  size_ += n;
+  return p;
+}
+
+void WriteBuffer::Reset() {
+  if (block_ != nullptr) owner_->ReleaseWriteBuffer(block_, block_bytes_);
+  owner_ = nullptr;
+  block_ = nullptr;
+  block_bytes_ = 0;
+  data_ = nullptr;
+  size_ = 0;
+  capacity_ = 0;
+}
+
+WriteBuffer SpoolIo::NewWriteBuffer(uint64_t offset, size_t capacity) {
+  char* block = static_cast<char*>(std::malloc(std::max<size_t>(capacity, 1)));
+  if (block == nullptr) return WriteBuffer();
+  return WriteBuffer(this, block, capacity, 0);
+}
+
+void SpoolIo::WriteBufferAndSync(int fd, uint64_t offset, WriteBuffer* buffer,
+                                 bool sync,
+                                 absl::AnyInvocable<void(int)> done) {
+  WriteAndSync(fd, offset, buffer->view(), sync, std::move(done));
+}
+
+void SpoolIo::ReleaseWriteBuffer(char* block, size_t block_bytes) {
+  std::free(block);
+}
 
 Spool::Spool(const Options& options, SpoolIo* io)
     : options_(options),
@@ -216,20 +274,32 @@ absl::StatusOr<MessageLocator> Spool::AppendMessage(
     if (last->data.size() + framed <= options_.commit_max_bytes) batch = last;
   }
   if (batch == nullptr) {
+    // Room for every record this batch may take (commit_max_bytes, or this
+    // one record if larger, and no more than the segment has left) and the
+    // terminator. Fits() leaves room for this record and a terminator.
+    const size_t room = static_cast<size_t>(std::min<uint64_t>(
+        std::max(framed, options_.commit_max_bytes) + kRecordHeaderBytes,
+        seg->dat_size - seg->dat_reserved));
+    WriteBuffer buffer = io_->NewWriteBuffer(seg->dat_reserved, room);
+    if (buffer.capacity() < room) {
+      return absl::ResourceExhaustedError(
+          "spool: no memory for a commit buffer");
+    }
     auto fresh = std::make_unique<Batch>();
     fresh->offset = seg->dat_reserved;
-    fresh->data = TakeBuffer();
+    fresh->data = std::move(buffer);
     batch = fresh.get();
     seg->dat_pending.push_back(std::move(fresh));
   }
   QUEUE_CHECK(batch->offset + batch->data.size() == seg->dat_reserved);
-  EncodeMessage(m, seg->seq, &batch->data);
-  QUEUE_CHECK(batch->offset + batch->data.size() == seg->dat_reserved + framed);
+  QUEUE_CHECK(batch->data.size() + framed + kRecordHeaderBytes <=
+              batch->data.capacity());
+  EncodeMessageInto(m, seg->seq, batch->data.Extend(framed));
   batch->waiters.push_back(Waiter{m.id, std::move(committed)});
   seg->dat_reserved += framed;
   seg->jnl_reserved += jnl_need;
-  const uint32_t n = static_cast<uint32_t>(m.recipients.size());
-  seg->messages.emplace(m.id, MessageState{n, std::vector<bool>(n, false)});
+  seg->messages.emplace(
+      m.id, MessageState(static_cast<uint32_t>(m.recipients.size())));
   stats_.bytes_staged += framed;
   ++stats_.messages_live;
   MarkDirty(seg);
@@ -261,13 +331,10 @@ void Spool::MarkDone(const MessageLocator& locator, uint32_t recipient_index,
   auto it = seg->messages.find(locator.message_id);
   if (it == seg->messages.end()) return;
   MessageState& ms = it->second;
-  QUEUE_CHECK(recipient_index < ms.done.size());
-  if (ms.done[recipient_index]) return;
-  ms.done[recipient_index] = true;
-  QUEUE_CHECK(ms.remaining > 0);
-  --ms.remaining;
+  QUEUE_CHECK(recipient_index < ms.recipients());
+  if (!ms.MarkDone(recipient_index)) return;
   AppendOutcome(seg, OutcomeRecord{locator.message_id, recipient_index, kind});
-  if (ms.remaining == 0) {
+  if (ms.remaining() == 0) {
     EraseMessage(seg, locator.message_id);
     MaybeRetire(seg);
   }
@@ -313,7 +380,7 @@ void Spool::IssueWrites(Segment* seg) {
     QUEUE_CHECK(b->offset % kRecordAlign == 0);
     b->record_bytes = b->data.size();
     if (b->offset + b->record_bytes + kRecordHeaderBytes <= seg->dat_size) {
-      b->data.append(kRecordHeaderBytes, '\0');
+      std::memset(b->data.Extend(kRecordHeaderBytes), 0, kRecordHeaderBytes);
     }
     QUEUE_CHECK(stats_.bytes_staged >= b->record_bytes);
     stats_.bytes_staged -= b->record_bytes;
@@ -322,9 +389,9 @@ void Spool::IssueWrites(Segment* seg) {
     stats_.max_records_per_commit =
         std::max<uint64_t>(stats_.max_records_per_commit, b->waiters.size());
     seg->dat_inflight = std::move(b);
-    const Batch& in = *seg->dat_inflight;
-    io_->WriteAndSync(
-        seg->dat_fd, in.offset, in.data, options_.durable,
+    Batch& in = *seg->dat_inflight;
+    io_->WriteBufferAndSync(
+        seg->dat_fd, in.offset, &in.data, options_.durable,
         Callback([this, seq](int r) { OnSegmentWritten(seq, r); }));
   }
   if (seg->jnl_fd >= 0 && !seg->jnl_broken && !seg->jnl_writing &&
@@ -371,7 +438,7 @@ void Spool::OnSegmentWritten(uint64_t seq, int result) {
     seg->sealed = true;
     if (active_ == seg) active_ = nullptr;
   }
-  GiveBuffer(std::move(b->data));
+  b.reset();  // its buffer goes back to the SpoolIo
   MaybeRetire(seg);  // may delete seg
   RunWaiters(&waiters, status);
 }
@@ -409,7 +476,6 @@ void Spool::FailStaged(Segment* seg, std::vector<Waiter>* out) {
       EraseMessage(seg, w.message_id);
       out->push_back(std::move(w));
     }
-    GiveBuffer(std::move(b->data));
   }
   seg->dat_pending.clear();
 }
@@ -420,18 +486,31 @@ void Spool::RunWaiters(std::vector<Waiter>* waiters,
   waiters->clear();
 }
 
-std::string Spool::TakeBuffer() {
-  if (buffers_.empty()) return std::string();
-  std::string s = std::move(buffers_.back());
-  buffers_.pop_back();
-  s.clear();
-  return s;
+// --- MessageState -------------------------------------------------------------
+
+Spool::MessageState::MessageState(uint32_t recipients)
+    : recipients_(recipients), remaining_(recipients) {
+  if (recipients_ > 64) more_.reset(new uint64_t[(recipients_ + 63) / 64]());
 }
 
-void Spool::GiveBuffer(std::string buf) {
-  if (buffers_.size() >= kMaxPooled) return;
-  if (buf.capacity() > 2 * options_.commit_max_bytes + 4096) return;
-  buffers_.push_back(std::move(buf));
+Spool::MessageState::MessageState(uint32_t remaining,
+                                  const std::vector<bool>& done)
+    : MessageState(static_cast<uint32_t>(done.size())) {
+  for (uint32_t i = 0; i < recipients_; ++i) {
+    if (done[i]) MarkDone(i);
+  }
+  QUEUE_CHECK(remaining_ == remaining);
+}
+
+bool Spool::MessageState::MarkDone(uint32_t i) {
+  QUEUE_CHECK(i < recipients_);
+  uint64_t& word = words()[i / 64];
+  const uint64_t bit = uint64_t{1} << (i % 64);
+  if (word & bit) return false;
+  word |= bit;
+  QUEUE_CHECK(remaining_ > 0);
+  --remaining_;
+  return true;
 }
 
 // --- segment life cycle ------------------------------------------------------

@@ -24,11 +24,15 @@
 // from its earlier use carry an older seq and are recognised as stale.
 //
 // Group commit: AppendMessage encodes the record straight into the pending
-// batch of the segment it will live in. The shard calls Flush() once per loop
-// turn; for each file with staged bytes and no write in flight it issues ONE
-// WriteAndSync covering the staged batch (bounded by commit_max_bytes) plus a
-// 24-byte zero terminator, which the next batch overwrites. At most one write
-// per file is in flight; later appends wait for the next Flush after it ends.
+// batch of the segment it will live in: a WriteBuffer the SpoolIo made for
+// the batch's file offset (NewWriteBuffer), so that the body is copied once,
+// into memory the write goes out from as is. The shard calls Flush() once per
+// loop turn; for each file with staged bytes and no write in flight it issues
+// ONE WriteBufferAndSync covering the staged batch (bounded by
+// commit_max_bytes) plus a 24-byte zero terminator, which the next batch
+// overwrites. At most one write per file is in flight; later appends wait for
+// the next Flush after it ends. Journal outcomes and file headers are small
+// and go through WriteAndSync from a std::string.
 //
 // Rollover: when the active segment passes half full, the next one (a free
 // file, or a new preallocated one) is prepared asynchronously, so switching
@@ -65,6 +69,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -75,6 +80,55 @@
 
 namespace ringpost::queue {
 
+class SpoolIo;
+
+// Memory one segment write is encoded into and written from, made by
+// SpoolIo::NewWriteBuffer: size() bytes at data(), room for capacity() -
+// size() more. The SpoolIo that made it owns the headroom() bytes in front
+// of data(), and, while the buffer is being written, the room behind the
+// data (UringSpoolIo puts the head of the first block and the zero pad to
+// the block end there). Move-only; its memory goes back to that SpoolIo on
+// destruction or Reset(), so the SpoolIo must outlive it. An empty
+// WriteBuffer (capacity() == 0) is what a failed allocation returns.
+class WriteBuffer {
+ public:
+  WriteBuffer() = default;
+  WriteBuffer(WriteBuffer&& other) noexcept { *this = std::move(other); }
+  WriteBuffer& operator=(WriteBuffer&& other) noexcept;
+  WriteBuffer(const WriteBuffer&) = delete;
+  WriteBuffer& operator=(const WriteBuffer&) = delete;
+  ~WriteBuffer() { Reset(); }
+
+  char* data() const { return data_; }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  bool empty() const { return size_ == 0; }
+  std::string_view view() const { return std::string_view(data_, size_); }
+  // Adds n bytes (n <= capacity() - size()) and returns where they go; the
+  // caller fills them.
+  char* Extend(size_t n);
+  // Gives the memory back to its SpoolIo; afterwards capacity() == 0.
+  void Reset();
+
+  // For SpoolIo implementations. `block` holds `block_bytes`; data() starts
+  // `headroom` bytes into it and capacity() is block_bytes - headroom. The
+  // memory goes back through owner->ReleaseWriteBuffer(block, block_bytes).
+  WriteBuffer(SpoolIo* owner, char* block, size_t block_bytes,
+              size_t headroom);
+  SpoolIo* owner() const { return owner_; }
+  char* block() const { return block_; }
+  size_t block_bytes() const { return block_bytes_; }
+  size_t headroom() const { return static_cast<size_t>(data_ - block_); }
+
+ private:
+  SpoolIo* owner_ = nullptr;
+  char* block_ = nullptr;
+  size_t block_bytes_ = 0;
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
 // The I/O the spool needs at run time. The shard implements it on io_uring;
 // tests use BlockingSpoolIo. Every `done` runs later, on the owning thread,
 // never re-entrantly from inside the call that was given it.
@@ -83,9 +137,22 @@ class SpoolIo {
   virtual ~SpoolIo() = default;
   // Writes all of `data` at `offset` of `fd`, then fdatasyncs it if `sync`.
   // done(bytes written == data.size()) or done(-errno). `data` stays valid
-  // until done runs.
+  // until done runs. An implementation may have to copy `data` (O_DIRECT).
   virtual void WriteAndSync(int fd, uint64_t offset, std::string_view data,
                             bool sync, absl::AnyInvocable<void(int)> done) = 0;
+  // A buffer for the bytes of a write that will start at file offset
+  // `offset`, with capacity() >= `capacity` (an empty one if memory ran
+  // out). Not tied to a file: the fd may not be open yet. Default: plain
+  // heap memory.
+  virtual WriteBuffer NewWriteBuffer(uint64_t offset, size_t capacity);
+  // WriteAndSync of buffer->view(), for a buffer from NewWriteBuffer(offset,
+  // ...) of this SpoolIo: written from where it is, without a copy. The
+  // caller keeps the buffer until done runs; meanwhile the SpoolIo may write
+  // into the memory around the data (see WriteBuffer), never into the data.
+  // Any other buffer is written as WriteAndSync would. Default: WriteAndSync.
+  virtual void WriteBufferAndSync(int fd, uint64_t offset, WriteBuffer* buffer,
+                                  bool sync,
+                                  absl::AnyInvocable<void(int)> done);
   // create: creates `path` (must not exist), preallocates `size` bytes
   // (fallocate), and makes the new name durable (fsync of the directory).
   // !create: opens the existing file read-write. done(fd) or done(-errno);
@@ -100,6 +167,12 @@ class SpoolIo {
                       absl::AnyInvocable<void(int)> done) = 0;
   // close(2), immediately; nothing may be in flight on fd.
   virtual void Close(int fd) = 0;
+
+ protected:
+  friend class WriteBuffer;
+  // Takes back the memory of a WriteBuffer this SpoolIo made. Default:
+  // free(3), matching the default NewWriteBuffer.
+  virtual void ReleaseWriteBuffer(char* block, size_t block_bytes);
 };
 
 // SpoolIo on plain blocking syscalls. Each operation is carried out inside
@@ -109,7 +182,10 @@ class SpoolIo {
 class BlockingSpoolIo final : public SpoolIo {
  public:
   struct Counters {
-    uint64_t writes = 0;         // WriteAndSync calls
+    uint64_t writes = 0;         // WriteAndSync + WriteBufferAndSync calls
+    uint64_t buffer_writes = 0;  // of which WriteBufferAndSync
+    uint64_t buffers_made = 0;   // NewWriteBuffer calls that got memory
+    uint64_t buffers_released = 0;
     uint64_t syncs = 0;          // fdatasyncs done (or failed on purpose)
     uint64_t bytes_written = 0;
     uint64_t creates = 0;        // OpenSegmentFile(create=true) calls
@@ -126,6 +202,11 @@ class BlockingSpoolIo final : public SpoolIo {
 
   void WriteAndSync(int fd, uint64_t offset, std::string_view data, bool sync,
                     absl::AnyInvocable<void(int)> done) override;
+  // Plain heap buffers (the SpoolIo defaults), counted.
+  WriteBuffer NewWriteBuffer(uint64_t offset, size_t capacity) override;
+  void WriteBufferAndSync(int fd, uint64_t offset, WriteBuffer* buffer,
+                          bool sync,
+                          absl::AnyInvocable<void(int)> done) override;
   void OpenSegmentFile(std::string path, uint64_t size, bool create,
                        absl::AnyInvocable<void(int)> done) override;
   void Rename(std::string from, std::string to,
@@ -146,6 +227,9 @@ class BlockingSpoolIo final : public SpoolIo {
   // While err != 0, OpenSegmentFile(create=true) fails as if fallocate had
   // returned err (ENOSPC: disk full); the half-made file is removed.
   void SetFailFallocate(int err) { fail_fallocate_errno_ = err; }
+
+ protected:
+  void ReleaseWriteBuffer(char* block, size_t block_bytes) override;
 
  private:
   void Complete(absl::AnyInvocable<void(int)> done, int result);
@@ -241,8 +325,9 @@ class Spool {
   // an error (then the message is not in the spool: do not answer 250).
   // Immediate errors (then `committed` is dropped, never run):
   //   InvalidArgument    invalid record, or larger than one segment;
-  //   ResourceExhausted  no segment can be made (disk full) or the next one
-  //                      is not ready and already holds a segment's worth.
+  //   ResourceExhausted  no segment can be made (disk full), the next one
+  //                      is not ready and already holds a segment's worth,
+  //                      or the SpoolIo has no memory for a commit buffer.
   absl::StatusOr<MessageLocator> AppendMessage(
       const MessageRecord& m, absl::AnyInvocable<void(absl::Status)> committed);
 
@@ -305,8 +390,6 @@ class Spool {
   void PrepareStep(uint64_t seq, int result);
   void SpareReady(Segment* seg);
   void SpareFailed(Segment* seg, int err, std::string_view what);
-  std::string TakeBuffer();
-  void GiveBuffer(std::string buf);
   template <typename F>
   absl::AnyInvocable<void(int)> Callback(F f);
 
@@ -324,7 +407,6 @@ class Spool {
   size_t free_in_progress_ = 0;  // pairs being renamed to free-<k>
   std::vector<uint64_t> dirty_;  // seqs with staged bytes
   std::vector<uint64_t> dirty_scratch_;
-  std::vector<std::string> buffers_;  // reusable batch buffers
   size_t io_in_flight_ = 0;
   bool no_space_ = false;
   bool recover_dir_changed_ = false;

@@ -36,9 +36,10 @@ struct Spool::Waiter {
 
 // One commit group's worth of encoded records for one segment file.
 struct Spool::Batch {
-  uint64_t offset = 0;      // file offset of data[0]
+  uint64_t offset = 0;      // file offset of data.data()[0]
   size_t record_bytes = 0;  // data.size() before the terminator was added
-  std::string data;
+  // From io_->NewWriteBuffer(offset, ...), with room for the terminator.
+  WriteBuffer data;
   std::vector<Waiter> waiters;
 };
 
@@ -50,9 +51,29 @@ struct Spool::Prepare {
   std::string header;      // header block being written
 };
 
+// Which recipients of a message have a final outcome. Up to 64 recipients
+// (nearly every message) fit in an inline mask: no heap allocation.
 struct Spool::MessageState {
-  uint32_t remaining = 0;  // recipients without a final outcome
-  std::vector<bool> done;
+ public:
+  // No recipient done yet.
+  explicit MessageState(uint32_t recipients);
+  // done[i]: recipient i is done; `remaining` must be the count of false.
+  MessageState(uint32_t remaining, const std::vector<bool>& done);
+  MessageState(MessageState&&) noexcept = default;
+  MessageState& operator=(MessageState&&) noexcept = default;
+
+  uint32_t recipients() const { return recipients_; }
+  uint32_t remaining() const { return remaining_; }
+  // Marks recipient i (< recipients()) done; false if it already was.
+  bool MarkDone(uint32_t i);
+
+ private:
+  uint64_t* words() { return recipients_ <= 64 ? &mask_ : more_.get(); }
+
+  uint32_t recipients_ = 0;
+  uint32_t remaining_ = 0;           // recipients without a final outcome
+  uint64_t mask_ = 0;                // bit i: recipient i done (<= 64)
+  std::unique_ptr<uint64_t[]> more_;  // the same, for > 64 recipients
 };
 
 struct Spool::Segment {

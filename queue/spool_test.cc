@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -889,6 +891,279 @@ TEST_F(SpoolTest, CompletionsAfterDestructionAreIgnored) {
   spool.reset();
   io.RunPending();
   EXPECT_EQ(ran, 0);
+}
+
+// Records go out from buffers the SpoolIo made (one write per batch, no
+// std::string in between), and every buffer goes back to it.
+TEST_F(SpoolTest, SegmentWritesGoOutFromSpoolIoBuffers) {
+  BlockingSpoolIo io;
+  {
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, Opts(), &rec);
+    ASSERT_TRUE(spool);
+    std::vector<absl::Status> st;
+    for (int round = 0; round < 5; ++round) {
+      for (int i = 0; i < 10; ++i) {
+        Append(spool.get(), Msg(spool.get(), 100 + 333 * i), &st);
+      }
+      Drain(spool.get(), &io);
+    }
+    ASSERT_EQ(st.size(), 50u);
+    EXPECT_TRUE(AllOk(st));
+    EXPECT_EQ(io.counters().buffer_writes, spool->stats().commits_issued);
+    EXPECT_EQ(io.counters().buffers_made, spool->stats().commits_issued);
+    EXPECT_EQ(io.counters().buffers_released, io.counters().buffers_made);
+    // A batch being filled holds its buffer until its write ends.
+    Append(spool.get(), Msg(spool.get(), 100), &st);
+    EXPECT_EQ(io.counters().buffers_released + 1, io.counters().buffers_made);
+  }
+  // ~Spool gives back the buffers of batches never written.
+  EXPECT_EQ(io.counters().buffers_released, io.counters().buffers_made);
+  EXPECT_EQ(RecoverNow(Opts()).size(), 50u);
+}
+
+// A SpoolIo whose buffers look like UringSpoolIo's: data at offset % 4096 of
+// a block-sized allocation, the memory around it poisoned. Its writes check
+// that they were given one of its buffers, made for the offset written.
+class HeadroomIo final : public SpoolIo {
+ public:
+  explicit HeadroomIo(BlockingSpoolIo* inner) : inner_(inner) {}
+  ~HeadroomIo() override { EXPECT_EQ(live_, 0); }
+
+  WriteBuffer NewWriteBuffer(uint64_t offset, size_t capacity) override {
+    if (fail_alloc) return WriteBuffer();
+    const size_t head = offset % 4096;
+    const size_t bytes = (head + capacity + 4095) / 4096 * 4096;
+    char* block = static_cast<char*>(std::malloc(bytes));
+    std::memset(block, 0xee, bytes);
+    ++live_;
+    max_live = std::max(max_live, live_);
+    return WriteBuffer(this, block, bytes, head);
+  }
+  void WriteBufferAndSync(int fd, uint64_t offset, WriteBuffer* buffer,
+                          bool sync,
+                          absl::AnyInvocable<void(int)> done) override {
+    ++buffer_writes;
+    if (buffer->owner() != this || buffer->headroom() != offset % 4096 ||
+        buffer->headroom() + buffer->capacity() != buffer->block_bytes() ||
+        buffer->size() > buffer->capacity()) {
+      ++mismatches;
+    }
+    // The spool never writes around its data.
+    for (size_t i = 0; i < buffer->headroom(); ++i) {
+      if (buffer->block()[i] != '\xee') {
+        ++mismatches;
+        break;
+      }
+    }
+    inner_->WriteAndSync(fd, offset, buffer->view(), sync, std::move(done));
+  }
+  void WriteAndSync(int fd, uint64_t offset, std::string_view data, bool sync,
+                    absl::AnyInvocable<void(int)> done) override {
+    inner_->WriteAndSync(fd, offset, data, sync, std::move(done));
+  }
+  void OpenSegmentFile(std::string path, uint64_t size, bool create,
+                       absl::AnyInvocable<void(int)> done) override {
+    inner_->OpenSegmentFile(std::move(path), size, create, std::move(done));
+  }
+  void Rename(std::string from, std::string to,
+              absl::AnyInvocable<void(int)> done) override {
+    inner_->Rename(std::move(from), std::move(to), std::move(done));
+  }
+  void Unlink(std::string path, absl::AnyInvocable<void(int)> done) override {
+    inner_->Unlink(std::move(path), std::move(done));
+  }
+  void Close(int fd) override { inner_->Close(fd); }
+
+  bool fail_alloc = false;
+  int max_live = 0;
+  uint64_t buffer_writes = 0;
+  uint64_t mismatches = 0;
+
+ protected:
+  void ReleaseWriteBuffer(char* block, size_t) override {
+    --live_;
+    std::free(block);
+  }
+
+ private:
+  BlockingSpoolIo* inner_;
+  int live_ = 0;
+};
+
+// Batches at unaligned offsets, several staged behind a write in flight, one
+// larger than commit_max_bytes, and a failed write followed by more batches:
+// each is encoded where its offset said, and recovery returns exactly the
+// acknowledged messages.
+TEST_F(SpoolTest, BatchesAreEncodedForTheOffsetTheyAreWrittenAt) {
+  BlockingSpoolIo blocking;
+  HeadroomIo io(&blocking);
+  std::vector<MessageRecord> acked;
+  {
+    Spool::Options o = Opts();
+    o.commit_max_bytes = 8192;
+    std::vector<RecoveredMessage> rec;
+    auto opened = Spool::Open(o, &io, &rec);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    Spool* spool = opened->get();
+    blocking.RunPending();
+    std::mt19937 rng(7);
+    std::vector<std::pair<MessageRecord, absl::Status>> results;
+    size_t after_failure = 0;
+    auto append = [&](size_t body) {
+      MessageRecord m = Msg(spool, body, 1 + static_cast<int>(rng() % 3));
+      const size_t i = results.size();
+      results.emplace_back(m, absl::UnknownError("pending"));
+      auto loc = spool->AppendMessage(
+          m, [&results, i](absl::Status st) { results[i].second = st; });
+      ASSERT_TRUE(loc.ok()) << loc.status();
+    };
+    for (int round = 0; round < 30; ++round) {
+      for (int i = 0; i < 6; ++i) append(1 + rng() % 3000);
+      if (round == 10) append(20000);  // alone in its batch
+      if (round == 20) blocking.FailNextWrite(EIO);
+      // Flush every other round only, and run completions late, so that
+      // batches pile up behind the write in flight.
+      if (round % 2 == 1) spool->Flush();
+      if (round % 3 == 2) blocking.RunPending();
+      if (round == 22) {
+        Drain(spool, &blocking);
+        after_failure = results.size();
+      }
+    }
+    Drain(spool, &blocking);
+    size_t failed = 0;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& [m, st] = results[i];
+      ASSERT_NE(st.code(), absl::StatusCode::kUnknown);
+      if (st.ok()) {
+        acked.push_back(m);
+      } else {
+        ++failed;
+        EXPECT_LT(i, after_failure);
+      }
+    }
+    EXPECT_GT(failed, 0u);
+    EXPECT_GT(acked.size(), 7 * 6u);
+    EXPECT_EQ(spool->stats().commit_failures, 1u);
+    EXPECT_GT(io.max_live, 2);  // batches were staged behind one another
+    EXPECT_EQ(io.buffer_writes, spool->stats().commits_issued);
+    EXPECT_EQ(io.mismatches, 0u);
+  }
+  std::vector<RecoveredMessage> again = RecoverNow(Opts());
+  ASSERT_EQ(again.size(), acked.size());
+  for (size_t i = 0; i < acked.size(); ++i) {
+    EXPECT_EQ(again[i].record, acked[i]) << i;
+  }
+}
+
+TEST_F(SpoolTest, NoMemoryForACommitBufferIsResourceExhausted) {
+  BlockingSpoolIo blocking;
+  HeadroomIo io(&blocking);
+  std::vector<RecoveredMessage> rec;
+  auto opened = Spool::Open(Opts(), &io, &rec);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Spool* spool = opened->get();
+  blocking.RunPending();
+  io.fail_alloc = true;
+  int ran = 0;
+  auto loc = spool->AppendMessage(Msg(spool, 100), [&](absl::Status) { ++ran; });
+  EXPECT_EQ(loc.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(spool->stats().messages_live, 0u);
+  EXPECT_EQ(spool->stats().bytes_staged, 0u);
+  io.fail_alloc = false;
+  std::vector<absl::Status> st;
+  Append(spool, Msg(spool, 100), &st);
+  Drain(spool, &blocking);
+  EXPECT_EQ(ran, 0);
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_TRUE(st[0].ok());
+  EXPECT_EQ(RecoverNow(Opts()).size(), 1u);
+}
+
+// Per-recipient state with 1, 64 (the inline mask), 65 and 1000 recipients:
+// outcomes in any order with repeats, before and after recovery.
+TEST_F(SpoolTest, RecipientsAreDoneInAnyOrderWithRepeats) {
+  const std::vector<uint32_t> counts = {1, 64, 65, 1000};
+  std::mt19937 rng(11);
+  std::vector<MessageLocator> locs;
+  std::vector<std::vector<uint32_t>> orders;  // per message, with repeats
+  std::vector<std::vector<bool>> expect_done;
+  size_t first_half_outcomes = 0;
+  {
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, Opts(), &rec);
+    ASSERT_TRUE(spool);
+    std::vector<absl::Status> st;
+    for (uint32_t n : counts) {
+      locs.push_back(Append(spool.get(), Msg(spool.get(), 200, n), &st));
+      std::vector<uint32_t> order(n);
+      for (uint32_t i = 0; i < n; ++i) order[i] = i;
+      std::shuffle(order.begin(), order.end(), rng);
+      // Repeats: some right away, some much later.
+      for (uint32_t k = 0; k < n / 3 + 1; ++k) {
+        const uint32_t pos = static_cast<uint32_t>(rng() % order.size());
+        order.insert(order.begin() + pos + (k % 2), order[pos]);
+      }
+      orders.push_back(order);
+      expect_done.emplace_back(n, false);
+    }
+    Drain(spool.get(), &io);
+    ASSERT_TRUE(AllOk(st));
+    // The first half of each order now, including its repeats.
+    size_t distinct = 0;
+    for (size_t m = 0; m < counts.size(); ++m) {
+      for (size_t k = 0; k < orders[m].size() / 2; ++k) {
+        const uint32_t r = orders[m][k];
+        spool->MarkDone(locs[m], r, kOutcomeDelivered);
+        if (!expect_done[m][r]) ++distinct;
+        expect_done[m][r] = true;
+        EXPECT_EQ(spool->stats().outcomes_staged, distinct);
+      }
+    }
+    first_half_outcomes = distinct;
+    // No message has all its recipients done yet (a 1-recipient one may).
+    size_t live = 0;
+    for (size_t m = 0; m < counts.size(); ++m) {
+      live += std::count(expect_done[m].begin(), expect_done[m].end(), false) > 0;
+    }
+    EXPECT_EQ(spool->stats().messages_live, live);
+    Drain(spool.get(), &io);
+  }
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  size_t next = 0;
+  for (size_t m = 0; m < counts.size(); ++m) {
+    if (std::count(expect_done[m].begin(), expect_done[m].end(), false) == 0) {
+      continue;  // retired
+    }
+    ASSERT_LT(next, rec.size());
+    EXPECT_EQ(rec[next].locator, locs[m]);
+    EXPECT_EQ(rec[next].done, expect_done[m]) << counts[m];
+    ++next;
+  }
+  EXPECT_EQ(next, rec.size());
+  // The rest after recovery: repeats of outcomes from before the restart
+  // are ignored too, and each message goes once its last recipient is done.
+  size_t distinct = 0;
+  for (size_t m = 0; m < counts.size(); ++m) {
+    for (size_t k = orders[m].size() / 2; k < orders[m].size(); ++k) {
+      const uint32_t r = orders[m][k];
+      spool->MarkDone(locs[m], r, kOutcomeBounced);
+      if (!expect_done[m][r]) ++distinct;
+      expect_done[m][r] = true;
+      EXPECT_EQ(spool->stats().outcomes_staged, distinct);
+    }
+    EXPECT_TRUE(std::all_of(expect_done[m].begin(), expect_done[m].end(),
+                            [](bool b) { return b; }));
+  }
+  EXPECT_EQ(first_half_outcomes + distinct, 1u + 64 + 65 + 1000);
+  EXPECT_EQ(spool->stats().messages_live, 0u);
+  Drain(spool.get(), &io);
+  EXPECT_TRUE(RecoverNow(Opts()).empty());
 }
 
 }  // namespace

@@ -80,20 +80,21 @@ class WriteSyncOp {
   runtime::MemberCompletion<WriteSyncOp, &WriteSyncOp::OnSync> sync_done_{this};
 };
 
-// One block-aligned O_DIRECT write from an aligned buffer, with RWF_DSYNC
-// when durable: written and synced in one operation. Reports `report` bytes
-// (what the caller asked to write) on success.
+// One block-aligned O_DIRECT write of block[0, length) from aligned memory,
+// with RWF_DSYNC when durable: written and synced in one operation. Reports
+// `report` bytes (what the caller asked to write) on success. `owned`, if
+// any, goes back to the pool at the end (the caller keeps other memory).
 class DirectWriteOp {
  public:
   DirectWriteOp(runtime::Loop* loop, UringSpoolIo* io, int fd, uint64_t offset,
-                UringSpoolIo::AlignedBuffer buffer, size_t length, bool sync, int report,
-                absl::AnyInvocable<void(int)> done)
-      : loop_(loop), io_(io), fd_(fd), offset_(offset), buffer_(buffer), length_(length),
-        sync_(sync), report_(report), done_(std::move(done)) {}
+                const char* block, size_t length, UringSpoolIo::AlignedBuffer owned,
+                bool sync, int report, absl::AnyInvocable<void(int)> done)
+      : loop_(loop), io_(io), fd_(fd), offset_(offset), block_(block), length_(length),
+        owned_(owned), sync_(sync), report_(report), done_(std::move(done)) {}
 
   void Issue() {
     io_uring_sqe* sqe = loop_->Sqe(&write_done_);
-    io_uring_prep_write(sqe, fd_, buffer_.data + written_,
+    io_uring_prep_write(sqe, fd_, block_ + written_,
                         static_cast<unsigned>(length_ - written_), offset_ + written_);
     if (sync_) sqe->rw_flags = RWF_DSYNC;
   }
@@ -105,14 +106,14 @@ class DirectWriteOp {
     written_ += static_cast<size_t>(res);
     if (written_ < length_) {
       // A short O_DIRECT write can only continue from a block boundary.
-      if (written_ % 4096 != 0) return Finish(-EIO);
+      if (written_ % UringSpoolIo::kBlock != 0) return Finish(-EIO);
       return Issue();
     }
     Finish(report_);
   }
   void Finish(int result) {
     auto done = std::move(done_);
-    io_->GiveBuffer(buffer_);
+    if (owned_.data != nullptr) io_->GiveBuffer(owned_);
     delete this;
     done(result);
   }
@@ -121,8 +122,9 @@ class DirectWriteOp {
   UringSpoolIo* io_;
   int fd_;
   uint64_t offset_;
-  UringSpoolIo::AlignedBuffer buffer_;
+  const char* block_;
   size_t length_;
+  UringSpoolIo::AlignedBuffer owned_;
   bool sync_;
   int report_;
   absl::AnyInvocable<void(int)> done_;
@@ -141,16 +143,24 @@ UringSpoolIo::~UringSpoolIo() {
 }
 
 UringSpoolIo::AlignedBuffer UringSpoolIo::TakeBuffer(size_t bytes) {
+  // The smallest that fits: commit buffers are large (commit_max_bytes),
+  // copies of journal writes and headers small.
+  size_t best = free_buffers_.size();
   for (size_t i = 0; i < free_buffers_.size(); ++i) {
-    if (free_buffers_[i].capacity >= bytes) {
-      AlignedBuffer b = free_buffers_[i];
-      free_buffers_[i] = free_buffers_.back();
-      free_buffers_.pop_back();
-      return b;
+    if (free_buffers_[i].capacity >= bytes &&
+        (best == free_buffers_.size() ||
+         free_buffers_[i].capacity < free_buffers_[best].capacity)) {
+      best = i;
     }
   }
-  size_t capacity = 64 * 1024;
-  while (capacity < bytes) capacity *= 2;
+  if (best < free_buffers_.size()) {
+    AlignedBuffer b = free_buffers_[best];
+    free_buffers_[best] = free_buffers_.back();
+    free_buffers_.pop_back();
+    return b;
+  }
+  constexpr size_t kGrain = 64 * 1024;
+  const size_t capacity = std::max(kGrain, (bytes + kGrain - 1) / kGrain * kGrain);
   AlignedBuffer b;
   b.data = static_cast<char*>(aligned_alloc(kBlock, capacity));
   b.capacity = b.data != nullptr ? capacity : 0;
@@ -158,9 +168,9 @@ UringSpoolIo::AlignedBuffer UringSpoolIo::TakeBuffer(size_t bytes) {
 }
 
 void UringSpoolIo::GiveBuffer(AlignedBuffer buffer) {
-  // A few buffers cover the writes in flight (one per file); keep the largest.
-  constexpr size_t kKeep = 8;
-  if (free_buffers_.size() < kKeep) {
+  // A few buffers cover the writes in flight and the batches being filled
+  // (a few per file); keep the largest.
+  if (free_buffers_.size() < kMaxPooledBuffers) {
     free_buffers_.push_back(buffer);
     return;
   }
@@ -182,6 +192,35 @@ void UringSpoolIo::WriteAndSync(int fd, uint64_t offset, std::string_view data,
   (new WriteSyncOp(loop_, fd, offset, data, sync, std::move(done)))->Issue();
 }
 
+queue::WriteBuffer UringSpoolIo::NewWriteBuffer(uint64_t offset, size_t capacity) {
+  // Room for the head of the first block in front, and for the pad behind
+  // any size up to `capacity` (the buffer is whole blocks).
+  const size_t head = offset % kBlock;
+  const size_t bytes = (head + capacity + kBlock - 1) & ~(kBlock - 1);
+  AlignedBuffer b = TakeBuffer(bytes);
+  if (b.data == nullptr) return queue::WriteBuffer();
+  return queue::WriteBuffer(this, b.data, b.capacity, head);
+}
+
+void UringSpoolIo::ReleaseWriteBuffer(char* block, size_t block_bytes) {
+  GiveBuffer(AlignedBuffer{block, block_bytes});
+}
+
+void UringSpoolIo::WriteBufferAndSync(int fd, uint64_t offset, queue::WriteBuffer* buffer,
+                                      bool sync, absl::AnyInvocable<void(int)> done) {
+  auto it = direct_files_.find(fd);
+  if (it == direct_files_.end() || buffer->owner() != this ||
+      buffer->headroom() != offset % kBlock) {
+    // Buffered files write from the data as it is; a foreign buffer or one
+    // made for another offset gets copied to an aligned one.
+    return WriteAndSync(fd, offset, buffer->view(), sync, std::move(done));
+  }
+  ++writes_;
+  if (sync) ++syncs_;
+  IssueDirect(it->second.get(), fd, offset, buffer->block(), buffer->size(), AlignedBuffer(),
+              sync, std::move(done));
+}
+
 void UringSpoolIo::CompleteLater(int result, absl::AnyInvocable<void(int)> done) {
   // Never from inside the call (SpoolIo contract): through a NOP's completion.
   io_uring_sqe* sqe = loop_->Sqe([result, done = std::move(done)](int32_t) mutable {
@@ -193,41 +232,62 @@ void UringSpoolIo::CompleteLater(int result, absl::AnyInvocable<void(int)> done)
 void UringSpoolIo::WriteDirect(DirectFile* file, int fd, uint64_t offset,
                                std::string_view data, bool sync,
                                absl::AnyInvocable<void(int)> done) {
-  ++direct_writes_;
-  const uint64_t start = offset & ~static_cast<uint64_t>(kBlock - 1);
-  const uint64_t end = offset + data.size();
-  const uint64_t aligned_end = (end + kBlock - 1) & ~static_cast<uint64_t>(kBlock - 1);
-  const size_t length = aligned_end - start;
-  AlignedBuffer buffer = TakeBuffer(length);
+  const size_t head = offset % kBlock;
+  AlignedBuffer buffer = TakeBuffer((head + data.size() + kBlock - 1) & ~(kBlock - 1));
   if (buffer.data == nullptr) {
     return CompleteLater(-ENOMEM, std::move(done));
   }
-  const size_t head = offset - start;
-  if (head > 0) {
-    if (start >= file->tail_offset && offset <= file->tail_offset + file->tail_len) {
-      memcpy(buffer.data, file->tail + (start - file->tail_offset), head);
-    } else {
-      // Not written through us yet (see the header): read the block.
-      ++head_reads_;
-      const ssize_t r = pread(fd, buffer.data, kBlock, static_cast<off_t>(start));
-      if (r < 0) {
-        const int err = errno;
-        GiveBuffer(buffer);
-        return CompleteLater(-err, std::move(done));
-      }
-      if (static_cast<size_t>(r) < head) memset(buffer.data + r, 0, head - r);
-    }
-  }
+  ++direct_copies_;
   memcpy(buffer.data + head, data.data(), data.size());
-  memset(buffer.data + head + data.size(), 0, aligned_end - end);
+  IssueDirect(file, fd, offset, buffer.data, data.size(), buffer, sync, std::move(done));
+}
+
+int UringSpoolIo::FillHead(DirectFile* file, int fd, uint64_t offset, char* out) {
+  const uint64_t start = offset & ~static_cast<uint64_t>(kBlock - 1);
+  const size_t head = offset - start;
+  if (head == 0) return 0;
+  if (start >= file->tail_offset && offset <= file->tail_offset + file->tail_len) {
+    memcpy(out, file->tail + (start - file->tail_offset), head);
+    return 0;
+  }
+  // Not written through us yet (see the header): read the block. O_DIRECT
+  // reads whole aligned blocks, so into a scratch buffer (`out` holds data
+  // after the head).
+  ++head_reads_;
+  AlignedBuffer scratch = TakeBuffer(kBlock);
+  if (scratch.data == nullptr) return -ENOMEM;
+  const ssize_t r = pread(fd, scratch.data, kBlock, static_cast<off_t>(start));
+  const int err = r < 0 ? errno : 0;
+  if (r >= 0) {
+    const size_t got = std::min(static_cast<size_t>(r), head);
+    memcpy(out, scratch.data, got);
+    memset(out + got, 0, head - got);
+  }
+  GiveBuffer(scratch);
+  return -err;
+}
+
+void UringSpoolIo::IssueDirect(DirectFile* file, int fd, uint64_t offset, char* block,
+                               size_t size, AlignedBuffer owned, bool sync,
+                               absl::AnyInvocable<void(int)> done) {
+  ++direct_writes_;
+  const uint64_t start = offset & ~static_cast<uint64_t>(kBlock - 1);
+  const uint64_t end = offset + size;
+  const uint64_t aligned_end = (end + kBlock - 1) & ~static_cast<uint64_t>(kBlock - 1);
+  const size_t head = offset - start;
+  if (const int err = FillHead(file, fd, offset, block); err != 0) {
+    if (owned.data != nullptr) GiveBuffer(owned);
+    return CompleteLater(err, std::move(done));
+  }
+  memset(block + head + size, 0, aligned_end - end);
   // Remember the last blocks for the next write, which starts at or after
   // this one's end minus the terminator.
   const uint64_t last_block = (end - 1) & ~static_cast<uint64_t>(kBlock - 1);
   file->tail_offset = last_block >= start + kBlock ? last_block - kBlock : start;
   file->tail_len = end - file->tail_offset;
-  memcpy(file->tail, buffer.data + (file->tail_offset - start), file->tail_len);
-  (new DirectWriteOp(loop_, this, fd, start, buffer, length, sync,
-                     static_cast<int>(data.size()), std::move(done)))
+  memcpy(file->tail, block + (file->tail_offset - start), file->tail_len);
+  (new DirectWriteOp(loop_, this, fd, start, block, aligned_end - start, owned, sync,
+                     static_cast<int>(size), std::move(done)))
       ->Issue();
 }
 
