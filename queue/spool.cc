@@ -263,7 +263,10 @@ absl::StatusOr<MessageLocator> Spool::AppendMessage(
   absl::StatusOr<Segment*> target = PickTarget(framed, jnl_need);
   if (!target.ok()) return target.status();
   Segment* seg = *target;
-  if (seg->messages.contains(m.id)) {
+  // One hash lookup: the entry goes in now and comes out on failure below.
+  auto [entry, inserted] = seg->messages.try_emplace(
+      m.id, static_cast<uint32_t>(m.recipients.size()));
+  if (!inserted) {
     return absl::InvalidArgumentError(
         absl::StrCat("duplicate message id ", m.id));
   }
@@ -282,6 +285,7 @@ absl::StatusOr<MessageLocator> Spool::AppendMessage(
         seg->dat_size - seg->dat_reserved));
     WriteBuffer buffer = io_->NewWriteBuffer(seg->dat_reserved, room);
     if (buffer.capacity() < room) {
+      seg->messages.erase(entry);
       return absl::ResourceExhaustedError(
           "spool: no memory for a commit buffer");
     }
@@ -298,8 +302,6 @@ absl::StatusOr<MessageLocator> Spool::AppendMessage(
   batch->waiters.push_back(Waiter{m.id, std::move(committed)});
   seg->dat_reserved += framed;
   seg->jnl_reserved += jnl_need;
-  seg->messages.emplace(
-      m.id, MessageState(static_cast<uint32_t>(m.recipients.size())));
   stats_.bytes_staged += framed;
   ++stats_.messages_live;
   MarkDirty(seg);
