@@ -69,6 +69,16 @@ TEST(Crc32cTest, HardwareMatchesSoftwareOnRandomData) {
           << "off " << off << " len " << len;
     }
   }
+  // Around the three-way runs: 3 x 256 and 3 x 4096 bytes, and beyond.
+  for (size_t len = 760; len < 2400; ++len) {
+    ASSERT_EQ(Crc32cHardware(buf.data() + len % 8, len, static_cast<uint32_t>(len)),
+              Crc32cSoftware(buf.data() + len % 8, len, static_cast<uint32_t>(len)))
+        << "len " << len;
+  }
+  for (size_t len : {12287u, 12288u, 12289u, 13055u, 13056u, 24576u + 768u + 5u}) {
+    ASSERT_EQ(Crc32cHardware(buf.data() + 3, len, 9), Crc32cSoftware(buf.data() + 3, len, 9))
+        << "len " << len;
+  }
   for (size_t len : {1024u, 4096u, 65536u, 69999u}) {
     EXPECT_EQ(Crc32cHardware(buf.data() + 1, len, 0),
               Crc32cSoftware(buf.data() + 1, len, 0));
