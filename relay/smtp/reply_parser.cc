@@ -144,7 +144,13 @@ ReplyParser::Result ReplyParser::Parse(std::string_view input,
     }
     if (final) {
       SMTP_CHECK(pending_.line_count > 0);
-      std::swap(*out, pending_);
+      // Scalars copied, text swapped: both strings keep their storage.
+      out->code = pending_.code;
+      out->has_enhanced = pending_.has_enhanced;
+      out->enhanced = pending_.enhanced;
+      out->enhanced_length = pending_.enhanced_length;
+      out->line_count = pending_.line_count;
+      out->text.swap(pending_.text);
       pending_.code = 0;
       pending_.has_enhanced = false;
       pending_.enhanced = EnhancedCode{};

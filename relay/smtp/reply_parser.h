@@ -41,6 +41,8 @@ struct EnhancedCode {
   uint16_t detail = 0;
 };
 
+// ReplyParser::Parse hands a finished reply over field by field (a new
+// field must be added there too).
 struct ServerReply {
   int code = 0;                 // 200..599
   bool has_enhanced = false;
