@@ -752,7 +752,6 @@ void Shard::SubmitMessage(InboundConnection* conn,
                           std::unique_ptr<server::IncomingMessage> in) {
   // Move the parts into the record (no copy), encode, then move them on into
   // the in-memory Message that delivery reads.
-  if (staged_messages_++ == 0) staged_since_ns_ = runtime::MonotonicNs();
   queue::MessageRecord record;
   record.id = in->id;
   record.queued_at_ms = in->received_at_ms;
@@ -778,6 +777,7 @@ void Shard::SubmitMessage(InboundConnection* conn,
     return;
   }
   msg->locator = *locator;
+  if (staged_messages_++ == 0) staged_since_ns_ = runtime::MonotonicNs();
 }
 
 // The group-commit window (commit_delay). Under lock-step load (classic

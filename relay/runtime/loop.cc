@@ -150,18 +150,13 @@ io_uring_sqe* Loop::Sqe(absl::AnyInvocable<void(int32_t)> done) {
   return Sqe(new CallbackCompletion(std::move(done)));
 }
 
-uint64_t MonotonicMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 +
-         static_cast<uint64_t>(ts.tv_nsec) / 1000000;
-}
-
 uint64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + static_cast<uint64_t>(ts.tv_nsec);
 }
+
+uint64_t MonotonicMs() { return MonotonicNs() / 1000000; }
 
 void Loop::UpdateClock() {
   now_ms_ = MonotonicMs();

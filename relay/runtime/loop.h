@@ -39,7 +39,7 @@
 
 namespace ringpost::runtime {
 
-// CLOCK_MONOTONIC in milliseconds (vDSO: no system call).
+// CLOCK_MONOTONIC in milliseconds and in nanoseconds (vDSO: no system call).
 uint64_t MonotonicMs();
 uint64_t MonotonicNs();
 

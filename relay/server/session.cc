@@ -14,6 +14,34 @@
 namespace ringpost::server {
 namespace {
 
+// Replies that are also reported to the host (delivery log).
+struct FixedReply {
+  int code;
+  const char* enhanced;
+  const char* text;
+};
+constexpr FixedReply kNoSpace{452, "4.3.1", "Insufficient system storage"};
+constexpr FixedReply kWriteError{451, "4.3.0", "Error: queue file write error"};
+
+// "<code> <enhanced> <text>\r\n" (no enhanced part when it is empty).
+void AppendReply(int code, std::string_view enhanced, std::string_view text,
+                 std::string* out) {
+  char num[4] = {static_cast<char>('0' + code / 100),
+                 static_cast<char>('0' + code / 10 % 10),
+                 static_cast<char>('0' + code % 10), ' '};
+  out->append(num, 4);
+  if (!enhanced.empty()) {
+    out->append(enhanced);
+    out->push_back(' ');
+  }
+  out->append(text);
+  out->append("\r\n");
+}
+
+void AppendReply(const FixedReply& r, std::string* out) {
+  AppendReply(r.code, r.enhanced, r.text, out);
+}
+
 // RFC 5322 date-time in UTC. Formatted once per second per thread: every
 // message of that second reuses it.
 void AppendRfc5322Date(int64_t ms, std::string* out) {
@@ -79,10 +107,10 @@ void Session::FlushHeld() {
         out.append("\r\n");
         break;
       case CommitReply::kNoSpace:
-        out.append("452 4.3.1 Insufficient system storage\r\n");
+        AppendReply(kNoSpace, &out);
         break;
       case CommitReply::kWriteError:
-        out.append("451 4.3.0 Error: queue file write error\r\n");
+        AppendReply(kWriteError, &out);
         break;
       case CommitReply::kNone:
       case CommitReply::kPending:
@@ -100,17 +128,7 @@ void Session::FlushHeld() {
 }
 
 void Session::Reply(int code, std::string_view enhanced, std::string_view text) {
-  std::string& out = Out();
-  char num[4] = {static_cast<char>('0' + code / 100),
-                 static_cast<char>('0' + code / 10 % 10),
-                 static_cast<char>('0' + code % 10), ' '};
-  out.append(num, 4);
-  if (!enhanced.empty()) {
-    out.append(enhanced);
-    out.push_back(' ');
-  }
-  out.append(text);
-  out.append("\r\n");
+  AppendReply(code, enhanced, text, &Out());
   OutReady();
 }
 
@@ -352,7 +370,7 @@ void Session::HandleMail(const smtp::Command& cmd) {
     return;
   }
   if (absl::Status s = host_->SpoolAvailable(); !s.ok()) {
-    Reject(cmd.path, "", 452, "4.3.1", "Insufficient system storage");
+    Reject(cmd.path, "", kNoSpace.code, kNoSpace.enhanced, kNoSpace.text);
     return;
   }
   message_ = std::make_unique<IncomingMessage>();
@@ -572,10 +590,10 @@ void Session::OnSubmitted(absl::Status status, uint64_t id) {
     slot->commit = CommitReply::kQueued;
   } else if (absl::IsResourceExhausted(status)) {
     slot->commit = CommitReply::kNoSpace;
-    host_->OnRejected("", "", 452, "4.3.1", "Insufficient system storage");
+    host_->OnRejected("", "", kNoSpace.code, kNoSpace.enhanced, kNoSpace.text);
   } else {
     slot->commit = CommitReply::kWriteError;
-    host_->OnRejected("", "", 451, "4.3.0", "Error: queue file write error");
+    host_->OnRejected("", "", kWriteError.code, kWriteError.enhanced, kWriteError.text);
   }
   FlushHeld();
   if (state_ == State::kClosed) return;
