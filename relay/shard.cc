@@ -51,22 +51,28 @@ bool RelayAllowed(const Config& config, int fd) {
 // ---------------------------------------------------------------------------
 // ClientCounter
 
-size_t ClientCounter::Slot(const std::string& ip) const {
-  return absl::Hash<std::string>()(ip) & (kSlots - 1);
-}
-
 bool ClientCounter::TryAdd(const std::string& ip, size_t limit) {
-  std::atomic<uint32_t>& c = counts_[Slot(ip)];
-  uint32_t now = c.fetch_add(1, std::memory_order_relaxed);
-  if (now >= limit) {
-    c.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mu_);
+  uint32_t& count = counts_[ip];
+  if (count >= limit) {
+    if (count == 0) counts_.erase(ip);
     return false;
   }
+  ++count;
   return true;
 }
 
 void ClientCounter::Remove(const std::string& ip) {
-  counts_[Slot(ip)].fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = counts_.find(ip);
+  if (it == counts_.end()) return;
+  if (--it->second == 0) counts_.erase(it);
+}
+
+size_t ClientCounter::Count(const std::string& ip) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = counts_.find(ip);
+  return it == counts_.end() ? 0 : it->second;
 }
 
 // ---------------------------------------------------------------------------

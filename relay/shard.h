@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,18 +82,19 @@ struct CrossItem {
   void* ptr;        // kJob: DeliveryJob*; kOutcome: Message*
 };
 
-// Counts connections per client address across all shards, lock-free: a
-// fixed table of atomic counters indexed by a hash of the address
-// (collisions can only make the limit stricter, never looser).
+// Counts connections per client address across all shards, exactly: one
+// mutex-guarded map from address to count, taken once per accepted and once
+// per closed connection (never per message). An address leaves the map when
+// its count falls to zero, so scans from many addresses do not grow it.
 class ClientCounter {
  public:
   bool TryAdd(const std::string& ip, size_t limit);
   void Remove(const std::string& ip);
+  size_t Count(const std::string& ip) const;
 
  private:
-  static constexpr size_t kSlots = 1 << 16;
-  size_t Slot(const std::string& ip) const;
-  std::unique_ptr<std::atomic<uint32_t>[]> counts_{new std::atomic<uint32_t>[kSlots]()};
+  mutable std::mutex mu_;
+  absl::flat_hash_map<std::string, uint32_t> counts_;
 };
 
 // Everything shards share: the immutable config, the ring matrix, counters.
