@@ -1,8 +1,6 @@
 // session.cc — see session.h.
 #include "relay/server/session.h"
 
-#include "relay/smtp/line_break.h"
-
 #include <time.h>
 
 #include <algorithm>
@@ -10,6 +8,10 @@
 #include <cstring>
 #include <cstdio>
 #include <utility>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace ringpost::server {
 namespace {
@@ -250,9 +252,7 @@ void Session::ResetTransaction() {
   bdat_started_ = false;
   bdat_remaining_ = 0;
   bdat_last_ = false;
-  bdat_prev_cr_ = false;
-  bdat_bad_line_ending_ = false;
-  bdat_high_bit_ = false;
+  bdat_lines_.Reset();
   bdat_error_code_ = 0;
 }
 
@@ -471,26 +471,8 @@ void Session::ConsumeBdat() {
   input_view_.remove_prefix(n);
   bdat_remaining_ -= n;
   if (bdat_error_code_ == 0) {
-    // A bare CR or LF rejects the message, as in DATA (see header). The
-    // SIMD scan finds line breaks and notes 8-bit octets on the way.
-    const char* p = chunk.data();
-    const char* end = p + chunk.size();
-    while (p < end) {
-      if (bdat_prev_cr_) {
-        if (*p != '\n') bdat_bad_line_ending_ = true;
-        bdat_prev_cr_ = false;
-        ++p;
-        continue;
-      }
-      const char* q = smtp::internal::FindLineBreak(p, end, &bdat_high_bit_);
-      if (q == end) break;
-      if (*q == '\n') {
-        bdat_bad_line_ending_ = true;
-      } else {
-        bdat_prev_cr_ = true;
-      }
-      p = q + 1;
-    }
+    // A bare CR or LF rejects the message, as in DATA (see header).
+    bdat_lines_.Feed(chunk.data(), chunk.data() + chunk.size());
     message_->content.append(chunk);
   }
   if (bdat_remaining_ == 0) FinishChunk();
@@ -516,14 +498,14 @@ void Session::FinishChunk() {
     Reply(250, "2.0.0", std::to_string(message_->content.size()) + " octets received");
     return;
   }
-  if (bdat_prev_cr_ || bdat_bad_line_ending_) {
+  if (!bdat_lines_.ok()) {
     const std::string sender = message_->sender;
     ResetTransaction();
     Reject(sender, "", 550, "5.6.11",
            "Error: bare CR or LF in message content; lines must end with CRLF");
     return;
   }
-  if (bdat_high_bit_) message_->eight_bit = true;
+  if (bdat_lines_.eight_bit()) message_->eight_bit = true;
   SubmitMessage();
 }
 
@@ -624,10 +606,25 @@ void Session::Shutdown() {
 }
 
 void WriteMessageId(uint64_t id, char* out) {
+  static_assert(kMessageIdChars == 16);
+#if defined(__SSE2__)
+  // Bytes most significant first; each byte's two nibbles side by side in
+  // byte lanes; then '0' + n, plus 7 more for n > 9 ('A' - '0' - 10).
+  const __m128i bytes = _mm_cvtsi64_si128(static_cast<int64_t>(__builtin_bswap64(id)));
+  const __m128i low4 = _mm_set1_epi8(0x0F);
+  const __m128i high = _mm_and_si128(_mm_srli_epi16(bytes, 4), low4);
+  const __m128i low = _mm_and_si128(bytes, low4);
+  const __m128i nibbles = _mm_unpacklo_epi8(high, low);
+  const __m128i letters = _mm_and_si128(_mm_cmpgt_epi8(nibbles, _mm_set1_epi8(9)),
+                                        _mm_set1_epi8(7));
+  const __m128i text = _mm_add_epi8(_mm_add_epi8(nibbles, _mm_set1_epi8('0')), letters);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), text);
+#else
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (int i = static_cast<int>(kMessageIdChars) - 1; i >= 0; --i, id >>= 4) {
     out[i] = kHex[id & 15];
   }
+#endif
 }
 
 void AppendMessageId(uint64_t id, std::string* out) {

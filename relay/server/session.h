@@ -35,6 +35,7 @@
 #include "relay/runtime/reuse_queue.h"
 #include "relay/smtp/command_parser.h"
 #include "relay/smtp/data_scanner.h"
+#include "relay/smtp/line_break.h"
 
 namespace ringpost::server {
 
@@ -188,9 +189,7 @@ class Session {
   bool bdat_started_ = false;     // a BDAT chunk was received
   uint64_t bdat_remaining_ = 0;   // octets of the current chunk still to read
   bool bdat_last_ = false;
-  bool bdat_prev_cr_ = false;     // last content octet was CR (bare CR check)
-  bool bdat_bad_line_ending_ = false;
-  bool bdat_high_bit_ = false;
+  smtp::internal::CrlfCheck bdat_lines_;  // bare CR/LF and 8-bit octets
   int bdat_error_code_ = 0;       // != 0: discard the chunks, answer this
   const char* bdat_error_enhanced_ = "";
   const char* bdat_error_text_ = "";

@@ -3,6 +3,7 @@
 // rule that 250 follows the spool commit, never precedes it.
 #include "relay/server/session.h"
 
+#include <cstdio>
 #include <deque>
 
 #include "gtest/gtest.h"
@@ -164,6 +165,48 @@ TEST_F(SessionTest, BdatErrorsConsumeTheChunk) {
   EXPECT_EQ(Send("BDAT 1000 LAST\r\n" + big), "552 5.3.4 Error: message size exceeds fixed limit\r\n");
   EXPECT_EQ(Send("NOOP\r\n"), "250 2.0.0 Ok\r\n");
   EXPECT_TRUE(host_.submitted.empty());
+}
+
+TEST_F(SessionTest, BdatLineEndingsAcrossChunks) {
+  Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  // CR at the end of one chunk, its LF at the start of the next: fine;
+  // an octet over 0x7F marks the message 8-bit.
+  const std::string first = std::string(40, 'a') + "\xc3\xa9\r";
+  EXPECT_EQ(Send("BDAT " + std::to_string(first.size()) + "\r\n" + first).substr(0, 10),
+            "250 2.0.0 ");
+  // The second LF is bare.
+  EXPECT_EQ(Send("BDAT 3 LAST\r\n\nb\n").substr(0, 10), "550 5.6.11");
+  ASSERT_TRUE(host_.submitted.empty());
+  Send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  EXPECT_EQ(Send("BDAT " + std::to_string(first.size()) + "\r\n" + first).substr(0, 10),
+            "250 2.0.0 ");
+  EXPECT_EQ(Send("BDAT 4 LAST\r\n\nb\r\n"), "");
+  ASSERT_EQ(host_.submitted.size(), 1u);
+  EXPECT_TRUE(host_.submitted[0]->eight_bit);
+  Commit();
+  host_.Take();
+  // Content that ends in a CR is refused.
+  Send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  EXPECT_EQ(Send("BDAT 3 LAST\r\nab\r").substr(0, 10), "550 5.6.11");
+  EXPECT_EQ(host_.submitted.size(), 1u);
+}
+
+TEST(MessageId, SixteenUppercaseHexDigits) {
+  for (uint64_t id : {uint64_t{0}, uint64_t{1}, uint64_t{0x0123456789ABCDEF},
+                      uint64_t{0xFEDCBA9876543210}, ~uint64_t{0}, uint64_t{0xA0B0C0D0E0F09}}) {
+    char want[17];
+    snprintf(want, sizeof(want), "%016llX", static_cast<unsigned long long>(id));
+    EXPECT_EQ(FormatMessageId(id), want);
+  }
+  uint64_t x = 0x9E3779B97F4A7C15;
+  for (int i = 0; i < 1000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    char want[17];
+    snprintf(want, sizeof(want), "%016llX", static_cast<unsigned long long>(x));
+    ASSERT_EQ(FormatMessageId(x), want);
+  }
 }
 
 TEST_F(SessionTest, PipelinedBdatMessagesAreReadBeforeCommits) {

@@ -1,11 +1,13 @@
-// relay/smtp/data_scanner_benchmark.cc — DATA scanning and dot-stuffing
-// throughput on realistic messages (78-octet lines, some starting with ".").
+// relay/smtp/data_scanner_benchmark.cc — DATA scanning, dot-stuffing and
+// the BDAT line-ending check: throughput on realistic messages (78-octet
+// lines, some starting with ".").
 
 #include <string>
 
 #include "benchmark/benchmark.h"
 #include "relay/smtp/data_scanner.h"
 #include "relay/smtp/dot_stuffer.h"
+#include "relay/smtp/line_break.h"
 
 namespace ringpost::smtp {
 namespace {
@@ -81,6 +83,49 @@ void BM_DotStuffer(benchmark::State& state) {
                           static_cast<int64_t>(body.size()));
 }
 BENCHMARK(BM_DotStuffer)->Arg(1024)->Arg(100 * 1024);
+
+// BDAT content: no bare CR or LF, 8-bit octets noted (CrlfCheck).
+void BM_CrlfCheck(benchmark::State& state) {
+  const std::string body = MakeBody(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    internal::CrlfCheck check;
+    check.Feed(body.data(), body.data() + body.size());
+    if (!check.ok()) {
+      state.SkipWithError("clean body refused");
+      break;
+    }
+    benchmark::DoNotOptimize(check);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(body.size()));
+}
+BENCHMARK(BM_CrlfCheck)->Arg(1024)->Arg(100 * 1024);
+
+// The same check line by line, hopping from one FindLineBreak to the next
+// (how the session did it before CrlfCheck): the baseline for the above.
+void BM_CrlfCheckByLineBreaks(benchmark::State& state) {
+  const std::string body = MakeBody(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    bool bad = false;
+    bool high = false;
+    const char* p = body.data();
+    const char* end = p + body.size();
+    while (p < end) {
+      const char* q = internal::FindLineBreak(p, end, &high);
+      if (q == end) break;
+      if (*q == '\n' || q + 1 == end || q[1] != '\n') bad = true;
+      p = q + 2;
+    }
+    if (bad) {
+      state.SkipWithError("clean body refused");
+      break;
+    }
+    benchmark::DoNotOptimize(high);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(body.size()));
+}
+BENCHMARK(BM_CrlfCheckByLineBreaks)->Arg(1024)->Arg(100 * 1024);
 
 }  // namespace
 }  // namespace ringpost::smtp
