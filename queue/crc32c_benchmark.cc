@@ -18,7 +18,7 @@ void BM_Crc32c(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
                           state.range(0));
 }
-BENCHMARK(BM_Crc32c)->Arg(1024)->Arg(64 * 1024);
+BENCHMARK(BM_Crc32c)->Arg(200)->Arg(1024)->Arg(1300)->Arg(64 * 1024);
 
 void BM_Crc32cSoftware(benchmark::State& state) {
   std::string buf(static_cast<size_t>(state.range(0)), 'x');
