@@ -160,6 +160,9 @@ class InboundConnection final : public runtime::StreamHandler,
     }
   }
   uint64_t NewMessageId() override { return shard_->spool().NewMessageId(); }
+  std::unique_ptr<server::IncomingMessage> NewIncomingMessage() override {
+    return shard_->NewIncomingMessage();
+  }
   absl::Status SpoolAvailable() override { return shard_->CanAccept(); }
   void Submit(std::unique_ptr<server::IncomingMessage> message) override {
     ++commits_pending_;
@@ -474,6 +477,7 @@ Shard::Shard(Shared* shared, int index) : shared_(shared), index_(index) {
 
 Shard::~Shard() {
   for (DeliveryJob* job : free_jobs_) delete job;
+  for (Message* msg : free_messages_) delete msg;
 }
 
 void Shard::Start() {
@@ -548,7 +552,13 @@ void Shard::Account(Message* msg) {
 }
 
 Message* Shard::NewMessage() {
-  auto* msg = new Message();
+  Message* msg;
+  if (free_messages_.empty()) {
+    msg = new Message();
+  } else {
+    msg = free_messages_.back();
+    free_messages_.pop_back();
+  }
   Message* head = &live_messages_;
   if (head->next == nullptr) head->next = head->prev = head;
   msg->next = head->next;
@@ -580,11 +590,39 @@ void Shard::RecycleJob(DeliveryJob* job) {
   free_jobs_.push_back(job);
 }
 
+namespace {
+
+// Resets *m for reuse. Its strings keep their storage, except a body
+// buffer over `content_max` (a big body's buffer is not worth holding).
+template <typename M>
+void ResetKeepingStorage(M* m, size_t content_max) {
+  if (m->content.capacity() > content_max) std::string().swap(m->content);
+  m->Reset();
+}
+
+}  // namespace
+
 void Shard::FreeMessage(Message* msg) {
   queued_bytes_ -= msg->accounted_bytes;
   msg->prev->next = msg->next;
   msg->next->prev = msg->prev;
-  delete msg;
+  if (free_messages_.size() >= kFreeMessagesMax) {
+    delete msg;
+    return;
+  }
+  ResetKeepingStorage(msg, kRecycledContentMax);
+  free_messages_.push_back(msg);
+}
+
+// Storage goes round: a submitted message's strings move into a Message
+// (SubmitMessage), which hands the recycled Message's empty strings back to
+// the shell, which the session fills with the next message. Once warm, a
+// message costs no allocation for its body, sender or recipient list.
+std::unique_ptr<server::IncomingMessage> Shard::NewIncomingMessage() {
+  if (free_incoming_.empty()) return std::make_unique<server::IncomingMessage>();
+  std::unique_ptr<server::IncomingMessage> in = std::move(free_incoming_.back());
+  free_incoming_.pop_back();
+  return in;
 }
 
 void Shard::FreeAfterStop() {
@@ -770,11 +808,22 @@ void Shard::SubmitMessage(InboundConnection* conn,
   msg->origin = index_;
   msg->queued_at_ms = record.queued_at_ms;
   msg->eight_bit = in->eight_bit;
+  msg->submitter = conn;
+  // Two pointers: the callback fits AnyInvocable's inline storage.
   auto locator = spool_->AppendMessage(
-      record, [this, conn, msg](absl::Status s) { Committed(conn, msg, std::move(s)); });
-  msg->sender = std::move(record.sender);
-  msg->recipients = std::move(record.recipients);
-  msg->content = std::move(record.body);
+      record, [this, msg](absl::Status s) { Committed(msg->submitter, msg, std::move(s)); });
+  // The record's strings go to the Message; the Message's old (empty,
+  // recycled) ones back to the shell for the session's next message.
+  std::swap(msg->sender, record.sender);
+  std::swap(msg->recipients, record.recipients);
+  std::swap(msg->content, record.body);
+  in->sender = std::move(record.sender);
+  in->recipients = std::move(record.recipients);
+  in->content = std::move(record.body);
+  if (free_incoming_.size() < kFreeMessagesMax) {
+    ResetKeepingStorage(in.get(), kRecycledContentMax);
+    free_incoming_.push_back(std::move(in));
+  }
   Account(msg);
   if (!locator.ok()) {
     const uint64_t id = msg->id;

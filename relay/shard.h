@@ -59,8 +59,25 @@ struct Message {
   bool eight_bit = false;
   uint32_t remaining = 0;    // recipients without a final outcome (origin only)
   uint64_t accounted_bytes = 0;  // counted in the origin's queued_bytes_
+  InboundConnection* submitter = nullptr;  // until its commit reports
   Message* prev = nullptr;   // the origin's list of live messages
   Message* next = nullptr;
+
+  // Back to the defaults, keeping the strings' storage (for recycling).
+  void Reset() {
+    id = 0;
+    origin = 0;
+    locator = {};
+    sender.clear();
+    recipients.clear();
+    content.clear();
+    queued_at_ms = 0;
+    eight_bit = false;
+    remaining = 0;
+    accounted_bytes = 0;
+    submitter = nullptr;
+    prev = next = nullptr;
+  }
 };
 
 // Recipients of one message for one destination domain, on its owner shard.
@@ -157,6 +174,7 @@ class Shard {
   // Whether a new transaction may start: spool space and queue memory.
   absl::Status CanAccept();
   DeliveryLog& log() { return *log_; }
+  std::unique_ptr<server::IncomingMessage> NewIncomingMessage();
   void SubmitMessage(InboundConnection* conn,
                      std::unique_ptr<server::IncomingMessage> message);
   void ConnectionClosed(InboundConnection* conn);
@@ -247,6 +265,12 @@ class Shard {
   std::vector<std::pair<uint32_t, uint8_t>> finals_scratch_;
   static constexpr size_t kFreeJobsMax = 4096;
   std::vector<DeliveryJob*> free_jobs_;
+  // Freed messages and the shells of submitted IncomingMessages, recycled
+  // with the storage of their strings (see NewIncomingMessage).
+  static constexpr size_t kFreeMessagesMax = 256;
+  static constexpr size_t kRecycledContentMax = 16 * 1024;
+  std::vector<Message*> free_messages_;
+  std::vector<std::unique_ptr<server::IncomingMessage>> free_incoming_;
   Message live_messages_;  // sentinel of the intrusive list of live messages
   uint64_t queued_bytes_ = 0;  // bodies of live messages (max_queue_memory)
   bool draining_ = false;

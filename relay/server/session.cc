@@ -373,7 +373,7 @@ void Session::HandleMail(const smtp::Command& cmd) {
     Reject(cmd.path, "", kNoSpace.code, kNoSpace.enhanced, kNoSpace.text);
     return;
   }
-  message_ = std::make_unique<IncomingMessage>();
+  message_ = host_->NewIncomingMessage();
   message_->sender.assign(cmd.path.data(), cmd.path.size());
   size_hint_ = cmd.has_size ? cmd.size : 0;
   message_->eight_bit = cmd.body == smtp::BodyType::k8BitMime;

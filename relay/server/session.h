@@ -58,6 +58,17 @@ struct IncomingMessage {
   bool eight_bit = false;
   bool smtputf8 = false;
   int64_t received_at_ms = 0;           // wall clock
+
+  // Back to the defaults, keeping the strings' storage (for recycling).
+  void Reset() {
+    id = 0;
+    sender.clear();
+    recipients.clear();
+    content.clear();
+    eight_bit = false;
+    smtputf8 = false;
+    received_at_ms = 0;
+  }
 };
 
 class SessionHost {
@@ -67,6 +78,10 @@ class SessionHost {
   virtual void OutputReady() = 0;
   // A fresh, unique message ID (shard-local allocation, globally unique).
   virtual uint64_t NewMessageId() = 0;
+  // An empty message to fill (hosts may recycle one, with its storage).
+  virtual std::unique_ptr<IncomingMessage> NewIncomingMessage() {
+    return std::make_unique<IncomingMessage>();
+  }
   // Whether the spool can take a message now (disk full: 452 4.3.1).
   virtual absl::Status SpoolAvailable() = 0;
   // Spools the message; the host later calls OnSubmitted on this session.
