@@ -12,6 +12,9 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <string_view>
+#include <utility>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -22,128 +25,7 @@
 namespace ringpost {
 namespace {
 
-// Whether JSON must escape a byte: a control character, '"' or '\\'.
-constexpr std::array<bool, 256> kEscaped = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] = true;
-  t['"'] = t['\\'] = true;
-  return t;
-}();
-
-// Index of the first byte at or after `i` that JSON must escape (a control
-// character, '"' or '\\'), or s.size(). 16 bytes per step where SSE2 is.
-size_t NextToEscape(std::string_view s, size_t i) {
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(0x20);
-  for (; i + 16 <= s.size(); i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
-    // Bytes below 0x20, as unsigned: max(v, 0x20) != v.
-    const __m128i control = _mm_xor_si128(_mm_max_epu8(v, space), v);
-    const __m128i hit = _mm_or_si128(
-        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-        _mm_cmpeq_epi8(_mm_cmpeq_epi8(control, _mm_setzero_si128()), _mm_setzero_si128()));
-    const int mask = _mm_movemask_epi8(hit);
-    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
-  }
-#endif
-  for (; i < s.size(); ++i) {
-    if (kEscaped[static_cast<unsigned char>(s[i])]) return i;
-  }
-  return s.size();
-}
-
-// A quoted RFC 3339 UTC time up to its second ("\"2023-11-14T22:13:20."),
-// formatted once per second: the records of that second reuse it.
-struct SecondCache {
-  int64_t secs = INT64_MIN;  // no time maps to it: ms / 1000 > INT64_MIN
-  char text[32];
-  size_t size = 0;
-};
-
-// Longest output of the pieces below.
-constexpr size_t kMaxEscapedPerByte = 6;  // \u00XX
-constexpr size_t kMaxNumberChars = 20;    // UINT64_MAX; INT_MIN is 11
-constexpr size_t kMaxTimeChars = sizeof(SecondCache::text) + 5;  // + "mmmZ\""
-// Everything else: field names, punctuation, the type's name and the id
-// (180 chars at most).
-constexpr size_t kMaxFixedChars = 256;
-
-size_t MaxJsonStringChars(std::string_view s) { return 2 + kMaxEscapedPerByte * s.size(); }
-
-// Writes a record through a cursor into space the caller has made room for
-// (see the k* bounds above).
-class Writer {
- public:
-  explicit Writer(char* p) : p_(p) {}
-  char* end() const { return p_; }
-
-  void Put(char c) { *p_++ = c; }
-  void Put(std::string_view s) { p_ = std::copy(s.begin(), s.end(), p_); }
-  template <typename Int>
-  void Number(Int v) {
-    p_ = std::to_chars(p_, p_ + kMaxNumberChars, v).ptr;
-  }
-  void MessageId(uint64_t id) {
-    server::WriteMessageId(id, p_);
-    p_ += server::kMessageIdChars;
-  }
-
-  // `s` quoted and escaped as JSON: \" \\ \n \r \t, \u00xx for the other
-  // control bytes, every other byte as is.
-  void JsonString(std::string_view s) {
-    Put('"');
-    size_t run = 0;
-    for (size_t i = NextToEscape(s, 0); i < s.size(); i = NextToEscape(s, i + 1)) {
-      Put(s.substr(run, i - run));
-      run = i + 1;
-      const unsigned char c = static_cast<unsigned char>(s[i]);
-      switch (c) {
-        case '"': Put("\\\""); break;
-        case '\\': Put("\\\\"); break;
-        case '\n': Put("\\n"); break;
-        case '\r': Put("\\r"); break;
-        case '\t': Put("\\t"); break;
-        default:  // c < 0x20
-          Put("\\u00");
-          Put(static_cast<char>('0' + (c >> 4)));
-          Put("0123456789abcdef"[c & 15]);
-      }
-    }
-    Put(s.substr(run));
-    Put('"');
-  }
-
-  // RFC 3339 UTC with milliseconds, quoted.
-  void Time(int64_t ms, SecondCache* cache) {
-    const int64_t secs = ms / 1000;
-    if (secs != cache->secs) {
-      time_t t = static_cast<time_t>(secs);
-      struct tm tm;
-      gmtime_r(&t, &tm);
-      // At most 28 chars: a year fits an int for every int64_t ms.
-      const int n = snprintf(cache->text, sizeof(cache->text), "\"%04d-%02d-%02dT%02d:%02d:%02d.",
-                             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                             tm.tm_sec);
-      cache->size = static_cast<size_t>(n);
-      cache->secs = secs;
-    }
-    Put(std::string_view(cache->text, cache->size));
-    const int frac = static_cast<int>(ms % 1000);
-    Put(static_cast<char>('0' + frac / 100));
-    Put(static_cast<char>('0' + frac / 10 % 10));
-    Put(static_cast<char>('0' + frac % 10));
-    Put("Z\"");
-  }
-
- private:
-  char* p_;
-};
-
-}  // namespace
-
-std::string_view LogEventName(LogEvent e) {
+constexpr std::string_view EventName(LogEvent e) {
   switch (e) {
     case LogEvent::kReception: return "Reception";
     case LogEvent::kDelivery: return "Delivery";
@@ -155,24 +37,262 @@ std::string_view LogEventName(LogEvent e) {
   return "Unknown";
 }
 
-void AppendLogRecord(const LogRecord& r, std::string* out) {
+// A quoted RFC 3339 UTC time up to its second ("\"2023-11-14T22:13:20."),
+// formatted once per second: the records of that second reuse it.
+struct SecondCache {
+  int64_t secs = INT64_MIN;  // no time maps to it: ms / 1000 > INT64_MIN
+  char text[32] = {};  // {} (constant initialisation): no guard on each thread_local use
+  size_t size = 0;
+
+  // Out of line: once a second, and it keeps Writer::Time small enough to
+  // inline.
+  [[gnu::noinline]] void Format(int64_t s) {
+    time_t t = static_cast<time_t>(s);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    // At most 28 chars: a year fits an int for every int64_t ms.
+    const int n = snprintf(text, sizeof(text), "\"%04d-%02d-%02dT%02d:%02d:%02d.",
+                           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                           tm.tm_sec);
+    size = static_cast<size_t>(n);
+    secs = s;
+  }
+};
+
+// A record's first bytes, `{"type":"<name>","id":"`, for each LogEvent
+// (the last for values out of range), padded so that one copy of constant
+// size writes any of them.
+struct RecordStart {
+  char text[40];
+  size_t size;
+};
+constexpr size_t kRecordStarts = static_cast<size_t>(LogEvent::kRejection) + 2;
+constexpr std::array<RecordStart, kRecordStarts> kRecordStart = [] {
+  std::array<RecordStart, kRecordStarts> t{};
+  for (size_t e = 0; e < t.size(); ++e) {
+    const std::string_view name = EventName(static_cast<LogEvent>(e));
+    size_t n = 0;
+    for (char c : std::string_view("{\"type\":\"")) t[e].text[n++] = c;
+    for (char c : name) t[e].text[n++] = c;
+    for (char c : std::string_view("\",\"id\":\"")) t[e].text[n++] = c;
+    t[e].size = n;
+  }
+  return t;
+}();
+
+// Longest output of the pieces below.
+constexpr size_t kMaxEscapedPerByte = 6;  // \u00XX
+constexpr size_t kMaxNumberChars = 20;    // UINT64_MAX; INT_MIN is 11
+constexpr size_t kMaxTimeChars = sizeof(SecondCache::text) + 5;  // + "mmmZ\""
+// Everything else: field names, punctuation, the type's name and the id
+// (180 chars at most).
+constexpr size_t kMaxFixedChars = 256;
+// Past the end of the record: stores of constant size may run up to 16
+// bytes past the cursor (JsonString's SIMD copies, RecordStart, Time).
+// What they leave there is overwritten or never read.
+constexpr size_t kStoreSlack = 16;
+static_assert(sizeof(RecordStart::text) <= kMaxFixedChars);
+
+// A LogBuffer's first allocation: a few typical records.
+constexpr size_t kMinLogBufferBytes = 4096;
+
+size_t MaxJsonStringChars(std::string_view s) { return 2 + kMaxEscapedPerByte * s.size(); }
+
+// JSON's escape for each byte (see WriteJsonString), in 8 bytes so that
+// one store copies it; `size` 0 for a byte kept as is.
+struct Escape {
+  char text[7];
+  uint8_t size;
+};
+static_assert(sizeof(Escape) == 8);
+constexpr std::array<Escape, 256> kEscapes = [] {
+  std::array<Escape, 256> t{};
+  for (int c = 0; c < 0x20; ++c) {
+    t[c] = {{'\\', 'u', '0', '0', static_cast<char>('0' + (c >> 4)), "0123456789abcdef"[c & 15]},
+            6};
+  }
+  t['"'] = {{'\\', '"'}, 2};
+  t['\\'] = {{'\\', '\\'}, 2};
+  t['\n'] = {{'\\', 'n'}, 2};
+  t['\r'] = {{'\\', 'r'}, 2};
+  t['\t'] = {{'\\', 't'}, 2};
+  return t;
+}();
+
+// A 16-byte load from `p` stays in p's page when it starts at most 4080
+// bytes into it (4096: the smallest page size; larger ones are multiples).
+constexpr uintptr_t kPageBytes = 4096;
+
+#if defined(__SSE2__)
+// The `n` < 16 bytes at `p`, which end too near a page's end for a 16-byte
+// load, then zeros. Out of line: its stack buffer would cost every
+// WriteJsonString call a stack frame and canary.
+[[gnu::noinline, gnu::cold]] __m128i LoadTailAtPageEnd(const char* p, size_t n) {
+  char tail[16] = {};
+  std::memcpy(tail, p, n);
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(tail));
+}
+
+// Bit i set where byte i of `v` must be escaped: '"', '\\' or a control
+// byte (< 0x20: min(v, 0x1f) == v, as unsigned).
+inline unsigned EscapeMask(__m128i v) {
+  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+  const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                   control);
+  return static_cast<unsigned>(_mm_movemask_epi8(hit));
+}
+#endif
+
+// Inlined into WriteLogRecord (six calls out of line cost ~12% of a
+// record), except under ASan or TSan: inlined, its loads would be
+// instrumented as its caller's are (see WriteJsonString).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RINGPOST_JSON_STRING_INLINE __attribute__((noinline))
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RINGPOST_JSON_STRING_INLINE __attribute__((noinline))
+#endif
+#endif
+#ifndef RINGPOST_JSON_STRING_INLINE
+#define RINGPOST_JSON_STRING_INLINE __attribute__((always_inline)) inline
+#endif
+
+// `s` quoted and escaped as JSON at `p` (\" \\ \n \r \t, \u00xx for the
+// other control bytes, every other byte as is); returns the end. Stores
+// may run up to 16 bytes past it (kStoreSlack).
+//
+// 16 bytes per step: load, store all 16, keep the clean run before the
+// first byte to escape. Most strings are shorter than 16 bytes, so the
+// last step loads 16 bytes even past the end of `s` when that cannot leave
+// the page (a load within a mapped page cannot fault; the bytes past the
+// end are masked off); near a page's end it copies the tail first.
+// no_sanitize_address: that over-read is deliberate, and ASan would report
+// it against the string's allocation (TSan, as a race with whoever writes
+// the bytes after it).
+RINGPOST_JSON_STRING_INLINE __attribute__((no_sanitize_address, no_sanitize_thread)) char*
+WriteJsonString(char* p, std::string_view s) {
+  *p++ = '"';
+  const char* in = s.data();
+  const char* const end = in + s.size();
+  while (in != end) {
+#if defined(__SSE2__)
+    const size_t left = static_cast<size_t>(end - in);
+    __m128i v;
+    unsigned stop = 1u << 16;  // a clean step keeps all 16 bytes
+    if (left >= 16) {
+      v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+    } else {
+      v = (reinterpret_cast<uintptr_t>(in) & (kPageBytes - 1)) <= kPageBytes - 16
+              ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(in))
+              : LoadTailAtPageEnd(in, left);
+      stop = 1u << left;  // bytes from `end` on are not the string's
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+    const unsigned n = static_cast<unsigned>(__builtin_ctz(EscapeMask(v) | stop));
+    in += n;
+    p += n;
+    if (n == 16 || in == end) continue;
+#else
+    if (kEscapes[static_cast<unsigned char>(*in)].size == 0) {
+      *p++ = *in++;
+      continue;
+    }
+#endif
+    const Escape& e = kEscapes[static_cast<unsigned char>(*in++)];
+    std::memcpy(p, &e, sizeof(e));
+    p += e.size;
+  }
+  *p++ = '"';
+  return p;
+}
+
+// "00" to "99".
+constexpr std::array<char, 200> kDigitPairs = [] {
+  std::array<char, 200> t{};
+  for (int i = 0; i < 100; ++i) {
+    t[2 * i] = static_cast<char>('0' + i / 10);
+    t[2 * i + 1] = static_cast<char>('0' + i % 10);
+  }
+  return t;
+}();
+
+// Writes a record through a cursor into space the caller has made room for
+// (see the k* bounds above).
+class Writer {
+ public:
+  explicit Writer(char* p) : p_(p) {}
+  char* end() const { return p_; }
+
+  void Put(char c) { *p_++ = c; }
+  // A string literal: its length is known here, so the copy is a few moves
+  // inlined rather than a memmove call per field name.
+  template <size_t N>
+  void Put(const char (&s)[N]) {
+    std::memcpy(p_, s, N - 1);
+    p_ += N - 1;
+  }
+  // {"type":"<name>","id":" in one copy of constant size (kRecordStart).
+  void Start(LogEvent type) {
+    const RecordStart& s =
+        kRecordStart[std::min(static_cast<size_t>(type), kRecordStart.size() - 1)];
+    std::memcpy(p_, s.text, sizeof(s.text));
+    p_ += s.size;
+  }
+  template <typename Int>
+  void Number(Int v) {
+    p_ = std::to_chars(p_, p_ + kMaxNumberChars, v).ptr;
+  }
+  void MessageId(uint64_t id) {
+    server::WriteMessageId(id, p_);
+    p_ += server::kMessageIdChars;
+  }
+
+  void JsonString(std::string_view s) { p_ = WriteJsonString(p_, s); }
+
+  // RFC 3339 UTC with milliseconds, quoted.
+  void Time(int64_t ms, SecondCache* cache) {
+    const int64_t secs = ms / 1000;
+    if (secs != cache->secs) cache->Format(secs);
+    // All of text (a constant-size copy), kept up to its size.
+    std::memcpy(p_, cache->text, sizeof(cache->text));
+    p_ += cache->size;
+    const int frac = static_cast<int>(ms - secs * 1000);  // ms % 1000, no second division
+    if (frac >= 0) [[likely]] {
+      const unsigned u = static_cast<unsigned>(frac);
+      p_[0] = static_cast<char>('0' + u / 100);
+      std::memcpy(p_ + 1, &kDigitPairs[2 * (u % 100)], 2);
+      p_ += 3;
+    } else {  // before 1970: as it always was
+      Put(static_cast<char>('0' + frac / 100));
+      Put(static_cast<char>('0' + frac / 10 % 10));
+      Put(static_cast<char>('0' + frac % 10));
+    }
+    Put("Z\"");
+  }
+
+ private:
+  char* p_;
+};
+
+}  // namespace
+
+std::string_view LogEventName(LogEvent e) { return EventName(e); }
+
+size_t MaxLogRecordSize(const LogRecord& r) {
+  return kMaxFixedChars + MaxJsonStringChars(r.sender) + MaxJsonStringChars(r.recipient) +
+         MaxJsonStringChars(r.domain) + MaxJsonStringChars(r.peer) +
+         MaxJsonStringChars(r.enhanced) + MaxJsonStringChars(r.response) +
+         3 * kMaxNumberChars + 2 * kMaxTimeChars + kStoreSlack;
+}
+
+char* WriteLogRecord(const LogRecord& r, char* out) {
   // One cache per field: a retried message's queued_at and event_at lie in
   // different seconds and would evict each other from a shared one.
   thread_local SecondCache queued_cache;
   thread_local SecondCache event_cache;
-  // Room for the longest record these fields can make, in one resize; the
-  // string is cut back to what was written below.
-  const size_t max_size = kMaxFixedChars + MaxJsonStringChars(r.sender) +
-                          MaxJsonStringChars(r.recipient) + MaxJsonStringChars(r.domain) +
-                          MaxJsonStringChars(r.peer) + MaxJsonStringChars(r.enhanced) +
-                          MaxJsonStringChars(r.response) + 3 * kMaxNumberChars + 2 * kMaxTimeChars;
-  const size_t start = out->size();
-  out->resize(start + max_size);
-  char* const begin = out->data() + start;
-  Writer w(begin);
-  w.Put("{\"type\":\"");
-  w.Put(LogEventName(r.type));
-  w.Put("\",\"id\":\"");
+  Writer w(out);
+  w.Start(r.type);  // {"type":"Delivery","id":"
   if (r.id != 0) w.MessageId(r.id);
   w.Put("\",\"sender\":");
   w.JsonString(r.sender);
@@ -192,15 +312,48 @@ void AppendLogRecord(const LogRecord& r, std::string* out) {
   w.Number(r.attempt);
   w.Put(",\"size\":");
   w.Number(r.size);
-  w.Put(r.tls ? ",\"tls\":true" : ",\"tls\":false");
+  if (r.tls) {
+    w.Put(",\"tls\":true");
+  } else {
+    w.Put(",\"tls\":false");
+  }
   w.Put(",\"queued_at\":");
   w.Time(r.queued_at_ms, &queued_cache);
   w.Put(",\"event_at\":");
   w.Time(r.event_at_ms, &event_cache);
   w.Put("}\n");
-  const size_t size = static_cast<size_t>(w.end() - begin);
-  assert(size <= max_size);
-  out->resize(start + size);
+  assert(static_cast<size_t>(w.end() - out) <= MaxLogRecordSize(r) - kStoreSlack);
+  return w.end();
+}
+
+void AppendLogRecord(const LogRecord& r, std::string* out) {
+  // Room for the longest record, cut back to what was written.
+  const size_t start = out->size();
+  out->resize(start + MaxLogRecordSize(r));
+  char* const end = WriteLogRecord(r, out->data() + start);
+  out->resize(static_cast<size_t>(end - out->data()));
+}
+
+void LogBuffer::Append(const LogRecord& r) {
+  const size_t room = MaxLogRecordSize(r);
+  if (capacity_ - size_ < room) Grow(room);
+  size_ = static_cast<size_t>(WriteLogRecord(r, data_.get() + size_) - data_.get());
+}
+
+void LogBuffer::Grow(size_t n) {
+  // Doubling, as std::string does: a batch reaches its size in a few steps.
+  const size_t capacity = std::max({2 * capacity_, size_ + n, kMinLogBufferBytes});
+  // make_unique_for_overwrite: no zero-fill (see the class comment).
+  std::unique_ptr<char[]> data = std::make_unique_for_overwrite<char[]>(capacity);
+  if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
+  data_ = std::move(data);
+  capacity_ = capacity;
+}
+
+void LogBuffer::swap(LogBuffer& other) noexcept {
+  std::swap(data_, other.data_);
+  std::swap(size_, other.size_);
+  std::swap(capacity_, other.capacity_);
 }
 
 bool TerminatePartialRecord(int fd, const std::string& path) {
@@ -236,7 +389,7 @@ void DeliveryLog::Add(const LogRecord& r) {
     first_pending_ms_ = loop_->now_ms();
     ArmTimer();
   }
-  AppendLogRecord(r, &buffer_);
+  buffer_.Append(r);
   ++records_;
 }
 
@@ -278,7 +431,7 @@ void DeliveryLog::OnWritten(int32_t res) {
     return;
   }
   writing_ = false;
-  if (writing_buffer_.capacity() > (4u << 20)) std::string().swap(writing_buffer_);
+  if (writing_buffer_.capacity() > (4u << 20)) LogBuffer().swap(writing_buffer_);
   // Records that came during the write may be due already, with no turn
   // hook to see it if the loop now sleeps.
   if (!buffer_.empty()) ArmTimer();

@@ -17,7 +17,9 @@
 // them (the log is an observability stream; the spool holds the truth).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -58,9 +60,40 @@ struct LogRecord {
 // its own and only the partial one is unreadable. Returns whether it did.
 bool TerminatePartialRecord(int fd, const std::string& path);
 
-// Appends one JSON line for `r` to *out.
+// Room WriteLogRecord needs for `r`: the longest line its fields can make
+// plus slack for stores that run past the cursor (16-byte SIMD copies).
+size_t MaxLogRecordSize(const LogRecord& r);
+// Writes one JSON line for `r` at `out`, which must have room for
+// MaxLogRecordSize(r) bytes; returns the end of the line. Bytes past it
+// (within that room) may have been overwritten.
+char* WriteLogRecord(const LogRecord& r, char* out);
+// Appends one JSON line for `r` to *out (tests; the log uses LogBuffer).
 void AppendLogRecord(const LogRecord& r, std::string* out);
 std::string_view LogEventName(LogEvent e);
+
+// Bytes of records for one write. Unlike a std::string resized by each
+// record's bound, it never zero-fills the room a record may need (~1.5 KB
+// for a typical one, every record): WriteLogRecord needs spare bytes, not
+// initialised ones. Grows geometrically, copying only the bytes in use.
+class LogBuffer {
+ public:
+  // Appends one JSON line for `r`.
+  void Append(const LogRecord& r);
+  const char* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  size_t capacity() const { return capacity_; }
+  void clear() { size_ = 0; }
+  void swap(LogBuffer& other) noexcept;
+
+ private:
+  // Makes room for `n` more bytes at data() + size().
+  void Grow(size_t n);
+
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
 
 class DeliveryLog {
  public:
@@ -90,8 +123,8 @@ class DeliveryLog {
   uint64_t first_pending_ms_ = 0;  // when buffer_ got its oldest record
   runtime::Timer timer_;
   size_t max_buffer_bytes_;
-  std::string buffer_;
-  std::string writing_buffer_;
+  LogBuffer buffer_;
+  LogBuffer writing_buffer_;
   size_t written_ = 0;
   bool writing_ = false;
   uint64_t records_ = 0;

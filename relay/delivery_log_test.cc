@@ -1,18 +1,23 @@
-// delivery_log_test.cc — JSON escaping of every field, records identical to
-// a plain reference formatter, and when the log's batches are written (size,
-// age, force).
+// delivery_log_test.cc — JSON escaping of every field (also of strings that
+// end at a page's end), records identical to a plain reference formatter and
+// within their bound, and when the log's batches are written (size, age,
+// force).
 #include "relay/delivery_log.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <time.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -48,32 +53,6 @@ std::string ResponseField(const std::string& line) {
   const size_t a = line.find("\"response\":") + 11;
   const size_t b = line.find(",\"attempt\":");
   return line.substr(a, b - a);
-}
-
-TEST(DeliveryLogTest, EscapesEveryByteWhereverItSits) {
-  // Each special byte at every offset of strings up to 40 bytes long (both
-  // the 16-byte SIMD steps and the tail loop), plus bytes >= 0x80 as is.
-  const std::string specials = std::string("\"\\\n\r\t\x01\x1f\x7f\x80\xff ", 11);
-  for (size_t len = 1; len <= 40; ++len) {
-    for (size_t at = 0; at < len; ++at) {
-      for (char c : specials) {
-        std::string text(len, 'a');
-        text[at] = c;
-        LogRecord r;
-        r.response = text;
-        std::string line;
-        AppendLogRecord(r, &line);
-        ASSERT_EQ(ResponseField(line), Reference(text)) << "len " << len << " at " << at;
-      }
-    }
-  }
-  std::string all;
-  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
-  LogRecord r;
-  r.response = all;
-  std::string line;
-  AppendLogRecord(r, &line);
-  EXPECT_EQ(ResponseField(line), Reference(all));
 }
 
 // RFC 3339 UTC with milliseconds, formatted from scratch every time.
@@ -114,6 +93,93 @@ std::string ReferenceRecord(const LogRecord& r) {
   return out + "}\n";
 }
 
+// The line AppendLogRecord writes for a record with `text` as its response.
+std::string LineWithResponse(std::string_view text) {
+  LogRecord r;
+  r.response = text;
+  std::string line;
+  AppendLogRecord(r, &line);
+  return line;
+}
+
+TEST(DeliveryLogTest, EscapesEveryByteWhereverItSits) {
+  // Each special byte at every offset of strings of every length up to 40
+  // (whole 16-byte steps and the last, shorter one), plus bytes >= 0x80
+  // as is; from every alignment, since the last step loads 16 bytes from
+  // wherever the string's tail starts.
+  const std::string specials = std::string("\"\\\n\r\t\x01\x1f\x7f\x80\xff ", 11);
+  std::string storage;
+  for (size_t len = 0; len <= 40; ++len) {
+    for (size_t at = 0; at < std::max<size_t>(len, 1); ++at) {
+      for (char c : specials) {
+        std::string text(len, 'a');
+        if (len > 0) text[at] = c;
+        // Bytes that would need escaping after the string: the last step
+        // loads some of them, and must ignore them.
+        storage.assign(64 + 16, '"');
+        const size_t offset = (len * 11 + at * 3 + static_cast<unsigned char>(c)) % 16;
+        storage.replace(offset, len, text);
+        const std::string_view placed(storage.data() + offset, len);
+        ASSERT_EQ(ResponseField(LineWithResponse(placed)), Reference(text))
+            << "len " << len << " at " << at << " offset " << offset;
+      }
+    }
+  }
+  // Two escapes in one step, escapes only, and an escape at both ends.
+  for (size_t len = 0; len <= 40; ++len) {
+    for (size_t at = 0; at + 1 < len; ++at) {
+      std::string text(len, 'b');
+      text[at] = '"';
+      text[len - 1 - at] = '\x02';
+      ASSERT_EQ(ResponseField(LineWithResponse(text)), Reference(text)) << len << " " << at;
+    }
+    const std::string escapes(len, '\\');
+    ASSERT_EQ(ResponseField(LineWithResponse(escapes)), Reference(escapes)) << len;
+    const std::string controls(len, '\x1b');
+    ASSERT_EQ(ResponseField(LineWithResponse(controls)), Reference(controls)) << len;
+  }
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  EXPECT_EQ(ResponseField(LineWithResponse(all)), Reference(all));
+}
+
+// Strings that end at, or just before, the end of a readable page followed
+// by an unreadable one: the last 16-byte step must not load from the
+// second page (it would fault), yet escape as everywhere else.
+TEST(DeliveryLogTest, StringsAtAPageEndAreReadSafely) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* const map = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  char* const first = static_cast<char*>(map);
+  ASSERT_EQ(mprotect(first + page, page, PROT_NONE), 0);
+  const char specials[] = {'"', '\\', '\n', '\x01', 'q'};
+  for (size_t len = 0; len <= 40; ++len) {
+    for (size_t gap = 0; gap <= 17; ++gap) {  // bytes between the string and the page end
+      for (size_t at = 0; at < std::max<size_t>(len, 1); ++at) {
+        for (char c : specials) {
+          char* const begin = first + page - gap - len;
+          memset(begin, 'p', len);
+          if (len > 0) begin[at] = c;
+          const std::string_view text(begin, len);
+          LogRecord r;
+          r.sender = text;
+          r.recipient = text;
+          r.domain = text;
+          r.peer = text;
+          r.enhanced = text;
+          r.response = text;
+          std::string line;
+          AppendLogRecord(r, &line);
+          ASSERT_EQ(line, ReferenceRecord(r))
+              << "len " << len << " gap " << gap << " at " << at << " char " << int{c};
+        }
+      }
+    }
+  }
+  munmap(map, 2 * page);
+}
+
 TEST(DeliveryLogTest, RecordsMatchTheReferenceFormatter) {
   // Strings: empty, plain, long, and every byte 0..255 at varied offsets
   // (inside and across the 16-byte SIMD steps).
@@ -132,13 +198,16 @@ TEST(DeliveryLogTest, RecordsMatchTheReferenceFormatter) {
   strings.push_back(all);
   strings.push_back(all + all + "tail");
 
+  // Every type, and values no LogEvent has ("Unknown").
   const LogEvent types[] = {LogEvent::kReception,        LogEvent::kDelivery,
                             LogEvent::kTransientFailure, LogEvent::kBounce,
-                            LogEvent::kExpiration,       LogEvent::kRejection};
+                            LogEvent::kExpiration,       LogEvent::kRejection,
+                            static_cast<LogEvent>(6),    static_cast<LogEvent>(255)};
   const uint64_t ids[] = {0, 1, 0x0123456789ABCDEFull, 0xFEDCBA9876543210ull, UINT64_MAX};
-  const int codes[] = {0, 250, 451, 554, -1, INT_MAX, INT_MIN};
-  const uint32_t attempts[] = {0, 1, 17, UINT32_MAX};
-  const uint64_t sizes[] = {0, 1024, 1u << 31, UINT64_MAX};
+  // Numbers around the one-to-three-digit shortcut's edges, and the limits.
+  const int codes[] = {0, 250, 451, 554, -1, INT_MAX, INT_MIN, 9, 10, 99, 100, 999, 1000, -999};
+  const uint32_t attempts[] = {0, 1, 17, UINT32_MAX, 9, 10, 99, 100, 999, 1000, 1001};
+  const uint64_t sizes[] = {0, 1024, 1u << 31, UINT64_MAX, 9, 10, 99, 100, 999, 1000};
   // 0, ms 999 and 0 of neighbouring seconds, a leap day, ms 999 of the
   // last second of a year, and far-future times.
   const int64_t times[] = {0,
@@ -154,6 +223,8 @@ TEST(DeliveryLogTest, RecordsMatchTheReferenceFormatter) {
 
   std::string out;
   size_t n = 0;
+  LogBuffer buffer;
+  std::string buffered;  // what `buffer` should hold
   for (size_t k = 0; k < 3000; ++k) {
     LogRecord r;
     r.type = types[k % std::size(types)];
@@ -180,7 +251,52 @@ TEST(DeliveryLogTest, RecordsMatchTheReferenceFormatter) {
     ASSERT_EQ(out.size(), n + want.size()) << "record " << k;
     ASSERT_EQ(out.compare(n, want.size(), want), 0) << "record " << k;
     n = out.size();
+    // WriteLogRecord stays within MaxLogRecordSize(r): the bytes after it
+    // keep their fill.
+    const size_t room = MaxLogRecordSize(r);
+    std::vector<char> space(room + 64, '\xA5');
+    const char* const end = WriteLogRecord(r, space.data());
+    ASSERT_EQ(std::string_view(space.data(), static_cast<size_t>(end - space.data())), want)
+        << "record " << k;
+    for (size_t i = room; i < space.size(); ++i) {
+      ASSERT_EQ(space[i], '\xA5') << "record " << k << " wrote byte " << i - room << " past room";
+    }
+    // The log's buffer: grows as records come, cleared now and then.
+    buffer.Append(r);
+    buffered += want;
+    if (k % 700 == 699) {
+      ASSERT_EQ(std::string_view(buffer.data(), buffer.size()), buffered) << "record " << k;
+      buffer.clear();
+      buffered.clear();
+      EXPECT_TRUE(buffer.empty());
+    }
   }
+  ASSERT_EQ(std::string_view(buffer.data(), buffer.size()), buffered);
+}
+
+TEST(DeliveryLogTest, LogBufferSwapsAndGrows) {
+  LogBuffer a;
+  LogBuffer b;
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(a.capacity(), 0u);
+  LogRecord r;
+  r.type = LogEvent::kDelivery;
+  r.response = "ok";
+  a.Append(r);
+  std::string want;
+  AppendLogRecord(r, &want);
+  EXPECT_EQ(std::string_view(a.data(), a.size()), want);
+  a.swap(b);
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(std::string_view(b.data(), b.size()), want);
+  // A record far larger than the buffer: it grows to hold it, keeping
+  // what was there.
+  const std::string big(100000, '\n');
+  r.response = big;
+  b.Append(r);
+  AppendLogRecord(r, &want);
+  EXPECT_EQ(std::string_view(b.data(), b.size()), want);
+  EXPECT_GE(b.capacity(), MaxLogRecordSize(r));
 }
 
 class BatchTest : public ::testing::Test {
