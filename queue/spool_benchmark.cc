@@ -18,6 +18,7 @@
 
 #include "benchmark/benchmark.h"
 #include "queue/record.h"
+#include "queue/spool_benchmark_round.h"
 #include "queue/spool.h"
 
 namespace ringpost::queue {
@@ -90,19 +91,7 @@ void RunCommit(benchmark::State& state, bool durable) {
     locs.reserve(static_cast<size_t>(batch));
     int64_t failures = 0;
     for (auto _ : state) {
-      locs.clear();
-      for (int i = 0; i < batch; ++i) {
-        m.id = spool.NewMessageId();
-        auto loc = spool.AppendMessage(m, [&failures](absl::Status s) {
-          if (!s.ok()) ++failures;
-        });
-        if (loc.ok()) locs.push_back(*loc);
-      }
-      spool.Flush();
-      io.RunPending();
-      for (const MessageLocator& l : locs) {
-        spool.MarkDone(l, 0, kOutcomeDelivered);
-      }
+      AppendCommitRetire(spool, &m, batch, &locs, &failures, [&io] { io.RunPending(); });
     }
     spool.Flush();
     io.RunPending();

@@ -27,6 +27,7 @@
 #include "benchmark/benchmark.h"
 #include "queue/record.h"
 #include "queue/spool.h"
+#include "queue/spool_benchmark_round.h"
 #include "relay/runtime/loop.h"
 #include "relay/uring_spool_io.h"
 
@@ -95,19 +96,7 @@ void BM_UringCommit(benchmark::State& state) {
     int64_t failures = 0;
     const double user_start = ThreadUserSeconds();
     for (auto _ : state) {
-      locs.clear();
-      for (int i = 0; i < batch; ++i) {
-        m.id = spool.NewMessageId();
-        auto loc = spool.AppendMessage(m, [&failures](absl::Status s) {
-          if (!s.ok()) ++failures;
-        });
-        if (loc.ok()) locs.push_back(*loc);
-      }
-      spool.Flush();
-      l->Run();
-      for (const queue::MessageLocator& loc : locs) {
-        spool.MarkDone(loc, 0, queue::kOutcomeDelivered);
-      }
+      queue::AppendCommitRetire(spool, &m, batch, &locs, &failures, [l] { l->Run(); });
     }
     user_seconds = ThreadUserSeconds() - user_start;
     l->Run();
