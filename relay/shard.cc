@@ -475,10 +475,7 @@ Shard::Shard(Shared* shared, int index) : shared_(shared), index_(index) {
   };
 }
 
-Shard::~Shard() {
-  for (DeliveryJob* job : free_jobs_) delete job;
-  for (Message* msg : free_messages_) delete msg;
-}
+Shard::~Shard() = default;
 
 void Shard::Start() {
   thread_ = std::thread([this] { ThreadMain(); });
@@ -552,13 +549,7 @@ void Shard::Account(Message* msg) {
 }
 
 Message* Shard::NewMessage() {
-  Message* msg;
-  if (free_messages_.empty()) {
-    msg = new Message();
-  } else {
-    msg = free_messages_.back();
-    free_messages_.pop_back();
-  }
+  Message* msg = free_messages_.Take().release();
   Message* head = &live_messages_;
   if (head->next == nullptr) head->next = head->prev = head;
   msg->next = head->next;
@@ -571,33 +562,27 @@ Message* Shard::NewMessage() {
 // Jobs are recycled through a bounded free list: their rcpts vector and
 // domain keep their storage. A job may be made on one shard and finished on
 // another; each shard's list holds what it finished.
-DeliveryJob* Shard::NewJob() {
-  if (free_jobs_.empty()) return new DeliveryJob();
-  DeliveryJob* job = free_jobs_.back();
-  free_jobs_.pop_back();
-  return job;
-}
+DeliveryJob* Shard::NewJob() { return free_jobs_.Take().release(); }
 
 void Shard::RecycleJob(DeliveryJob* job) {
-  if (free_jobs_.size() >= kFreeJobsMax) {
-    delete job;
-    return;
-  }
-  job->owner = nullptr;
-  job->message = nullptr;
-  job->rcpts.clear();
-  job->attempts = 0;
-  free_jobs_.push_back(job);
+  free_jobs_.Give(std::unique_ptr<DeliveryJob>(job), [](DeliveryJob& j) {
+    j.owner = nullptr;
+    j.message = nullptr;
+    j.rcpts.clear();
+    j.attempts = 0;
+  });
 }
 
 namespace {
 
-// Resets *m for reuse. Its strings keep their storage, except a body
+// Resets a message for reuse. Its strings keep their storage, except a body
 // buffer over `content_max` (a big body's buffer is not worth holding).
 template <typename M>
-void ResetKeepingStorage(M* m, size_t content_max) {
-  if (m->content.capacity() > content_max) std::string().swap(m->content);
-  m->Reset();
+auto ResetKeepingStorage(size_t content_max) {
+  return [content_max](M& m) {
+    if (m.content.capacity() > content_max) std::string().swap(m.content);
+    m.Reset();
+  };
 }
 
 }  // namespace
@@ -606,12 +591,8 @@ void Shard::FreeMessage(Message* msg) {
   queued_bytes_ -= msg->accounted_bytes;
   msg->prev->next = msg->next;
   msg->next->prev = msg->prev;
-  if (free_messages_.size() >= kFreeMessagesMax) {
-    delete msg;
-    return;
-  }
-  ResetKeepingStorage(msg, kRecycledContentMax);
-  free_messages_.push_back(msg);
+  free_messages_.Give(std::unique_ptr<Message>(msg),
+                      ResetKeepingStorage<Message>(kRecycledContentMax));
 }
 
 // Storage goes round: a submitted message's strings move into a Message
@@ -619,10 +600,7 @@ void Shard::FreeMessage(Message* msg) {
 // the shell, which the session fills with the next message. Once warm, a
 // message costs no allocation for its body, sender or recipient list.
 std::unique_ptr<server::IncomingMessage> Shard::NewIncomingMessage() {
-  if (free_incoming_.empty()) return std::make_unique<server::IncomingMessage>();
-  std::unique_ptr<server::IncomingMessage> in = std::move(free_incoming_.back());
-  free_incoming_.pop_back();
-  return in;
+  return free_incoming_.Take();
 }
 
 void Shard::FreeAfterStop() {
@@ -820,10 +798,8 @@ void Shard::SubmitMessage(InboundConnection* conn,
   in->sender = std::move(record.sender);
   in->recipients = std::move(record.recipients);
   in->content = std::move(record.body);
-  if (free_incoming_.size() < kFreeMessagesMax) {
-    ResetKeepingStorage(in.get(), kRecycledContentMax);
-    free_incoming_.push_back(std::move(in));
-  }
+  free_incoming_.Give(std::move(in),
+                      ResetKeepingStorage<server::IncomingMessage>(kRecycledContentMax));
   Account(msg);
   if (!locator.ok()) {
     const uint64_t id = msg->id;

@@ -33,6 +33,7 @@
 #include "relay/client/smtp_client.h"
 #include "relay/config/config.h"
 #include "relay/delivery_log.h"
+#include "relay/runtime/free_list.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/spsc_ring.h"
 #include "relay/runtime/stream.h"
@@ -263,14 +264,12 @@ class Shard {
   __kernel_timespec commit_timeout_{};
   runtime::MemberCompletion<Shard, &Shard::OnCommitTimer> commit_timer_done_{this};
   std::vector<std::pair<uint32_t, uint8_t>> finals_scratch_;
-  static constexpr size_t kFreeJobsMax = 4096;
-  std::vector<DeliveryJob*> free_jobs_;
+  runtime::FreeList<DeliveryJob> free_jobs_{4096};
   // Freed messages and the shells of submitted IncomingMessages, recycled
   // with the storage of their strings (see NewIncomingMessage).
-  static constexpr size_t kFreeMessagesMax = 256;
   static constexpr size_t kRecycledContentMax = 16 * 1024;
-  std::vector<Message*> free_messages_;
-  std::vector<std::unique_ptr<server::IncomingMessage>> free_incoming_;
+  runtime::FreeList<Message> free_messages_{256};
+  runtime::FreeList<server::IncomingMessage> free_incoming_{256};
   Message live_messages_;  // sentinel of the intrusive list of live messages
   uint64_t queued_bytes_ = 0;  // bodies of live messages (max_queue_memory)
   bool draining_ = false;
