@@ -320,6 +320,19 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 // ---------------------------------------------------------------------------
 // Durations and byte sizes.
 
+// Duration units, largest first (DurationToString picks the largest that
+// divides the value exactly).
+struct DurationUnit {
+  int64_t us;
+  std::string_view suffix;
+};
+constexpr DurationUnit kDurationUnits[] = {{int64_t{24} * 3600 * 1000 * 1000, "d"},
+                                           {int64_t{3600} * 1000 * 1000, "h"},
+                                           {int64_t{60} * 1000 * 1000, "m"},
+                                           {1000 * 1000, "s"},
+                                           {1000, "ms"},
+                                           {1, "us"}};
+
 absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
   if (text == "0") return absl::ZeroDuration();
   if (text.empty()) return absl::InvalidArgumentError("empty duration");
@@ -344,23 +357,15 @@ absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
     }
     const std::string_view unit = rest.substr(0, unit_len);
     uint64_t unit_us = 0;
-    if (unit == "us") {
-      unit_us = 1;
-    } else if (unit == "ms") {
-      unit_us = 1000;
-    } else if (unit == "s") {
-      unit_us = 1000 * 1000;
-    } else if (unit == "m") {
-      unit_us = uint64_t{60} * 1000 * 1000;
-    } else if (unit == "h") {
-      unit_us = uint64_t{3600} * 1000 * 1000;
-    } else if (unit == "d") {
-      unit_us = uint64_t{24} * 3600 * 1000 * 1000;
-    } else if (unit.empty()) {
+    for (const DurationUnit& u : kDurationUnits) {
+      if (unit == u.suffix) unit_us = static_cast<uint64_t>(u.us);
+    }
+    if (unit_us == 0 && unit.empty()) {
       return absl::InvalidArgumentError(Cat("bad duration ", Quote(text),
                                                      ": missing unit after ", *n,
                                                      " (us, ms, s, m, h, d), e.g. \"", *n, "s\""));
-    } else {
+    }
+    if (unit_us == 0) {
       return absl::InvalidArgumentError(Cat("bad duration ", Quote(text), ": unknown unit ",
                                                      Quote(unit), " (use us, ms, s, m, h, d)"));
     }
@@ -378,17 +383,7 @@ std::string DurationToString(absl::Duration d) {
   if (d <= absl::ZeroDuration()) return "0";
   const int64_t us = absl::ToInt64Microseconds(d);
   if (us == 0) return "0";
-  struct Unit {
-    int64_t us;
-    const char* suffix;
-  };
-  static constexpr Unit kUnits[] = {{int64_t{24} * 3600 * 1000 * 1000, "d"},
-                                    {int64_t{3600} * 1000 * 1000, "h"},
-                                    {int64_t{60} * 1000 * 1000, "m"},
-                                    {1000 * 1000, "s"},
-                                    {1000, "ms"},
-                                    {1, "us"}};
-  for (const Unit& u : kUnits) {
+  for (const DurationUnit& u : kDurationUnits) {
     if (us % u.us == 0) return Cat(us / u.us, u.suffix);
   }
   return Cat(us, "us");  // unreachable: the last unit divides all
