@@ -18,28 +18,16 @@
 
 #include "benchmark/benchmark.h"
 #include "queue/record.h"
-#include "queue/spool_benchmark_round.h"
 #include "queue/spool.h"
+#include "queue/spool_benchmark_round.h"
 
 namespace ringpost::queue {
 namespace {
 
-MessageRecord WithBody(size_t body_bytes) {
-  MessageRecord m;
-  m.id = 1;
-  m.queued_at_ms = 1700000000000;
-  m.sender = "news@shop.example";
-  m.recipients = {"someone@example.com"};
-  m.body = "From: news@shop.example\r\nSubject: hello\r\n\r\n";
-  while (m.body.size() < body_bytes) m.body += "Lorem ipsum dolor sit amet.\r\n";
-  m.body.resize(body_bytes);
-  return m;
-}
-
-MessageRecord OneKilobyte() { return WithBody(1024); }
+MessageRecord OneKilobyte() { return BenchmarkMessage(1024); }
 
 void BM_EncodeMessage(benchmark::State& state) {
-  const MessageRecord m = WithBody(static_cast<size_t>(state.range(0)));
+  const MessageRecord m = BenchmarkMessage(static_cast<size_t>(state.range(0)));
   std::string out;
   out.reserve(FramedMessageSize(m));
   for (auto _ : state) {
@@ -54,7 +42,7 @@ BENCHMARK(BM_EncodeMessage)->Arg(1024)->Arg(100 * 1024);
 
 // The same into raw memory, as the spool encodes into its batch buffers.
 void BM_EncodeMessageInto(benchmark::State& state) {
-  const MessageRecord m = WithBody(static_cast<size_t>(state.range(0)));
+  const MessageRecord m = BenchmarkMessage(static_cast<size_t>(state.range(0)));
   std::string out(FramedMessageSize(m), '\0');
   for (auto _ : state) {
     EncodeMessageInto(m, 7, out.data());

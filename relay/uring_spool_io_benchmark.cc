@@ -34,18 +34,6 @@
 namespace ringpost {
 namespace {
 
-queue::MessageRecord Message(size_t body_bytes) {
-  queue::MessageRecord m;
-  m.id = 1;
-  m.queued_at_ms = 1700000000000;
-  m.sender = "news@shop.example";
-  m.recipients = {"someone@example.com"};
-  m.body = "From: news@shop.example\r\nSubject: hello\r\n\r\n";
-  while (m.body.size() < body_bytes) m.body += "Lorem ipsum dolor sit amet.\r\n";
-  m.body.resize(body_bytes);
-  return m;
-}
-
 double ThreadUserSeconds() {
   struct rusage ru;
   getrusage(RUSAGE_THREAD, &ru);
@@ -90,7 +78,7 @@ void BM_UringCommit(benchmark::State& state) {
       if (!spool.HasIoInFlight()) l->Quit();
     });
     l->Run();  // first segment ready
-    queue::MessageRecord m = Message(body);
+    queue::MessageRecord m = queue::BenchmarkMessage(body);
     std::vector<queue::MessageLocator> locs;
     locs.reserve(static_cast<size_t>(batch));
     int64_t failures = 0;
