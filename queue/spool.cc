@@ -28,6 +28,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "queue/check.h"
+#include "queue/crc32c.h"
 #include "queue/spool_internal.h"
 
 namespace ringpost::queue {
@@ -61,6 +62,32 @@ int FsyncDir(const std::string& dir) {
   const int err = rc == 0 ? 0 : errno;
   ::close(fd);
   return err;
+}
+
+std::string EncodeIdFile(uint64_t limit) {
+  std::string out(kIdFileBytes, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(limit >> (8 * i));
+  const uint32_t crc = Crc32c(out.data(), 8);
+  for (int i = 0; i < 4; ++i) {
+    out[8 + i] = static_cast<char>(crc >> (8 * i));
+    out[12 + i] = static_cast<char>(kIdFileMagic >> (8 * i));
+  }
+  return out;
+}
+
+std::optional<uint64_t> DecodeIdFile(std::string_view contents) {
+  if (contents.size() != kIdFileBytes) return std::nullopt;
+  const auto le = [&](size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) {
+      v = (v << 8) | static_cast<uint8_t>(contents[at + i]);
+    }
+    return v;
+  };
+  if (le(12, 4) != kIdFileMagic || le(8, 4) != Crc32c(contents.data(), 8)) {
+    return std::nullopt;
+  }
+  return le(0, 8);
 }
 
 }  // namespace spool_internal
@@ -148,6 +175,7 @@ Spool::~Spool() {
     if (seg->dat_fd >= 0) io_->Close(seg->dat_fd);
     if (seg->jnl_fd >= 0) io_->Close(seg->jnl_fd);
   }
+  if (ids_fd_ >= 0) ::close(ids_fd_);
 }
 
 template <typename F>
@@ -189,9 +217,48 @@ Spool::Segment* Spool::Find(uint64_t seq) {
 uint64_t Spool::NewMessageId() {
   id_counter_ = (id_counter_ + 1) & spool_internal::kCounterMask;
   QUEUE_CHECK(id_counter_ != 0);  // 2^54 ids: centuries at any real rate
+  if (id_counter_ >= id_renew_at_) [[unlikely]] RenewIdLease();
   return (static_cast<uint64_t>(options_.shard)
           << spool_internal::kCounterBits) |
          id_counter_;
+}
+
+void Spool::RenewIdLease() {
+  if (id_counter_ > id_limit_ && !id_limit_passed_) {
+    id_limit_passed_ = true;
+    Log(absl::StrCat("message ids passed the bound in ", shard_dir_,
+                     "/ids before it could be renewed; some may repeat "
+                     "after a restart if the clock is behind them"));
+  }
+  if (id_renewing_) {
+    // Run again when the counter passes the bound, to log it.
+    id_renew_at_ = id_limit_passed_ ? ~uint64_t{0} : id_limit_ + 1;
+    return;
+  }
+  id_renewing_ = true;
+  id_renew_at_ = id_counter_ > id_limit_ ? ~uint64_t{0} : id_limit_ + 1;
+  const uint64_t bound =
+      spool_internal::IdBound(id_counter_, options_.id_lease);
+  ids_block_ = spool_internal::EncodeIdFile(bound);
+  io_->WriteAndSync(
+      ids_fd_, 0, ids_block_, /*sync=*/true,
+      Callback([this, bound](int r) { OnIdLeaseWritten(bound, r); }));
+}
+
+void Spool::OnIdLeaseWritten(uint64_t bound, int result) {
+  id_renewing_ = false;
+  if (result == static_cast<int>(ids_block_.size())) {
+    id_limit_ = bound;
+    id_limit_passed_ = false;
+    id_renew_at_ = bound - options_.id_lease / 2;
+    return;
+  }
+  Log(absl::StrCat(
+      ErrnoStatus(result < 0 ? -result : EIO,
+                  absl::StrCat(shard_dir_, "/ids: write"))
+          .message(),
+      "; retried later"));
+  id_renew_at_ = id_counter_ + std::max<uint64_t>(options_.id_lease / 16, 1);
 }
 
 absl::Status Spool::CanAccept() const {

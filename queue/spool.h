@@ -266,6 +266,9 @@ class Spool {
     bool durable = true;          // false: no fdatasync (benchmarks only)
     bool sync_journal = false;    // fdatasync journal writes too
     size_t max_free_segments = 2;  // done segments kept for reuse
+    // How far ahead of the id counter each write of the shard's `ids` file
+    // puts the persisted bound (2..2^40). Tests make it small.
+    uint64_t id_lease = uint64_t{1} << 32;
     std::function<void(std::string_view)> log;  // empty: stderr
   };
 
@@ -312,7 +315,12 @@ class Spool {
   ~Spool();
 
   // A new id, unique across restarts: shard in the top 10 bits, then a
-  // counter that starts above both the clock (µs) and every recovered id.
+  // counter that starts above the clock (µs), every recovered id and the
+  // bound persisted in <dir>/shard-<N>/ids. The bound moves id_lease ahead
+  // (one write and fdatasync through `io`) when the counter is half a
+  // lease from it: about every 2.4 hours at 250,000 ids per second. So ids
+  // stay unique across restarts however fast they come and even when the
+  // clock steps back.
   uint64_t NewMessageId();
 
   // OK unless a new message certainly cannot be taken now: the active
@@ -369,6 +377,12 @@ class Spool {
 
   // Run time (spool.cc).
   void Log(std::string_view line) const;
+  // Writes id_counter_ + id_lease to the ids file through io_; it becomes
+  // id_limit_ once durable (see NewMessageId).
+  void RenewIdLease();
+  void OnIdLeaseWritten(uint64_t bound, int result);
+  // At start-up: sets id_counter_ and writes the first bound, blocking.
+  absl::Status OpenIdFile(uint64_t max_recovered_counter);
   std::string SegPath(uint64_t seq, bool journal) const;
   std::string FreePath(uint64_t k, bool journal) const;
   Segment* Find(uint64_t seq);
@@ -400,6 +414,14 @@ class Spool {
   uint64_t next_seq_ = 1;
   uint64_t next_free_name_ = 0;
   uint64_t id_counter_ = 0;
+  // Id bound on disk (see NewMessageId): no counter above id_limit_ is
+  // issued unless its renewal failed or came late (logged).
+  uint64_t id_limit_ = 0;
+  uint64_t id_renew_at_ = 0;  // counter at which RenewIdLease runs next
+  bool id_renewing_ = false;  // a write of ids_block_ is in flight
+  bool id_limit_passed_ = false;  // logged that the counter passed it
+  int ids_fd_ = -1;           // <shard_dir>/ids
+  std::string ids_block_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Segment>> segments_;
   Segment* active_ = nullptr;  // takes appends
   Segment* spare_ = nullptr;   // being prepared, or ready for rollover

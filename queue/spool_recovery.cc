@@ -11,7 +11,8 @@
 //      keeps their segments sealed; segments with nothing left are renamed to
 //      free-<k> or removed;
 //   4. continues seqs above every seq seen in a name or a header, and ids
-//      above every recovered id and the clock.
+//      above every recovered id, the clock and the bound in `ids` (then
+//      writes the next bound there: see Spool::NewMessageId).
 // It never removes a file it could not read, never crashes on file contents,
 // and every loop is bounded by the directory size or the file size.
 //
@@ -185,6 +186,9 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
   if (options.commit_max_bytes == 0) {
     return absl::InvalidArgumentError("spool: commit_max_bytes is 0");
   }
+  if (options.id_lease < 2 || options.id_lease > (uint64_t{1} << 40)) {
+    return absl::InvalidArgumentError("spool: id_lease out of 2..2^40");
+  }
   std::unique_ptr<Spool> spool(new Spool(options, io));
   if (!options.durable) {
     spool->Log(
@@ -194,6 +198,47 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
   if (absl::Status s = spool->Recover(recovered); !s.ok()) return s;
   spool->StartSpare();
   return spool;
+}
+
+absl::Status Spool::OpenIdFile(uint64_t max_recovered_counter) {
+  const std::string path =
+      absl::StrCat(shard_dir_, "/", spool_internal::kIdFileName);
+  uint64_t floor = std::max(NowMicros() & spool_internal::kCounterMask,
+                            max_recovered_counter);
+  std::string contents;
+  if (const int err = ReadWholeFile(path, 4096, &contents); err == 0) {
+    const std::optional<uint64_t> limit =
+        spool_internal::DecodeIdFile(contents);
+    if (!limit || *limit > spool_internal::kCounterMask) {
+      Log(absl::StrCat(path, " is damaged; new ids start ",
+                       spool_internal::kIdDamageJump,
+                       " above the clock and the recovered ids"));
+      floor = spool_internal::IdBound(floor, spool_internal::kIdDamageJump);
+    } else {
+      floor = std::max(floor, *limit);
+    }
+  } else if (err != ENOENT) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("spool: cannot read ", path, ": ", ErrnoText(err)));
+  } else {
+    recover_dir_changed_ = true;  // the file is new
+  }
+  ids_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (ids_fd_ < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("spool: cannot open ", path, ": ", ErrnoText(errno)));
+  }
+  id_counter_ = floor;
+  id_limit_ = spool_internal::IdBound(floor, options_.id_lease);
+  id_renew_at_ = id_limit_ - options_.id_lease / 2;
+  const std::string block = spool_internal::EncodeIdFile(id_limit_);
+  if (::pwrite(ids_fd_, block.data(), block.size(), 0) !=
+          static_cast<ssize_t>(block.size()) ||
+      ::fdatasync(ids_fd_) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "spool: cannot write ", path, ": ", ErrnoText(errno)));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Spool::Recover(std::vector<RecoveredMessage>* recovered) {
@@ -237,6 +282,8 @@ absl::Status Spool::Recover(std::vector<RecoveredMessage>* recovered) {
       (journal ? segs[n].second : segs[n].first) = true;
     } else if (ParseName(name, "free-", &n, &journal)) {
       (journal ? frees[n].second : frees[n].first) = true;
+    } else if (name == spool_internal::kIdFileName) {
+      continue;
     } else {
       Log(absl::StrCat("ignoring unexpected file ", ToAbsl(name)));
     }
@@ -294,8 +341,7 @@ absl::Status Spool::Recover(std::vector<RecoveredMessage>* recovered) {
         "spool: a file header in ", shard_dir_, " has a seq above 2^62"));
   }
   next_seq_ = max_seq + 1;
-  id_counter_ = std::max(NowMicros() & spool_internal::kCounterMask,
-                         max_counter);
+  if (absl::Status s = OpenIdFile(max_counter); !s.ok()) return s;
   if (recover_dir_changed_) {
     if (const int err = spool_internal::FsyncDir(shard_dir_); err != 0) {
       Log(absl::StrCat("fsync of ", shard_dir_, ": ", ErrnoText(err)));

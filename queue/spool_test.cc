@@ -362,9 +362,9 @@ TEST_F(SpoolTest, EnospcOnSegmentCreationIsResourceExhausted) {
   EXPECT_TRUE(ok_st[0].ok());
   // No half-made files were left behind by the failed attempts.
   for (const std::string& f : Files()) {
-    EXPECT_TRUE(f.starts_with("seg-")) << f;
+    EXPECT_TRUE(f.starts_with("seg-") || f == "ids") << f;
   }
-  EXPECT_EQ(Files().size(), 2u);
+  EXPECT_EQ(Files().size(), 3u);
 }
 
 TEST_F(SpoolTest, DiskFullKeepsQueuedMailAndReusesFreedSegments) {
@@ -837,6 +837,89 @@ TEST_F(SpoolTest, IdsAreUniqueAcrossRestarts) {
       EXPECT_TRUE(ids.insert(id).second);
     }
   }
+}
+
+// The bound in <shard dir>/ids, read as the test knows the format.
+uint64_t IdFileBound(const std::string& shard_dir) {
+  std::ifstream in(shard_dir + "/ids", std::ios::binary);
+  char b[8] = {};
+  in.read(b, sizeof(b));
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[i]);
+  return v;
+}
+
+TEST_F(SpoolTest, IdsContinueAboveThePersistedBoundNotTheClock) {
+  // A bound 2^40 ahead of the clock: only the ids file can carry it over.
+  Spool::Options o = Opts();
+  o.id_lease = uint64_t{1} << 40;
+  uint64_t first = 0;
+  {
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, o, &rec);
+    ASSERT_TRUE(spool);
+    first = spool->NewMessageId();
+  }
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  EXPECT_GE(spool->NewMessageId(), first + (uint64_t{1} << 40));
+}
+
+TEST_F(SpoolTest, IdBoundIsRenewedBeforeTheCounterPassesIt) {
+  Spool::Options o = Opts();
+  o.id_lease = 100;
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, o, &rec);
+  ASSERT_TRUE(spool);
+  const std::string shard_dir = dir_ + "/shard-3";
+  for (int i = 0; i < 1000; ++i) {
+    const uint64_t counter = spool->NewMessageId() & ((uint64_t{1} << 54) - 1);
+    io.RunPending();  // the renewal's write, when one was issued
+    ASSERT_LT(counter, IdFileBound(shard_dir)) << i;
+    // Renewed at half a lease from the bound, a lease ahead of the counter.
+    ASSERT_LE(IdFileBound(shard_dir), counter + 100) << i;
+    ASSERT_GE(IdFileBound(shard_dir), counter + 50) << i;
+  }
+  EXPECT_FALSE(LogHas("passed the bound"));
+}
+
+TEST_F(SpoolTest, IdsPassingAnUnwrittenBoundAreLogged) {
+  Spool::Options o = Opts();
+  o.id_lease = 100;
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, o, &rec);
+  ASSERT_TRUE(spool);
+  std::set<uint64_t> ids;
+  // No RunPending: the renewal issued at 50 ids stays unwritten.
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_TRUE(ids.insert(spool->NewMessageId()).second);
+  }
+  EXPECT_TRUE(LogHas("passed the bound"));
+  io.RunPending();
+}
+
+TEST_F(SpoolTest, DamagedIdFileIsLoggedAndIdsJumpAhead) {
+  uint64_t last = 0;
+  {
+    BlockingSpoolIo io;
+    std::vector<RecoveredMessage> rec;
+    auto spool = OpenSpool(&io, Opts(), &rec);
+    ASSERT_TRUE(spool);
+    for (int i = 0; i < 10; ++i) last = spool->NewMessageId();
+  }
+  std::ofstream(dir_ + "/shard-3/ids", std::ios::trunc) << "not an id bound!";
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  EXPECT_TRUE(LogHas("ids is damaged"));
+  EXPECT_GT(spool->NewMessageId(), last);
+  EXPECT_FALSE(LogHas("ignoring unexpected file"));
 }
 
 TEST_F(SpoolTest, NoSyncWhenNotDurable) {
