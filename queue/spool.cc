@@ -315,7 +315,13 @@ absl::StatusOr<Spool::Segment*> Spool::PickTarget(size_t framed,
 absl::StatusOr<MessageLocator> Spool::AppendMessage(
     const MessageRecord& m, absl::AnyInvocable<void(absl::Status)> committed) {
   if (absl::Status v = ValidateMessage(m); !v.ok()) return v;
-  if (m.id == 0) return absl::InvalidArgumentError("message id 0");
+  if ((m.id >> spool_internal::kCounterBits) !=
+          static_cast<uint64_t>(options_.shard) ||
+      (m.id & spool_internal::kCounterMask) == 0 ||
+      (m.id & spool_internal::kCounterMask) > id_counter_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("message id ", m.id, " was not issued by this spool"));
+  }
   const size_t framed = FramedMessageSize(m);
   const size_t jnl_need = m.recipients.size() * kOutcomeRecordBytes;
   if (framed + kFileHeaderBytes + kRecordHeaderBytes > options_.segment_bytes) {
@@ -330,14 +336,6 @@ absl::StatusOr<MessageLocator> Spool::AppendMessage(
   absl::StatusOr<Segment*> target = PickTarget(framed, jnl_need);
   if (!target.ok()) return target.status();
   Segment* seg = *target;
-  // One hash lookup: the entry goes in now and comes out on failure below.
-  auto [entry, inserted] = seg->messages.try_emplace(
-      m.id, static_cast<uint32_t>(m.recipients.size()));
-  if (!inserted) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("duplicate message id ", m.id));
-  }
-
   Batch* batch = nullptr;
   if (!seg->dat_pending.empty()) {
     Batch* last = seg->dat_pending.back().get();
@@ -352,7 +350,6 @@ absl::StatusOr<MessageLocator> Spool::AppendMessage(
         seg->dat_size - seg->dat_reserved));
     WriteBuffer buffer = io_->NewWriteBuffer(seg->dat_reserved, room);
     if (buffer.capacity() < room) {
-      seg->messages.erase(entry);
       return absl::ResourceExhaustedError(
           "spool: no memory for a commit buffer");
     }
@@ -366,14 +363,18 @@ absl::StatusOr<MessageLocator> Spool::AppendMessage(
   QUEUE_CHECK(batch->data.size() + framed + kRecordHeaderBytes <=
               batch->data.capacity());
   EncodeMessageInto(m, seg->seq, batch->data.Extend(framed));
-  batch->waiters.push_back(Waiter{m.id, std::move(committed)});
+  const uint32_t slot = static_cast<uint32_t>(seg->slots.size());
+  seg->slots.push_back(Segment::Slot{
+      m.id, MessageState(static_cast<uint32_t>(m.recipients.size()))});
+  ++seg->live;
+  batch->waiters.push_back(Waiter{slot, std::move(committed)});
   seg->dat_reserved += framed;
   seg->jnl_reserved += jnl_need;
   stats_.bytes_staged += framed;
   ++stats_.messages_live;
   MarkDirty(seg);
   MaybeStartSpare();
-  return MessageLocator{seg->seq, m.id};
+  return MessageLocator{seg->seq, m.id, slot};
 }
 
 void Spool::MarkDirty(Segment* seg) {
@@ -382,11 +383,16 @@ void Spool::MarkDirty(Segment* seg) {
   dirty_.push_back(seg->seq);
 }
 
-void Spool::EraseMessage(Segment* seg, uint64_t id) {
-  if (seg->messages.erase(id) > 0) {
-    QUEUE_CHECK(stats_.messages_live > 0);
-    --stats_.messages_live;
-  }
+void Spool::EraseMessage(Segment* seg, uint32_t slot) {
+  QUEUE_CHECK(slot < seg->slots.size());
+  Segment::Slot& s = seg->slots[slot];
+  if (s.id == 0) return;
+  s.id = 0;
+  s.state = MessageState(0);  // frees a > 64-recipient mask
+  QUEUE_CHECK(seg->live > 0);
+  --seg->live;
+  QUEUE_CHECK(stats_.messages_live > 0);
+  --stats_.messages_live;
 }
 
 // --- outcomes ---------------------------------------------------------------
@@ -397,14 +403,15 @@ void Spool::MarkDone(const MessageLocator& locator, uint32_t recipient_index,
   QUEUE_CHECK(kind <= kOutcomeExpired);
   Segment* seg = Find(locator.segment_seq);
   if (seg == nullptr) return;
-  auto it = seg->messages.find(locator.message_id);
-  if (it == seg->messages.end()) return;
-  MessageState& ms = it->second;
+  if (locator.slot >= seg->slots.size()) return;
+  Segment::Slot& slot = seg->slots[locator.slot];
+  if (slot.id != locator.message_id) return;  // done already, or failed
+  MessageState& ms = slot.state;
   QUEUE_CHECK(recipient_index < ms.recipients());
   if (!ms.MarkDone(recipient_index)) return;
   AppendOutcome(seg, OutcomeRecord{locator.message_id, recipient_index, kind});
   if (ms.remaining() == 0) {
-    EraseMessage(seg, locator.message_id);
+    EraseMessage(seg, locator.slot);
     MaybeRetire(seg);
   }
 }
@@ -498,7 +505,7 @@ void Spool::OnSegmentWritten(uint64_t seq, int result) {
     status = result < 0 ? ErrnoStatus(-result, what)
                         : absl::DataLossError(absl::StrCat(what, ": short"));
     ++stats_.commit_failures;
-    for (const Waiter& w : waiters) EraseMessage(seg, w.message_id);
+    for (const Waiter& w : waiters) EraseMessage(seg, w.slot);
     FailStaged(seg, &waiters);
     Log(absl::StrCat(status.message(), "; failing ", waiters.size(),
                      " messages and abandoning the segment"));
@@ -542,7 +549,7 @@ void Spool::FailStaged(Segment* seg, std::vector<Waiter>* out) {
     QUEUE_CHECK(stats_.bytes_staged >= b->data.size());
     stats_.bytes_staged -= b->data.size();
     for (Waiter& w : b->waiters) {
-      EraseMessage(seg, w.message_id);
+      EraseMessage(seg, w.slot);
       out->push_back(std::move(w));
     }
   }
@@ -592,7 +599,7 @@ void Spool::Seal(Segment* seg) {
 
 void Spool::MaybeRetire(Segment* seg) {
   if (!seg->sealed || !seg->ready) return;
-  if (!seg->messages.empty()) return;
+  if (seg->live != 0) return;
   if (seg->dat_inflight != nullptr || !seg->dat_pending.empty()) return;
   if (seg->jnl_writing) return;
   QUEUE_CHECK(seg != active_);

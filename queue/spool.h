@@ -241,10 +241,12 @@ class BlockingSpoolIo final : public SpoolIo {
   int fail_fallocate_errno_ = 0;
 };
 
-// Names one message in the spool: what MarkDone needs.
+// Names one message in the spool: what MarkDone needs. Valid for the life
+// of the Spool that returned it; after a restart, use the recovered one.
 struct MessageLocator {
   uint64_t segment_seq = 0;
   uint64_t message_id = 0;
+  uint32_t slot = 0;  // the message's index in its segment (append order)
 
   bool operator==(const MessageLocator&) const = default;
 };
@@ -327,12 +329,14 @@ class Spool {
   // segment is full or gone and making the next one failed (disk full).
   absl::Status CanAccept() const;
 
-  // Stages `m` (m.id != 0, unique) into the commit group of its segment and
+  // Stages `m` (m.id from this spool's NewMessageId, each id once: a
+  // repeat is not detected) into the commit group of its segment and
   // returns where it will live. `committed` runs exactly once, from a
   // completion, with OK once the record is durable (see Options::durable) or
   // an error (then the message is not in the spool: do not answer 250).
   // Immediate errors (then `committed` is dropped, never run):
-  //   InvalidArgument    invalid record, or larger than one segment;
+  //   InvalidArgument    invalid record, larger than one segment, or an id
+  //                      this spool has not issued;
   //   ResourceExhausted  no segment can be made (disk full), the next one
   //                      is not ready and already holds a segment's worth,
   //                      or the SpoolIo has no memory for a commit buffer.
@@ -400,7 +404,7 @@ class Spool {
   void Retire(Segment* seg);
   void MaybeStartSpare();
   void StartSpare();
-  void EraseMessage(Segment* seg, uint64_t id);
+  void EraseMessage(Segment* seg, uint32_t slot);
   void PrepareStep(uint64_t seq, int result);
   void SpareReady(Segment* seg);
   void SpareFailed(Segment* seg, int err, std::string_view what);

@@ -8,9 +8,10 @@
 //   - At most one write per file is in flight (dat_inflight, jnl_writing).
 //   - jnl_reserved >= jnl_tail: journal room promised to the recipients of
 //     the segment's messages (one outcome record each).
-//   - `messages` holds exactly the messages staged or committed here whose
-//     recipients are not all done; a sealed segment with none of them and no
-//     write in flight is retired.
+//   - `slots` holds every message staged or committed here, in append order
+//     (MessageLocator::slot); those whose recipients are not all done keep
+//     their id, the others have id 0, and `live` counts the former. A
+//     sealed segment with live == 0 and no write in flight is retired.
 #pragma once
 
 #include <cerrno>
@@ -31,7 +32,7 @@
 namespace ringpost::queue {
 
 struct Spool::Waiter {
-  uint64_t message_id = 0;
+  uint32_t slot = 0;  // in Segment::slots
   absl::AnyInvocable<void(absl::Status)> done;
 };
 
@@ -102,7 +103,14 @@ struct Spool::Segment {
   bool jnl_writing = false;
   bool jnl_broken = false;
 
-  absl::flat_hash_map<uint64_t, MessageState> messages;
+  // Indexed, not hashed: appends and outcomes touch a few recent slots
+  // (cache-warm) instead of a table spread over the whole segment.
+  struct Slot {
+    uint64_t id;  // 0: all recipients done, or the append failed
+    MessageState state;
+  };
+  std::vector<Slot> slots;
+  size_t live = 0;
   std::unique_ptr<Prepare> prepare;  // while !ready
 };
 

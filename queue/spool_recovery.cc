@@ -540,9 +540,12 @@ void Spool::RecoverSegment(uint64_t seq, bool has_dat, bool has_jnl,
   for (size_t i = 0; i < msgs.size(); ++i) {
     if (undone[i] == 0) continue;
     const uint64_t id = msgs[i].id;
-    seg->messages.emplace(id, MessageState{undone[i], done[i]});
+    const uint32_t slot = static_cast<uint32_t>(seg->slots.size());
+    seg->slots.push_back(
+        Segment::Slot{id, MessageState{undone[i], done[i]}});
+    ++seg->live;
     ++stats_.messages_live;
-    recovered->push_back(RecoveredMessage{MessageLocator{seq, id},
+    recovered->push_back(RecoveredMessage{MessageLocator{seq, id, slot},
                                           std::move(msgs[i]),
                                           std::move(done[i])});
   }
