@@ -565,14 +565,6 @@ std::string_view DomainOf(std::string_view mailbox) {
   return mailbox.substr(at + 1);
 }
 
-bool AsciiEqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
-  }
-  return true;
-}
-
 void AppendAsciiLowercase(std::string_view text, std::string* out) {
   const size_t base = out->size();
   out->append(text);

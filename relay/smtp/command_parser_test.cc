@@ -394,5 +394,19 @@ TEST(DomainHelpers, CaseFolding) {
   EXPECT_EQ(out, "key:abc");
 }
 
+TEST(DomainHelpers, CaseFoldingAgreesWithLowercasingForEveryBytePair) {
+  const auto lower = [](int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
+  for (int x = 0; x < 256; ++x) {
+    for (int y = 0; y < 256; ++y) {
+      const char a[2] = {'k', static_cast<char>(x)};
+      const char b[2] = {'K', static_cast<char>(y)};
+      ASSERT_EQ(AsciiEqualsIgnoreCase(std::string_view(a, 2),
+                                      std::string_view(b, 2)),
+                lower(x) == lower(y))
+          << x << " " << y;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ringpost::smtp
