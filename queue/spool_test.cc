@@ -878,12 +878,16 @@ TEST_F(SpoolTest, IdsContinueAboveThePersistedBoundNotTheClock) {
   EXPECT_GE(spool->NewMessageId(), first + (uint64_t{1} << 40));
 }
 
-TEST_F(SpoolTest, IdBoundIsRenewedBeforeTheCounterPassesIt) {
-  Spool::Options o = Opts();
+// A spool whose id bound moves every 100 ids.
+Spool::Options ShortIdLease(Spool::Options o) {
   o.id_lease = 100;
+  return o;
+}
+
+TEST_F(SpoolTest, IdBoundIsRenewedBeforeTheCounterPassesIt) {
   BlockingSpoolIo io;
   std::vector<RecoveredMessage> rec;
-  auto spool = OpenSpool(&io, o, &rec);
+  auto spool = OpenSpool(&io, ShortIdLease(Opts()), &rec);
   ASSERT_TRUE(spool);
   const std::string shard_dir = dir_ + "/shard-3";
   for (int i = 0; i < 1000; ++i) {
@@ -898,11 +902,9 @@ TEST_F(SpoolTest, IdBoundIsRenewedBeforeTheCounterPassesIt) {
 }
 
 TEST_F(SpoolTest, IdsPassingAnUnwrittenBoundAreLogged) {
-  Spool::Options o = Opts();
-  o.id_lease = 100;
   BlockingSpoolIo io;
   std::vector<RecoveredMessage> rec;
-  auto spool = OpenSpool(&io, o, &rec);
+  auto spool = OpenSpool(&io, ShortIdLease(Opts()), &rec);
   ASSERT_TRUE(spool);
   std::set<uint64_t> ids;
   // No RunPending: the renewal issued at 50 ids stays unwritten.
