@@ -101,7 +101,11 @@ class FsyncFailure(unittest.TestCase):
             if r.returncode != 0:
                 self.skipTest(f"no loop device: {r.stderr.strip()}")
             loop = r.stdout.strip()
-            mkfs = ["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1"]
+            # 4 KiB blocks, one tmpfs page each: mkfs would pick 1 KiB for
+            # this size, and then a "new" block may land in a page that
+            # exists, so which write fails first hung on block placement.
+            mkfs = ["mkfs.ext4", "-q", "-F", "-b", "4096",
+                    "-E", "lazy_itable_init=1,lazy_journal_init=1"]
             mkfs += ["-J", "size=4"] if journal else ["-O", "^has_journal"]
             r = run(*mkfs, loop)
             self.assertEqual(r.returncode, 0, r.stderr)
