@@ -416,4 +416,21 @@ std::optional<FileHeader> DecodeFileHeader(std::string_view block) {
   return h;
 }
 
+std::string EncodeIdFile(uint64_t bound) {
+  std::string out(kIdFileBytes, '\0');
+  char* p = out.data();
+  Put64(p, bound);
+  Put32(p + 8, Crc32c(p, 8));
+  Put32(p + 12, kIdFileMagic);
+  return out;
+}
+
+std::optional<uint64_t> DecodeIdFile(std::string_view contents) {
+  if (contents.size() != kIdFileBytes) return std::nullopt;
+  const char* p = contents.data();
+  if (Get32(p + 12) != kIdFileMagic) return std::nullopt;
+  if (Get32(p + 8) != Crc32c(p, 8)) return std::nullopt;
+  return Get64(p);
+}
+
 }  // namespace ringpost::queue

@@ -182,4 +182,14 @@ std::string EncodeFileHeader(const FileHeader& h);
 // nullopt unless magic, version, kind and checksum are all right.
 std::optional<FileHeader> DecodeFileHeader(std::string_view block);
 
+// <shard dir>/ids, the bound above every id counter a shard has issued
+// (see Spool::NewMessageId): the bound (8 bytes), the CRC32C of those 8
+// bytes (4), kIdFileMagic (4).
+inline constexpr size_t kIdFileBytes = 16;
+inline constexpr uint32_t kIdFileMagic = 0x44495052u;  // "RPID"
+// Returns exactly kIdFileBytes bytes.
+std::string EncodeIdFile(uint64_t bound);
+// nullopt unless size, magic and checksum are all right.
+std::optional<uint64_t> DecodeIdFile(std::string_view contents);
+
 }  // namespace ringpost::queue

@@ -238,6 +238,20 @@ TEST(RecordTest, ValidateMessageBounds) {
   EXPECT_FALSE(ValidateMessage(long_sender).ok());
 }
 
+TEST(RecordTest, IdFileRoundTripAndDamage) {
+  const uint64_t bound = 0x0123456789ABCDEFull;
+  std::string file = EncodeIdFile(bound);
+  ASSERT_EQ(file.size(), kIdFileBytes);
+  EXPECT_EQ(DecodeIdFile(file), bound);
+  for (size_t i = 0; i < file.size(); ++i) {
+    std::string bad = file;
+    bad[i] ^= 1;
+    EXPECT_FALSE(DecodeIdFile(bad)) << i;
+  }
+  EXPECT_FALSE(DecodeIdFile(file.substr(0, 15)));
+  EXPECT_FALSE(DecodeIdFile(file + "x"));
+}
+
 TEST(RecordTest, FileHeaderRoundTripAndDamage) {
   const FileHeader h{42, FileKind::kJournal};
   std::string block = EncodeFileHeader(h);

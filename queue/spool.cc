@@ -28,7 +28,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "queue/check.h"
-#include "queue/crc32c.h"
 #include "queue/spool_internal.h"
 
 namespace ringpost::queue {
@@ -62,32 +61,6 @@ int FsyncDir(const std::string& dir) {
   const int err = rc == 0 ? 0 : errno;
   ::close(fd);
   return err;
-}
-
-std::string EncodeIdFile(uint64_t limit) {
-  std::string out(kIdFileBytes, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(limit >> (8 * i));
-  const uint32_t crc = Crc32c(out.data(), 8);
-  for (int i = 0; i < 4; ++i) {
-    out[8 + i] = static_cast<char>(crc >> (8 * i));
-    out[12 + i] = static_cast<char>(kIdFileMagic >> (8 * i));
-  }
-  return out;
-}
-
-std::optional<uint64_t> DecodeIdFile(std::string_view contents) {
-  if (contents.size() != kIdFileBytes) return std::nullopt;
-  const auto le = [&](size_t at, int bytes) {
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; --i) {
-      v = (v << 8) | static_cast<uint8_t>(contents[at + i]);
-    }
-    return v;
-  };
-  if (le(12, 4) != kIdFileMagic || le(8, 4) != Crc32c(contents.data(), 8)) {
-    return std::nullopt;
-  }
-  return le(0, 8);
 }
 
 }  // namespace spool_internal
@@ -230,16 +203,14 @@ void Spool::RenewIdLease() {
                      "/ids before it could be renewed; some may repeat "
                      "after a restart if the clock is behind them"));
   }
-  if (id_renewing_) {
-    // Run again when the counter passes the bound, to log it.
-    id_renew_at_ = id_limit_passed_ ? ~uint64_t{0} : id_limit_ + 1;
-    return;
-  }
+  // Until the write completes: run again when the counter passes the
+  // bound, to log it.
+  id_renew_at_ = id_limit_passed_ ? ~uint64_t{0} : id_limit_ + 1;
+  if (id_renewing_) return;
   id_renewing_ = true;
-  id_renew_at_ = id_counter_ > id_limit_ ? ~uint64_t{0} : id_limit_ + 1;
   const uint64_t bound =
       spool_internal::IdBound(id_counter_, options_.id_lease);
-  ids_block_ = spool_internal::EncodeIdFile(bound);
+  ids_block_ = EncodeIdFile(bound);
   io_->WriteAndSync(
       ids_fd_, 0, ids_block_, /*sync=*/true,
       Callback([this, bound](int r) { OnIdLeaseWritten(bound, r); }));

@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -123,11 +122,9 @@ inline constexpr uint64_t kMinSegmentBytes = 64u << 10;
 inline constexpr uint64_t kMaxSegmentBytes = uint64_t{4} << 30;
 inline constexpr uint64_t kMinJournalBytes = 64u << 10;
 
-// <shard_dir>/ids: the persisted upper bound on issued id counters, as
-// bound (8 bytes, little-endian), CRC32C of those 8 bytes, kIdFileMagic.
+// <shard_dir>/ids: the persisted upper bound on issued id counters
+// (format: EncodeIdFile in queue/record.h).
 inline constexpr char kIdFileName[] = "ids";
-inline constexpr size_t kIdFileBytes = 16;
-inline constexpr uint32_t kIdFileMagic = 0x44495052;  // "RPID" on disk
 // When the ids file is damaged: how far above the clock and the recovered
 // ids to start (2^40 µs is 12.7 days, 256 leases).
 inline constexpr uint64_t kIdDamageJump = uint64_t{1} << 40;
@@ -136,9 +133,6 @@ inline constexpr uint64_t kIdDamageJump = uint64_t{1} << 40;
 inline uint64_t IdBound(uint64_t counter, uint64_t lease) {
   return counter >= kCounterMask - lease ? kCounterMask : counter + lease;
 }
-std::string EncodeIdFile(uint64_t limit);
-// The bound in an ids file's contents, or nullopt when they are damaged.
-std::optional<uint64_t> DecodeIdFile(std::string_view contents);
 
 // Debian's abseil 20220623 has its own string_view (not std's): convert at
 // the boundary.

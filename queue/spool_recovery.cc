@@ -207,8 +207,7 @@ absl::Status Spool::OpenIdFile(uint64_t max_recovered_counter) {
                             max_recovered_counter);
   std::string contents;
   if (const int err = ReadWholeFile(path, 4096, &contents); err == 0) {
-    const std::optional<uint64_t> limit =
-        spool_internal::DecodeIdFile(contents);
+    const std::optional<uint64_t> limit = DecodeIdFile(contents);
     if (!limit || *limit > spool_internal::kCounterMask) {
       Log(absl::StrCat(path, " is damaged; new ids start ",
                        spool_internal::kIdDamageJump,
@@ -231,7 +230,7 @@ absl::Status Spool::OpenIdFile(uint64_t max_recovered_counter) {
   id_counter_ = floor;
   id_limit_ = spool_internal::IdBound(floor, options_.id_lease);
   id_renew_at_ = id_limit_ - options_.id_lease / 2;
-  const std::string block = spool_internal::EncodeIdFile(id_limit_);
+  const std::string block = EncodeIdFile(id_limit_);
   if (::pwrite(ids_fd_, block.data(), block.size(), 0) !=
           static_cast<ssize_t>(block.size()) ||
       ::fdatasync(ids_fd_) != 0) {
