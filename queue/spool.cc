@@ -357,9 +357,8 @@ void Spool::MarkDirty(Segment* seg) {
 void Spool::EraseMessage(Segment* seg, uint32_t slot) {
   QUEUE_CHECK(slot < seg->slots.size());
   Segment::Slot& s = seg->slots[slot];
-  if (s.id == 0) return;
-  s.id = 0;
-  s.state = MessageState(0);  // frees a > 64-recipient mask
+  if (s.empty()) return;
+  s.state = MessageState(0);  // empties the slot; frees a > 64-recipient mask
   QUEUE_CHECK(seg->live > 0);
   --seg->live;
   QUEUE_CHECK(stats_.messages_live > 0);
@@ -376,7 +375,7 @@ void Spool::MarkDone(const MessageLocator& locator, uint32_t recipient_index,
   if (seg == nullptr) return;
   if (locator.slot >= seg->slots.size()) return;
   Segment::Slot& slot = seg->slots[locator.slot];
-  if (slot.id != locator.message_id) return;  // done already, or failed
+  if (slot.empty() || slot.id != locator.message_id) return;  // done, failed
   MessageState& ms = slot.state;
   QUEUE_CHECK(recipient_index < ms.recipients());
   if (!ms.MarkDone(recipient_index)) return;

@@ -104,9 +104,13 @@ struct Spool::Segment {
 
   // Indexed, not hashed: appends and outcomes touch a few recent slots
   // (cache-warm) instead of a table spread over the whole segment.
+  // A slot is empty (all recipients done, or the append failed) when its
+  // state has no recipients; ids are not a marker, since a recovered record
+  // may carry any id, 0 included.
   struct Slot {
-    uint64_t id;  // 0: all recipients done, or the append failed
+    uint64_t id;
     MessageState state;
+    bool empty() const { return state.recipients() == 0; }
   };
   std::vector<Slot> slots;
   size_t live = 0;

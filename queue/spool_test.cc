@@ -787,6 +787,40 @@ TEST_F(SpoolTest, EverythingDoneLeavesNothingToRecover) {
   EXPECT_TRUE(RecoverNow(Opts(kSmallSegment)).empty());
 }
 
+TEST_F(SpoolTest, RecoveredRecordWithAnyIdIsDeliveredAndRetired) {
+  // A record on disk may carry an id this spool would never issue (0, or
+  // another shard's): it is still mail, is recovered, and once every
+  // recipient is done nothing of it stays live or comes back.
+  fs::create_directories(ShardDir());
+  std::string file = EncodeFileHeader(FileHeader{7, FileKind::kSegment});
+  for (uint64_t id : {uint64_t{0}, uint64_t{5} << 54}) {
+    MessageRecord m;
+    m.id = id;
+    m.sender = "sender@example.org";
+    m.recipients = {"a@example.com", "b@example.net"};
+    m.body = "Subject: stray\r\n\r\nbody\r\n";
+    EncodeMessage(m, 7, &file);
+  }
+  std::ofstream(SegPath(7), std::ios::binary) << file;
+
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(kSmallSegment), &rec);
+  ASSERT_TRUE(spool);
+  ASSERT_EQ(rec.size(), 2u);
+  EXPECT_EQ(rec[0].record.id, 0u);
+  EXPECT_EQ(spool->stats().messages_live, 2u);
+  for (const RecoveredMessage& r : rec) {
+    spool->MarkDone(r.locator, 0, kOutcomeDelivered);
+    spool->MarkDone(r.locator, 0, kOutcomeDelivered);  // repeat: no effect
+    spool->MarkDone(r.locator, 1, kOutcomeBounced);
+  }
+  Drain(spool.get(), &io);
+  EXPECT_EQ(spool->stats().messages_live, 0u);
+  spool.reset();
+  EXPECT_TRUE(RecoverNow(Opts(kSmallSegment)).empty());
+}
+
 TEST_F(SpoolTest, RejectsInvalidAndOversizedMessages) {
   BlockingSpoolIo io;
   std::vector<RecoveredMessage> rec;
