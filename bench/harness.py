@@ -280,6 +280,13 @@ def percentile(sorted_vals, p):
     return sorted_vals[k]
 
 
+def e2e_summary(delays, source):
+    """End-to-end latency figures (ms) from unsorted per-message delays."""
+    delays = sorted(delays)
+    return {"p50": percentile(delays, 50), "p99": percentile(delays, 99),
+            "max": delays[-1], "n": len(delays), "source": source}
+
+
 TS_RE = re.compile(rb'"queued_at":"([^"]+)","event_at":"([^"]+)"')
 
 
@@ -543,10 +550,7 @@ def run_ringpost(ctx, spec, n):
         counts, delays = parse_delivery_log(dlog, MEASURE_SENDER)
         r["log_counts"] = counts
         if delays:
-            delays.sort()
-            r["e2e_ms"] = {"p50": percentile(delays, 50), "p99": percentile(delays, 99),
-                           "max": delays[-1], "n": len(delays),
-                           "source": "relay delivery log event_at - queued_at (ms)"}
+            r["e2e_ms"] = e2e_summary(delays, "relay delivery log event_at - queued_at (ms)")
         if counts is not None and r.get("accepted") is not None and \
                 counts.get("Delivery(measured)", 0) != r["accepted"]:
             r.setdefault("notes", []).append(
@@ -603,10 +607,7 @@ def run_postfix(ctx, spec, n):
         r["pss_kib_sum"] = hp.pss_kib(pf.pids())
         delays = harness_postfix.maillog_delays_ms(pf.maillog, MEASURE_SENDER)
         if delays:
-            delays.sort()
-            r["e2e_ms"] = {"p50": percentile(delays, 50), "p99": percentile(delays, 99),
-                           "max": delays[-1], "n": len(delays),
-                           "source": "Postfix maillog delay= (10 ms resolution)"}
+            r["e2e_ms"] = e2e_summary(delays, "Postfix maillog delay= (10 ms resolution)")
         return r
     except RuntimeError as e:
         r["status"] = "failed"

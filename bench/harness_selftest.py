@@ -29,6 +29,11 @@ class Parsing(unittest.TestCase):
         self.assertEqual(harness.percentile([7], 99), 7)
         self.assertIsNone(harness.percentile([], 50))
 
+    def test_e2e_summary_sorts_its_input(self):
+        e = harness.e2e_summary([5, 1, 3, 2, 4], "test")
+        self.assertEqual((e["p50"], e["p99"], e["max"], e["n"]), (3, 5, 5, 5))
+        self.assertEqual(e["source"], "test")
+
     def test_delivery_log(self):
         rec = ('{{"type":"{t}","id":"X","sender":"{s}","recipient":"u@a.test",'
                '"domain":"a.test","peer":"127.0.0.1","code":250,"enhanced":"2.0.0",'
