@@ -14,8 +14,9 @@
 //   - Open succeeds (the only refusal allowed is a seq beyond 2^62), never
 //     crashes, and every recovered message is valid, belongs to seg-<seq>,
 //     has a per-recipient done vector with at least one recipient undone,
-//     and a unique id;
-//   - the recovered spool works: a new message commits with OK;
+//     and a unique id; the spool counts exactly those as live;
+//   - the recovered spool works: a new message commits with OK (one more
+//     live);
 //   - after every recipient (recovered and new) is marked done and flushed,
 //     a second Open recovers nothing: outcomes and retirement are durable.
 // Runs in $TEST_TMPDIR, else /dev/shm, else /tmp; one directory per process.
@@ -138,6 +139,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (bool d : r.done) undone |= !d;
     FUZZ_CHECK(undone);
   }
+  FUZZ_CHECK(spool->stats().messages_live == recovered.size());
 
   // The recovered spool takes new mail.
   q::MessageRecord m;
@@ -155,6 +157,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   spool->Flush();
   Drain(&io);
   FUZZ_CHECK(committed == 1);
+  FUZZ_CHECK(spool->stats().messages_live == recovered.size() + 1);
 
   // Everything done: nothing may come back.
   for (const q::RecoveredMessage& r : recovered) {
