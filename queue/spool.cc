@@ -199,8 +199,9 @@ uint64_t Spool::NewMessageId() {
 void Spool::RenewIdLease() {
   if (id_counter_ > id_limit_ && !id_limit_passed_) {
     id_limit_passed_ = true;
-    Log(absl::StrCat("message ids passed the bound in ", shard_dir_,
-                     "/ids before it could be renewed; some may repeat "
+    Log(absl::StrCat("message ids passed the bound in ", shard_dir_, "/",
+                     spool_internal::kIdFileName,
+                     " before it could be renewed; some may repeat "
                      "after a restart if the clock is behind them"));
   }
   // Until the write completes: run again when the counter passes the
@@ -224,11 +225,10 @@ void Spool::OnIdLeaseWritten(uint64_t bound, int result) {
     id_renew_at_ = bound - options_.id_lease / 2;
     return;
   }
-  Log(absl::StrCat(
-      ErrnoStatus(result < 0 ? -result : EIO,
-                  absl::StrCat(shard_dir_, "/ids: write"))
-          .message(),
-      "; retried later"));
+  Log(absl::StrCat("write to ", shard_dir_, "/", spool_internal::kIdFileName,
+                   " failed (",
+                   result < 0 ? spool_internal::ErrnoText(-result) : "short",
+                   "); retried later"));
   id_renew_at_ = id_counter_ + std::max<uint64_t>(options_.id_lease / 16, 1);
 }
 

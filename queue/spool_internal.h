@@ -9,9 +9,9 @@
 //   - jnl_reserved >= jnl_tail: journal room promised to the recipients of
 //     the segment's messages (one outcome record each).
 //   - `slots` holds every message staged or committed here, in append order
-//     (MessageLocator::slot); those whose recipients are not all done keep
-//     their id, the others have id 0, and `live` counts the former. A
-//     sealed segment with live == 0 and no write in flight is retired.
+//     (MessageLocator::slot); a slot is empty once all its recipients are
+//     done or its append failed, and `live` counts the others. A sealed
+//     segment with live == 0 and no write in flight is retired.
 #pragma once
 
 #include <cerrno>

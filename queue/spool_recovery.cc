@@ -119,6 +119,15 @@ int ReadWholeFile(const std::string& path, uint64_t max_bytes,
   return 0;
 }
 
+// Writes `block` at offset 0 of fd and makes it durable. Returns 0 or an
+// errno (EIO for a short write, which sets none).
+int WriteAtStartAndSync(int fd, std::string_view block) {
+  const ssize_t n = ::pwrite(fd, block.data(), block.size(), 0);
+  if (n < 0) return errno;
+  if (static_cast<size_t>(n) != block.size()) return EIO;
+  return ::fdatasync(fd) != 0 ? errno : 0;
+}
+
 // The header block of `path` and the file's size.
 std::optional<FileHeader> ReadHeader(const std::string& path,
                                      uint64_t* size) {
@@ -230,12 +239,10 @@ absl::Status Spool::OpenIdFile(uint64_t max_recovered_counter) {
   id_counter_ = floor;
   id_limit_ = spool_internal::IdBound(floor, options_.id_lease);
   id_renew_at_ = id_limit_ - options_.id_lease / 2;
-  const std::string block = EncodeIdFile(id_limit_);
-  if (::pwrite(ids_fd_, block.data(), block.size(), 0) !=
-          static_cast<ssize_t>(block.size()) ||
-      ::fdatasync(ids_fd_) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "spool: cannot write ", path, ": ", ErrnoText(errno)));
+  if (const int err = WriteAtStartAndSync(ids_fd_, EncodeIdFile(id_limit_));
+      err != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("spool: cannot write ", path, ": ", ErrnoText(err)));
   }
   return absl::OkStatus();
 }
@@ -559,8 +566,7 @@ int Spool::OpenJournalForAppend(uint64_t seq, bool rewrite_header,
   const std::string path = SegPath(seq, true);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) return -errno;
-  auto fail = [fd] {
-    const int err = errno;
+  auto fail = [fd](int err = errno) {
     ::close(fd);
     return -err;
   };
@@ -579,11 +585,9 @@ int Spool::OpenJournalForAppend(uint64_t seq, bool rewrite_header,
   if (rewrite_header) {
     const std::string header =
         EncodeFileHeader(FileHeader{seq, FileKind::kJournal});
-    if (::pwrite(fd, header.data(), header.size(), 0) !=
-        static_cast<ssize_t>(header.size())) {
-      return fail();
+    if (const int err = WriteAtStartAndSync(fd, header); err != 0) {
+      return fail(err);
     }
-    if (::fdatasync(fd) != 0) return fail();
     recover_dir_changed_ = true;
   }
   *size = have;
