@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <set>
 #include <string>
@@ -883,14 +884,12 @@ TEST_F(SpoolTest, IdsAreUniqueAcrossRestarts) {
   }
 }
 
-// The bound in <shard dir>/ids, read as the test knows the format.
+// The bound in <shard dir>/ids (0 when the file does not decode).
 uint64_t IdFileBound(const std::string& shard_dir) {
   std::ifstream in(shard_dir + "/ids", std::ios::binary);
-  char b[8] = {};
-  in.read(b, sizeof(b));
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[i]);
-  return v;
+  const std::string contents((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  return DecodeIdFile(contents).value_or(0);
 }
 
 TEST_F(SpoolTest, IdsContinueAboveThePersistedBoundNotTheClock) {
@@ -923,7 +922,7 @@ TEST_F(SpoolTest, IdBoundIsRenewedBeforeTheCounterPassesIt) {
   std::vector<RecoveredMessage> rec;
   auto spool = OpenSpool(&io, ShortIdLease(Opts()), &rec);
   ASSERT_TRUE(spool);
-  const std::string shard_dir = dir_ + "/shard-3";
+  const std::string shard_dir = ShardDir();
   for (int i = 0; i < 1000; ++i) {
     const uint64_t counter = spool->NewMessageId() & ((uint64_t{1} << 54) - 1);
     io.RunPending();  // the renewal's write, when one was issued
@@ -932,6 +931,23 @@ TEST_F(SpoolTest, IdBoundIsRenewedBeforeTheCounterPassesIt) {
     ASSERT_LE(IdFileBound(shard_dir), counter + 100) << i;
     ASSERT_GE(IdFileBound(shard_dir), counter + 50) << i;
   }
+  EXPECT_FALSE(LogHas("passed the bound"));
+}
+
+TEST_F(SpoolTest, FailedIdBoundWriteIsLoggedAndRetried) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, ShortIdLease(Opts()), &rec);
+  ASSERT_TRUE(spool);
+  const uint64_t first_bound = IdFileBound(ShardDir());
+  io.FailNextWrite(EIO);  // the renewal issued at half a lease
+  for (int i = 0; i < 300; ++i) {
+    const uint64_t counter = spool->NewMessageId() & ((uint64_t{1} << 54) - 1);
+    io.RunPending();
+    ASSERT_LT(counter, IdFileBound(ShardDir())) << i;
+  }
+  EXPECT_TRUE(LogHas("ids failed (Input/output error); retried later"));
+  EXPECT_GT(IdFileBound(ShardDir()), first_bound);
   EXPECT_FALSE(LogHas("passed the bound"));
 }
 
@@ -958,7 +974,7 @@ TEST_F(SpoolTest, DamagedIdFileIsLoggedAndIdsJumpAhead) {
     ASSERT_TRUE(spool);
     for (int i = 0; i < 10; ++i) last = spool->NewMessageId();
   }
-  std::ofstream(dir_ + "/shard-3/ids", std::ios::trunc) << "not an id bound!";
+  std::ofstream(ShardDir() + "/ids", std::ios::trunc) << "not an id bound!";
   BlockingSpoolIo io;
   std::vector<RecoveredMessage> rec;
   auto spool = OpenSpool(&io, Opts(), &rec);
