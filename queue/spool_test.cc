@@ -911,6 +911,9 @@ TEST_F(SpoolTest, IdsContinueAboveThePersistedBoundNotTheClock) {
   EXPECT_GE(spool->NewMessageId(), first + (uint64_t{1} << 40));
 }
 
+// An id's counter part (below the shard bits).
+uint64_t CounterOf(uint64_t id) { return id & ((uint64_t{1} << 54) - 1); }
+
 // A spool whose id bound moves every 100 ids.
 Spool::Options ShortIdLease(Spool::Options o) {
   o.id_lease = 100;
@@ -924,7 +927,7 @@ TEST_F(SpoolTest, IdBoundIsRenewedBeforeTheCounterPassesIt) {
   ASSERT_TRUE(spool);
   const std::string shard_dir = ShardDir();
   for (int i = 0; i < 1000; ++i) {
-    const uint64_t counter = spool->NewMessageId() & ((uint64_t{1} << 54) - 1);
+    const uint64_t counter = CounterOf(spool->NewMessageId());
     io.RunPending();  // the renewal's write, when one was issued
     ASSERT_LT(counter, IdFileBound(shard_dir)) << i;
     // Renewed at half a lease from the bound, a lease ahead of the counter.
@@ -942,7 +945,7 @@ TEST_F(SpoolTest, FailedIdBoundWriteIsLoggedAndRetried) {
   const uint64_t first_bound = IdFileBound(ShardDir());
   io.FailNextWrite(EIO);  // the renewal issued at half a lease
   for (int i = 0; i < 300; ++i) {
-    const uint64_t counter = spool->NewMessageId() & ((uint64_t{1} << 54) - 1);
+    const uint64_t counter = CounterOf(spool->NewMessageId());
     io.RunPending();
     ASSERT_LT(counter, IdFileBound(ShardDir())) << i;
   }
