@@ -462,6 +462,8 @@ Shard::Shard(Shared* shared, int index) : shared_(shared), index_(index) {
   limits_.text_line_octets_max = c.max_line_length;
   limits_.message_octets_max = c.max_message_size;
   limits_.recipients_max = c.max_recipients;
+  limits_.hops_max = c.max_hops;
+  limits_.postmaster = c.postmaster.empty() ? "postmaster@" + shared->hostname : c.postmaster;
   outbox_.resize(static_cast<size_t>(shared->shards));
   route_sites_.assign(c.routes.size(), nullptr);
   // Without durability a commit is a buffered write: nothing to save by waiting.

@@ -43,7 +43,8 @@ struct Transaction {
   std::string_view sender;                  // "" = null sender
   std::vector<std::string_view> recipients;
   std::string_view content;                 // unstuffed, CRLF lines
-  bool eight_bit = false;
+  bool eight_bit = false;                   // BODY=8BITMIME content
+  bool smtputf8 = false;                    // needs the SMTPUTF8 extension
   void* cookie = nullptr;                   // returned with the outcomes
 };
 

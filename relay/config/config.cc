@@ -130,6 +130,12 @@ ABSL_FLAG(std::string, idle_timeout, "5m",
 ABSL_FLAG(std::string, session_timeout, "1h", "Inbound: longest total session time.");
 ABSL_FLAG(std::string, hostname, "",
           "Name in the SMTP banner, EHLO and Received; empty = gethostname().");
+ABSL_FLAG(std::string, max_hops, "50",
+          "Inbound: a message with more Received headers is refused (554 5.4.0, mail loop).");
+ABSL_FLAG(std::string, postmaster, "",
+          "Address that RCPT TO:<Postmaster> is delivered to; empty = postmaster@<hostname>.");
+ABSL_FLAG(std::string, max_recipients_per_transaction, "50",
+          "Outbound: recipients per SMTP transaction; more go in further transactions.");
 ABSL_FLAG(std::string, max_connections_per_destination, "32",
           "Outbound: concurrent connections per destination.");
 ABSL_FLAG(std::string, max_messages_per_connection, "1000",
@@ -912,12 +918,23 @@ std::vector<Setting> BuildSettings() {
     if (v.empty() || IsValidHostname(v)) return absl::OkStatus();
     return absl::InvalidArgumentError(Cat(Quote(v), " is not a valid host name"));
   }));
+  s.push_back(CountSetting("max_hops", &Config::max_hops, 1, 1000));
+  s.push_back(StringSetting("postmaster", &Config::postmaster, [](std::string_view v) {
+    if (v.empty()) return absl::OkStatus();
+    const size_t at = v.rfind('@');
+    if (at == std::string_view::npos || at == 0 || !IsValidHostname(v.substr(at + 1))) {
+      return absl::InvalidArgumentError(Cat(Quote(v), " is not an address local@domain"));
+    }
+    return absl::OkStatus();
+  }));
   s.push_back(CountSetting("max_connections_per_destination",
                            &Config::max_connections_per_destination, 1, 100'000));
   s.push_back(CountSetting("max_messages_per_connection", &Config::max_messages_per_connection, 1,
                            10'000'000));
   s.push_back(CountSetting("outbound_pipeline_depth", &Config::outbound_pipeline_depth, 1,
                            1024));
+  s.push_back(CountSetting("max_recipients_per_transaction",
+                           &Config::max_recipients_per_transaction, 1, 100'000));
   s.push_back(DurationSetting("connect_timeout", &Config::connect_timeout, kMs, kDay));
   s.push_back(DurationSetting("greeting_timeout", &Config::greeting_timeout, kMs, kDay));
   s.push_back(DurationSetting("command_timeout", &Config::command_timeout, kMs, kDay));

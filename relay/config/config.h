@@ -125,11 +125,14 @@ struct Config {
   absl::Duration idle_timeout = absl::Minutes(5);  // RFC 5321 4.5.3.2.7
   absl::Duration session_timeout = absl::Hours(1);
   std::string hostname;  // banner and Received; "" = gethostname()
+  size_t max_hops = 50;   // Received headers before 554 5.4.0 (Postfix hopcount_limit)
+  std::string postmaster;  // where RCPT TO:<Postmaster> goes; "" = postmaster@hostname
 
   // SMTP client (outbound) limits.
   size_t max_connections_per_destination = 32;
   size_t max_messages_per_connection = 1000;
   size_t outbound_pipeline_depth = 32;  // transactions in flight per connection
+  size_t max_recipients_per_transaction = 50;  // outbound RCPTs per MAIL (Postfix: 50)
   absl::Duration connect_timeout = absl::Seconds(30);
   // Per-reply timeouts, RFC 5321 4.5.3.2.
   absl::Duration greeting_timeout = absl::Minutes(5);    // 220 banner

@@ -44,6 +44,8 @@ struct SessionLimits {
   size_t text_line_octets_max = 1000;
   uint64_t message_octets_max = 50ull << 20;
   size_t recipients_max = 1000;
+  size_t hops_max = 50;            // Received headers before 554 5.4.0
+  std::string postmaster = "postmaster";  // RCPT TO:<Postmaster> goes here
   size_t errors_max = 20;          // bad commands before we hang up
   size_t pending_input_max = 1 << 20;  // buffered pipelined input
   size_t commits_in_flight_max = 64;   // pipelined messages awaiting the spool
