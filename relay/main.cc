@@ -79,6 +79,15 @@ int main(int argc, char* argv[]) {
     c.hostname = host[0] != '\0' ? host : "localhost";
   }
   shared->hostname = c.hostname;
+  if (ringpost::IsFullyQualifiedHostname(c.hostname)) {
+    shared->helo_name = c.hostname;
+  } else {
+    fprintf(stderr,
+            "ringpost: WARNING: hostname '%s' is not a fully qualified domain name; "
+            "outbound EHLO sends the connection's address literal instead (set "
+            "--hostname)\n",
+            c.hostname.c_str());
+  }
 
   if (!MakeDirs(c.spool)) {
     fprintf(stderr, "ringpost: cannot create spool directory %s: %s\n", c.spool.c_str(),
@@ -154,7 +163,6 @@ int main(int argc, char* argv[]) {
     shards.push_back(std::make_unique<ringpost::Shard>(shared.get(), i));
     shared->shard_list.push_back(shards.back().get());
   }
-  shared->delivering.store(shared->shards);
 
   // Shard 0 first: when a listen port is 0, the others bind the port it got.
   shards[0]->Start();

@@ -36,6 +36,25 @@ std::string PeerAddress(int fd) {
   return buf;
 }
 
+// "[192.0.2.1]" or "[IPv6:2001:db8::1]": the socket's own address as an
+// RFC 5321 4.1.3 address literal, for EHLO.
+std::string LocalAddressLiteral(int fd) {
+  sockaddr_storage ss = {};
+  socklen_t len = sizeof(ss);
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (ss.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof(buf));
+      return std::string("[") + buf + "]";
+    }
+    if (ss.ss_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof(buf));
+      return std::string("[IPv6:") + buf + "]";
+    }
+  }
+  return "[127.0.0.1]";
+}
+
 bool RelayAllowed(const Config& config, int fd) {
   sockaddr_storage ss = {};
   socklen_t len = sizeof(ss);
@@ -271,7 +290,7 @@ class OutboundConnection final : public runtime::StreamHandler,
                                  public client::ClientHost {
  public:
   OutboundConnection(Shard* shard, Site* site)
-      : shard_(shard), site_(site), client_(this, shard->hostname()) {
+      : shard_(shard), site_(site), client_(this, shard->shared_->helo_name) {
     client_.set_max_in_flight(shard->config().outbound_pipeline_depth);
     timer_.context = this;
     timer_.callback = [](runtime::Timer* t) {
@@ -311,8 +330,8 @@ class OutboundConnection final : public runtime::StreamHandler,
     for (uint32_t i : job->rcpts) txn_.recipients.push_back(job->message->recipients[i]);
     txn_.content = job->message->content;
     txn_.eight_bit = job->message->eight_bit;
+    txn_.smtputf8 = job->message->smtputf8;
     txn_.cookie = job;
-    ArmReplyTimer();
     client_.Begin(txn_);
   }
 
@@ -324,24 +343,21 @@ class OutboundConnection final : public runtime::StreamHandler,
       if (shard_->draining() ||
           messages_ >= shard_->config().max_messages_per_connection) {
         if (!busy()) Quit();
+        ArmTimer();
         return;
       }
       DeliveryJob* next = shard_->NextJob(this);
       if (next == nullptr) break;
       Deliver(next);
     }
-    if (!busy()) {
-      // Parked in the pool; closed after connection_idle without work.
-      shard_->loop()->timers().Arm(
-          &timer_, shard_->loop()->now_ms() + ToMs(shard_->config().connection_idle));
-    }
+    ArmTimer();
   }
 
   void Quit() {
     if (stream_ == nullptr) return;
     if (client_.idle()) {
       client_.Quit();
-      ArmReplyTimer();
+      ArmTimer();
     } else if (!busy()) {
       stream_->Close();
     }
@@ -365,7 +381,6 @@ class OutboundConnection final : public runtime::StreamHandler,
                          std::vector<client::RecipientOutcome>& outcomes) override {
     auto* job = static_cast<DeliveryJob*>(cookie);
     --in_flight_;
-    if (!busy()) shard_->loop()->timers().Disarm(&timer_);
     if (job != nullptr) shard_->HandleOutcomes(job, peer_, outcomes);
   }
   void OnSessionEnd(const client::RecipientOutcome& reason) override {
@@ -375,8 +390,13 @@ class OutboundConnection final : public runtime::StreamHandler,
 
   // StreamHandler
   void OnStreamData(std::string_view data) override {
-    if (busy() || !client_.idle()) ArmReplyTimer();
     client_.Feed(data);
+    // A reply arrived: the wait for the next one starts now.
+    if (stream_ != nullptr && !stream_->closed()) ArmTimer();
+  }
+  void OnStreamDrained() override {
+    // The content has left: from here the data_term wait applies.
+    if (client_.waiting_for() == client::Wait::kDataTerm) ArmTimer();
   }
   void OnStreamClosed(int error) override {
     if (!client_.ended()) {
@@ -408,26 +428,84 @@ class OutboundConnection final : public runtime::StreamHandler,
       end_reason_.text = "connect to " + peer_ + " failed: " + strerror(-fd);
       return Finish();
     }
+    // Without a fully qualified hostname, EHLO names the connection's own
+    // address as a literal (RFC 5321 4.1.4), which receivers accept.
+    if (shard_->shared_->helo_name.empty()) client_.set_helo_name(LocalAddressLiteral(fd));
     stream_ = new runtime::Stream(shard_->loop(), fd, this);
     // Message bodies leave through here, many per send: keep the buffers
     // (two per connection at most) instead of regrowing them.
     stream_->set_retained_send_buffer(kOutboundRetainedSendBuffer);
     stream_->Start();
-    ArmReplyTimer();
+    ArmTimer();
   }
-  void ArmReplyTimer() {
-    shard_->loop()->timers().Arm(
-        &timer_, shard_->loop()->now_ms() + ToMs(shard_->config().command_timeout));
+
+  // One timer per connection, armed for what the client waits for now:
+  // each RFC 5321 4.5.3.2 reply timeout by phase, data_block while the
+  // content is still leaving (restarted whenever it makes progress), or the
+  // pool's connection_idle when nothing is outstanding.
+  void ArmTimer() {
+    const Config& c = shard_->config();
+    absl::Duration d;
+    switch (client_.waiting_for()) {
+      case client::Wait::kNone:
+        if (busy() || stream_ == nullptr) {
+          shard_->loop()->timers().Disarm(&timer_);
+          return;
+        }
+        d = c.connection_idle;
+        break;
+      case client::Wait::kGreeting:
+        d = c.greeting_timeout;
+        break;
+      case client::Wait::kCommand:
+        d = c.command_timeout;
+        break;
+      case client::Wait::kMail:
+        d = c.mail_timeout;
+        break;
+      case client::Wait::kRcpt:
+        d = c.rcpt_timeout;
+        break;
+      case client::Wait::kDataInit:
+        d = c.data_init_timeout;
+        break;
+      case client::Wait::kDataTerm:
+        sent_mark_ = stream_ != nullptr ? stream_->bytes_sent() : 0;
+        d = stream_ != nullptr && stream_->queued_bytes() > 0 ? c.data_block_timeout
+                                                               : c.data_term_timeout;
+        break;
+    }
+    shard_->loop()->timers().Arm(&timer_, shard_->loop()->now_ms() + ToMs(d));
   }
   void OnTimer() {
     if (stream_ == nullptr) return;
-    if (client_.idle() && !busy()) return Quit();  // pooled too long
-    std::string why = "timeout waiting for reply from " + peer_;
+    const client::Wait wait = client_.waiting_for();
+    if (wait == client::Wait::kNone) {
+      if (!busy()) Quit();  // pooled too long
+      return;
+    }
+    if (wait == client::Wait::kDataTerm && stream_->queued_bytes() > 0 &&
+        stream_->bytes_sent() != sent_mark_) {
+      return ArmTimer();  // the content is still moving: data_block restarts
+    }
+    std::string why = "timeout waiting for " + std::string(WaitName(wait)) + " from " + peer_;
     client_.Abort(why);
     end_reason_.code = 451;
     end_reason_.enhanced = "4.4.2";
     end_reason_.text = why;
     stream_->Abort(-ETIMEDOUT);
+  }
+  static std::string_view WaitName(client::Wait wait) {
+    switch (wait) {
+      case client::Wait::kGreeting: return "greeting";
+      case client::Wait::kCommand: return "reply to EHLO/RSET/QUIT";
+      case client::Wait::kMail: return "reply to MAIL FROM";
+      case client::Wait::kRcpt: return "reply to RCPT TO";
+      case client::Wait::kDataInit: return "reply to DATA";
+      case client::Wait::kDataTerm: return "reply to end of data";
+      case client::Wait::kNone: break;
+    }
+    return "reply";
   }
   void Finish() {
     shard_->loop()->timers().Disarm(&timer_);
@@ -440,6 +518,7 @@ class OutboundConnection final : public runtime::StreamHandler,
   client::SmtpClient client_;
   runtime::Stream* stream_ = nullptr;
   runtime::Timer timer_;
+  uint64_t sent_mark_ = 0;  // bytes sent when the data_block wait began
   size_t in_flight_ = 0;  // transactions handed to the client, not yet done
   size_t messages_ = 0;
   bool connecting_ = false;
@@ -524,6 +603,12 @@ void Shard::ThreadMain() {
   published_loop_.store(loop_.get(), std::memory_order_release);
   shared_->started.fetch_add(1);
   loop_->Run();
+  if (outcomes_dropped_at_stop_ > 0) {
+    fprintf(stderr,
+            "ringpost: shard %d: drain timed out: %llu outcomes not journaled; those "
+            "recipients are delivered again after the next start\n",
+            index_, static_cast<unsigned long long>(outcomes_dropped_at_stop_));
+  }
   const queue::Spool::Stats st = spool_->stats();
   const runtime::LoopStats& l = loop_->stats();
   fprintf(stderr,
@@ -572,6 +657,7 @@ void Shard::RecycleJob(DeliveryJob* job) {
     j.message = nullptr;
     j.rcpts.clear();
     j.attempts = 0;
+    j.expire_at_retry = false;
   });
 }
 
@@ -720,6 +806,7 @@ absl::Status Shard::Setup() {
     Account(msg);
     msg->queued_at_ms = r.record.queued_at_ms;
     msg->eight_bit = (r.record.flags & queue::kFlag8BitMime) != 0;
+    msg->smtputf8 = (r.record.flags & queue::kFlagSmtpUtf8) != 0;
     std::vector<uint32_t> undone;
     for (uint32_t i = 0; i < msg->recipients.size(); ++i) {
       if (i >= r.done.size() || !r.done[i]) undone.push_back(i);
@@ -782,12 +869,14 @@ void Shard::SubmitMessage(InboundConnection* conn,
   record.sender = std::move(in->sender);
   record.recipients = std::move(in->recipients);
   record.body = std::move(in->content);
-  record.flags = in->eight_bit ? queue::kFlag8BitMime : 0;
+  record.flags = (in->eight_bit ? queue::kFlag8BitMime : 0) |
+                 (in->smtputf8 ? queue::kFlagSmtpUtf8 : 0);
   Message* msg = NewMessage();
   msg->id = record.id;
   msg->origin = index_;
   msg->queued_at_ms = record.queued_at_ms;
   msg->eight_bit = in->eight_bit;
+  msg->smtputf8 = in->smtputf8;
   msg->submitter = conn;
   // Two pointers: the callback fits AnyInvocable's inline storage.
   auto locator = spool_->AppendMessage(
@@ -910,6 +999,12 @@ void Shard::Send(int to, const CrossItem& item) {
     self_queue_.push_back(item);
     return;
   }
+  if (settled_ && item.kind == CrossItem::kOutcome) {
+    // Only after a timed-out drain: the origin may already have stopped.
+    // Not journaled, so the next start delivers that recipient again.
+    ++outcomes_dropped_at_stop_;
+    return;
+  }
   auto& overflow = outbox_[static_cast<size_t>(to)];
   if (overflow.empty() && shared_->RingFor(index_, to).TryPush(item)) {
     wake_[static_cast<size_t>(to)] = true;
@@ -978,6 +1073,7 @@ void Shard::DrainInbox() {
 // --- delivery (owner side) ---------------------------------------------------
 
 void Shard::TakeJob(DeliveryJob* job) {
+  if (draining_) return DropJob(job);
   job->owner = this;
   job->retry_timer.context = job;
   job->retry_timer.callback = [](runtime::Timer* t) {
@@ -989,12 +1085,49 @@ void Shard::TakeJob(DeliveryJob* job) {
 
 void Shard::RetryDue(DeliveryJob* job) {
   scheduled_.erase(job);
-  if (draining_) {
-    // Not retried while draining: the spool keeps it for the next start.
-    delete job;
-    return;
-  }
+  if (draining_) return DropJob(job);
+  // Retries are never scheduled past a message's expiry, so max_age holds
+  // even for mail that no attempt reaches (docs/configuration.md).
+  if (job->expire_at_retry || Expired(job->message, WallClockMs())) return ExpireJob(job);
   RouteJob(job);
+}
+
+// While draining, work that would start a delivery is dropped: the spool
+// keeps the message for the next start, and no final outcome (which would
+// have to reach its origin before that shard stops) can come of it.
+void Shard::DropJob(DeliveryJob* job) { delete job; }
+
+bool Shard::Expired(const Message* msg, int64_t now_ms) const {
+  return now_ms - msg->queued_at_ms >= absl::ToInt64Milliseconds(config().max_age);
+}
+
+void Shard::ExpireJob(DeliveryJob* job) {
+  Message* msg = job->message;
+  const int64_t now = WallClockMs();
+  const int origin = msg->origin;
+  for (uint32_t rcpt : job->rcpts) {
+    LogRecord r;
+    r.type = LogEvent::kExpiration;
+    r.id = msg->id;
+    r.sender = msg->sender;
+    r.recipient = msg->recipients[rcpt];
+    r.domain = job->domain;
+    r.enhanced = "4.4.7";
+    r.response = "message expired: not delivered within max_age";
+    r.attempt = job->attempts;
+    r.size = msg->content.size();
+    r.queued_at_ms = msg->queued_at_ms;
+    r.event_at_ms = now;
+    log_->Add(r);
+    expired_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The message must not be touched after its last final outcome is sent.
+  finals_scratch_.clear();
+  for (uint32_t rcpt : job->rcpts) finals_scratch_.emplace_back(rcpt, queue::kOutcomeExpired);
+  RecycleJob(job);
+  for (const auto& [rcpt, kind] : finals_scratch_) {
+    Send(origin, CrossItem{CrossItem::kOutcome, rcpt, kind, msg});
+  }
 }
 
 void Shard::ConnectionReady(OutboundConnection* conn) {
@@ -1004,6 +1137,7 @@ void Shard::ConnectionReady(OutboundConnection* conn) {
 }
 
 void Shard::RouteJob(DeliveryJob* job) {
+  if (draining_) return DropJob(job);
   const std::vector<Route>& routes = config().routes;
   const Route* route = nullptr;
   for (const Route& r : routes) {
@@ -1090,6 +1224,7 @@ void Shard::DeferJob(DeliveryJob* job, int code, const std::string& enhanced,
 }
 
 void Shard::RouteResolved(DeliveryJob* job, const dns::MxResult& r) {
+  if (draining_) return DropJob(job);
   if (r.status != dns::MxStatus::kOk) {
     // Permanent (NXDOMAIN 5.1.2, null MX 5.1.10, mail loop 5.4.6) bounces;
     // temporary (SERVFAIL, timeout) is retried with backoff.
@@ -1169,8 +1304,7 @@ void Shard::HandleOutcomes(DeliveryJob* job, const std::string& peer,
   Message* msg = job->message;
   const int64_t now = WallClockMs();
   ++job->attempts;
-  const bool expired =
-      now - msg->queued_at_ms >= absl::ToInt64Milliseconds(config().max_age);
+  const bool expired = Expired(msg, now);
   std::vector<uint32_t> retry;  // rarely used: allocates only on failures
   std::vector<std::pair<uint32_t, uint8_t>>& finals = finals_scratch_;
   finals.clear();
@@ -1199,7 +1333,8 @@ void Shard::HandleOutcomes(DeliveryJob* job, const std::string& peer,
       finals.emplace_back(rcpt, queue::kOutcomeBounced);
       bounced_.fetch_add(1, std::memory_order_relaxed);
     } else if (expired) {
-      log_->Add(r);  // the TransientFailure that ended it
+      r.type = LogEvent::kTransientFailure;
+      log_->Add(r);  // the failed attempt that ended it
       r.type = LogEvent::kExpiration;
       r.code = 0;
       r.enhanced = "4.4.7";
@@ -1227,6 +1362,13 @@ void Shard::HandleOutcomes(DeliveryJob* job, const std::string& peer,
     // Up to 10% jitter so retries of a burst do not land together.
     static thread_local std::minstd_rand rng(static_cast<unsigned>(index_ + 1));
     delay += delay / 10 == 0 ? 0 : rng() % (delay / 10);
+    // Never past the message's expiry: then it expires on time (RetryDue).
+    const int64_t left =
+        msg->queued_at_ms + absl::ToInt64Milliseconds(config().max_age) - now;
+    if (left <= static_cast<int64_t>(delay)) {
+      delay = left > 0 ? static_cast<uint64_t>(left) : 0;
+      job->expire_at_retry = true;
+    }
     scheduled_.insert(job);
     loop_->timers().Arm(&job->retry_timer, loop_->now_ms() + delay);
   }
@@ -1316,6 +1458,13 @@ void Shard::StartDrain() {
   loop_->timers().Arm(&drain_timer_, loop_->now_ms() + 10);
 }
 
+// Drain ends in three steps, so every final outcome reaches its origin's
+// journal before any shard stops: (1) a shard settles once its outbound
+// transactions are done (or the drain timed out) and its overflow queues
+// are in the rings — from then on it sends no outcome to another shard;
+// (2) once every shard has settled, each one waits until its rings are
+// empty, its spool has nothing staged or in flight and its log is written;
+// (3) it closes what is left and stops.
 void Shard::DrainTick() {
   const bool timed_out = loop_->now_ms() >= drain_deadline_ms_;
   bool outbound_busy = false;
@@ -1324,15 +1473,17 @@ void Shard::DrainTick() {
       if (c->busy()) outbound_busy = true;
     }
   }
-  if (delivering_counted_ && (!outbound_busy || timed_out)) {
-    delivering_counted_ = false;
-    shared_->delivering.fetch_sub(1);
+  bool outbox_empty = true;
+  for (const auto& overflow : outbox_) outbox_empty = outbox_empty && overflow.empty();
+  if (!settled_ && ((!outbound_busy && outbox_empty) || timed_out)) {
+    settled_ = true;
+    shared_->settled.fetch_add(1);
   }
   bool commits_pending = false;
   for (InboundConnection* c : inbound_) {
     if (c->awaiting_commit()) commits_pending = true;
   }
-  const bool peers_done = shared_->delivering.load() == 0;
+  const bool peers_done = shared_->settled.load() == shared_->shards;
   const bool quiet = !commits_pending && !spool_->HasIoInFlight() && log_->idle() &&
                      !HasInboundWork() && (resolver_ == nullptr || resolver_->idle());
   if (closing_) {

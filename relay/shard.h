@@ -58,6 +58,7 @@ struct Message {
   std::string content;
   int64_t queued_at_ms = 0;  // wall clock
   bool eight_bit = false;
+  bool smtputf8 = false;
   uint32_t remaining = 0;    // recipients without a final outcome (origin only)
   uint64_t accounted_bytes = 0;  // counted in the origin's queued_bytes_
   InboundConnection* submitter = nullptr;  // until its commit reports
@@ -74,6 +75,7 @@ struct Message {
     content.clear();
     queued_at_ms = 0;
     eight_bit = false;
+    smtputf8 = false;
     remaining = 0;
     accounted_bytes = 0;
     submitter = nullptr;
@@ -88,6 +90,7 @@ struct DeliveryJob {
   std::string domain;
   std::vector<uint32_t> rcpts;  // indices into message->recipients
   uint32_t attempts = 0;
+  bool expire_at_retry = false;  // the retry timer was cut short by max_age
   runtime::Timer retry_timer;
 };
 
@@ -123,13 +126,18 @@ struct Shared {
   Config config;
   int shards = 1;
   std::string hostname;
+  // Outbound EHLO name: hostname when it is fully qualified; empty means
+  // each connection names its own address as a literal (RFC 5321 4.1.4).
+  std::string helo_name;
   int log_fd = -1;
   std::vector<std::unique_ptr<Ring>> rings;  // [from * shards + to]
   std::vector<Shard*> shard_list;
   ClientCounter clients;
   std::atomic<int> started{0};
   std::atomic<int> failed{0};
-  std::atomic<int> delivering{0};  // shards whose outbound is not yet drained
+  // Drain: shards that will send no more cross-shard outcomes (their
+  // outbound work ended and their overflow queues are empty).
+  std::atomic<int> settled{0};
   std::atomic<int> connections{0};
   // MX resolution: one cache for the process; servers read at start-up.
   // mx_cache is null when no DNS server is configured (routes only).
@@ -214,6 +222,9 @@ class Shard {
   void DeferJob(DeliveryJob* job, int code, const std::string& enhanced,
                 const std::string& text);
   void ScheduleRetry(DeliveryJob* job, const std::string& reason_text);
+  void DropJob(DeliveryJob* job);
+  bool Expired(const Message* msg, int64_t now_ms) const;
+  void ExpireJob(DeliveryJob* job);
   void FinalOutcome(Message* msg, uint32_t rcpt, uint8_t kind);
   void ApplyOutcome(Message* msg, uint32_t rcpt, uint8_t kind);
   void Kick(Site* site);
@@ -275,7 +286,8 @@ class Shard {
   bool draining_ = false;
   bool closing_ = false;        // drain done: closing every connection
   uint64_t close_deadline_ms_ = 0;
-  bool delivering_counted_ = true;
+  bool settled_ = false;  // drain: no more outcomes to other shards
+  uint64_t outcomes_dropped_at_stop_ = 0;
   uint64_t drain_deadline_ms_ = 0;
   runtime::Timer drain_timer_;
   std::atomic<uint64_t> accepted_{0}, delivered_{0}, bounced_{0}, deferred_{0},

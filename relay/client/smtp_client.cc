@@ -347,6 +347,41 @@ void SmtpClient::FinishTransaction(bool reset) {
   if (state_ == State::kIdle) host_->OnIdle();
 }
 
+Wait SmtpClient::waiting_for() const {
+  switch (state_) {
+    case State::kGreeting:
+      return Wait::kGreeting;
+    case State::kEhlo:
+    case State::kHelo:
+    case State::kRset:
+    case State::kQuit:
+      return Wait::kCommand;
+    case State::kMail:
+      return Wait::kMail;
+    case State::kRcpt:
+      return Wait::kRcpt;
+    case State::kData:
+      return Wait::kDataInit;
+    case State::kDataEnd:
+      return Wait::kDataTerm;
+    case State::kStream:
+      if (inflight_.empty()) return Wait::kNone;
+      switch (inflight_.front().stage) {
+        case InFlight::kMail:
+          return Wait::kMail;
+        case InFlight::kRcpt:
+          return Wait::kRcpt;
+        case InFlight::kFinal:
+          return Wait::kDataTerm;
+      }
+      return Wait::kDataTerm;
+    case State::kIdle:
+    case State::kEnded:
+      return Wait::kNone;
+  }
+  return Wait::kNone;
+}
+
 void SmtpClient::Quit() {
   if (state_ != State::kIdle) return;
   SendLine("QUIT");

@@ -64,6 +64,18 @@ class ClientHost {
   ~ClientHost() = default;
 };
 
+// The reply the client waits for now, so the host arms the matching
+// RFC 5321 4.5.3.2 timeout.
+enum class Wait : uint8_t {
+  kNone,      // nothing outstanding (idle, or ended)
+  kGreeting,  // 220 banner
+  kCommand,   // EHLO, HELO, RSET, QUIT
+  kMail,      // MAIL FROM reply
+  kRcpt,      // RCPT TO replies
+  kDataInit,  // 354 after DATA
+  kDataTerm,  // final reply after the content (".", or BDAT LAST)
+};
+
 class SmtpClient {
  public:
   SmtpClient(ClientHost* host, std::string helo_name);
@@ -75,6 +87,8 @@ class SmtpClient {
   // Whether Begin may be called now: idle, or streaming with room.
   bool can_begin() const;
   void set_max_in_flight(size_t n) { max_in_flight_ = n == 0 ? 1 : n; }
+  // The EHLO/HELO argument; only before the greeting has been answered.
+  void set_helo_name(std::string name) { helo_name_ = std::move(name); }
   size_t in_flight() const;
   // Transactions this connection can carry at once (known after EHLO).
   size_t capacity() const { return streaming() ? max_in_flight_ : 1; }
@@ -84,6 +98,7 @@ class SmtpClient {
   // recipients fail temporarily with `reason`.
   void Abort(std::string_view reason);
 
+  Wait waiting_for() const;
   bool idle() const { return state_ == State::kIdle; }
   bool ended() const { return state_ == State::kEnded; }
   const smtp::EhloCapabilities& capabilities() const { return caps_; }

@@ -628,6 +628,15 @@ bool Cidr::Contains(const sockaddr_storage& addr) const {
   return Contains(reinterpret_cast<const sockaddr*>(&addr));
 }
 
+bool IsFullyQualifiedHostname(std::string_view name) {
+  if (!IsValidHostname(name)) return false;
+  const size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == name.size()) return false;
+  std::string_view last = name.substr(dot + 1);
+  return !std::all_of(last.begin(), last.end(),
+                      [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); });
+}
+
 absl::StatusOr<Route> ParseRoute(std::string_view text) {
   const size_t eq = text.find('=');
   if (eq == std::string_view::npos) {

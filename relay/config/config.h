@@ -207,6 +207,11 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text,
 absl::StatusOr<sockaddr_storage> ParseSocketAddress(std::string_view text,
                                                     std::optional<uint16_t> default_port);
 
+// A host name usable as an EHLO argument on the public network: valid, with
+// two or more labels, the last not numeric ("mx1.example.com", not "mx1",
+// "localhost" or "10.0.0.1").
+bool IsFullyQualifiedHostname(std::string_view name);
+
 // DOMAIN=HOST[:PORT] (see Route).
 absl::StatusOr<Route> ParseRoute(std::string_view text);
 

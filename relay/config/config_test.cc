@@ -636,3 +636,20 @@ TEST(LoadConfigTest, FileThenRepeatedFlagsWin) {
 
 }  // namespace
 }  // namespace ringpost
+
+namespace ringpost {
+namespace {
+
+TEST(HostnameTest, FullyQualifiedForEhlo) {
+  EXPECT_TRUE(IsFullyQualifiedHostname("mx1.example.com"));
+  EXPECT_TRUE(IsFullyQualifiedHostname("relay.test"));
+  EXPECT_FALSE(IsFullyQualifiedHostname("mx1"));
+  EXPECT_FALSE(IsFullyQualifiedHostname("localhost"));
+  EXPECT_FALSE(IsFullyQualifiedHostname("10.0.0.1"));
+  EXPECT_FALSE(IsFullyQualifiedHostname("example."));
+  EXPECT_FALSE(IsFullyQualifiedHostname(""));
+  EXPECT_FALSE(IsFullyQualifiedHostname("bad host.example"));
+}
+
+}  // namespace
+}  // namespace ringpost

@@ -20,6 +20,7 @@ class ReuseQueue {
   bool empty() const { return count_ == 0; }
   size_t size() const { return count_; }
   T& front() { return slots_[head_]; }
+  const T& front() const { return slots_[head_]; }
   T& back() { return (*this)[count_ - 1]; }
   T& operator[](size_t i) { return slots_[(head_ + i) & (slots_.size() - 1)]; }
 
