@@ -13,6 +13,7 @@ delivery log says what happened.
   test_max_age_without_attempt     expiry on time although no retry is due
   test_expiry_log_types            the failed attempt before an expiry is a
                                    TransientFailure, not a Reception (defect 10)
+  test_drain_journals_every_outcome  nothing delivered twice after a drain
   test_ehlo_name_*                 EHLO sends a FQDN hostname, else an address
                                    literal (defect 9)
 """
@@ -305,6 +306,42 @@ class Outcomes(unittest.TestCase):
         f.wait_type("Expiration", n=3)
         counts = h.count_types(f.records())
         self.assertEqual(counts, {"Reception": 3, "TransientFailure": 3, "Expiration": 3})
+
+
+class Drain(unittest.TestCase):
+    def test_drain_journals_every_outcome(self):
+        """SIGTERM while deliveries are in flight on two shards, whose
+        outcomes cross between them: the drain finishes them and journals
+        every outcome before exiting, so the next start delivers only what
+        was not delivered: no message twice, none lost."""
+        bins = h.Binaries(ARGV)
+        wd = h.workdir("drain")
+        sink_port, relay_port = h.free_port(), h.free_port()
+        sink = h.start_sink(bins, wd, sink_port, "--delay_ms=50")
+        self.addCleanup(lambda: sink.alive() and sink.stop())
+        flags = ["--shards=2", "--max_connections_per_destination=8"]
+        relay = h.start_relay(bins, wd, relay_port, sink_port, *flags)
+        lg = h.Proc("loadgen", [bins.loadgen, f"--target=127.0.0.1:{relay_port}", "--quiet",
+                                f"--record_ids={wd}/loadgen.ids", "--messages=3000",
+                                "--connections=8", "--inflight=4",
+                                "--rcpt_domains=a.test,b.test,c.test,d.test,e.test"], wd)
+        h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Delivery", 0) >= 200,
+                   timeout=60, what="deliveries under way")
+        self.assertEqual(relay.stop(timeout=60), 0)
+        lg.wait(120)
+        acked = h.read_lines(f"{wd}/loadgen.ids")
+        delivered_before = h.count_types(h.delivery_log(wd)).get("Delivery", 0)
+        self.assertGreater(len(acked), delivered_before, "nothing left for the restart")
+        relay = h.start_relay(bins, wd, relay_port, sink_port, *flags, name="relay2")
+        try:
+            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Delivery", 0)
+                       >= len(acked), timeout=120, what="every acknowledged message delivered")
+        finally:
+            self.assertEqual(relay.stop(timeout=60), 0)
+        sink.stop()
+        got = h.read_lines(f"{wd}/sink.ids")
+        self.assertEqual(sorted(set(got)), sorted(acked), "lost or unexpected messages")
+        self.assertEqual(len(got), len(set(got)), "messages delivered twice")
 
 
 class EhloName(unittest.TestCase):
