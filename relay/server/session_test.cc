@@ -42,7 +42,9 @@ class TestHost : public SessionHost {
   }
 
   std::string out;
-  IncomingMessage* last_message = nullptr;  // the latest one handed out
+  // The latest message handed out; valid while the session holds it (its
+  // transaction is open).
+  IncomingMessage* last_message = nullptr;
   uint64_t next_id = 0x100;
   absl::Status spool_status;
   std::deque<std::unique_ptr<IncomingMessage>> submitted;
@@ -355,7 +357,6 @@ TEST_F(SessionTest, BdatSizeNearUint64MaxDoesNotWrapTheLimitCheck) {
     EXPECT_TRUE(session_->closed());
     // Whatever follows is neither content nor commands.
     EXPECT_EQ(Send(std::string(1 << 16, 'y') + "\r\nNOOP\r\n"), "");
-    EXPECT_LT(host_.last_message->content.capacity(), 4096u) << size;
     EXPECT_TRUE(host_.submitted.empty());
     ASSERT_EQ(host_.rejections.size(), 1u);
     EXPECT_EQ(host_.rejections[0], "521 ");
