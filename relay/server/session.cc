@@ -60,6 +60,31 @@ void AppendRfc5322Date(int64_t ms, std::string* out) {
   out->append(cached, cached_len);
 }
 
+// Header lines of `content` (CRLF line ends only) that begin with
+// "Received:" in any case, up to the first empty line; stops counting at
+// `enough`. Only the header section is read, a line at a time.
+size_t CountReceivedHeaders(std::string_view content, size_t enough) {
+  size_t count = 0;
+  const char* p = content.data();
+  const char* const end = p + content.size();
+  // Bounded: each iteration moves p past one line.
+  while (p < end && count < enough && *p != '\r') {
+    constexpr std::string_view kReceived = "Received:";
+    if ((*p | 0x20) == 'r' && static_cast<size_t>(end - p) >= kReceived.size() &&
+        smtp::AsciiEqualsIgnoreCase(std::string_view(p, kReceived.size()), kReceived)) {
+      ++count;
+    }
+    const void* lf = std::memchr(p, '\n', static_cast<size_t>(end - p));
+    if (lf == nullptr) break;
+    p = static_cast<const char*>(lf) + 1;
+  }
+  return count;
+}
+
+// At most this much of a client's declared size (SIZE=, a BDAT chunk) is
+// reserved ahead: the declaration is not yet the octets.
+constexpr uint64_t kReserveAheadMax = 1 << 20;
+
 }  // namespace
 
 Session::Session(SessionHost* host, const SessionLimits* limits,
@@ -251,6 +276,7 @@ void Session::ResetTransaction() {
   have_mail_ = false;
   bdat_started_ = false;
   bdat_remaining_ = 0;
+  bdat_octets_ = 0;
   bdat_last_ = false;
   bdat_lines_.Reset();
   bdat_error_code_ = 0;
@@ -266,6 +292,10 @@ void Session::ProcessCommandLine(std::string_view line) {
   smtp::Command cmd;
   smtp::ParseResult pr = smtp::ParseCommand(line, &cmd);
   if (pr != smtp::ParseResult::kOk) {
+    if (cmd.verb == smtp::Verb::kBdat) {
+      RefuseUnframeableBdat();
+      return;
+    }
     smtp::Reply r = smtp::ReplyFor(pr);
     Reply(r.code, r.enhanced, r.text);
     CountError();
@@ -346,7 +376,7 @@ void Session::HandleEhlo(const smtp::Command& cmd, bool extended) {
   out += hostname_;
   out += "\r\n250-PIPELINING\r\n250-SIZE ";
   out += std::to_string(limits_->message_octets_max);
-  out += "\r\n250-8BITMIME\r\n250-CHUNKING\r\n250 ENHANCEDSTATUSCODES\r\n";
+  out += "\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250 ENHANCEDSTATUSCODES\r\n";
   OutReady();
 }
 
@@ -361,22 +391,33 @@ void Session::HandleMail(const smtp::Command& cmd) {
     CountError();
     return;
   }
-  if (cmd.has_size && cmd.size > limits_->message_octets_max) {
-    Reject(cmd.path, "", 552, "5.3.4", "Error: message size exceeds fixed limit");
+  if (cmd.unknown_param != smtp::kParamsMax) {
+    RefuseParam(cmd, "");
     return;
   }
-  if (cmd.smtputf8) {
-    Reply(555, "5.5.4", "Error: SMTPUTF8 not supported");
+  if (cmd.body == smtp::BodyType::kBinaryMime) {  // BINARYMIME is not offered
+    Reject(cmd.path, "", 555, "5.5.4", "Error: BODY=BINARYMIME not supported");
+    return;
+  }
+  if (cmd.path_utf8 && !cmd.smtputf8) {
+    Reject(cmd.path, "", 553, "5.6.7", "Error: non-ASCII address requires SMTPUTF8");
+    return;
+  }
+  if (cmd.has_size && cmd.size > limits_->message_octets_max) {
+    Reject(cmd.path, "", 552, "5.3.4", "Error: message size exceeds fixed limit");
     return;
   }
   if (absl::Status s = host_->SpoolAvailable(); !s.ok()) {
     Reject(cmd.path, "", kNoSpace.code, kNoSpace.enhanced, kNoSpace.text);
     return;
   }
+  // A new transaction: nothing of an earlier BDAT without MAIL carries over.
+  ResetTransaction();
   message_ = host_->NewIncomingMessage();
   message_->sender.assign(cmd.path.data(), cmd.path.size());
   size_hint_ = cmd.has_size ? cmd.size : 0;
   message_->eight_bit = cmd.body == smtp::BodyType::k8BitMime;
+  message_->smtputf8 = cmd.smtputf8;
   have_mail_ = true;
   Reply(250, "2.1.0", "Ok");
 }
@@ -387,8 +428,25 @@ void Session::HandleRcpt(const smtp::Command& cmd) {
     CountError();
     return;
   }
+  if (cmd.unknown_param != smtp::kParamsMax) {
+    RefuseParam(cmd, cmd.path);
+    return;
+  }
+  if (cmd.path_utf8 && !message_->smtputf8) {
+    Reject(message_->sender, cmd.path, 553, "5.6.7",
+           "Error: non-ASCII address requires SMTPUTF8");
+    return;
+  }
   if (message_->recipients.size() >= limits_->recipients_max) {
     Reject(message_->sender, cmd.path, 452, "4.5.3", "Error: too many recipients");
+    return;
+  }
+  // RFC 5321 4.5.1: <Postmaster> (any case, no domain) is accepted from any
+  // client and goes to the configured postmaster.
+  if (smtp::DomainOf(cmd.path).empty() &&
+      smtp::AsciiEqualsIgnoreCase(cmd.path, "postmaster")) {
+    message_->recipients.push_back(limits_->postmaster);
+    Reply(250, "2.1.5", "Ok");
     return;
   }
   if (!client_.relay_allowed) {
@@ -429,17 +487,53 @@ void Session::StartContent(uint64_t content_hint) {
   message_->id = host_->NewMessageId();
   message_->received_at_ms = host_->WallClockMs();
   AppendReceivedHeader(content_hint);
+  content_start_ = message_->content.size();
+}
+
+void Session::RefuseParam(const smtp::Command& cmd, std::string_view recipient) {
+  const smtp::Param& p = cmd.params[cmd.unknown_param];
+  std::string text = "Error: unsupported parameter ";
+  text.append(p.keyword.substr(0, 64));  // letters, digits, '-' (parser)
+  const std::string_view sender =
+      cmd.verb == smtp::Verb::kMail ? cmd.path : std::string_view(message_->sender);
+  Reject(sender, recipient, 555, "5.5.4", text);
+}
+
+bool Session::TooManyHops() const {
+  // Ours counts too (Postfix counts its own): the client may bring
+  // hops_max - 1 at most.
+  const size_t allowed = limits_->hops_max == 0 ? 0 : limits_->hops_max - 1;
+  std::string_view content = message_->content;
+  content.remove_prefix(std::min(content_start_, content.size()));
+  return CountReceivedHeaders(content, allowed + 1) > allowed;
+}
+
+// The size of a BDAT chunk is its framing: without it the octets that follow
+// cannot be told from commands, so the session ends (Postfix: 521, close).
+void Session::RefuseUnframeableBdat() {
+  constexpr std::string_view kText =
+      "Error: malformed BDAT command, expected BDAT size [LAST]; closing connection";
+  if (have_mail_) {
+    Reject(message_->sender, "", 521, "5.5.4", kText);
+  } else {
+    Reply(521, "5.5.4", kText);
+  }
+  ResetTransaction();
+  Close();
 }
 
 // BDAT <size> [LAST] (RFC 3030). The chunk's octets follow the command line
 // and are read whatever the outcome, so the session stays in sync with the
 // client; errors are answered once the chunk is consumed.
+// A chunk past the size limit is refused before anything is reserved or
+// buffered: its octets are read and dropped (ConsumeBdat), then 552.
 void Session::HandleBdat(const smtp::Command& cmd) {
   bdat_remaining_ = cmd.bdat_size;
   bdat_last_ = cmd.bdat_last;
   state_ = State::kBdat;
-  if (bdat_error_code_ != 0) return;  // the transaction already failed
-  if (!have_mail_) {
+  if (bdat_error_code_ != 0) {
+    // The transaction already failed: this chunk is dropped too.
+  } else if (!have_mail_) {
     bdat_error_code_ = 503;
     bdat_error_enhanced_ = "5.5.1";
     bdat_error_text_ = "Error: need MAIL command";
@@ -447,19 +541,19 @@ void Session::HandleBdat(const smtp::Command& cmd) {
     bdat_error_code_ = 554;
     bdat_error_enhanced_ = "5.5.1";
     bdat_error_text_ = "Error: no valid recipients";
+  } else if (cmd.bdat_size > limits_->message_octets_max - bdat_octets_) {
+    // bdat_octets_ <= the limit, so neither side can wrap.
+    bdat_error_code_ = 552;
+    bdat_error_enhanced_ = "5.3.4";
+    bdat_error_text_ = "Error: message size exceeds fixed limit";
   } else {
     if (!bdat_started_) {
       bdat_started_ = true;
       StartContent(cmd.bdat_size);
     }
-    const uint64_t received = message_->content.size();
-    if (received + cmd.bdat_size > limits_->message_octets_max + 512) {
-      bdat_error_code_ = 552;
-      bdat_error_enhanced_ = "5.3.4";
-      bdat_error_text_ = "Error: message size exceeds fixed limit";
-    } else {
-      message_->content.reserve(received + cmd.bdat_size);
-    }
+    bdat_octets_ += cmd.bdat_size;
+    message_->content.reserve(message_->content.size() +
+                              std::min(cmd.bdat_size, kReserveAheadMax));
   }
   if (bdat_remaining_ == 0) FinishChunk();
 }
@@ -505,6 +599,12 @@ void Session::FinishChunk() {
            "Error: bare CR or LF in message content; lines must end with CRLF");
     return;
   }
+  if (TooManyHops()) {
+    const std::string sender = message_->sender;
+    ResetTransaction();
+    Reject(sender, "", 554, "5.4.0", "Too many hops");
+    return;
+  }
   if (bdat_lines_.eight_bit()) message_->eight_bit = true;
   SubmitMessage();
 }
@@ -514,8 +614,7 @@ void Session::AppendReceivedHeader(uint64_t content_hint) {
   // One allocation for the header and the content that follows it (the BDAT
   // chunk size, or SIZE= of MAIL FROM for DATA), within the size limit.
   // Capped: the hint comes from the client.
-  constexpr uint64_t kReserveMax = 1 << 20;
-  h.reserve(512 + std::min({content_hint, limits_->message_octets_max, kReserveMax}));
+  h.reserve(512 + std::min({content_hint, limits_->message_octets_max, kReserveAheadMax}));
   h += "Received: from ";
   h += helo_;
   h += " ([";
@@ -537,6 +636,11 @@ void Session::FinishData() {
   if (errors != 0) {
     smtp::Reply r = smtp::DataScanner::ReplyFor(errors);
     Reject(message_->sender, "", r.code, r.enhanced, r.text);
+    ResetTransaction();
+    return;
+  }
+  if (TooManyHops()) {
+    Reject(message_->sender, "", 554, "5.4.0", "Too many hops");
     ResetTransaction();
     return;
   }

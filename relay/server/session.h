@@ -7,14 +7,28 @@
 // stable storage. So the whole protocol is testable without sockets.
 //
 // Protocol: RFC 5321 with PIPELINING (2920), SIZE (1870), 8BITMIME (6152),
-// ENHANCEDSTATUSCODES (2034, 3463), CHUNKING (3030). Strict where it matters:
+// ENHANCEDSTATUSCODES (2034, 3463), CHUNKING (3030), SMTPUTF8 (6531).
+// Strict where it matters:
 //   - command lines end in CRLF; a bare LF or CR is refused (500 5.5.2);
 //   - in DATA only CRLF.CRLF ends the message; bare LF/CR anywhere rejects
 //     the message (550 5.6.11) — no SMTP smuggling;
 //   - limits on command line, text line, message size, recipients;
 //   - BDAT content is opaque to dot-stuffing, but a bare LF or CR in it
 //     rejects the message too, so both paths forward the same thing;
-//   - relaying only for clients in relay_networks (else 554 5.7.1).
+//   - BDAT sizes are checked against what is left of the size limit before
+//     anything is reserved: a chunk past it is read and dropped (552 5.3.4
+//     once it is consumed). A BDAT whose size cannot be parsed (missing,
+//     junk, over kBdatSizeMax) leaves the stream unframeable: 521 5.5.4 and
+//     the session closes, as Postfix does;
+//   - MAIL/RCPT parameters other than SIZE, BODY=7BIT|8BITMIME and SMTPUTF8
+//     (MAIL) are refused with 555 5.5.4, never ignored: BINARYMIME and DSN
+//     (RET, ENVID, NOTIFY, ORCPT) are not offered;
+//   - a non-ASCII address needs SMTPUTF8 on MAIL (else 553 5.6.7);
+//   - a message with more than hops_max Received: header lines, counting the
+//     one the session prepends, is refused (554 5.4.0): a mail loop;
+//   - relaying only for clients in relay_networks (else 554 5.7.1), except
+//     RCPT TO:<Postmaster> (RFC 5321 4.5.1), accepted from anyone and
+//     rewritten to limits.postmaster.
 // `250 2.0.0 Ok: queued as ID` is sent only from OnSubmitted(ok), i.e. after
 // the spool's group commit synced the message.
 //
@@ -44,8 +58,10 @@ struct SessionLimits {
   size_t text_line_octets_max = 1000;
   uint64_t message_octets_max = 50ull << 20;
   size_t recipients_max = 1000;
-  size_t hops_max = 50;            // Received headers before 554 5.4.0
-  std::string postmaster = "postmaster";  // RCPT TO:<Postmaster> goes here
+  size_t hops_max = 50;            // Received headers (ours included) allowed
+  // The full address RCPT TO:<Postmaster> is rewritten to (the shard fills
+  // it from the config: postmaster, or postmaster@hostname).
+  std::string postmaster = "postmaster";
   size_t errors_max = 20;          // bad commands before we hang up
   size_t pending_input_max = 1 << 20;  // buffered pipelined input
   size_t commits_in_flight_max = 64;   // pipelined messages awaiting the spool
@@ -168,6 +184,12 @@ class Session {
   void HandleData();
   void FinishData();
   void HandleBdat(const smtp::Command& cmd);
+  // A BDAT whose size did not parse: 521 and close.
+  void RefuseUnframeableBdat();
+  // 555 for a MAIL/RCPT parameter the session does not support.
+  void RefuseParam(const smtp::Command& cmd, std::string_view recipient);
+  // The finished message has more Received: lines than hops_max.
+  bool TooManyHops() const;
   void ConsumeBdat();
   void FinishChunk();
   // First DATA/BDAT of a transaction: id, Received; `content_hint` octets
@@ -194,6 +216,7 @@ class Session {
   std::unique_ptr<IncomingMessage> message_;  // the transaction in progress
   bool have_mail_ = false;
   uint64_t size_hint_ = 0;  // SIZE= of MAIL FROM, 0 if none
+  size_t content_start_ = 0;  // offset of the client's content (after Received)
   smtp::DataScanner scanner_;
   size_t errors_ = 0;
   uint64_t messages_accepted_ = 0;
@@ -205,6 +228,7 @@ class Session {
   // BDAT state of the transaction in progress.
   bool bdat_started_ = false;     // a BDAT chunk was received
   uint64_t bdat_remaining_ = 0;   // octets of the current chunk still to read
+  uint64_t bdat_octets_ = 0;      // octets of the accepted chunks (<= the limit)
   bool bdat_last_ = false;
   smtp::internal::CrlfCheck bdat_lines_;  // bare CR/LF and 8-bit octets
   int bdat_error_code_ = 0;       // != 0: discard the chunks, answer this

@@ -17,6 +17,11 @@ class TestHost : public SessionHost {
   void OutputReady() override {}
   uint64_t NewMessageId() override { return ++next_id; }
   absl::Status SpoolAvailable() override { return spool_status; }
+  std::unique_ptr<IncomingMessage> NewIncomingMessage() override {
+    auto m = std::make_unique<IncomingMessage>();
+    last_message = m.get();
+    return m;
+  }
   void Submit(std::unique_ptr<IncomingMessage> m) override {
     submitted.push_back(std::move(m));
   }
@@ -37,6 +42,9 @@ class TestHost : public SessionHost {
   }
 
   std::string out;
+  // The latest message handed out; valid while the session holds it (its
+  // transaction is open).
+  IncomingMessage* last_message = nullptr;
   uint64_t next_id = 0x100;
   absl::Status spool_status;
   std::deque<std::unique_ptr<IncomingMessage>> submitted;
@@ -70,7 +78,7 @@ class SessionTest : public ::testing::Test {
 TEST_F(SessionTest, FullTransaction) {
   EXPECT_EQ(Send("EHLO client.test\r\n"),
             "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n"
-            "250-8BITMIME\r\n250-CHUNKING\r\n250 ENHANCEDSTATUSCODES\r\n");
+            "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250 ENHANCEDSTATUSCODES\r\n");
   EXPECT_EQ(Send("MAIL FROM:<a@x.test>\r\n"), "250 2.1.0 Ok\r\n");
   EXPECT_EQ(Send("RCPT TO:<b@y.test>\r\n"), "250 2.1.5 Ok\r\n");
   EXPECT_EQ(Send("DATA\r\n"), "354 End data with <CR><LF>.<CR><LF>\r\n");
@@ -78,6 +86,7 @@ TEST_F(SessionTest, FullTransaction) {
   ASSERT_EQ(host_.submitted.size(), 1u);
   const IncomingMessage& m = *host_.submitted[0];
   EXPECT_EQ(m.sender, "a@x.test");
+  EXPECT_FALSE(m.smtputf8);
   ASSERT_EQ(m.recipients.size(), 1u);
   EXPECT_EQ(m.recipients[0], "b@y.test");
   EXPECT_EQ(m.content.rfind("Received: from client.test ([127.0.0.1])\r\n", 0), 0u);
@@ -325,6 +334,238 @@ TEST_F(SessionTest, SpoolFullAndCommitFailure) {
 TEST_F(SessionTest, TooManyErrorsHangsUp) {
   for (int i = 0; i < 25 && !host_.closed; ++i) Send("BOGUS\r\n");
   EXPECT_TRUE(host_.closed);
+}
+
+// --- BDAT framing and sizes (issue 11, item 2) ------------------------------
+
+// A size near 2^64 once wrapped `received + size` below the limit: the chunk
+// was accepted and buffered without bound. Sizes over kBdatSizeMax do not
+// parse, and an unparseable BDAT cannot be framed: 521, closed.
+TEST_F(SessionTest, BdatSizeNearUint64MaxDoesNotWrapTheLimitCheck) {
+  limits_.message_octets_max = 100;
+  for (const char* size : {"18446744073709551615", "18446744073709551600",
+                           "9223372036854775808"}) {
+    host_ = TestHost();
+    Open(true);
+    Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+    EXPECT_EQ(Send("BDAT 50\r\n" + std::string(48, 'x') + "\r\n").substr(0, 4), "250 ");
+    EXPECT_EQ(Send(std::string("BDAT ") + size + " LAST\r\n"),
+              "521 5.5.4 Error: malformed BDAT command, expected BDAT size [LAST]; "
+              "closing connection\r\n")
+        << size;
+    EXPECT_TRUE(host_.closed) << size;
+    EXPECT_TRUE(session_->closed());
+    // Whatever follows is neither content nor commands.
+    EXPECT_EQ(Send(std::string(1 << 16, 'y') + "\r\nNOOP\r\n"), "");
+    EXPECT_TRUE(host_.submitted.empty());
+    ASSERT_EQ(host_.rejections.size(), 1u);
+    EXPECT_EQ(host_.rejections[0], "521 ");
+  }
+}
+
+// The largest size that parses, with a message under way: the chunk is
+// refused before anything is reserved, and its octets are dropped as they
+// come (never buffered); the reply waits for the end of the chunk.
+TEST_F(SessionTest, BdatChunkPastTheLimitIsDroppedNotBuffered) {
+  limits_.message_octets_max = 1000;
+  Open(true);
+  Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  EXPECT_EQ(Send("BDAT 600\r\n" + std::string(598, 'x') + "\r\n").substr(0, 4), "250 ");
+  EXPECT_EQ(Send("BDAT 9223372036854775807 LAST\r\n"), "");
+  EXPECT_TRUE(session_->reading_content());
+  const size_t capacity = host_.last_message->content.capacity();
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(Send(std::string(1 << 16, 'z')), "");
+  EXPECT_EQ(host_.last_message->content.capacity(), capacity);
+  EXPECT_LT(host_.last_message->content.size(), 1000u);
+  EXPECT_FALSE(host_.closed);
+  // A chunk that ends: 552, exactly at the limit's edge.
+  Open(true);
+  Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  EXPECT_EQ(Send("BDAT 600\r\n" + std::string(598, 'x') + "\r\n").substr(0, 4), "250 ");
+  EXPECT_EQ(Send("BDAT 401 LAST\r\n" + std::string(401, 'z')),
+            "552 5.3.4 Error: message size exceeds fixed limit\r\n");
+  EXPECT_EQ(Send("NOOP\r\n"), "250 2.0.0 Ok\r\n");
+  EXPECT_TRUE(host_.submitted.empty());
+  Send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  EXPECT_EQ(Send("BDAT 600\r\n" + std::string(598, 'x') + "\r\n").substr(0, 4), "250 ");
+  EXPECT_EQ(Send("BDAT 400 LAST\r\n" + std::string(398, 'z') + "\r\n"), "");
+  EXPECT_EQ(host_.submitted.size(), 1u);
+}
+
+// A declared size within the limit is not reserved ahead in full: a client
+// that declares megabytes and sends nothing costs nothing.
+TEST_F(SessionTest, BdatDeclaredSizeIsNotReservedAhead) {
+  Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  EXPECT_EQ(Send("BDAT 50000000 LAST\r\n"), "");
+  EXPECT_LT(host_.last_message->content.capacity(), 2u << 20);
+}
+
+TEST_F(SessionTest, MalformedBdatClosesTheSession) {
+  for (const char* line : {"BDAT", "BDAT LAST", "BDAT x", "BDAT 10 junk", "BDAT 10 LAST x",
+                           "BDAT -1", "BDAT 99999999999999999999"}) {
+    for (bool in_transaction : {false, true}) {
+      host_ = TestHost();
+      Open(true);
+      Send(in_transaction ? "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
+                          : "EHLO c\r\n");
+      // What follows the line would be the chunk: it must not run.
+      EXPECT_EQ(Send(std::string(line) + "\r\nNOOP\r\n").substr(0, 10), "521 5.5.4 ") << line;
+      EXPECT_TRUE(host_.closed) << line;
+      EXPECT_EQ(host_.rejections.size(), in_transaction ? 1u : 0u) << line;
+    }
+  }
+  // Behind a pending commit: its 250 first, then the 521, then the close.
+  host_ = TestHost();
+  Open(true);
+  Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nBDAT 4 LAST\r\nhi\r\n");
+  EXPECT_EQ(Send("BDAT x\r\n"), "");
+  EXPECT_FALSE(host_.closed);
+  Commit();
+  const std::string out = host_.Take();
+  EXPECT_EQ(out.substr(0, 24), "250 2.0.0 Ok: queued as ");
+  EXPECT_NE(out.find("\r\n521 5.5.4 "), std::string::npos) << out;
+  EXPECT_TRUE(host_.closed);
+}
+
+// After a refused chunk the transaction is failed until LAST; a zero-size
+// LAST chunk was left unanswered until more input arrived.
+TEST_F(SessionTest, BdatZeroLastAfterFailedChunkIsAnsweredAtOnce) {
+  limits_.message_octets_max = 100;
+  Open(true);
+  Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  EXPECT_EQ(Send("BDAT 200\r\n" + std::string(200, 'x')).substr(0, 4), "552 ");
+  EXPECT_EQ(Send("BDAT 0 LAST\r\n"), "552 5.3.4 Error: message size exceeds fixed limit\r\n");
+  EXPECT_FALSE(session_->reading_content());
+  EXPECT_EQ(Send("NOOP\r\n"), "250 2.0.0 Ok\r\n");
+}
+
+// BDAT (not LAST) without MAIL left its 503 behind: the next transaction's
+// chunks were dropped with "need MAIL command".
+TEST_F(SessionTest, BdatWithoutMailDoesNotFailTheNextTransaction) {
+  Send("EHLO c\r\n");
+  EXPECT_EQ(Send("BDAT 3\r\nabc"), "503 5.5.1 Error: need MAIL command\r\n");
+  Send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+  EXPECT_EQ(Send("BDAT 4 LAST\r\nhi\r\n"), "");
+  ASSERT_EQ(host_.submitted.size(), 1u);
+}
+
+// --- Mail loops (issue 11, item 8) -------------------------------------------
+
+std::string Received(int n, const char* name = "Received:") {
+  std::string h;
+  for (int i = 0; i < n; ++i) {
+    h += name;
+    h += " from hop" + std::to_string(i) + ".test\r\n\tby x.test; Mon, 1 Jan 2024 00:00:00 +0000\r\n";
+  }
+  return h;
+}
+
+TEST_F(SessionTest, TooManyReceivedHeadersIsRefusedAsALoop) {
+  limits_.hops_max = 3;  // ours + 2 from the client
+  Open(true);
+  Send("EHLO c\r\n");
+  struct Case {
+    std::string header;
+    bool refused;
+  };
+  const Case cases[] = {
+      {Received(2), false},
+      {Received(3), true},
+      {Received(1) + Received(1, "received:") + Received(1, "RECEIVED:"), true},
+      {Received(5, "X-Received:") + Received(2), false},
+      // Only the header section counts.
+      {Received(2) + "Subject: x\r\n\r\n" + Received(5), false},
+      {"\r\n" + Received(5), false},
+  };
+  for (const Case& c : cases) {
+    for (bool bdat : {false, true}) {
+      const std::string content = c.header + "Subject: loop\r\n\r\nbody\r\n";
+      host_.rejections.clear();
+      const size_t before = host_.submitted.size();
+      std::string out = Send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n");
+      if (bdat) {
+        out += Send("BDAT " + std::to_string(content.size()) + " LAST\r\n" + content);
+      } else {
+        out += Send("DATA\r\n" + content + ".\r\n");
+      }
+      if (c.refused) {
+        EXPECT_NE(out.find("554 5.4.0 Too many hops\r\n"), std::string::npos) << out;
+        EXPECT_EQ(host_.submitted.size(), before);
+        ASSERT_EQ(host_.rejections.size(), 1u);
+        EXPECT_EQ(host_.rejections[0], "554 ");
+      } else {
+        ASSERT_EQ(host_.submitted.size(), before + 1) << out;
+        Commit();
+        host_.Take();
+      }
+    }
+  }
+  EXPECT_EQ(Send("NOOP\r\n"), "250 2.0.0 Ok\r\n");
+}
+
+// --- Conformance (issue 11, item 9) ------------------------------------------
+
+TEST_F(SessionTest, UnknownAndUnofferedParametersAreRefusedWith555) {
+  Send("EHLO c\r\n");
+  for (const char* mail : {"MAIL FROM:<a@x.test> XFOO=1", "MAIL FROM:<a@x.test> RET=HDRS",
+                           "MAIL FROM:<a@x.test> ENVID=abc", "MAIL FROM:<a@x.test> AUTH=<>",
+                           "MAIL FROM:<a@x.test> SIZE=10 BODY=BINARYMIME"}) {
+    EXPECT_EQ(Send(std::string(mail) + "\r\n").substr(0, 10), "555 5.5.4 ") << mail;
+  }
+  EXPECT_EQ(Send("MAIL FROM:<a@x.test> RET=FULL\r\n"),
+            "555 5.5.4 Error: unsupported parameter RET\r\n");
+  EXPECT_EQ(Send("MAIL FROM:<a@x.test> SIZE=10 BODY=8BITMIME SMTPUTF8\r\n"), "250 2.1.0 Ok\r\n");
+  for (const char* rcpt : {"RCPT TO:<b@y.test> NOTIFY=NEVER",
+                           "RCPT TO:<b@y.test> ORCPT=rfc822;b@y.test", "RCPT TO:<b@y.test> SIZE=1"}) {
+    EXPECT_EQ(Send(std::string(rcpt) + "\r\n").substr(0, 10), "555 5.5.4 ") << rcpt;
+  }
+  EXPECT_EQ(host_.rejections.size(), 9u);
+  EXPECT_EQ(host_.rejections.back(), "555 b@y.test");
+  EXPECT_EQ(Send("RCPT TO:<b@y.test>\r\n"), "250 2.1.5 Ok\r\n");
+  EXPECT_EQ(Send("DATA\r\nhi\r\n.\r\n").substr(0, 4), "354 ");
+  ASSERT_EQ(host_.submitted.size(), 1u);
+  EXPECT_EQ(host_.submitted[0]->recipients, std::vector<std::string>{"b@y.test"});
+}
+
+TEST_F(SessionTest, PostmasterIsAcceptedFromAnyClientAndRewritten) {
+  limits_.postmaster = "hostmaster@admin.test";
+  for (bool relay : {false, true}) {
+    host_ = TestHost();
+    Open(relay);
+    Send("EHLO c\r\nMAIL FROM:<a@x.test>\r\n");
+    EXPECT_EQ(Send("RCPT TO:<PostMaster>\r\n"), "250 2.1.5 Ok\r\n");
+    EXPECT_EQ(Send("RCPT TO:<postmaster>\r\n"), "250 2.1.5 Ok\r\n");
+    EXPECT_EQ(Send("RCPT TO:<b@y.test>\r\n").substr(0, 4), relay ? "250 " : "554 ");
+    Send("DATA\r\nSubject: hi\r\n\r\nhi\r\n.\r\n");
+    ASSERT_EQ(host_.submitted.size(), 1u);
+    std::vector<std::string> want = {"hostmaster@admin.test", "hostmaster@admin.test"};
+    if (relay) want.push_back("b@y.test");
+    EXPECT_EQ(host_.submitted[0]->recipients, want);
+  }
+}
+
+TEST_F(SessionTest, NonAsciiAddressNeedsSmtpUtf8) {
+  const std::string utf8_sender = "j\xC3\xB6rg@b\xC3\xBC" "cher.test";
+  const std::string utf8_rcpt = "\xE7\x94\xA8\xE6\x88\xB7@\xE4\xBE\x8B.test";
+  Send("EHLO c\r\n");
+  EXPECT_EQ(Send("MAIL FROM:<" + utf8_sender + ">\r\n"),
+            "553 5.6.7 Error: non-ASCII address requires SMTPUTF8\r\n");
+  EXPECT_EQ(Send("MAIL FROM:<a@x.test>\r\n"), "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(Send("RCPT TO:<" + utf8_rcpt + ">\r\n"),
+            "553 5.6.7 Error: non-ASCII address requires SMTPUTF8\r\n");
+  ASSERT_EQ(host_.rejections.size(), 2u);
+  EXPECT_EQ(host_.rejections[1], "553 " + utf8_rcpt);
+  Send("RSET\r\n");
+  EXPECT_EQ(Send("MAIL FROM:<" + utf8_sender + "> SMTPUTF8\r\n"), "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(Send("RCPT TO:<" + utf8_rcpt + ">\r\n"), "250 2.1.5 Ok\r\n");
+  // Invalid UTF-8 and control characters stay syntax errors.
+  EXPECT_EQ(Send("RCPT TO:<\xC3@y.test>\r\n").substr(0, 4), "501 ");
+  EXPECT_EQ(Send("RCPT TO:<a\x01\xC3\xA9@y.test>\r\n").substr(0, 4), "501 ");
+  Send("DATA\r\nSubject: hi\r\n\r\nhi\r\n.\r\n");
+  ASSERT_EQ(host_.submitted.size(), 1u);
+  EXPECT_TRUE(host_.submitted[0]->smtputf8);
+  EXPECT_EQ(host_.submitted[0]->sender, utf8_sender);
+  EXPECT_EQ(host_.submitted[0]->recipients, std::vector<std::string>{utf8_rcpt});
 }
 
 }  // namespace

@@ -359,6 +359,8 @@ ParseResult DecodeMailParams(Command* out) {
     } else if (AsciiEqualsIgnoreCase(p.keyword, "SMTPUTF8")) {
       if (out->smtputf8 || !p.value.empty()) return ParseResult::kSyntaxError;
       out->smtputf8 = true;
+    } else if (out->unknown_param == kParamsMax) {
+      out->unknown_param = static_cast<uint8_t>(&p - out->params.data());
     }
   }
   return ParseResult::kOk;
@@ -385,12 +387,16 @@ ParseResult ParseMailOrRcpt(std::string_view arg, bool is_mail, Command* out) {
   out->path_utf8 = path.utf8;
   const ParseResult r = ParseParams(arg.substr(end), out);
   if (r != ParseResult::kOk) return r;
-  return is_mail ? DecodeMailParams(out) : ParseResult::kOk;
+  if (is_mail) return DecodeMailParams(out);
+  if (out->param_count != 0) out->unknown_param = 0;  // none decoded on RCPT
+  return ParseResult::kOk;
 }
 
 ParseResult ParseBdat(std::string_view arg, Command* out) {
   const size_t space = arg.find(' ');
-  if (!ParseDecimal(arg.substr(0, space), &out->bdat_size)) {
+  if (!ParseDecimal(arg.substr(0, space), &out->bdat_size) ||
+      out->bdat_size > kBdatSizeMax) {
+    out->bdat_size = 0;
     return ParseResult::kSyntaxError;
   }
   if (space == kNpos) return ParseResult::kOk;
@@ -504,6 +510,7 @@ ParseResult ParseCommand(std::string_view line, Command* out) {
   out->null_path = false;
   out->path_utf8 = false;
   out->param_count = 0;
+  out->unknown_param = kParamsMax;
   out->has_size = false;
   out->size = 0;
   out->body = BodyType::kUnspecified;

@@ -16,8 +16,9 @@
 //     stripped, limits 256 (path incl. <>) / 64 (local part) / 255 (domain),
 //     non-ASCII accepted as well-formed UTF-8 and flagged (RFC 6531);
 //   - ESMTP parameters keyword[=value], at most kParamsMax, with SIZE, BODY
-//     and SMTPUTF8 on MAIL validated and decoded;
-//   - BDAT <size> [LAST].
+//     and SMTPUTF8 on MAIL validated and decoded; the first parameter it does
+//     not decode (any on RCPT) is pointed at by unknown_param;
+//   - BDAT <size> [LAST], size decimal and at most kBdatSizeMax.
 // What it leaves to the session: which parameters are supported (555), state
 // (503), policy (relaying, sizes, recipient counts).
 //
@@ -83,6 +84,10 @@ inline constexpr size_t kPathOctetsMax = 256;          // incl. "<" ">"
 inline constexpr size_t kLocalPartOctetsMax = 64;
 inline constexpr size_t kDomainOctetsMax = 255;
 inline constexpr size_t kParamsMax = 8;
+// The largest BDAT chunk size that parses (2^63 - 1, what a signed 64-bit
+// offset holds, as Postfix): a larger one, like any malformed BDAT, is a
+// syntax error, and the session can no longer frame the client's stream.
+inline constexpr uint64_t kBdatSizeMax = INT64_MAX;
 
 enum class BodyType : uint8_t { kUnspecified, k7Bit, k8BitMime, kBinaryMime };
 
@@ -107,10 +112,15 @@ struct Command {
   // ESMTP parameters after the path, in order.
   std::array<Param, kParamsMax> params{};
   uint8_t param_count = 0;
+  // Index in params[] of the first parameter not decoded below (MAIL: not
+  // SIZE, BODY or SMTPUTF8; RCPT: any), or kParamsMax when there is none.
+  // The session refuses it (555 5.5.4) unless it supports it.
+  uint8_t unknown_param = kParamsMax;
   // Decoded MAIL parameters (left at defaults for other verbs).
   bool has_size = false;
   uint64_t size = 0;                            // SIZE=
-  BodyType body = BodyType::kUnspecified;       // BODY=
+  BodyType body = BodyType::kUnspecified;       // BODY= (BINARYMIME decoded,
+                                                // the session decides)
   bool smtputf8 = false;                        // SMTPUTF8
   // BDAT <bdat_size> [LAST].
   uint64_t bdat_size = 0;

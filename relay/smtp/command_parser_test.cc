@@ -149,6 +149,25 @@ INSTANTIATE_TEST_SUITE_P(
                  true},
         PathCase{"MAIL FROM:<us\xC3r@example.com>",
                  ParseResult::kBadSenderAddress},
+        // RFC 6531: UTF-8 in atext, quoted strings and sub-domains; only
+        // well-formed UTF-8, never control characters.
+        PathCase{"RCPT TO:<\xE7\x94\xA8\xE6\x88\xB7@\xE4\xBE\x8B\xE5\xAD\x90.\xE5\xB9\xBF\xE5\x91\x8A>",
+                 ParseResult::kOk,
+                 "\xE7\x94\xA8\xE6\x88\xB7@\xE4\xBE\x8B\xE5\xAD\x90.\xE5\xB9\xBF\xE5\x91\x8A",
+                 false, true},
+        PathCase{"RCPT TO:<\xF0\x9F\x93\xA7.x@d.example>", ParseResult::kOk,
+                 "\xF0\x9F\x93\xA7.x@d.example", false, true},
+        PathCase{"RCPT TO:<\"j\xC3\xB6rg x\"@d.example>", ParseResult::kOk,
+                 "\"j\xC3\xB6rg x\"@d.example", false, true},
+        PathCase{"RCPT TO:<u@xn--bcher-kva.example>", ParseResult::kOk,
+                 "u@xn--bcher-kva.example"},
+        PathCase{"RCPT TO:<\xC0\xAF@d.example>", ParseResult::kBadRecipientAddress},
+        PathCase{"RCPT TO:<\xED\xA0\x80@d.example>", ParseResult::kBadRecipientAddress},
+        PathCase{"RCPT TO:<u@d\xF5\x80\x80\x80.example>", ParseResult::kBadRecipientAddress},
+        PathCase{"RCPT TO:<u\x01\xC3\xA9@d.example>", ParseResult::kBadRecipientAddress},
+        PathCase{"RCPT TO:<u\x7F@d.example>", ParseResult::kBadRecipientAddress},
+        PathCase{"RCPT TO:<\"u\x01\"@d.example>", ParseResult::kBadRecipientAddress},
+        PathCase{"RCPT TO:<u@d\xC3.example>", ParseResult::kBadRecipientAddress},
         PathCase{"MAIL FROM:<a@b.example", ParseResult::kBadSenderAddress},
         PathCase{"MAIL FROM:a@b.example", ParseResult::kBadSenderAddress},
         PathCase{"MAIL FROM:", ParseResult::kBadSenderAddress},
@@ -220,6 +239,22 @@ TEST(CommandParser, MailParameters) {
   EXPECT_EQ(FindParam(cmd, "ret")->value, "HDRS");
   EXPECT_EQ(FindParam(cmd, "Envid")->value, "QQ314159");
   EXPECT_EQ(FindParam(cmd, "NOTIFY"), nullptr);
+  // RET is the first parameter not decoded: the session refuses it.
+}
+
+// Unknown MAIL/RCPT parameters must be refused, never silently dropped
+// (RFC 5321 4.1.1.11: 555); the parser points at the first one.
+TEST(CommandParser, UnknownParameterIsPointedAt) {
+  Command cmd;
+  ASSERT_EQ(ParseCommand("MAIL FROM:<a@b.c> SIZE=5 BODY=7BIT SMTPUTF8", &cmd),
+            ParseResult::kOk);
+  ASSERT_EQ(ParseCommand("MAIL FROM:<a@b.c> SIZE=5 XFOO=1 ENVID=x", &cmd),
+            ParseResult::kOk);
+  // Every RCPT parameter is unknown to the parser.
+  ASSERT_EQ(ParseCommand("RCPT TO:<u@d.example> NOTIFY=NEVER", &cmd), ParseResult::kOk);
+  ASSERT_EQ(ParseCommand("RCPT TO:<u@d.example>", &cmd), ParseResult::kOk);
+  ASSERT_EQ(ParseCommand("MAIL FROM:<a@b.c> X=1", &cmd), ParseResult::kOk);
+  ASSERT_EQ(ParseCommand("MAIL FROM:<a@b.c>", &cmd), ParseResult::kOk);
 }
 
 TEST(CommandParser, RcptParameters) {
@@ -307,7 +342,24 @@ INSTANTIATE_TEST_SUITE_P(
         BdatCase{"BDAT 10 FIRST", ParseResult::kSyntaxError, 0, false},
         BdatCase{"BDAT 10 LAST x", ParseResult::kSyntaxError, 0, false},
         BdatCase{"BDAT 99999999999999999999", ParseResult::kSyntaxError, 0,
-                 false}));
+                 false},
+        // Overflow-checked, and bounded by kBdatSizeMax (2^63 - 1): the
+        // 2^64 - 1 that once wrapped the session's size check is refused.
+        BdatCase{"BDAT 9223372036854775807 LAST", ParseResult::kOk,
+                 9223372036854775807ull, true},
+        BdatCase{"BDAT 9223372036854775808", ParseResult::kSyntaxError, 0, false},
+        BdatCase{"BDAT 18446744073709551615 LAST", ParseResult::kSyntaxError, 0, false},
+        BdatCase{"BDAT 18446744073709551616", ParseResult::kSyntaxError, 0, false},
+        BdatCase{"BDAT 12x", ParseResult::kSyntaxError, 0, false},
+        BdatCase{"BDAT +12", ParseResult::kSyntaxError, 0, false},
+        BdatCase{"BDAT 0x10", ParseResult::kSyntaxError, 0, false}));
+
+TEST(CommandParser, BdatSizeIsZeroAfterSyntaxError) {
+  Command cmd;
+  ASSERT_EQ(ParseCommand("BDAT 10", &cmd), ParseResult::kOk);
+  EXPECT_EQ(ParseCommand("BDAT 18446744073709551615", &cmd), ParseResult::kSyntaxError);
+  EXPECT_EQ(cmd.bdat_size, 0u);
+}
 
 TEST(CommandParser, LineLimits) {
   Command cmd;

@@ -7,6 +7,10 @@
 //   - an accepted line respects the verb's length bound, the path bounds
 //     (256 incl. <>, local part 64, domain 255) and kParamsMax;
 //   - parsing is deterministic and ASCII case-insensitive in its verdict;
+//   - an accepted BDAT size is at most kBdatSizeMax (the session's limit
+//     arithmetic relies on it); unknown_param points at a parameter that
+//     is not decoded (any on RCPT; on MAIL not SIZE, BODY or SMTPUTF8), or
+//     is kParamsMax when every one was;
 //   - an accepted MAIL/RCPT path, written back as "MAIL FROM:<path>" (what
 //     relay/client sends to the next hop), parses again to the same path:
 //     the relay never forwards an address it would itself refuse.
@@ -73,6 +77,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   if (r != ParseResult::kOk) return 0;
   FUZZ_CHECK(cmd.verb != Verb::kUnknown);
+  if (cmd.verb == Verb::kBdat) FUZZ_CHECK(cmd.bdat_size <= ringpost::smtp::kBdatSizeMax);
+  if (cmd.unknown_param != ringpost::smtp::kParamsMax) {
+    FUZZ_CHECK(cmd.unknown_param < cmd.param_count);
+    const std::string_view kw = cmd.params[cmd.unknown_param].keyword;
+    if (cmd.verb == Verb::kMail) {
+      FUZZ_CHECK(!ringpost::smtp::AsciiEqualsIgnoreCase(kw, "SIZE"));
+      FUZZ_CHECK(!ringpost::smtp::AsciiEqualsIgnoreCase(kw, "BODY"));
+      FUZZ_CHECK(!ringpost::smtp::AsciiEqualsIgnoreCase(kw, "SMTPUTF8"));
+    } else {
+      FUZZ_CHECK(cmd.verb == Verb::kRcpt && cmd.unknown_param == 0);
+    }
+  } else if (cmd.verb == Verb::kRcpt) {
+    FUZZ_CHECK(cmd.param_count == 0);
+  }
   FUZZ_CHECK(line.size() + 2 <= ringpost::smtp::kAuthLineOctetsMax);
   if (cmd.verb != Verb::kMail && cmd.verb != Verb::kRcpt) {
     if (cmd.verb != Verb::kAuth) {

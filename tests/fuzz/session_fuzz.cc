@@ -11,15 +11,19 @@
 //   - "250 ... queued as ID" appears exactly for the messages whose commit
 //     succeeded, in submission order, and never for any other;
 //   - every submitted message is one the client could legitimately send:
-//     relaying allowed, 1..max recipients each with a domain, sender and
-//     recipients that parse, content starting with the Received header and
-//     free of bare CR/LF, content within the size limit (+ header);
+//     relaying allowed (or every recipient the postmaster, RCPT
+//     TO:<Postmaster> being open to all), 1..max recipients each with a
+//     domain, sender and recipients that parse, SMTPUTF8 set if any address
+//     is not ASCII, content starting with the Received header and free of
+//     bare CR/LF, content within the size limit (+ header), at most hops_max
+//     Received: lines in its header section;
 //   - the two runs produce the same replies and the same messages: TCP may
 //     split a client's stream anywhere.
 // Input is held back while the session has paused it (as the shard does).
 // Seeds: tests/fuzz/corpus/session/.
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
@@ -71,6 +75,24 @@ class RecordingHost : public ringpost::server::SessionHost {
   bool paused = false;
 };
 
+// Header lines beginning "Received:" (any case) before the first empty
+// line, counted bytewise (independently of the session's scan).
+size_t ReceivedLines(std::string_view content) {
+  size_t count = 0;
+  bool line_start = true;
+  for (size_t i = 0; i < content.size(); ++i) {
+    if (line_start) {
+      if (content[i] == '\r') break;  // the empty line: end of the header
+      std::string_view rest = content.substr(i, 9);
+      std::string lower(rest);
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower == "received:") ++count;
+    }
+    line_start = content[i] == '\n';
+  }
+  return count;
+}
+
 struct Run {
   std::string output;
   std::vector<std::string> messages;  // id, envelope and content, flattened
@@ -97,7 +119,9 @@ void CommitAll(Session* s, RecordingHost* host, int fail_every, int* counter) {
 
 Run RunSession(std::string_view text, uint8_t flags, bool chunked, uint64_t seed) {
   SessionLimits limits;
+  limits.postmaster = "postmaster@admin.fuzz";
   if ((flags & 4) != 0) {
+    limits.hops_max = 3;
     limits.text_line_octets_max = 80;
     limits.message_octets_max = 2000;
     limits.recipients_max = 3;
@@ -141,20 +165,23 @@ Run RunSession(std::string_view text, uint8_t flags, bool chunked, uint64_t seed
     run.messages.push_back(std::move(flat));
 
     // A message the client could legitimately have sent.
-    FUZZ_CHECK((flags & 1) != 0);
     FUZZ_CHECK(!m->recipients.empty());
     FUZZ_CHECK(m->recipients.size() <= limits.recipients_max);
     for (const auto& r : m->recipients) {
+      FUZZ_CHECK((flags & 1) != 0 || r == limits.postmaster);
       FUZZ_CHECK(!ringpost::smtp::DomainOf(r).empty());
       ringpost::smtp::Command cmd;
       const std::string line = "RCPT TO:<" + r + ">";
       FUZZ_CHECK(ringpost::smtp::ParseCommand(line, &cmd) == ringpost::smtp::ParseResult::kOk);
+      FUZZ_CHECK(!cmd.path_utf8 || m->smtputf8);
     }
     if (!m->sender.empty()) {
       ringpost::smtp::Command cmd;
       const std::string line = "MAIL FROM:<" + m->sender + ">";
       FUZZ_CHECK(ringpost::smtp::ParseCommand(line, &cmd) == ringpost::smtp::ParseResult::kOk);
+      FUZZ_CHECK(!cmd.path_utf8 || m->smtputf8);
     }
+    FUZZ_CHECK(ReceivedLines(m->content) <= limits.hops_max);
     FUZZ_CHECK(m->content.rfind("Received: ", 0) == 0);
     for (size_t i = 0; i < m->content.size(); ++i) {
       const char c = m->content[i];
