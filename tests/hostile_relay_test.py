@@ -22,7 +22,7 @@ class HostileRelay(unittest.TestCase):
                 self.addCleanup(c.close)
                 c.hello()
                 self.assertEqual(c.cmd("MAIL FROM:<spammer@outside.test>")[0], 250)
-                for rcpt in ("victim@dest.test", "Postmaster", "other@elsewhere.test"):
+                for rcpt in ("victim@dest.test", "postmaster@dest.test", "other@elsewhere.test"):
                     code, text = c.cmd(f"RCPT TO:<{rcpt}>")
                     self.assertEqual((code, text), (554, "5.7.1 Relay access denied"))
                 self.assertEqual(c.cmd("DATA"), (554, "5.5.1 Error: no valid recipients"))
