@@ -347,7 +347,11 @@ void SmtpClient::Begin(const Transaction& txn) {
   }
   msg->pending.resize(txn.recipients.size());
   for (uint32_t i = 0; i < msg->pending.size(); ++i) msg->pending[i] = i;
-  active_.push_back(msg);
+  msg->next = nullptr;
+  msg->prev = active_tail_;
+  (active_tail_ != nullptr ? active_tail_->next : active_head_) = msg;
+  active_tail_ = msg;
+  ++active_count_;
   if (streaming()) {
     while (!msg->pending.empty()) StartPart(msg);
   } else {
@@ -359,10 +363,14 @@ void SmtpClient::Begin(const Transaction& txn) {
 void SmtpClient::StartPart(Message* msg) {
   Part& p = parts_.push_back();
   p.msg = msg;
-  const size_t n = max_rcpts_ == 0 ? msg->pending.size()
-                                   : std::min(max_rcpts_, msg->pending.size());
-  p.rcpts.assign(msg->pending.begin(), msg->pending.begin() + n);
-  msg->pending.erase(msg->pending.begin(), msg->pending.begin() + n);
+  if (max_rcpts_ == 0 || msg->pending.size() <= max_rcpts_) {
+    p.rcpts.swap(msg->pending);  // all of them: no copy, both keep storage
+    msg->pending.clear();
+  } else {
+    const auto cut = msg->pending.begin() + static_cast<ptrdiff_t>(max_rcpts_);
+    p.rcpts.assign(msg->pending.begin(), cut);
+    msg->pending.erase(msg->pending.begin(), cut);
+  }
   p.too_many.clear();
   p.rcpt_replies = 0;
   p.rcpt_accepted = 0;
@@ -482,12 +490,7 @@ void SmtpClient::EndPart(bool reset) {
 
 void SmtpClient::FinishMessage(Message* msg) {
   DecideLocal(msg->outcomes, 451, "4.4.0", "no outcome from server");
-  for (size_t i = 0; i < active_.size(); ++i) {
-    if (active_[i] == msg) {
-      active_.erase(active_.begin() + static_cast<ptrdiff_t>(i));
-      break;
-    }
-  }
+  Unlink(msg);
   host_->OnTransactionDone(msg->txn.cookie, msg->outcomes);
   ReleaseMessage(msg);
 }
@@ -503,19 +506,32 @@ void SmtpClient::Quit() {
   state_ = State::kQuit;
 }
 
-void SmtpClient::Abort(std::string_view reason) {
-  if (state_ == State::kEnded) return;
-  state_ = State::kEnded;
+void SmtpClient::Unlink(Message* msg) {
+  (msg->prev != nullptr ? msg->prev->next : active_head_) = msg->next;
+  (msg->next != nullptr ? msg->next->prev : active_tail_) = msg->prev;
+  msg->prev = msg->next = nullptr;
+  --active_count_;
+}
+
+void SmtpClient::FailActive(int code, std::string_view enhanced,
+                            std::string_view text) {
+  // The state is kEnded first: a host callback cannot begin anything.
   while (!parts_.empty()) parts_.pop_front();
   resume_ = nullptr;
-  std::vector<Message*> active;
-  active.swap(active_);
-  for (Message* msg : active) {
+  while (active_head_ != nullptr) {
+    Message* msg = active_head_;
+    Unlink(msg);
     msg->pending.clear();
-    DecideLocal(msg->outcomes, 451, "4.4.2", reason);
+    DecideLocal(msg->outcomes, code, enhanced, text);
     host_->OnTransactionDone(msg->txn.cookie, msg->outcomes);
     ReleaseMessage(msg);
   }
+}
+
+void SmtpClient::Abort(std::string_view reason) {
+  if (state_ == State::kEnded) return;
+  state_ = State::kEnded;
+  FailActive(451, "4.4.2", reason);
 }
 
 void SmtpClient::EndWithReply(const smtp::ServerReply& reply) {
@@ -526,20 +542,11 @@ void SmtpClient::End(int code, std::string_view enhanced, std::string_view text)
   RecipientOutcome reason;
   Set(reason, code, enhanced, text);
   state_ = State::kEnded;
-  while (!parts_.empty()) parts_.pop_front();
-  resume_ = nullptr;
-  std::vector<Message*> active;
-  active.swap(active_);
-  for (Message* msg : active) {
-    msg->pending.clear();
-    // Only a 4xx/5xx reply decides; anything else is a local 451.
-    if (Negative(code)) {
-      DecideLocal(msg->outcomes, code, enhanced, text);
-    } else {
-      DecideLocal(msg->outcomes, 451, "4.4.2", text);
-    }
-    host_->OnTransactionDone(msg->txn.cookie, msg->outcomes);
-    ReleaseMessage(msg);
+  // Only a 4xx/5xx reply decides; anything else is a local 451.
+  if (Negative(code)) {
+    FailActive(code, enhanced, text);
+  } else {
+    FailActive(451, "4.4.2", text);
   }
   // Last: the host may close (and free) the connection.
   host_->OnSessionEnd(reason);

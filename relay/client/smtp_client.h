@@ -125,7 +125,7 @@ class SmtpClient {
   // several transactions (same content) and reported once. 0 = no limit.
   void set_max_recipients_per_transaction(size_t n) { max_rcpts_ = n; }
   // Transactions begun and not yet reported through OnTransactionDone.
-  size_t in_flight() const { return active_.size(); }
+  size_t in_flight() const { return active_count_; }
   // Transactions this connection can carry at once (known after EHLO).
   size_t capacity() const { return streaming() ? max_in_flight_ : 1; }
   // What the client waits for now (see Wait).
@@ -166,6 +166,8 @@ class SmtpClient {
     std::vector<RecipientOutcome> outcomes;
     std::vector<uint32_t> pending;  // recipient indices not yet sent, in order
     size_t parts = 0;               // its SMTP transactions in flight
+    Message* prev = nullptr;        // active_ list, in Begin() order
+    Message* next = nullptr;
   };
 
   // One SMTP transaction on the wire: a Message's recipients, at most
@@ -204,6 +206,9 @@ class SmtpClient {
   void End(int code, std::string_view enhanced, std::string_view text);
   Message* NewMessage();
   void ReleaseMessage(Message* msg);
+  void Unlink(Message* msg);
+  // Reports every active Message, undecided recipients taking `code`.
+  void FailActive(int code, std::string_view enhanced, std::string_view text);
 
   ClientHost* host_;
   std::string helo_name_;
@@ -214,7 +219,10 @@ class SmtpClient {
   size_t max_in_flight_ = 1;
   size_t max_rcpts_ = 50;
   runtime::ReuseQueue<Part> parts_;  // SMTP transactions in flight, in order
-  std::vector<Message*> active_;     // Begin() order, not yet reported
+  // Begun, not yet reported: a list in Begin() order (O(1) both ends).
+  Message* active_head_ = nullptr;
+  Message* active_tail_ = nullptr;
+  size_t active_count_ = 0;
   Message* resume_ = nullptr;        // lock-step: next part after RSET
   std::vector<std::unique_ptr<Message>> messages_;  // every Message owned
   std::vector<Message*> free_;                      // ready for reuse
