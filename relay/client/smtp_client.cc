@@ -1,12 +1,70 @@
 // smtp_client.cc — see smtp_client.h.
+//
+// Every transaction, in every mode, is a Message (one Begin) sent as one or
+// more Parts (SMTP transactions) queued in parts_ in wire order; a reply
+// always belongs to the front Part. Lock-step and pipelined modes have one
+// Part on the wire at a time; streaming mode writes Parts back to back.
 #include "relay/client/smtp_client.h"
 
 #include <cassert>
 #include <utility>
 
 #include "relay/smtp/dot_stuffer.h"
+#include "relay/smtp/mime_downgrade.h"
 
 namespace ringpost::client {
+namespace {
+
+bool Positive(int code) { return code >= 200 && code < 300; }
+bool Negative(int code) { return code >= 400 && code < 600; }
+
+// The reply's enhanced code and its text after that code.
+std::string_view ReplyText(const smtp::ServerReply& reply) {
+  std::string_view text = reply.text;
+  text.remove_prefix(reply.EnhancedText().size());
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  return text;
+}
+
+void Set(RecipientOutcome& o, int code, std::string_view enhanced,
+         std::string_view text) {
+  o.code = code;
+  o.enhanced.assign(enhanced.data(), enhanced.size());
+  o.text.assign(text.data(), text.size());
+}
+
+void DecideOne(RecipientOutcome& o, const smtp::ServerReply& reply) {
+  if (o.code != 0) return;
+  Set(o, reply.code, reply.EnhancedText(), ReplyText(reply));
+}
+
+void DecideLocal(std::vector<RecipientOutcome>& outcomes, int code,
+                 std::string_view enhanced, std::string_view text) {
+  for (RecipientOutcome& o : outcomes) {
+    if (o.code == 0) Set(o, code, enhanced, text);
+  }
+}
+
+// RFC 5321 4.5.3.1.10: "452 too many recipients" (enhanced 4.5.3, RFC 3463).
+bool TooManyRecipients(const smtp::ServerReply& reply) {
+  if (reply.has_enhanced && reply.enhanced.klass == 4 &&
+      reply.enhanced.subject == 5 && reply.enhanced.detail == 3) {
+    return true;
+  }
+  return reply.code == 452;
+}
+
+std::string Unexpected(std::string_view step, const smtp::ServerReply& reply) {
+  std::string s = "protocol error: unexpected reply to ";
+  s.append(step);
+  s.append(": ");
+  s.append(std::to_string(reply.code));
+  s.push_back(' ');
+  s.append(reply.text);
+  return s;
+}
+
+}  // namespace
 
 SmtpClient::SmtpClient(ClientHost* host, std::string helo_name)
     : host_(host), helo_name_(std::move(helo_name)) {}
@@ -18,7 +76,7 @@ void SmtpClient::Feed(std::string_view data) {
     data.remove_prefix(r.consumed);
     if (r.status == smtp::ReplyParser::Status::kNeedMore) return;
     if (r.status == smtp::ReplyParser::Status::kError) {
-      End(0, "4.5.0", "protocol error: malformed reply from server");
+      End(451, "4.5.0", "protocol error: malformed reply from server");
       return;
     }
     OnReply(reply_);
@@ -35,101 +93,150 @@ void SmtpClient::SendLine(std::string_view a, std::string_view b,
 }
 
 void SmtpClient::OnReply(const smtp::ServerReply& reply) {
-  const bool ok = reply.code >= 200 && reply.code < 300;
+  const bool ok = Positive(reply.code);
+  const bool failed = Negative(reply.code);
   switch (state_) {
     case State::kGreeting:
-      if (reply.code != 220) return End(reply.code, reply.EnhancedText(), reply.text);
-      SendLine("EHLO ", helo_name_);
-      host_->OutputReady();
-      state_ = State::kEhlo;
-      return;
+      if (reply.code == 220) {
+        SendLine("EHLO ", helo_name_);
+        host_->OutputReady();
+        state_ = State::kEhlo;
+        return;
+      }
+      if (failed) return EndWithReply(reply);
+      return End(451, "4.5.0", Unexpected("the greeting", reply));
     case State::kEhlo:
       if (ok) {
         caps_ = smtp::ParseEhloCapabilities(reply);
         state_ = State::kIdle;
-        host_->OnIdle();
-      } else if (reply.code >= 500) {
+        return NotifyIdle();
+      }
+      if (reply.code >= 500) {
         SendLine("HELO ", helo_name_);
         host_->OutputReady();
         state_ = State::kHelo;
-      } else {
-        End(reply.code, reply.EnhancedText(), reply.text);
+        return;
       }
-      return;
+      if (failed) return EndWithReply(reply);
+      return End(451, "4.5.0", Unexpected("EHLO", reply));
     case State::kHelo:
-      if (!ok) return End(reply.code, reply.EnhancedText(), reply.text);
-      caps_ = smtp::EhloCapabilities{};
-      state_ = State::kIdle;
-      host_->OnIdle();
+      if (ok) {
+        caps_ = smtp::EhloCapabilities{};
+        state_ = State::kIdle;
+        return NotifyIdle();
+      }
+      if (failed) return EndWithReply(reply);
+      return End(451, "4.5.0", Unexpected("HELO", reply));
+    case State::kBusy:
+      return OnPartReply(reply);
+    case State::kRset:
+      if (ok) {
+        if (resume_ != nullptr) {
+          Message* msg = resume_;
+          resume_ = nullptr;
+          StartPart(msg);
+          host_->OutputReady();
+          return;
+        }
+        state_ = State::kIdle;
+        return NotifyIdle();
+      }
+      if (failed) return EndWithReply(reply);
+      return End(451, "4.5.0", Unexpected("RSET", reply));
+    case State::kQuit:
+      return End(reply.code, reply.EnhancedText(), ReplyText(reply));
+    case State::kIdle:
+      // Unsolicited (typically 421 before the server hangs up).
+      if (failed) return EndWithReply(reply);
+      return End(451, "4.5.0", Unexpected("nothing", reply));
+    case State::kEnded:
       return;
-    case State::kMail:
-      if (!ok) DecideUndecided(reply);
-      mail_failed_ = !ok;
-      state_ = State::kRcpt;
+  }
+}
+
+void SmtpClient::OnPartReply(const smtp::ServerReply& reply) {
+  assert(!parts_.empty());
+  // 421 answers any command when the server is about to close: everything
+  // in flight ends here, with that reply.
+  if (reply.code == 421) return EndWithReply(reply);
+  const bool ok = Positive(reply.code);
+  const bool failed = Negative(reply.code);
+  Part& p = parts_.front();
+  Message* msg = p.msg;
+  switch (p.stage) {
+    case Part::kMail:
+      if (!ok && !failed) return End(451, "4.5.0", Unexpected("MAIL", reply));
+      if (failed) {
+        p.mail_failed = true;
+        for (uint32_t i : p.rcpts) DecideOne(msg->outcomes[i], reply);
+      }
+      p.stage = Part::kRcpt;
       if (!pipelining()) {
-        if (mail_failed_) return FinishTransaction(true);
-        SendRcpt(txn_, 0);
+        if (p.mail_failed) return EndPart(true);
+        SendRcpt(p, 0);
         host_->OutputReady();
       }
       return;
-    case State::kRcpt:
-      if (ok && !mail_failed_) {
-        ++rcpt_accepted_;
+    case Part::kRcpt: {
+      if (!ok && !failed) return End(451, "4.5.0", Unexpected("RCPT", reply));
+      const uint32_t index = p.rcpts[p.rcpt_replies];
+      if (p.mail_failed) {
+        // Decided by the MAIL reply.
+      } else if (ok) {
+        ++p.rcpt_accepted;
       } else {
-        Decide(rcpt_replies_, reply);
+        DecideOne(msg->outcomes[index], reply);
+        if (TooManyRecipients(reply)) p.too_many.push_back(index);
       }
-      ++rcpt_replies_;
-      if (rcpt_replies_ < txn_.recipients.size()) {
+      if (++p.rcpt_replies < p.rcpts.size()) {
         if (!pipelining()) {
-          SendRcpt(txn_, rcpt_replies_);
+          SendRcpt(p, p.rcpt_replies);
           host_->OutputReady();
         }
         return;
       }
       // With CHUNKING the BDAT LAST reply is the transaction's final reply.
-      state_ = chunking_ ? State::kDataEnd : State::kData;
+      p.stage = p.bdat ? Part::kFinal : Part::kData;
       if (!pipelining()) {
-        if (rcpt_accepted_ == 0) return FinishTransaction(true);
-        if (chunking_) {
-          SendBdat(txn_);
+        if (p.rcpt_accepted == 0) return EndPart(true);
+        if (p.bdat) {
+          SendBdat(p);
         } else {
           SendLine("DATA");
         }
         host_->OutputReady();
       }
       return;
-    case State::kData:
+    }
+    case Part::kData:
       if (reply.code == 354) {
-        state_ = State::kDataEnd;
-        if (rcpt_accepted_ == 0) {
-          // Pipelined DATA accepted although no recipient was: send an
-          // empty message so the server ends the transaction.
-          SendLine(".");
-        } else {
-          SendContent();
+        p.stage = Part::kFinal;
+        if (!SendContent(p)) {
+          // Nothing of the content left; only closing the connection
+          // abandons the DATA now (a "." would deliver what was sent).
+          DecideLocal(msg->outcomes, 554, "5.6.0",
+                      "message has lines longer than 1000 octets and the "
+                      "destination does not offer CHUNKING");
+          msg->pending.clear();
+          return End(451, "4.4.2", "data transfer abandoned: lines too long");
         }
         host_->OutputReady();
         return;
       }
-      DecideUndecided(reply);
-      return FinishTransaction(true);
-    case State::kDataEnd:
-      DecideUndecided(reply);
-      return FinishTransaction(false);
-    case State::kRset:
-      if (!ok) return End(reply.code, reply.EnhancedText(), reply.text);
-      state_ = State::kIdle;
-      host_->OnIdle();
-      return;
-    case State::kQuit:
-      return End(reply.code, reply.EnhancedText(), reply.text);
-    case State::kStream:
-      return OnStreamReply(reply);
-    case State::kIdle:
-      // Unsolicited (typically 421 before the server hangs up).
-      return End(reply.code, reply.EnhancedText(), reply.text);
-    case State::kEnded:
-      return;
+      if (failed) {
+        for (uint32_t i : p.rcpts) DecideOne(msg->outcomes[i], reply);
+        return EndPart(true);
+      }
+      // Above all never a 2xx: no content was sent, nothing is delivered.
+      return End(451, "4.5.0", Unexpected("DATA", reply));
+    case Part::kFinal:
+      if (ok || failed) {
+        // Decides every recipient its RCPT accepted.
+        for (uint32_t i : p.rcpts) DecideOne(msg->outcomes[i], reply);
+        return EndPart(false);
+      }
+      return End(451, "4.5.0",
+                 Unexpected(p.bdat ? "BDAT LAST" : "the end of data", reply));
   }
 }
 
@@ -140,211 +247,8 @@ bool SmtpClient::streaming() const {
 
 bool SmtpClient::can_begin() const {
   if (state_ == State::kIdle) return true;
-  return state_ == State::kStream && inflight_.size() < max_in_flight_;
-}
-
-size_t SmtpClient::in_flight() const {
-  if (state_ == State::kStream) return inflight_.size();
-  return InTransaction() ? 1 : 0;
-}
-
-void SmtpClient::Begin(const Transaction& txn) {
-  assert(can_begin());
-  assert(!txn.recipients.empty());
-  if (streaming()) {
-    if (caps_.size_max != 0 && txn.content.size() > caps_.size_max) {
-      std::vector<RecipientOutcome> outcomes(txn.recipients.size());
-      for (RecipientOutcome& o : outcomes) {
-        o.code = 552;
-        o.enhanced = "5.3.4";
-        o.text = "message size exceeds the destination's SIZE limit";
-      }
-      host_->OnTransactionDone(txn.cookie, outcomes);
-      return;
-    }
-    // The slot keeps its vectors' and strings' capacity from earlier use.
-    InFlight& f = inflight_.push_back();
-    f.txn = txn;
-    f.outcomes.resize(txn.recipients.size());
-    for (RecipientOutcome& o : f.outcomes) {
-      o.code = 0;
-      o.enhanced.clear();
-      o.text.clear();
-    }
-    f.rcpt_replies = 0;
-    f.rcpt_accepted = 0;
-    f.mail_failed = false;
-    f.stage = InFlight::kMail;
-    state_ = State::kStream;
-    WriteTransaction(txn);
-    host_->OutputReady();
-    return;
-  }
-  txn_ = txn;
-  outcomes_.assign(txn.recipients.size(), RecipientOutcome{});
-  rcpt_replies_ = 0;
-  rcpt_accepted_ = 0;
-  mail_failed_ = false;
-  if (caps_.size_max != 0 && txn.content.size() > caps_.size_max) {
-    state_ = State::kDataEnd;
-    DecideUndecidedLocal(552, "5.3.4",
-                         "message size exceeds the destination's SIZE limit");
-    return FinishTransaction(false);
-  }
-  state_ = State::kMail;
-  chunking_ = caps_.Has(smtp::kExtChunking);
-  SendMail(txn_);
-  if (pipelining()) {
-    for (size_t i = 0; i < txn_.recipients.size(); ++i) SendRcpt(txn_, i);
-    if (chunking_) {
-      SendBdat(txn_);  // the whole message in one chunk, no dot-stuffing
-    } else {
-      SendLine("DATA");
-    }
-  }
-  host_->OutputReady();
-}
-
-void SmtpClient::SendMail(const Transaction& txn) {
-  std::string& out = host_->Output();
-  out.append("MAIL FROM:<");
-  out.append(txn.sender);
-  out.push_back('>');
-  if (caps_.Has(smtp::kExtSize)) {
-    out.append(" SIZE=");
-    out.append(std::to_string(txn.content.size()));
-  }
-  if (txn.eight_bit && caps_.Has(smtp::kExt8BitMime)) out.append(" BODY=8BITMIME");
-  out.append("\r\n");
-}
-
-void SmtpClient::SendRcpt(const Transaction& txn, size_t index) {
-  SendLine("RCPT TO:<", txn.recipients[index], ">");
-}
-
-void SmtpClient::SendBdat(const Transaction& txn) {
-  std::string& out = host_->Output();
-  out.append("BDAT ");
-  out.append(std::to_string(txn.content.size()));
-  out.append(" LAST\r\n");
-  out.append(txn.content);
-}
-
-void SmtpClient::WriteTransaction(const Transaction& txn) {
-  SendMail(txn);
-  for (size_t i = 0; i < txn.recipients.size(); ++i) SendRcpt(txn, i);
-  SendBdat(txn);
-}
-
-void SmtpClient::SendContent() {
-  smtp::AppendDotStuffed(txn_.content, &host_->Output());
-}
-
-namespace {
-
-void DecideOne(RecipientOutcome& o, const smtp::ServerReply& reply) {
-  if (o.code != 0) return;
-  o.code = reply.code;
-  std::string_view enhanced = reply.EnhancedText();
-  o.enhanced.assign(enhanced.data(), enhanced.size());
-  std::string_view text = reply.text;
-  text.remove_prefix(enhanced.size());
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  o.text.assign(text.data(), text.size());
-}
-
-void DecideLocal(std::vector<RecipientOutcome>& outcomes, int code,
-                 std::string_view enhanced, std::string_view text) {
-  for (RecipientOutcome& o : outcomes) {
-    if (o.code != 0) continue;
-    o.code = code;
-    o.enhanced.assign(enhanced.data(), enhanced.size());
-    o.text.assign(text.data(), text.size());
-  }
-}
-
-}  // namespace
-
-void SmtpClient::Decide(size_t index, const smtp::ServerReply& reply) {
-  DecideOne(outcomes_[index], reply);
-}
-
-void SmtpClient::DecideUndecided(const smtp::ServerReply& reply) {
-  for (size_t i = 0; i < outcomes_.size(); ++i) Decide(i, reply);
-}
-
-void SmtpClient::DecideUndecidedLocal(int code, std::string_view enhanced,
-                                      std::string_view text) {
-  DecideLocal(outcomes_, code, enhanced, text);
-}
-
-void SmtpClient::OnStreamReply(const smtp::ServerReply& reply) {
-  assert(!inflight_.empty());
-  InFlight& f = inflight_.front();
-  const bool ok = reply.code >= 200 && reply.code < 300;
-  switch (f.stage) {
-    case InFlight::kMail:
-      if (!ok) {
-        f.mail_failed = true;
-        for (RecipientOutcome& o : f.outcomes) DecideOne(o, reply);
-      }
-      f.stage = InFlight::kRcpt;
-      return;
-    case InFlight::kRcpt:
-      if (ok && !f.mail_failed) {
-        ++f.rcpt_accepted;
-      } else {
-        DecideOne(f.outcomes[f.rcpt_replies], reply);
-      }
-      if (++f.rcpt_replies == f.txn.recipients.size()) f.stage = InFlight::kFinal;
-      return;
-    case InFlight::kFinal: {
-      // The BDAT LAST reply decides every recipient its RCPT accepted.
-      for (RecipientOutcome& o : f.outcomes) DecideOne(o, reply);
-      DecideLocal(f.outcomes, 451, "4.4.0", "no outcome from server");
-      ++transactions_;
-      void* cookie = f.txn.cookie;
-      // A swap, not a move: both vectors keep their storage.
-      std::vector<RecipientOutcome>& outcomes = done_outcomes_;
-      outcomes.swap(f.outcomes);
-      inflight_.pop_front();
-      if (inflight_.empty()) state_ = State::kIdle;
-      host_->OnTransactionDone(cookie, outcomes);
-      if (can_begin()) host_->OnIdle();
-      return;
-    }
-  }
-}
-
-void SmtpClient::FailAllInFlight(int code, std::string_view enhanced,
-                                 std::string_view text) {
-  while (!inflight_.empty()) {
-    InFlight f = std::move(inflight_.front());
-    inflight_.pop_front();
-    DecideLocal(f.outcomes, code, enhanced, text);
-    host_->OnTransactionDone(f.txn.cookie, f.outcomes);
-  }
-}
-
-bool SmtpClient::InTransaction() const {
-  return state_ == State::kMail || state_ == State::kRcpt ||
-         state_ == State::kData || state_ == State::kDataEnd;
-}
-
-void SmtpClient::FinishTransaction(bool reset) {
-  DecideUndecidedLocal(451, "4.4.0", "no outcome from server");
-  ++transactions_;
-  if (reset) {
-    SendLine("RSET");
-    host_->OutputReady();
-    state_ = State::kRset;
-  } else {
-    state_ = State::kIdle;
-  }
-  std::vector<RecipientOutcome> outcomes;
-  outcomes.swap(outcomes_);
-  host_->OnTransactionDone(txn_.cookie, outcomes);
-  if (state_ == State::kIdle) host_->OnIdle();
+  return state_ == State::kBusy && streaming() &&
+         parts_.size() < max_in_flight_;
 }
 
 Wait SmtpClient::waiting_for() const {
@@ -356,30 +260,243 @@ Wait SmtpClient::waiting_for() const {
     case State::kRset:
     case State::kQuit:
       return Wait::kCommand;
-    case State::kMail:
-      return Wait::kMail;
-    case State::kRcpt:
-      return Wait::kRcpt;
-    case State::kData:
-      return Wait::kDataInit;
-    case State::kDataEnd:
-      return Wait::kDataTerm;
-    case State::kStream:
-      if (inflight_.empty()) return Wait::kNone;
-      switch (inflight_.front().stage) {
-        case InFlight::kMail:
+    case State::kBusy:
+      switch (parts_.front().stage) {
+        case Part::kMail:
           return Wait::kMail;
-        case InFlight::kRcpt:
+        case Part::kRcpt:
           return Wait::kRcpt;
-        case InFlight::kFinal:
+        case Part::kData:
+          return Wait::kDataInit;
+        case Part::kFinal:
           return Wait::kDataTerm;
       }
-      return Wait::kDataTerm;
+      return Wait::kNone;
     case State::kIdle:
     case State::kEnded:
       return Wait::kNone;
   }
   return Wait::kNone;
+}
+
+SmtpClient::Message* SmtpClient::NewMessage() {
+  if (free_.empty()) {
+    messages_.push_back(std::make_unique<Message>());
+    return messages_.back().get();
+  }
+  Message* msg = free_.back();
+  free_.pop_back();
+  return msg;
+}
+
+void SmtpClient::ReleaseMessage(Message* msg) {
+  // A downgraded copy is rare and may be large: not kept.
+  if (!msg->converted.empty()) std::string().swap(msg->converted);
+  free_.push_back(msg);
+}
+
+bool SmtpClient::CheckLocally(const Transaction& txn, Message* msg) {
+  if (txn.smtputf8 && !caps_.Has(smtp::kExtSmtpUtf8)) {
+    DecideLocal(msg->outcomes, 553, "5.6.7",
+                "destination does not support SMTPUTF8");
+    return false;
+  }
+  // 8-bit octets, declared (BODY=8BITMIME) or not, never go to a peer
+  // without 8BITMIME: they are converted to quoted-printable (RFC 6152
+  // section 3). The scan runs only for such peers.
+  if (!caps_.Has(smtp::kExt8BitMime) && smtp::HasEightBit(txn.content)) {
+    std::string_view why;
+    if (!smtp::DowngradeTo7Bit(txn.content, &msg->converted, &why)) {
+      std::string text =
+          "conversion required and prohibited: the destination does not "
+          "offer 8BITMIME and ";
+      text.append(why);
+      DecideLocal(msg->outcomes, 554, "5.6.3", text);
+      return false;
+    }
+    msg->txn.content = msg->converted;
+    msg->txn.eight_bit = false;
+  }
+  if (caps_.size_max != 0 && msg->txn.content.size() > caps_.size_max) {
+    DecideLocal(msg->outcomes, 552, "5.3.4",
+                "message size exceeds the destination's SIZE limit");
+    return false;
+  }
+  return true;
+}
+
+void SmtpClient::Begin(const Transaction& txn) {
+  assert(can_begin());
+  assert(!txn.recipients.empty());
+  // A pooled Message keeps its vectors' and strings' capacity.
+  Message* msg = NewMessage();
+  msg->txn = txn;
+  msg->outcomes.resize(txn.recipients.size());
+  for (RecipientOutcome& o : msg->outcomes) {
+    o.code = 0;
+    o.enhanced.clear();
+    o.text.clear();
+  }
+  msg->parts = 0;
+  if (!CheckLocally(txn, msg)) {
+    // Nothing sent, the state unchanged; no OnIdle (the host's fill loop
+    // goes on), so many local failures in a row never nest.
+    host_->OnTransactionDone(txn.cookie, msg->outcomes);
+    ReleaseMessage(msg);
+    return;
+  }
+  msg->pending.resize(txn.recipients.size());
+  for (uint32_t i = 0; i < msg->pending.size(); ++i) msg->pending[i] = i;
+  msg->next = nullptr;
+  msg->prev = active_tail_;
+  (active_tail_ != nullptr ? active_tail_->next : active_head_) = msg;
+  active_tail_ = msg;
+  ++active_count_;
+  if (streaming()) {
+    while (!msg->pending.empty()) StartPart(msg);
+  } else {
+    StartPart(msg);
+  }
+  host_->OutputReady();
+}
+
+void SmtpClient::StartPart(Message* msg) {
+  Part& p = parts_.push_back();
+  p.msg = msg;
+  if (max_rcpts_ == 0 || msg->pending.size() <= max_rcpts_) {
+    p.rcpts.swap(msg->pending);  // all of them: no copy, both keep storage
+    msg->pending.clear();
+  } else {
+    const auto cut = msg->pending.begin() + static_cast<ptrdiff_t>(max_rcpts_);
+    p.rcpts.assign(msg->pending.begin(), cut);
+    msg->pending.erase(msg->pending.begin(), cut);
+  }
+  p.too_many.clear();
+  p.rcpt_replies = 0;
+  p.rcpt_accepted = 0;
+  p.mail_failed = false;
+  p.bdat = caps_.Has(smtp::kExtChunking);
+  p.stage = Part::kMail;
+  ++msg->parts;
+  state_ = State::kBusy;
+  SendMail(p);
+  if (pipelining()) {
+    for (size_t i = 0; i < p.rcpts.size(); ++i) SendRcpt(p, i);
+    if (p.bdat) {
+      SendBdat(p);  // the whole message in one chunk, no dot-stuffing
+    } else {
+      SendLine("DATA");
+    }
+  }
+}
+
+void SmtpClient::SendMail(const Part& part) {
+  const Transaction& txn = part.msg->txn;
+  std::string& out = host_->Output();
+  out.append("MAIL FROM:<");
+  out.append(txn.sender);
+  out.push_back('>');
+  if (caps_.Has(smtp::kExtSize)) {
+    out.append(" SIZE=");
+    out.append(std::to_string(txn.content.size()));
+  }
+  if (txn.eight_bit && caps_.Has(smtp::kExt8BitMime)) out.append(" BODY=8BITMIME");
+  if (txn.smtputf8) out.append(" SMTPUTF8");  // offered: CheckLocally
+  out.append("\r\n");
+}
+
+void SmtpClient::SendRcpt(const Part& part, size_t index) {
+  SendLine("RCPT TO:<", part.msg->txn.recipients[part.rcpts[index]], ">");
+}
+
+void SmtpClient::SendBdat(const Part& part) {
+  const std::string_view content = part.msg->txn.content;
+  std::string& out = host_->Output();
+  out.append("BDAT ");
+  out.append(std::to_string(content.size()));
+  out.append(" LAST\r\n");
+  out.append(content);
+}
+
+bool SmtpClient::SendContent(Part& part) {
+  std::string& out = host_->Output();
+  if (part.rcpt_accepted == 0) {
+    // Pipelined DATA accepted although no recipient was: send an empty
+    // message so the server ends the transaction.
+    out.append(".\r\n");
+    return true;
+  }
+  // The line lengths come from the stuffing scan itself: no second pass.
+  const size_t before = out.size();
+  if (smtp::AppendDotStuffed(part.msg->txn.content, &out) > kDataLineOctetsMax) {
+    out.resize(before);
+    return false;
+  }
+  return true;
+}
+
+void SmtpClient::EndPart(bool reset) {
+  Part& p = parts_.front();
+  Message* msg = p.msg;
+  // Recipients refused as "too many" go at once in the next transaction,
+  // unless this one took none (then the 452 stands: no endless loop). Each
+  // transaction that goes again decided at least one recipient.
+  if (!p.too_many.empty() && p.rcpt_accepted > 0) {
+    for (uint32_t i : p.too_many) {
+      RecipientOutcome& o = msg->outcomes[i];
+      o.code = 0;
+      o.enhanced.clear();
+      o.text.clear();
+    }
+    msg->pending.insert(msg->pending.begin(), p.too_many.begin(), p.too_many.end());
+  }
+  parts_.pop_front();
+  --msg->parts;
+  ++transactions_;
+
+  if (streaming()) {
+    // No RSET: a failed transaction is over once its BDAT LAST is answered.
+    Message* done = nullptr;
+    if (!msg->pending.empty()) {
+      while (!msg->pending.empty()) StartPart(msg);
+      host_->OutputReady();
+    } else if (msg->parts == 0) {
+      done = msg;
+    }
+    if (parts_.empty()) state_ = State::kIdle;
+    if (done != nullptr) FinishMessage(done);
+    return NotifyIdle();
+  }
+  if (reset) {
+    SendLine("RSET");
+    host_->OutputReady();
+    state_ = State::kRset;
+    if (msg->pending.empty()) {
+      FinishMessage(msg);
+    } else {
+      resume_ = msg;  // the next part after the RSET reply
+    }
+    return;
+  }
+  if (!msg->pending.empty()) {
+    StartPart(msg);
+    host_->OutputReady();
+    return;
+  }
+  state_ = State::kIdle;
+  FinishMessage(msg);
+  NotifyIdle();
+}
+
+void SmtpClient::FinishMessage(Message* msg) {
+  DecideLocal(msg->outcomes, 451, "4.4.0", "no outcome from server");
+  Unlink(msg);
+  host_->OnTransactionDone(msg->txn.cookie, msg->outcomes);
+  ReleaseMessage(msg);
+}
+
+void SmtpClient::NotifyIdle() {
+  if (can_begin()) host_->OnIdle();
 }
 
 void SmtpClient::Quit() {
@@ -389,47 +506,49 @@ void SmtpClient::Quit() {
   state_ = State::kQuit;
 }
 
-void SmtpClient::Abort(std::string_view reason) {
-  if (state_ == State::kEnded) return;
-  const bool in_txn = InTransaction();
-  const bool stream = state_ == State::kStream;
-  state_ = State::kEnded;
-  if (stream) FailAllInFlight(451, "4.4.2", reason);
-  if (in_txn) {
-    DecideUndecidedLocal(451, "4.4.2", reason);
-    std::vector<RecipientOutcome> outcomes;
-    outcomes.swap(outcomes_);
-    host_->OnTransactionDone(txn_.cookie, outcomes);
+void SmtpClient::Unlink(Message* msg) {
+  (msg->prev != nullptr ? msg->prev->next : active_head_) = msg->next;
+  (msg->next != nullptr ? msg->next->prev : active_tail_) = msg->prev;
+  msg->prev = msg->next = nullptr;
+  --active_count_;
+}
+
+void SmtpClient::FailActive(int code, std::string_view enhanced,
+                            std::string_view text) {
+  // The state is kEnded first: a host callback cannot begin anything.
+  while (!parts_.empty()) parts_.pop_front();
+  resume_ = nullptr;
+  while (active_head_ != nullptr) {
+    Message* msg = active_head_;
+    Unlink(msg);
+    msg->pending.clear();
+    DecideLocal(msg->outcomes, code, enhanced, text);
+    host_->OnTransactionDone(msg->txn.cookie, msg->outcomes);
+    ReleaseMessage(msg);
   }
 }
 
-void SmtpClient::End(int code, std::string_view enhanced, std::string_view text) {
-  const bool in_txn = InTransaction();
-  const bool stream = state_ == State::kStream;
+void SmtpClient::Abort(std::string_view reason) {
+  if (state_ == State::kEnded) return;
   state_ = State::kEnded;
-  if (stream) {
-    // Only a 4xx/5xx reply can decide; anything else is a local 451.
-    if (code >= 400 && code < 600) {
-      FailAllInFlight(code, enhanced, text);
-    } else {
-      FailAllInFlight(451, "4.4.2", text);
-    }
-  }
+  FailActive(451, "4.4.2", reason);
+}
+
+void SmtpClient::EndWithReply(const smtp::ServerReply& reply) {
+  End(reply.code, reply.EnhancedText(), ReplyText(reply));
+}
+
+void SmtpClient::End(int code, std::string_view enhanced, std::string_view text) {
   RecipientOutcome reason;
-  reason.code = code;
-  reason.enhanced.assign(enhanced.data(), enhanced.size());
-  reason.text.assign(text.data(), text.size());
-  if (in_txn) {
-    // Only a 4xx/5xx reply can decide; anything else is a local 451.
-    if (code >= 400 && code < 600) {
-      DecideUndecidedLocal(code, enhanced, text);
-    } else {
-      DecideUndecidedLocal(451, "4.4.2", text);
-    }
-    std::vector<RecipientOutcome> outcomes;
-    outcomes.swap(outcomes_);
-    host_->OnTransactionDone(txn_.cookie, outcomes);
+  Set(reason, code, enhanced, text);
+  state_ = State::kEnded;
+  // Only a 4xx/5xx reply decides; anything else is a local 451.
+  if (Negative(code)) {
+    FailActive(code, enhanced, text);
+  } else {
+    FailActive(451, "4.4.2", text);
   }
+  // Last: the host may close (and free) the connection.
   host_->OnSessionEnd(reason);
 }
 

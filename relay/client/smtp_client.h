@@ -14,14 +14,41 @@
 //
 // Outcomes are values, per recipient: the reply that decided it (code,
 // enhanced code, text). A recipient counts as delivered only on a 2xx to the
-// end of DATA after a 2xx to its RCPT; a lost connection, a timeout or
-// garbage from the server make every undecided recipient a temporary
-// failure, never a delivery.
+// end of DATA (or to BDAT LAST) after a 2xx to its RCPT; a lost connection,
+// a timeout or garbage from the server make every undecided recipient a
+// temporary failure, never a delivery. A reply code that is not valid for
+// the step (anything but 354 to DATA; a 3xx to MAIL, RCPT or the end of
+// data; a 2xx/3xx when nothing was asked) is a protocol error: undecided
+// recipients fail with 451 4.5.0 and the session ends. A 421 at any point
+// ends the session, deciding what is undecided with it.
+//
+// Each Begin() gets exactly one OnTransactionDone, whatever happens after.
+// A Transaction with more than max_recipients_per_transaction recipients
+// goes as several SMTP transactions with the same content, reported once;
+// recipients refused with 452 "too many recipients" (or x.5.3) go again at
+// once in the next transaction on this connection, unless that transaction
+// accepted none of its recipients (then the 452 stands).
+//
+// Before sending, a transaction fails locally, nothing sent: 553 5.6.7 when
+// it needs SMTPUTF8 the peer lacks (else MAIL carries SMTPUTF8); 554 5.6.3
+// when it has 8-bit octets (declared or not: the content is scanned only
+// for peers without 8BITMIME), the peer lacks 8BITMIME and the MIME
+// downgrade to quoted-printable (relay/smtp/mime_downgrade.h) refuses; 552
+// 5.3.4 over the peer's SIZE. Content sent by DATA (peer without CHUNKING)
+// with a line over 1000 octets is found by the dot-stuffing scan after 354:
+// its recipients fail with 554 5.6.0 and the connection ends (only closing
+// abandons a DATA); BDAT content is never scanned.
+//
+// Host callbacks: Begin() may call OnTransactionDone (local failures) but
+// never OnIdle; OnIdle comes from Feed() only. OnSessionEnd is the last
+// thing the client does in a call.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "relay/runtime/reuse_queue.h"
@@ -64,10 +91,11 @@ class ClientHost {
   ~ClientHost() = default;
 };
 
-// The reply the client waits for now, so the host arms the matching
-// RFC 5321 4.5.3.2 timeout.
+// The reply the client waits for now (the oldest one outstanding), so the
+// host arms the matching RFC 5321 4.5.3.2 timeout. With several
+// transactions in flight, the stage of the oldest one.
 enum class Wait : uint8_t {
-  kNone,      // nothing outstanding (idle, or ended)
+  kNone,      // nothing outstanding: idle (pooled) or ended
   kGreeting,  // 220 banner
   kCommand,   // EHLO, HELO, RSET, QUIT
   kMail,      // MAIL FROM reply
@@ -82,27 +110,42 @@ class SmtpClient {
 
   // Bytes from the server.
   void Feed(std::string_view data);
-  // Starts a transaction; only when can_begin().
+  // Starts a transaction; only when can_begin(). Never calls OnIdle(): the
+  // host's fill loop goes on while can_begin(). It may call
+  // OnTransactionDone(txn.cookie) before it returns, when the transaction
+  // fails locally (too big for the peer's SIZE, needs SMTPUTF8 or 8BITMIME
+  // the peer lacks and cannot be downgraded).
   void Begin(const Transaction& txn);
   // Whether Begin may be called now: idle, or streaming with room.
   bool can_begin() const;
   void set_max_in_flight(size_t n) { max_in_flight_ = n == 0 ? 1 : n; }
   // The EHLO/HELO argument; only before the greeting has been answered.
   void set_helo_name(std::string name) { helo_name_ = std::move(name); }
-  size_t in_flight() const;
+  // Recipients per SMTP transaction; a Transaction with more is sent as
+  // several transactions (same content) and reported once. 0 = no limit.
+  void set_max_recipients_per_transaction(size_t n) { max_rcpts_ = n; }
+  // Transactions begun and not yet reported through OnTransactionDone.
+  size_t in_flight() const { return active_count_; }
   // Transactions this connection can carry at once (known after EHLO).
   size_t capacity() const { return streaming() ? max_in_flight_ : 1; }
+  // What the client waits for now (see Wait).
+  Wait waiting_for() const;
   // Ends the session politely (QUIT) when idle.
   void Quit();
-  // The connection dropped or timed out: the current transaction's undecided
-  // recipients fail temporarily with `reason`.
+  // The connection dropped or timed out: every transaction in flight gets
+  // its one OnTransactionDone, undecided recipients failing temporarily with
+  // `reason`. Nothing is reported after that.
   void Abort(std::string_view reason);
 
-  Wait waiting_for() const;
   bool idle() const { return state_ == State::kIdle; }
   bool ended() const { return state_ == State::kEnded; }
   const smtp::EhloCapabilities& capabilities() const { return caps_; }
+  // SMTP transactions finished (a split Transaction counts each part).
   uint64_t transactions() const { return transactions_; }
+
+  // Longest text line (octets, without CRLF) a DATA transfer may carry
+  // (RFC 5321 4.5.3.1.6: 1000 with CRLF).
+  static constexpr size_t kDataLineOctetsMax = 998;
 
  private:
   enum class State : uint8_t {
@@ -110,46 +153,62 @@ class SmtpClient {
     kEhlo,
     kHelo,
     kIdle,
-    kMail,      // awaiting the MAIL reply
-    kRcpt,      // awaiting RCPT replies
-    kData,      // awaiting 354
-    kDataEnd,   // awaiting the final reply
-    kRset,      // awaiting the RSET reply
-    kQuit,
-    kStream,    // pipelined BDAT transactions in flight (inflight_)
+    kBusy,   // SMTP transactions in flight (parts_)
+    kRset,   // awaiting the RSET reply
+    kQuit,   // awaiting the QUIT reply
     kEnded,
   };
 
-  // One transaction of the streaming mode.
-  struct InFlight {
-    Transaction txn;
+  // One Begin(): the recipients' outcomes and what is left to send.
+  struct Message {
+    Transaction txn;       // txn.content points into `converted` if downgraded
+    std::string converted;  // 7-bit form for a peer without 8BITMIME
     std::vector<RecipientOutcome> outcomes;
+    std::vector<uint32_t> pending;  // recipient indices not yet sent, in order
+    size_t parts = 0;               // its SMTP transactions in flight
+    Message* prev = nullptr;        // active_ list, in Begin() order
+    Message* next = nullptr;
+  };
+
+  // One SMTP transaction on the wire: a Message's recipients, at most
+  // max_rcpts_ of them.
+  struct Part {
+    Message* msg = nullptr;
+    std::vector<uint32_t> rcpts;     // indices into msg->txn.recipients
+    std::vector<uint32_t> too_many;  // refused with 452 "too many recipients"
     size_t rcpt_replies = 0;
     size_t rcpt_accepted = 0;
     bool mail_failed = false;
-    enum Stage : uint8_t { kMail, kRcpt, kFinal } stage = kMail;
+    bool bdat = false;  // content goes as BDAT LAST (no 354 to wait for)
+    enum Stage : uint8_t { kMail, kRcpt, kData, kFinal } stage = kMail;
   };
 
   void OnReply(const smtp::ServerReply& reply);
-  void OnStreamReply(const smtp::ServerReply& reply);
+  void OnPartReply(const smtp::ServerReply& reply);
   bool streaming() const;
-  void WriteTransaction(const Transaction& txn);  // MAIL, RCPT..., BDAT+content
-  void FailAllInFlight(int code, std::string_view enhanced, std::string_view text);
-  void SendMail(const Transaction& txn);
-  void SendRcpt(const Transaction& txn, size_t index);
-  void SendData();
-  void SendContent();
-  void SendBdat(const Transaction& txn);
+  bool pipelining() const { return caps_.Has(smtp::kExtPipelining); }
+  // Fails the whole Transaction locally (nothing sent); false if it can go.
+  bool CheckLocally(const Transaction& txn, Message* msg);
+  void StartPart(Message* msg);
+  void SendMail(const Part& part);
+  void SendRcpt(const Part& part, size_t index);
+  void SendBdat(const Part& part);
   void SendLine(std::string_view a, std::string_view b = {},
                 std::string_view c = {});
-  void Decide(size_t index, const smtp::ServerReply& reply);
-  void DecideUndecided(const smtp::ServerReply& reply);
-  void DecideUndecidedLocal(int code, std::string_view enhanced,
-                            std::string_view text);
-  void FinishTransaction(bool reset);
+  bool SendContent(Part& part);  // false: lines too long, nothing sent
+  void EndPart(bool reset);
+  void FinishMessage(Message* msg);
+  void NotifyIdle();
+  void EndWithReply(const smtp::ServerReply& reply);
+  // Ends the session: undecided recipients of every transaction in flight
+  // take `code` if it is 4xx/5xx, else a local 451 4.4.2; then
+  // OnSessionEnd.
   void End(int code, std::string_view enhanced, std::string_view text);
-  bool pipelining() const { return caps_.Has(smtp::kExtPipelining); }
-  bool InTransaction() const;
+  Message* NewMessage();
+  void ReleaseMessage(Message* msg);
+  void Unlink(Message* msg);
+  // Reports every active Message, undecided recipients taking `code`.
+  void FailActive(int code, std::string_view enhanced, std::string_view text);
 
   ClientHost* host_;
   std::string helo_name_;
@@ -157,15 +216,17 @@ class SmtpClient {
   smtp::ReplyParser parser_;
   smtp::ServerReply reply_;
   smtp::EhloCapabilities caps_;
-  Transaction txn_;
-  std::vector<RecipientOutcome> outcomes_;
-  size_t rcpt_replies_ = 0;
-  size_t rcpt_accepted_ = 0;
-  bool mail_failed_ = false;
-  bool chunking_ = false;  // this transaction uses BDAT (peer offers CHUNKING)
   size_t max_in_flight_ = 1;
-  runtime::ReuseQueue<InFlight> inflight_;
-  std::vector<RecipientOutcome> done_outcomes_;  // handed to OnTransactionDone
+  size_t max_rcpts_ = 50;
+  runtime::ReuseQueue<Part> parts_;  // SMTP transactions in flight, in order
+  // Begun, not yet reported: a list in Begin() order (O(1) both ends).
+  Message* active_head_ = nullptr;
+  Message* active_tail_ = nullptr;
+  size_t active_count_ = 0;
+  Message* resume_ = nullptr;        // lock-step: next part after RSET
+  std::vector<std::unique_ptr<Message>> messages_;  // every Message owned
+  std::vector<Message*> free_;                      // ready for reuse
+  std::vector<RecipientOutcome> local_outcomes_;    // local failures
   uint64_t transactions_ = 0;
 };
 

@@ -15,7 +15,14 @@ namespace ringpost::smtp {
 void DotStuffer::Append(std::string_view chunk, std::string* out) {
   const char* const end = chunk.data() + chunk.size();
   const char* p = chunk.data();
-  const char* run = p;  // first input byte not yet appended
+  const char* run = p;   // first input byte not yet appended
+  const char* line = p;  // start of the current line in this chunk
+  // A line ends at `at` (its break): its length counts for longest_.
+  const auto line_end = [&](const char* at) {
+    const size_t n = line_octets_ + static_cast<size_t>(at - line);
+    if (n > longest_) longest_ = n;
+    line_octets_ = 0;
+  };
   while (p < end) {
     switch (state_) {
       case State::kLineStart:
@@ -32,20 +39,24 @@ void DotStuffer::Append(std::string_view chunk, std::string* out) {
         if (q == end) {
           p = end;
         } else if (*q == '\n') {  // bare LF -> CRLF
+          line_end(q);
           out->append(run, static_cast<size_t>(q - run));
           out->append("\r\n", 2);
-          p = run = q + 1;
+          p = run = line = q + 1;
           state_ = State::kLineStart;
         } else if (q + 1 == end) {
-          p = end;  // the CR goes out with the run; LF decided next chunk
+          line_end(q);
+          p = line = end;  // the CR goes out with the run; LF decided next chunk
           state_ = State::kCr;
         } else if (q[1] == '\n') {
-          p = q + 2;
+          line_end(q);
+          p = line = q + 2;
           state_ = State::kLineStart;
         } else {  // bare CR -> CRLF
+          line_end(q);
           out->append(run, static_cast<size_t>(q + 1 - run));
           out->push_back('\n');
-          p = run = q + 1;
+          p = run = line = q + 1;
           state_ = State::kLineStart;
         }
         break;
@@ -58,18 +69,21 @@ void DotStuffer::Append(std::string_view chunk, std::string* out) {
         } else {
           out->push_back('\n');  // the CR already sent was bare
         }
+        line = p;
         state_ = State::kLineStart;
         break;
     }
   }
+  line_octets_ += static_cast<size_t>(end - line);
   out->append(run, static_cast<size_t>(end - run));
 }
 
-void DotStuffer::Finish(std::string* out) {
+size_t DotStuffer::Finish(std::string* out) {
   switch (state_) {
     case State::kLineStart:
       break;
     case State::kText:
+      if (line_octets_ > longest_) longest_ = line_octets_;
       out->append("\r\n", 2);
       break;
     case State::kCr:
@@ -78,9 +92,13 @@ void DotStuffer::Finish(std::string* out) {
   }
   out->append(".\r\n", 3);
   state_ = State::kLineStart;
+  const size_t longest = longest_;
+  line_octets_ = 0;
+  longest_ = 0;
+  return longest;
 }
 
-void AppendDotStuffed(std::string_view body, std::string* out) {
+size_t AppendDotStuffed(std::string_view body, std::string* out) {
   // Room for the body, a few stuffed dots and the terminator, growing
   // geometrically so repeated calls on one string stay linear.
   const size_t needed = out->size() + body.size() + body.size() / 64 + 8;
@@ -89,7 +107,7 @@ void AppendDotStuffed(std::string_view body, std::string* out) {
   }
   DotStuffer stuffer;
   stuffer.Append(body, out);
-  stuffer.Finish(out);
+  return stuffer.Finish(out);
 }
 
 }  // namespace ringpost::smtp

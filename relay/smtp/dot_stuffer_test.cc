@@ -72,6 +72,44 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"\n", "\r\n.\r\n"},
         Case{"\r\r\n", "\r\n\r\n.\r\n"}));
 
+// The longest line, measured by the stuffing scan, wherever the body is cut
+// and whatever its line breaks (CRLF, bare LF, bare CR, none at the end).
+TEST(DotStuffer, MeasuresTheLongestLineAtEverySplit) {
+  const std::string a(30, 'a');
+  const std::string b(45, 'b');
+  struct Measure {
+    std::string body;
+    size_t longest;
+  };
+  const Measure cases[] = {
+      {"", 0},
+      {"\r\n", 0},
+      {a + "\r\n" + b + "\r\n", 45},
+      {b + "\r\n" + a, 45},
+      {a + "\r\n" + a + b, 75},
+      {"." + b + "\r\n", 46},
+      {a + "\n" + b + "\r" + a, 45},
+      {a + "\r" + a + b + "\r\n", 75},
+  };
+  for (const Measure& m : cases) {
+    std::string wire;
+    EXPECT_EQ(AppendDotStuffed(m.body, &wire), m.longest) << m.body;
+    for (size_t cut = 0; cut <= m.body.size(); ++cut) {
+      for (size_t cut2 = cut; cut2 <= m.body.size(); cut2 += 7) {
+        DotStuffer stuffer;
+        std::string out;
+        stuffer.Append(std::string_view(m.body).substr(0, cut), &out);
+        stuffer.Append(std::string_view(m.body).substr(cut, cut2 - cut), &out);
+        stuffer.Append(std::string_view(m.body).substr(cut2), &out);
+        EXPECT_EQ(stuffer.Finish(&out), m.longest) << m.body << " " << cut << " " << cut2;
+        // Finish starts the next body afresh.
+        stuffer.Append("xy\r\n", &out);
+        EXPECT_EQ(stuffer.Finish(&out), 2u);
+      }
+    }
+  }
+}
+
 TEST(DotStuffer, ReusableAfterFinish) {
   DotStuffer stuffer;
   std::string out;
