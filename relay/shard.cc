@@ -292,6 +292,8 @@ class OutboundConnection final : public runtime::StreamHandler,
   OutboundConnection(Shard* shard, Site* site)
       : shard_(shard), site_(site), client_(this, shard->shared_->helo_name) {
     client_.set_max_in_flight(shard->config().outbound_pipeline_depth);
+    client_.set_max_recipients_per_transaction(
+        shard->config().max_recipients_per_transaction);
     timer_.context = this;
     timer_.callback = [](runtime::Timer* t) {
       static_cast<OutboundConnection*>(t->context)->OnTimer();

@@ -10,6 +10,7 @@ delivery log says what happened.
   test_timeout_<phase>      greeting, EHLO, MAIL, RCPT, DATA (354), the
                             content itself (data_block), the final reply
                             (data_term), RSET and QUIT
+  test_data_2xx_is_not_delivered   250 to DATA instead of 354 (defect 4)
   test_max_age_without_attempt     expiry on time although no retry is due
   test_expiry_log_types            the failed attempt before an expiry is a
                                    TransientFailure, not a Reception (defect 10)
@@ -278,6 +279,15 @@ class PhaseTimeouts(unittest.TestCase):
 
 
 class Outcomes(unittest.TestCase):
+    def test_data_2xx_is_not_delivered(self):
+        f = Fixture(self, "data-250", timeout_flags() + ["--retry_min=1s", "--retry_max=1s"],
+                    data_reply=b"250 2.0.0 Ok")
+        send(f.relay_port)
+        f.wait_type("TransientFailure", n=2, timeout=30)
+        self.assertEqual(f.records("Delivery"), [])
+        t = f.records("TransientFailure")[0]
+        self.assertEqual(t["code"] // 100, 4, t)
+
     def test_max_age_without_attempt(self):
         # Nothing listens at the destination; the next retry would come after
         # an hour, but the message expires after 3 s all the same.
