@@ -138,8 +138,10 @@ UringSpoolIo::UringSpoolIo(runtime::Loop* loop, Options options)
     : loop_(loop), options_(options) {}
 
 UringSpoolIo::~UringSpoolIo() {
+  for (PendingTimer& t : timers_) loop_->timers().Disarm(&t.timer);
   for (AlignedBuffer& b : free_buffers_) free(b.data);
-  free(zeros_);
+  // A zero fill still in flight reads zeros_ (see the header): leave it.
+  if (zero_fills_in_flight_ == 0) free(zeros_);
 }
 
 UringSpoolIo::AlignedBuffer UringSpoolIo::TakeBuffer(size_t bytes) {
@@ -313,7 +315,7 @@ void UringSpoolIo::OpenSegmentFile(std::string path, uint64_t size, bool create,
   // On any failure after creating the file: close it, unlink it, report.
   auto fail = [this, owned](int fd, int err, absl::AnyInvocable<void(int)> cb) {
     Close(fd);
-    Unlink(*owned, [err, cb = std::move(cb)](int) mutable { cb(err); });
+    Unlink(*owned, /*sync_dir=*/false, [err, cb = std::move(cb)](int) mutable { cb(err); });
   };
   io_uring_sqe* sqe = loop_->Sqe([this, owned, size, create, fail,
                                   done = std::move(done)](int32_t fd) mutable {
@@ -364,8 +366,10 @@ void UringSpoolIo::ZeroFill(int fd, uint64_t offset, uint64_t size,
     return;
   }
   const size_t chunk = static_cast<size_t>(std::min<uint64_t>(kChunk, size - offset));
+  ++zero_fills_in_flight_;
   io_uring_sqe* sqe = loop_->Sqe([this, fd, offset, size, chunk,
                                   done = std::move(done)](int32_t r) mutable {
+    --zero_fills_in_flight_;
     if (r < 0) return done(r);
     if (r == 0 || r % kBlock != 0) return done(-EIO);
     ZeroFill(fd, offset + static_cast<uint64_t>(r), size, std::move(done));
@@ -385,12 +389,31 @@ void UringSpoolIo::Rename(std::string from, std::string to,
                          paths->second.c_str(), 0);
 }
 
-void UringSpoolIo::Unlink(std::string path, absl::AnyInvocable<void(int)> done) {
+void UringSpoolIo::Unlink(std::string path, bool sync_dir,
+                          absl::AnyInvocable<void(int)> done) {
   auto owned = std::make_shared<std::string>(std::move(path));
-  io_uring_sqe* sqe = loop_->Sqe([owned, done = std::move(done)](int32_t r) mutable {
-    done(r);
-  });
+  io_uring_sqe* sqe =
+      loop_->Sqe([this, owned, sync_dir, done = std::move(done)](int32_t r) mutable {
+        if (r < 0 || !sync_dir) return done(r);
+        SyncDirectoryOf(*owned, std::move(done));
+      });
   io_uring_prep_unlinkat(sqe, AT_FDCWD, owned->c_str(), 0);
+}
+
+void UringSpoolIo::After(uint64_t ms, absl::AnyInvocable<void(int)> done) {
+  timers_.emplace_back();
+  PendingTimer& t = timers_.back();
+  t.self = std::prev(timers_.end());
+  t.io = this;
+  t.done = std::move(done);
+  t.timer.context = &t;
+  t.timer.callback = [](runtime::Timer* timer) {
+    auto* pending = static_cast<PendingTimer*>(timer->context);
+    auto fire = std::move(pending->done);
+    pending->io->timers_.erase(pending->self);  // disarmed already
+    fire(0);
+  };
+  loop_->timers().Arm(&t.timer, loop_->now_ms() + ms);
 }
 
 void UringSpoolIo::Close(int fd) {
