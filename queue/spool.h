@@ -9,11 +9,16 @@
 //     crash, until each of its recipients has a final outcome (MarkDone).
 //     Outcomes are written with the next flush but not necessarily synced:
 //     losing one only causes a duplicate delivery.
-//   - When no new segment can be created (disk full) AppendMessage fails
-//     with ResourceExhausted (the server answers 452 4.3.1) while everything
-//     already queued keeps being served and retired.
+//   - When no new segment can be created AppendMessage fails with
+//     ResourceExhausted for lack of space (452 4.3.1) or Unavailable for
+//     any other error (451 4.3.0), while everything already queued keeps
+//     being served and retired; a timer (Options::retry_ms) retries the
+//     creation until it works.
+//   - One process per spool: Open locks the root (SpoolLock) before it
+//     touches anything, and a failed preparation removes only files it
+//     made itself.
 //
-// Files, in <dir>/shard-<N>/:
+// Files: <dir>/lock (SpoolLock); in <dir>/shard-<N>/:
 //   seg-<seq>.dat  preallocated segment: 4 KiB header, then message records
 //   seg-<seq>.jnl  preallocated journal (1/16 of the segment): 4 KiB header,
 //                  then outcome records for that segment's messages
@@ -42,8 +47,11 @@
 //
 // A failed write or fdatasync fails every message of that batch and of the
 // batches behind it, and abandons the segment for new writes (its state on
-// disk is unknown). Its earlier, acknowledged messages are still tracked;
-// when they are done the file is unlinked rather than reused.
+// disk is unknown). The failed batch's records may be on disk anyway, so
+// each of its messages gets a cancellation record in the journal (synced)
+// before its callback runs, and recovery skips them. Its earlier,
+// acknowledged messages are still tracked; when they are done the file is
+// unlinked rather than reused.
 //
 // Threading: a Spool belongs to one shard thread. All I/O goes through the
 // SpoolIo seam; completions must arrive on the same thread, never from inside
