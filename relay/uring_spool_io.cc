@@ -18,10 +18,12 @@ namespace {
 // `done` runs, so the caller learns "written and synced" or the first error.
 class WriteSyncOp {
  public:
-  WriteSyncOp(runtime::Loop* loop, int fd, uint64_t offset, std::string_view data,
-              bool sync, absl::AnyInvocable<void(int)> done)
-      : loop_(loop), fd_(fd), offset_(offset), data_(data), sync_(sync),
-        done_(std::move(done)) {}
+  WriteSyncOp(runtime::Loop* loop, size_t* in_flight, int fd, uint64_t offset,
+              std::string_view data, bool sync, absl::AnyInvocable<void(int)> done)
+      : loop_(loop), in_flight_(in_flight), fd_(fd), offset_(offset), data_(data),
+        sync_(sync), done_(std::move(done)) {
+    ++*in_flight_;
+  }
 
   void Issue() {
     const size_t left = data_.size() - written_;
@@ -62,11 +64,13 @@ class WriteSyncOp {
   }
   void Finish(int result) {
     auto done = std::move(done_);
+    --*in_flight_;
     delete this;
     done(result);
   }
 
   runtime::Loop* loop_;
+  size_t* in_flight_;
   int fd_;
   uint64_t offset_;
   std::string_view data_;
@@ -90,7 +94,9 @@ class DirectWriteOp {
                 const char* block, size_t length, UringSpoolIo::AlignedBuffer owned,
                 bool sync, int report, absl::AnyInvocable<void(int)> done)
       : loop_(loop), io_(io), fd_(fd), offset_(offset), block_(block), length_(length),
-        owned_(owned), sync_(sync), report_(report), done_(std::move(done)) {}
+        owned_(owned), sync_(sync), report_(report), done_(std::move(done)) {
+    ++*io_->writes_in_flight_counter();
+  }
 
   void Issue() {
     io_uring_sqe* sqe = loop_->Sqe(&write_done_);
@@ -114,6 +120,7 @@ class DirectWriteOp {
   void Finish(int result) {
     auto done = std::move(done_);
     if (owned_.data != nullptr) io_->GiveBuffer(owned_);
+    --*io_->writes_in_flight_counter();
     delete this;
     done(result);
   }
@@ -191,7 +198,8 @@ void UringSpoolIo::WriteAndSync(int fd, uint64_t offset, std::string_view data,
   if (it != direct_files_.end()) {
     return WriteDirect(it->second.get(), fd, offset, data, sync, std::move(done));
   }
-  (new WriteSyncOp(loop_, fd, offset, data, sync, std::move(done)))->Issue();
+  (new WriteSyncOp(loop_, &writes_in_flight_, fd, offset, data, sync, std::move(done)))
+      ->Issue();
 }
 
 queue::WriteBuffer UringSpoolIo::NewWriteBuffer(uint64_t offset, size_t capacity) {

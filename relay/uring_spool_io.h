@@ -93,6 +93,9 @@ class UringSpoolIo final : public queue::SpoolIo {
   uint64_t head_reads() const { return head_reads_; }
   size_t pooled_buffers() const { return free_buffers_.size(); }
   size_t timers_pending() const { return timers_.size(); }
+  // Writes issued whose completion has not arrived yet.
+  size_t writes_in_flight() const { return writes_in_flight_; }
+  size_t* writes_in_flight_counter() { return &writes_in_flight_; }  // for the ops
 
   static constexpr size_t kBlock = 4096;  // O_DIRECT alignment
   static constexpr size_t kMaxPooledBuffers = 8;
@@ -148,6 +151,7 @@ class UringSpoolIo final : public queue::SpoolIo {
   Options options_;
   std::list<PendingTimer> timers_;
   size_t zero_fills_in_flight_ = 0;  // writes reading zeros_
+  size_t writes_in_flight_ = 0;      // WriteAndSync/WriteBufferAndSync
   absl::flat_hash_map<int, std::unique_ptr<DirectFile>> direct_files_;
   std::vector<AlignedBuffer> free_buffers_;
   char* zeros_ = nullptr;  // 1 MiB of zeros for ZeroFill
