@@ -2,7 +2,8 @@
 //
 // Each operation runs to completion inside the call; its result is queued and
 // delivered by RunPending(), so callers see the same "never re-entrant"
-// ordering as with io_uring. Bounded: pwrite loops make progress every turn
+// ordering as with io_uring. Timers (After) wait for FireTimers(): the test
+// decides when time has passed. Bounded: pwrite loops make progress every turn
 // or stop; EINTR is retried a fixed number of times.
 
 #include <fcntl.h>
@@ -58,8 +59,9 @@ void BlockingSpoolIo::WriteAndSync(int fd, uint64_t offset,
   counters_.bytes_written += data.size();
   if (sync) {
     ++counters_.syncs;
-    if (fail_sync_errno_ != 0) {
-      const int err = fail_sync_errno_;
+    if (fail_sync_errno_ != 0 || fail_syncs_errno_ != 0) {
+      const int err =
+          fail_sync_errno_ != 0 ? fail_sync_errno_ : fail_syncs_errno_;
       fail_sync_errno_ = 0;
       Complete(std::move(done), -err);
       return;
@@ -118,7 +120,10 @@ void BlockingSpoolIo::OpenSegmentFile(std::string path, uint64_t size,
       err = 0;
     }
   }
-  if (err == 0) err = spool_internal::FsyncDir(spool_internal::DirName(path));
+  if (err == 0) {
+    ++counters_.dir_syncs;
+    err = spool_internal::FsyncDir(spool_internal::DirName(path));
+  }
   if (err != 0) {
     ::close(fd);
     ::unlink(path.c_str());
@@ -135,14 +140,35 @@ void BlockingSpoolIo::Rename(std::string from, std::string to,
     Complete(std::move(done), -errno);
     return;
   }
+  ++counters_.dir_syncs;
   const int err = spool_internal::FsyncDir(spool_internal::DirName(to));
   Complete(std::move(done), -err);
 }
 
-void BlockingSpoolIo::Unlink(std::string path,
+void BlockingSpoolIo::Unlink(std::string path, bool sync_dir,
                              absl::AnyInvocable<void(int)> done) {
   ++counters_.unlinks;
-  Complete(std::move(done), ::unlink(path.c_str()) == 0 ? 0 : -errno);
+  if (::unlink(path.c_str()) != 0) {
+    Complete(std::move(done), -errno);
+    return;
+  }
+  int err = 0;
+  if (sync_dir) {
+    ++counters_.dir_syncs;
+    err = spool_internal::FsyncDir(spool_internal::DirName(path));
+  }
+  Complete(std::move(done), -err);
+}
+
+void BlockingSpoolIo::After(uint64_t ms, absl::AnyInvocable<void(int)> done) {
+  timers_.push_back(std::move(done));
+}
+
+size_t BlockingSpoolIo::FireTimers() {
+  std::vector<absl::AnyInvocable<void(int)>> due;
+  due.swap(timers_);
+  for (auto& t : due) t(0);
+  return due.size();
 }
 
 void BlockingSpoolIo::Close(int fd) {

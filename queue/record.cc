@@ -173,7 +173,7 @@ size_t EncodeMessageInto(const MessageRecord& m, uint64_t segment_seq,
 void EncodeOutcome(const OutcomeRecord& o, uint64_t segment_seq,
                    std::string* out) {
   QUEUE_CHECK(o.kind >= kOutcomeDelivered);
-  QUEUE_CHECK(o.kind <= kOutcomeExpired);
+  QUEUE_CHECK(o.kind <= kOutcomeCancelled);
   const size_t start = out->size();
   AppendFrameHeader(RecordType::kOutcome, segment_seq, kOutcomePayloadBytes,
                     out);
@@ -302,7 +302,7 @@ absl::Status DecodeOutcome(std::string_view payload, OutcomeRecord* out) {
   }
   const char* p = payload.data();
   const uint8_t kind = static_cast<uint8_t>(p[12]);
-  if (kind < kOutcomeDelivered || kind > kOutcomeExpired) {
+  if (kind < kOutcomeDelivered || kind > kOutcomeCancelled) {
     return absl::DataLossError("unknown outcome kind");
   }
   out->message_id = Get64(p);

@@ -81,10 +81,13 @@ struct MessageRecord {
   bool operator==(const MessageRecord&) const = default;
 };
 
-// OutcomeRecord::kind values. All three are final for that recipient.
+// OutcomeRecord::kind values. The first three are final for that recipient.
 inline constexpr uint8_t kOutcomeDelivered = 1;
 inline constexpr uint8_t kOutcomeBounced = 2;
 inline constexpr uint8_t kOutcomeExpired = 3;
+// The whole message (recipient_index 0): its commit failed and its client
+// was told 4xx, so its record, should it be on disk anyway, is not mail.
+inline constexpr uint8_t kOutcomeCancelled = 4;
 
 struct OutcomeRecord {
   uint64_t message_id = 0;

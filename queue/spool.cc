@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -55,6 +56,7 @@ std::string DirName(const std::string& path) {
 }
 
 int FsyncDir(const std::string& dir) {
+  if (fsync_dir_observer != nullptr) fsync_dir_observer(dir);
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errno;
   const int rc = ::fsync(fd);
@@ -68,6 +70,25 @@ int FsyncDir(const std::string& dir) {
 using spool_internal::ErrnoStatus;
 using spool_internal::ToAbsl;
 using spool_internal::ToStd;
+
+namespace {
+
+// Memory that writes still in flight read from when their Spool was
+// destroyed (a drain that timed out). The kernel may read it until the
+// write ends, long after ~Spool (an O_DIRECT write reads the pages it
+// pinned at any time before it completes), so it is never freed: freeing
+// and reusing it would put other bytes into the file, over the head of a
+// block that holds acknowledged records. Kept reachable here so leak
+// checkers do not report it; it happens at most once per shard, at exit.
+void KeepForever(std::shared_ptr<void> memory) {
+  static std::mutex* mu = new std::mutex();
+  static std::vector<std::shared_ptr<void>>* kept =
+      new std::vector<std::shared_ptr<void>>();
+  std::lock_guard<std::mutex> guard(*mu);
+  kept->push_back(std::move(memory));
+}
+
+}  // namespace
 
 // --- WriteBuffer and the SpoolIo defaults -----------------------------------
 
@@ -144,6 +165,27 @@ Spool::Spool(const Options& options, SpoolIo* io)
 
 Spool::~Spool() {
   self_.reset();  // late completions become no-ops
+  if (io_in_flight_ > 0) {
+    // See KeepForever. Only what a write in flight reads is kept: the
+    // segment batch, the journal bytes, a header, the ids block. (The files
+    // are closed below all the same: io_uring holds its own reference to
+    // the file of an operation in flight.)
+    for (auto& [seq, seg] : segments_) {
+      if (seg->dat_inflight != nullptr) {
+        KeepForever(std::shared_ptr<Batch>(std::move(seg->dat_inflight)));
+      }
+      if (seg->jnl_writing) {
+        KeepForever(
+            std::make_shared<std::string>(std::move(seg->jnl_inflight)));
+      }
+      if (seg->prepare != nullptr) {
+        KeepForever(std::shared_ptr<Prepare>(std::move(seg->prepare)));
+      }
+    }
+    if (id_renewing_) {
+      KeepForever(std::make_shared<std::string>(std::move(ids_block_)));
+    }
+  }
   for (auto& [seq, seg] : segments_) {
     if (seg->dat_fd >= 0) io_->Close(seg->dat_fd);
     if (seg->jnl_fd >= 0) io_->Close(seg->jnl_fd);
@@ -241,7 +283,8 @@ Spool::Stats Spool::stats() const {
   Stats s = stats_;
   s.segments_live = segments_.size();
   s.segments_free = free_.size();
-  s.no_space = no_space_;
+  s.no_space = no_space_ && absl::IsResourceExhausted(no_space_status_);
+  s.prepare_failing = no_space_;
   return s;
 }
 
@@ -262,7 +305,10 @@ absl::StatusOr<Spool::Segment*> Spool::PickTarget(size_t framed,
     Seal(full);
   }
   if (spare_ == nullptr) {
-    StartSpare();  // after a failure this is the retry
+    // After a failed creation the retry timer (or a retiring segment)
+    // tries again; until one works, answer at once.
+    if (no_space_) return no_space_status_;
+    StartSpare();
     if (no_space_) return no_space_status_;
   }
   if (spare_->ready) {
@@ -450,9 +496,11 @@ void Spool::IssueWrites(Segment* seg) {
       seg->jnl_inflight.append(kRecordHeaderBytes, '\0');
     }
     seg->jnl_writing = true;
+    const bool sync = options_.sync_journal || seg->jnl_sync_next;
+    seg->jnl_sync_next = false;
     ++stats_.journal_writes_issued;
     io_->WriteAndSync(
-        seg->jnl_fd, seg->jnl_tail, seg->jnl_inflight, options_.sync_journal,
+        seg->jnl_fd, seg->jnl_tail, seg->jnl_inflight, sync,
         Callback([this, seq](int r) { OnJournalWritten(seq, r); }));
   }
 }
@@ -475,18 +523,64 @@ void Spool::OnSegmentWritten(uint64_t seq, int result) {
     status = result < 0 ? ErrnoStatus(-result, what)
                         : absl::DataLossError(absl::StrCat(what, ": short"));
     ++stats_.commit_failures;
-    for (const Waiter& w : waiters) EraseMessage(seg, w.slot);
-    FailStaged(seg, &waiters);
-    Log(absl::StrCat(status.message(), "; failing ", waiters.size(),
+    std::vector<Waiter> staged;
+    FailStaged(seg, &staged);
+    Log(absl::StrCat(status.message(), "; failing ",
+                     waiters.size() + staged.size(),
                      " messages and abandoning the segment"));
-    stats_.messages_failed += waiters.size();
+    stats_.messages_failed += waiters.size() + staged.size();
     seg->dat_broken = true;
     seg->sealed = true;
     if (active_ == seg) active_ = nullptr;
+    b.reset();  // its buffer goes back to the SpoolIo
+    // Never written: answered now. The failed batch's records may be on
+    // disk all the same: answered once their cancellation is.
+    CancelFailed(seg, &waiters, status);  // may delete seg
+    RunWaiters(&staged, status);
+    return;
   }
   b.reset();  // its buffer goes back to the SpoolIo
   MaybeRetire(seg);  // may delete seg
   RunWaiters(&waiters, status);
+}
+
+void Spool::CancelFailed(Segment* seg, std::vector<Waiter>* failed,
+                         const absl::Status& status) {
+  // A write or sync that failed may still have put these records on disk
+  // (a sync error says nothing about which blocks made it). Their clients
+  // get 4xx and send again, so recovery must not deliver these: one
+  // cancellation record per message in the journal, synced, before the
+  // 4xx goes out. The journal room was reserved for their outcomes.
+  const bool journal_ok = !seg->jnl_broken && seg->jnl_fd >= 0;
+  for (Waiter& w : *failed) {
+    const uint64_t id = seg->slots[w.slot].id;
+    EraseMessage(seg, w.slot);
+    if (journal_ok) {
+      EncodeOutcome(OutcomeRecord{id, 0, kOutcomeCancelled}, seg->seq,
+                    &seg->jnl_pending);
+      ++stats_.messages_cancelled;
+    }
+    seg->cancel_waiters.push_back(std::move(w));
+  }
+  failed->clear();
+  seg->cancel_status = status;
+  if (!journal_ok) {
+    Log(absl::StrCat(
+        "journal of segment ", seg->seq, " is unusable: the ",
+        seg->cancel_waiters.size(), " messages of the failed write cannot "
+        "be marked cancelled; if their records reached the disk they will "
+        "be delivered after a restart although their clients were told 4xx"));
+    std::vector<Waiter> waiters = std::move(seg->cancel_waiters);
+    seg->cancel_waiters.clear();
+    MaybeRetire(seg);  // may delete seg
+    RunWaiters(&waiters, status);
+    return;
+  }
+  seg->cancel_end =
+      seg->jnl_tail + seg->jnl_inflight_bytes + seg->jnl_pending.size();
+  seg->jnl_sync_next = true;
+  MarkDirty(seg);
+  IssueWrites(seg);  // at once, or when the journal write in flight ends
 }
 
 void Spool::OnJournalWritten(uint64_t seq, int result) {
@@ -497,6 +591,12 @@ void Spool::OnJournalWritten(uint64_t seq, int result) {
   if (result >= 0 && static_cast<size_t>(result) == seg->jnl_inflight.size()) {
     seg->jnl_tail += seg->jnl_inflight_bytes;
   } else {
+    if (!seg->cancel_waiters.empty()) {
+      Log(absl::StrCat("the cancellation of ", seg->cancel_waiters.size(),
+                       " messages whose commit failed is not on disk; if "
+                       "their records are, they will be delivered after a "
+                       "restart although their clients were told 4xx"));
+    }
     const size_t lost =
         (seg->jnl_inflight_bytes + seg->jnl_pending.size()) /
         kOutcomeRecordBytes;
@@ -511,7 +611,16 @@ void Spool::OnJournalWritten(uint64_t seq, int result) {
   seg->jnl_inflight.clear();
   seg->jnl_inflight_bytes = 0;
   if (!seg->jnl_pending.empty()) MarkDirty(seg);
-  MaybeRetire(seg);
+  std::vector<Waiter> cancelled;
+  absl::Status status;
+  if (!seg->cancel_waiters.empty() &&
+      (seg->jnl_broken || seg->jnl_tail >= seg->cancel_end)) {
+    cancelled = std::move(seg->cancel_waiters);
+    seg->cancel_waiters.clear();
+    status = seg->cancel_status;
+  }
+  MaybeRetire(seg);  // may delete seg
+  RunWaiters(&cancelled, status);
 }
 
 void Spool::FailStaged(Segment* seg, std::vector<Waiter>* out) {
@@ -571,7 +680,7 @@ void Spool::MaybeRetire(Segment* seg) {
   if (!seg->sealed || !seg->ready) return;
   if (seg->live != 0) return;
   if (seg->dat_inflight != nullptr || !seg->dat_pending.empty()) return;
-  if (seg->jnl_writing) return;
+  if (seg->jnl_writing || !seg->cancel_waiters.empty()) return;
   QUEUE_CHECK(seg != active_);
   QUEUE_CHECK(seg != spare_);
   Retire(seg);
@@ -615,19 +724,28 @@ void Spool::Retire(Segment* seg) {
                           return;
                         }
                         free_.push_back(k);
-                        if (no_space_ && spare_ == nullptr) StartSpare();
+                        if (no_space_ && spare_ == nullptr) {
+                          ++stats_.segment_prepare_retries;
+                          StartSpare();
+                        }
                       }));
         }));
     return;
   }
-  io_->Unlink(SegPath(seq, false), Callback([this, seq](int r) {
+  // The .dat's removal is synced before the journal goes (see above).
+  io_->Unlink(SegPath(seq, false), /*sync_dir=*/true,
+              Callback([this, seq](int r) {
                 if (r < 0 && r != -ENOENT) {
                   Log(absl::StrCat("cannot remove ", SegPath(seq, false), ": ",
                                    spool_internal::ErrnoText(-r)));
                   return;
                 }
-                io_->Unlink(SegPath(seq, true), Callback([this](int) {
-                              if (no_space_ && spare_ == nullptr) StartSpare();
+                io_->Unlink(SegPath(seq, true), /*sync_dir=*/false,
+                            Callback([this](int) {
+                              if (no_space_ && spare_ == nullptr) {
+                                ++stats_.segment_prepare_retries;
+                                StartSpare();
+                              }
                             }));
               }));
 }
@@ -682,6 +800,7 @@ void Spool::PrepareStep(uint64_t seq, int result) {
                                    : "create segment file");
       }
       seg->dat_fd = result;
+      p.dat_created = !p.reuse;
       break;
     case 2:
       if (result < 0) {
@@ -690,6 +809,7 @@ void Spool::PrepareStep(uint64_t seq, int result) {
                                    : "create journal file");
       }
       seg->jnl_fd = result;
+      p.jnl_created = !p.reuse;
       break;
     case 3:
     case 4:
@@ -753,8 +873,15 @@ void Spool::SpareReady(Segment* seg) {
   }
   seg->prepare.reset();
   seg->ready = true;
+  if (no_space_) {
+    Log(absl::StrCat("segment ", seg->seq, " made after ",
+                     prepare_failures_in_row_,
+                     " failed attempts; taking new mail again"));
+  }
   no_space_ = false;
   no_space_status_ = absl::OkStatus();
+  prepare_failures_in_row_ = 0;
+  last_prepare_error_.clear();
   if (active_ == nullptr) {
     active_ = seg;
     spare_ = nullptr;
@@ -770,7 +897,20 @@ void Spool::SpareFailed(Segment* seg, int err, std::string_view what) {
   absl::Status status = ErrnoStatus(
       err, absl::StrCat("spool: cannot prepare segment ", seq, " (",
                         ToAbsl(what), ")"));
-  Log(ToStd(status.message()));
+  const bool full = absl::IsResourceExhausted(status);
+  ++prepare_failures_in_row_;
+  // Once per kind of error, not once per retry.
+  const std::string kind =
+      absl::StrCat(ToAbsl(what), ": ", spool_internal::ErrnoText(err));
+  if (kind != last_prepare_error_) {
+    last_prepare_error_ = kind;
+    Log(absl::StrCat(
+        status.message(),
+        full ? "; disk full: new mail gets 452 4.3.1"
+             : "; not a lack of space: new mail gets 451 4.3.0",
+        " until a segment can be made (retrying every ", options_.retry_ms,
+        " ms; queued mail is still delivered)"));
+  }
   if (seg->dat_fd >= 0) io_->Close(seg->dat_fd);
   if (seg->jnl_fd >= 0) io_->Close(seg->jnl_fd);
   seg->dat_fd = -1;
@@ -783,18 +923,44 @@ void Spool::SpareFailed(Segment* seg, int err, std::string_view what) {
   segments_.erase(seq);
   no_space_ = true;
   no_space_status_ = status;
-  // Remove what this attempt may have left; a reused pair's state is now
-  // unknown, so it is not offered again. Nothing in these files is live.
-  std::vector<std::string> leftovers = {SegPath(seq, false),
-                                        SegPath(seq, true)};
+  // Remove what this attempt made; a reused pair's state is now unknown,
+  // so it is not offered again. Nothing in these files is live. Never a
+  // name this attempt did not make: a create that failed with EEXIST found
+  // a file that is not ours (OpenSegmentFile removes what a failed create
+  // made itself).
+  std::vector<std::string> leftovers;
+  if (p.dat_created) leftovers.push_back(SegPath(seq, false));
+  if (p.jnl_created) leftovers.push_back(SegPath(seq, true));
   if (p.reuse) {
-    leftovers.push_back(FreePath(p.free_name, false));
+    // Steps 5 and 6 rename the pair to seg-<seq>: step 6 failing means
+    // the .dat has its new name.
+    leftovers.push_back(p.step >= 6 ? SegPath(seq, false)
+                                    : FreePath(p.free_name, false));
     leftovers.push_back(FreePath(p.free_name, true));
   }
   for (std::string& path : leftovers) {
-    io_->Unlink(std::move(path), Callback([](int) {}));
+    io_->Unlink(std::move(path), /*sync_dir=*/false, Callback([](int) {}));
   }
+  ArmRetry();
   RunWaiters(&waiters, status);
+}
+
+void Spool::ArmRetry() {
+  if (retry_armed_) return;
+  retry_armed_ = true;
+  // Not through Callback(): a timer is not I/O the drain must wait for.
+  io_->After(options_.retry_ms,
+             [weak = std::weak_ptr<Spool*>(self_)](int) {
+               const std::shared_ptr<Spool*> self = weak.lock();
+               if (self) (*self)->OnRetryTimer();
+             });
+}
+
+void Spool::OnRetryTimer() {
+  retry_armed_ = false;
+  if (!no_space_ || spare_ != nullptr) return;  // recovered meanwhile
+  ++stats_.segment_prepare_retries;
+  StartSpare();  // a failure arms the timer again
 }
 
 }  // namespace ringpost::queue

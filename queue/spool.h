@@ -9,11 +9,16 @@
 //     crash, until each of its recipients has a final outcome (MarkDone).
 //     Outcomes are written with the next flush but not necessarily synced:
 //     losing one only causes a duplicate delivery.
-//   - When no new segment can be created (disk full) AppendMessage fails
-//     with ResourceExhausted (the server answers 452 4.3.1) while everything
-//     already queued keeps being served and retired.
+//   - When no new segment can be created AppendMessage fails with
+//     ResourceExhausted for lack of space (452 4.3.1) or Unavailable for
+//     any other error (451 4.3.0), while everything already queued keeps
+//     being served and retired; a timer (Options::retry_ms) retries the
+//     creation until it works.
+//   - One process per spool: Open locks the root (SpoolLock) before it
+//     touches anything, and a failed preparation removes only files it
+//     made itself.
 //
-// Files, in <dir>/shard-<N>/:
+// Files: <dir>/lock (SpoolLock); in <dir>/shard-<N>/:
 //   seg-<seq>.dat  preallocated segment: 4 KiB header, then message records
 //   seg-<seq>.jnl  preallocated journal (1/16 of the segment): 4 KiB header,
 //                  then outcome records for that segment's messages
@@ -42,8 +47,11 @@
 //
 // A failed write or fdatasync fails every message of that batch and of the
 // batches behind it, and abandons the segment for new writes (its state on
-// disk is unknown). Its earlier, acknowledged messages are still tracked;
-// when they are done the file is unlinked rather than reused.
+// disk is unknown). The failed batch's records may be on disk anyway, so
+// each of its messages gets a cancellation record in the journal (synced)
+// before its callback runs, and recovery skips them. Its earlier,
+// acknowledged messages are still tracked; when they are done the file is
+// unlinked rather than reused.
 //
 // Threading: a Spool belongs to one shard thread. All I/O goes through the
 // SpoolIo seam; completions must arrive on the same thread, never from inside
@@ -162,11 +170,17 @@ class SpoolIo {
   // rename(2), then fsync of the directory. done(0) or done(-errno).
   virtual void Rename(std::string from, std::string to,
                       absl::AnyInvocable<void(int)> done) = 0;
-  // unlink(2). done(0) or done(-errno).
-  virtual void Unlink(std::string path,
+  // unlink(2), then (sync_dir) fsync of the directory, so that the removal
+  // survives a crash before anything that depends on it. done(0) or
+  // done(-errno).
+  virtual void Unlink(std::string path, bool sync_dir,
                       absl::AnyInvocable<void(int)> done) = 0;
   // close(2), immediately; nothing may be in flight on fd.
   virtual void Close(int fd) = 0;
+  // done(0) once `ms` milliseconds have passed: the spool's retry timer.
+  // Not I/O: the SpoolIo may drop it unrun when it shuts down, and the
+  // spool does not wait for it (HasIoInFlight does not count it).
+  virtual void After(uint64_t ms, absl::AnyInvocable<void(int)> done) = 0;
 
  protected:
   friend class WriteBuffer;
@@ -192,6 +206,7 @@ class BlockingSpoolIo final : public SpoolIo {
     uint64_t opens = 0;          // OpenSegmentFile(create=false) calls
     uint64_t renames = 0;
     uint64_t unlinks = 0;
+    uint64_t dir_syncs = 0;      // fsyncs of a directory (create/rename/unlink)
   };
 
   BlockingSpoolIo() = default;
@@ -211,8 +226,17 @@ class BlockingSpoolIo final : public SpoolIo {
                        absl::AnyInvocable<void(int)> done) override;
   void Rename(std::string from, std::string to,
               absl::AnyInvocable<void(int)> done) override;
-  void Unlink(std::string path, absl::AnyInvocable<void(int)> done) override;
+  void Unlink(std::string path, bool sync_dir,
+              absl::AnyInvocable<void(int)> done) override;
   void Close(int fd) override;
+  // Kept until FireTimers(); never run by RunPending().
+  void After(uint64_t ms, absl::AnyInvocable<void(int)> done) override;
+
+  // Runs every timer given to After() so far (whatever its delay), as if
+  // its time had come, and returns how many ran. Timers they arm wait for
+  // the next call.
+  size_t FireTimers();
+  size_t timers_pending() const { return timers_.size(); }
 
   // Runs queued completions in order, including ones queued by the callbacks
   // it runs, until none are left or `max_callbacks` ran. Returns the count.
@@ -227,6 +251,9 @@ class BlockingSpoolIo final : public SpoolIo {
   // While err != 0, OpenSegmentFile(create=true) fails as if fallocate had
   // returned err (ENOSPC: disk full); the half-made file is removed.
   void SetFailFallocate(int err) { fail_fallocate_errno_ = err; }
+  // While err != 0, every WriteAndSync with sync=true writes, then
+  // completes with -err (a disk that keeps failing).
+  void SetFailSyncs(int err) { fail_syncs_errno_ = err; }
 
  protected:
   void ReleaseWriteBuffer(char* block, size_t block_bytes) override;
@@ -239,6 +266,8 @@ class BlockingSpoolIo final : public SpoolIo {
   int fail_write_errno_ = 0;
   int fail_sync_errno_ = 0;
   int fail_fallocate_errno_ = 0;
+  int fail_syncs_errno_ = 0;
+  std::vector<absl::AnyInvocable<void(int)>> timers_;
 };
 
 // Names one message in the spool: what MarkDone needs. Valid for the life
@@ -257,6 +286,36 @@ struct RecoveredMessage {
   std::vector<bool> done;  // per recipient: a final outcome is on record
 };
 
+// The lock on a spool root: flock(LOCK_EX | LOCK_NB) on <dir>/lock, held
+// while any SpoolLock of that directory lives in this process (the shards of
+// one relay share it; each Spool::Open takes a reference), with the holder's
+// PID written in the file. Another process gets FailedPrecondition naming
+// the spool and the holder's PID, after opening the lock file and touching
+// nothing else. Thread-safe.
+class SpoolLock {
+ public:
+  static constexpr char kFileName[] = "lock";
+
+  // Creates `dir` if it is missing (and fsyncs its parent, so the new name
+  // survives a power loss), then takes or shares the lock.
+  static absl::StatusOr<std::shared_ptr<SpoolLock>> Acquire(
+      const std::string& dir);
+
+  SpoolLock(const SpoolLock&) = delete;
+  SpoolLock& operator=(const SpoolLock&) = delete;
+  // The lock ends (its file is closed) with the last SpoolLock of the root.
+  ~SpoolLock();
+  const std::string& dir() const { return dir_; }
+
+ private:
+  SpoolLock(std::string dir, uint64_t dev, uint64_t ino)
+      : dir_(std::move(dir)), dev_(dev), ino_(ino) {}
+
+  std::string dir_;
+  uint64_t dev_;
+  uint64_t ino_;
+};
+
 class Spool {
  public:
   struct Options {
@@ -271,6 +330,9 @@ class Spool {
     // How far ahead of the id counter each write of the shard's `ids` file
     // puts the persisted bound (2..2^40). Tests make it small.
     uint64_t id_lease = uint64_t{1} << 32;
+    // After a failed segment creation, try again this often (1..3600000)
+    // until one works: new mail is refused meanwhile (see CanAccept).
+    uint64_t retry_ms = 1000;
     std::function<void(std::string_view)> log;  // empty: stderr
   };
 
@@ -290,13 +352,16 @@ class Spool {
     uint64_t segments_reused = 0;    // free files put back to use
     uint64_t segments_retired = 0;   // done segments renamed free or unlinked
     uint64_t segment_prepare_failures = 0;
+    uint64_t segment_prepare_retries = 0;  // attempts started by the timer
+    uint64_t messages_cancelled = 0;  // failed commits marked in the journal
     // Appends staged on a segment whose files were not ready yet (rollover
     // outran the spare): should stay near 0 after start-up.
     uint64_t appends_waiting_for_segment = 0;
     size_t segments_live = 0;        // gauge: active, spare and sealed
     size_t segments_free = 0;        // gauge: free-<k> pairs on disk
     size_t messages_live = 0;        // gauge: messages not yet all done
-    bool no_space = false;           // last segment creation failed
+    bool no_space = false;           // last segment creation: ENOSPC/EDQUOT
+    bool prepare_failing = false;    // last segment creation failed (any)
   };
 
   // Recovers the shard's directory with blocking syscalls (creating it if
@@ -311,9 +376,10 @@ class Spool {
 
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
-  // Closes the files. Completions that arrive later are ignored. With an
-  // asynchronous SpoolIo, destroy only when !HasIoInFlight(): buffers of
-  // writes in flight are owned by the Spool.
+  // Closes the files. Completions that arrive later are ignored. Best
+  // destroyed when !HasIoInFlight(); if not (a drain that timed out), the
+  // memory that writes in flight read from is deliberately leaked rather
+  // than freed, since the kernel may still read it.
   ~Spool();
 
   // A new id, unique across restarts: shard in the top 10 bits, then a
@@ -326,7 +392,11 @@ class Spool {
   uint64_t NewMessageId();
 
   // OK unless a new message certainly cannot be taken now: the active
-  // segment is full or gone and making the next one failed (disk full).
+  // segment is full or gone and making the next one failed. Then
+  // ResourceExhausted when it failed for lack of space (ENOSPC, EDQUOT:
+  // 452 4.3.1), else Unavailable with the errno text (EIO, EROFS, EACCES,
+  // ...: 451 4.3.0). A timer (Options::retry_ms) retries the creation, so
+  // this turns OK again as soon as a segment can be made.
   absl::Status CanAccept() const;
 
   // Stages `m` (m.id from this spool's NewMessageId, each id once: a
@@ -408,6 +478,13 @@ class Spool {
   void PrepareStep(uint64_t seq, int result);
   void SpareReady(Segment* seg);
   void SpareFailed(Segment* seg, int err, std::string_view what);
+  void ArmRetry();
+  void OnRetryTimer();
+  // After a failed segment write: journals a cancellation of each message
+  // of the failed batch (their records may be on disk) and answers their
+  // waiters once it is durable (or cannot be).
+  void CancelFailed(Segment* seg, std::vector<Waiter>* failed,
+                    const absl::Status& status);
   template <typename F>
   absl::AnyInvocable<void(int)> Callback(F f);
 
@@ -434,9 +511,15 @@ class Spool {
   std::vector<uint64_t> dirty_;  // seqs with staged bytes
   std::vector<uint64_t> dirty_scratch_;
   size_t io_in_flight_ = 0;
+  // The last segment creation failed (any errno); no_space_status_ says
+  // why (ResourceExhausted for ENOSPC/EDQUOT, else Unavailable).
   bool no_space_ = false;
+  bool retry_armed_ = false;
+  uint64_t prepare_failures_in_row_ = 0;
+  std::string last_prepare_error_;
   bool recover_dir_changed_ = false;
   absl::Status no_space_status_;
+  std::shared_ptr<SpoolLock> lock_;
   Stats stats_;
   // Completions hold a weak reference: after ~Spool they do nothing.
   std::shared_ptr<Spool*> self_;

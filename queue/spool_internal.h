@@ -49,6 +49,10 @@ struct Spool::Prepare {
   bool reuse = false;      // from free-<free_name>, else a new file
   uint64_t free_name = 0;
   int step = 0;            // the operation whose completion comes next
+  // New files this attempt created: the only seg-<seq> names a failed
+  // attempt may remove (a name that existed before is not ours to touch).
+  bool dat_created = false;
+  bool jnl_created = false;
   std::string header;      // header block being written
 };
 
@@ -101,6 +105,13 @@ struct Spool::Segment {
   size_t jnl_inflight_bytes = 0;  // records in jnl_inflight (no terminator)
   bool jnl_writing = false;
   bool jnl_broken = false;
+  bool jnl_sync_next = false;  // jnl_pending holds cancellations: fdatasync
+  // Waiters of a failed segment write, answered once the cancellation of
+  // their messages is durable: when jnl_tail reaches cancel_end (or the
+  // journal breaks).
+  std::vector<Waiter> cancel_waiters;
+  uint64_t cancel_end = 0;
+  absl::Status cancel_status;
 
   // Indexed, not hashed: appends and outcomes touch a few recent slots
   // (cache-warm) instead of a table spread over the whole segment.
@@ -153,6 +164,12 @@ absl::Status ErrnoStatus(int err, std::string_view what);
 std::string DirName(const std::string& path);
 // fsync(2) of a directory: 0 or errno.
 int FsyncDir(const std::string& dir);
+// For tests (spool_test.cc may include this header for it): when set, told
+// the path of every directory FsyncDir syncs. Not thread-safe to change.
+inline void (*fsync_dir_observer)(const std::string& dir) = nullptr;
+// mkdir(2) of `dir`; when it made it, fsync of its parent so that the new
+// name survives a power loss. 0 (made or already there) or errno.
+int MakeDirDurable(const std::string& dir);
 
 }  // namespace spool_internal
 }  // namespace ringpost::queue

@@ -27,6 +27,8 @@
 //   batch write torn at the tail                  -> records up to the tear
 //                                                    recovered (one log line)
 //   outcome records not yet on disk               -> recipients redelivered
+//   a failed commit's records on disk, and its    -> not delivered (the
+//     cancellation in the journal                    client was told 4xx)
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -198,7 +200,15 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
   if (options.id_lease < 2 || options.id_lease > (uint64_t{1} << 40)) {
     return absl::InvalidArgumentError("spool: id_lease out of 2..2^40");
   }
+  if (options.retry_ms == 0 || options.retry_ms > 3600000) {
+    return absl::InvalidArgumentError("spool: retry_ms out of 1..3600000");
+  }
+  // Before anything else: a spool another process holds is not touched.
+  absl::StatusOr<std::shared_ptr<SpoolLock>> lock =
+      SpoolLock::Acquire(options.dir);
+  if (!lock.ok()) return lock.status();
   std::unique_ptr<Spool> spool(new Spool(options, io));
+  spool->lock_ = std::move(*lock);
   if (!options.durable) {
     spool->Log(
         "DURABILITY IS OFF: messages are acknowledged before they reach "
@@ -248,11 +258,13 @@ absl::Status Spool::OpenIdFile(uint64_t max_recovered_counter) {
 }
 
 absl::Status Spool::Recover(std::vector<RecoveredMessage>* recovered) {
+  // A directory made here is fsynced in its parent: records synced into
+  // files under a name that a power loss could take away are not durable.
   for (const std::string& d : {options_.dir, shard_dir_}) {
-    if (::mkdir(d.c_str(), 0750) != 0 && errno != EEXIST) {
+    if (const int err = spool_internal::MakeDirDurable(d); err != 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("spool: cannot create directory ", d, ": ",
-                       ErrnoText(errno),
+                       ErrnoText(err),
                        " (check the spool path and its permissions)"));
     }
   }
@@ -483,6 +495,12 @@ void Spool::RecoverSegment(uint64_t seq, bool has_dat, bool has_jnl,
               auto it = index.find(o.message_id);
               if (it == index.end()) return;  // its record was damaged
               std::vector<bool>& d = done[it->second];
+              if (o.kind == kOutcomeCancelled) {
+                // Its commit failed and its client was told 4xx: the record
+                // is on disk, but it is not mail we accepted.
+                d.assign(d.size(), true);
+                return;
+              }
               if (o.recipient_index >= d.size()) {
                 Log(absl::StrCat(jnl_path, ": outcome at offset ", off,
                                  " names recipient ", o.recipient_index,
@@ -603,6 +621,10 @@ void Spool::RetireAtStartup(uint64_t seq, bool dat_reusable,
       free_.size() < options_.max_free_segments) {
     const uint64_t k = next_free_name_++;
     if (::rename(dat.c_str(), FreePath(k, false).c_str()) == 0) {
+      // As below: the .dat's new name durable before the journal moves.
+      if (const int err = spool_internal::FsyncDir(shard_dir_); err != 0) {
+        Log(absl::StrCat("fsync of ", shard_dir_, ": ", ErrnoText(err)));
+      }
       if (::rename(jnl.c_str(), FreePath(k, true).c_str()) == 0) {
         free_.push_back(k);
         Log(absl::StrCat("segment ", seq, " has nothing left; kept as free-",
@@ -620,6 +642,11 @@ void Spool::RetireAtStartup(uint64_t seq, bool dat_reusable,
     Log(absl::StrCat("cannot remove ", dat, ": ", ErrnoText(errno),
                      "; left in place"));
     return;
+  }
+  // The .dat's removal durable before the journal's: a power loss between
+  // them must not bring back the records without their outcomes.
+  if (const int err = spool_internal::FsyncDir(shard_dir_); err != 0) {
+    Log(absl::StrCat("fsync of ", shard_dir_, ": ", ErrnoText(err)));
   }
   UnlinkQuietly(jnl);
   Log(absl::StrCat("segment ", seq, " has nothing left; removed"));

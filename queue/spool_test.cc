@@ -7,7 +7,9 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "queue/spool_internal.h"
 
 namespace ringpost::queue {
 namespace {
@@ -347,20 +350,25 @@ TEST_F(SpoolTest, EnospcOnSegmentCreationIsResourceExhausted) {
   EXPECT_EQ(spool->CanAccept().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(spool->stats().no_space);
 
-  // Now it fails at once, and retries in the background.
+  // Now it fails at once; the retry timer tries again in the background.
   auto loc = spool->AppendMessage(Msg(spool, 300), [](absl::Status) {
     ADD_FAILURE() << "callback of a rejected message ran";
   });
   EXPECT_EQ(loc.status().code(), absl::StatusCode::kResourceExhausted);
   io.RunPending();
   EXPECT_FALSE(spool->CanAccept().ok());
+  EXPECT_EQ(io.FireTimers(), 1u);  // still full: fails, and is armed again
+  io.RunPending();
+  EXPECT_EQ(spool->CanAccept().code(), absl::StatusCode::kResourceExhausted);
 
   // Space comes back: the next retry succeeds.
   io.SetFailFallocate(0);
   loc = spool->AppendMessage(Msg(spool, 300), [](absl::Status) {});
   EXPECT_EQ(loc.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(io.FireTimers(), 1u);
   io.RunPending();
   EXPECT_TRUE(spool->CanAccept().ok());
+  EXPECT_EQ(io.timers_pending(), 0u);
   std::vector<absl::Status> ok_st;
   Append(spool, Msg(spool, 300), &ok_st);
   Drain(spool, &io);
@@ -1118,10 +1126,14 @@ class HeadroomIo final : public SpoolIo {
               absl::AnyInvocable<void(int)> done) override {
     inner_->Rename(std::move(from), std::move(to), std::move(done));
   }
-  void Unlink(std::string path, absl::AnyInvocable<void(int)> done) override {
-    inner_->Unlink(std::move(path), std::move(done));
+  void Unlink(std::string path, bool sync_dir,
+              absl::AnyInvocable<void(int)> done) override {
+    inner_->Unlink(std::move(path), sync_dir, std::move(done));
   }
   void Close(int fd) override { inner_->Close(fd); }
+  void After(uint64_t ms, absl::AnyInvocable<void(int)> done) override {
+    inner_->After(ms, std::move(done));
+  }
 
   bool fail_alloc = false;
   int max_live = 0;
@@ -1313,6 +1325,264 @@ TEST_F(SpoolTest, RecipientsAreDoneInAnyOrderWithRepeats) {
   EXPECT_EQ(spool->stats().messages_live, 0u);
   Drain(spool.get(), &io);
   EXPECT_TRUE(RecoverNow(Opts()).empty());
+}
+
+// --- issue 11: two relays on one spool, retries, durability gaps -----------
+
+// Defect: a second relay started on the same spool (SO_REUSEPORT let it bind
+// the same ports) recovered, retired and unlinked the first one's files. The
+// spool root is locked; a second process is refused at once, naming the
+// spool and the holder's PID, and creates nothing.
+TEST_F(SpoolTest, SecondProcessOnTheSpoolIsRefusedAndTouchesNothing) {
+  int ready[2];
+  int hold[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(hold), 0);
+  const std::string lock_path = dir_ + "/lock";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The running relay: holds the lock as ringpost does.
+    ::close(ready[0]);
+    ::close(hold[1]);
+    const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0640);
+    char c = 'n';
+    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      const std::string pid = std::to_string(::getpid()) + "\n";
+      if (::pwrite(fd, pid.data(), pid.size(), 0) ==
+          static_cast<ssize_t>(pid.size())) {
+        c = 'y';
+      }
+    }
+    if (::write(ready[1], &c, 1) != 1) ::_exit(1);
+    if (::read(hold[0], &c, 1) < 0) ::_exit(1);  // until the parent is done
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  ::close(hold[0]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ASSERT_EQ(c, 'y');
+  ::close(ready[0]);
+
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto refused = Spool::Open(Opts(), &io, &rec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  const std::string msg(refused.status().message());
+  EXPECT_NE(msg.find(dir_), std::string::npos) << msg;
+  EXPECT_NE(msg.find("pid " + std::to_string(child)), std::string::npos)
+      << msg;
+  EXPECT_FALSE(fs::exists(ShardDir())) << "the refused spool made its dir";
+  EXPECT_EQ(io.pending(), 0u);
+  EXPECT_EQ(io.counters().creates, 0u);
+
+  ::close(hold[1]);  // the holder exits: its lock goes with it
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  // The lock file now names this process.
+  std::ifstream in(lock_path);
+  std::string pid;
+  in >> pid;
+  EXPECT_EQ(pid, std::to_string(::getpid()));
+  // Shards of one process share the lock: another shard opens too.
+  Spool::Options other = Opts();
+  other.shard = 4;
+  BlockingSpoolIo io2;
+  std::vector<RecoveredMessage> rec2;
+  EXPECT_TRUE(Spool::Open(other, &io2, &rec2).ok());
+}
+
+// Defect: after a segment create failed with EEXIST, the spool unlinked
+// that name: a file it had not made (another relay's segment).
+TEST_F(SpoolTest, FailedCreateNeverRemovesAFileItDidNotMake) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(kSmallSegment), &rec);
+  ASSERT_TRUE(spool);
+  // Segment 1 is active; the spare will be segment 2. Someone else's file
+  // takes that name first.
+  const std::string theirs = SegPath(2);
+  { std::ofstream(theirs) << "not ours"; }
+  std::vector<absl::Status> st;
+  while (spool->stats().segment_prepare_failures == 0 && st.size() < 20) {
+    Append(spool.get(), Msg(spool.get(), 3000), &st);
+    Drain(spool.get(), &io);
+  }
+  ASSERT_EQ(spool->stats().segment_prepare_failures, 1u);
+  EXPECT_TRUE(AllOk(st));
+  ASSERT_TRUE(fs::exists(theirs)) << "removed a file it did not create";
+  std::ifstream in(theirs);
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "not ours");
+  EXPECT_TRUE(LogHas("File exists"));
+  // Not a lack of space: once the active segment is full, 451, not 452.
+  for (int i = 0; i < 40 && spool->CanAccept().ok(); ++i) {
+    auto loc = spool->AppendMessage(Msg(spool.get(), 3000),
+                                    [](absl::Status) {});
+    if (!loc.ok()) break;
+    Drain(spool.get(), &io);
+  }
+  EXPECT_EQ(spool->CanAccept().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(spool->stats().no_space);
+  EXPECT_TRUE(spool->stats().prepare_failing);
+  // The retry takes the next seq and works.
+  EXPECT_EQ(io.FireTimers(), 1u);
+  io.RunPending();
+  EXPECT_TRUE(spool->CanAccept().ok());
+  EXPECT_TRUE(fs::exists(theirs));
+}
+
+// Defect: after one failed segment creation the spool refused mail until a
+// segment retired; nothing retried. Now a timer does, an I/O error is told
+// from a full disk (451 4.3.0 vs 452 4.3.1), logged once, with its errno.
+TEST_F(SpoolTest, SegmentCreationIsRetriedOnATimerAndEioIsNotDiskFull) {
+  BlockingSpoolIo io;
+  io.SetFailFallocate(EIO);
+  std::vector<RecoveredMessage> rec;
+  auto opened = Spool::Open(Opts(), &io, &rec);
+  ASSERT_TRUE(opened.ok());
+  Spool* spool = opened->get();
+  io.RunPending();
+  const absl::Status refused = spool->CanAccept();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(refused.message().find("Input/output error"),
+            absl::string_view::npos)
+      << refused;
+  EXPECT_FALSE(spool->stats().no_space);
+  EXPECT_TRUE(spool->stats().prepare_failing);
+  EXPECT_TRUE(LogHas("not a lack of space"));
+  EXPECT_EQ(io.timers_pending(), 1u);
+  // Still failing: tried again, armed again, not logged again.
+  EXPECT_EQ(io.FireTimers(), 1u);
+  io.RunPending();
+  EXPECT_EQ(io.timers_pending(), 1u);
+  EXPECT_EQ(std::count_if(logs_.begin(), logs_.end(),
+                          [](const std::string& l) {
+                            return l.find("cannot prepare") !=
+                                   std::string::npos;
+                          }),
+            1);
+  // Now a full disk: 452's status, logged as such.
+  io.SetFailFallocate(ENOSPC);
+  EXPECT_EQ(io.FireTimers(), 1u);
+  io.RunPending();
+  EXPECT_EQ(spool->CanAccept().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(spool->stats().no_space);
+  EXPECT_TRUE(LogHas("disk full"));
+  // The disk recovers; nothing retires, nothing is appended: the timer
+  // alone brings the spool back.
+  io.SetFailFallocate(0);
+  EXPECT_EQ(io.FireTimers(), 1u);
+  io.RunPending();
+  EXPECT_TRUE(spool->CanAccept().ok());
+  EXPECT_EQ(io.timers_pending(), 0u);
+  EXPECT_EQ(spool->stats().segment_prepare_retries, 3u);
+  EXPECT_TRUE(LogHas("taking new mail again"));
+  std::vector<absl::Status> st;
+  Append(spool, Msg(spool, 300), &st);
+  Drain(spool, &io);
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_TRUE(st[0].ok());
+}
+
+// Defect: a message whose commit failed (its client told 451/452) could be
+// on disk anyway (the write landed, the sync failed) and recovery delivered
+// it after a restart; the client, told 4xx, had sent it again: duplicate.
+// The failed batch's messages are cancelled in the journal before the 4xx.
+TEST_F(SpoolTest, FailedCommitIsNotDeliveredAfterRestart) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  std::vector<absl::Status> st;
+  const MessageRecord kept = Msg(spool.get(), 500);
+  Append(spool.get(), kept, &st);
+  Drain(spool.get(), &io);
+  ASSERT_EQ(st.size(), 1u);
+  ASSERT_TRUE(st[0].ok());
+  // The write lands, its fdatasync fails: both messages get an error.
+  io.FailNextSync(EIO);
+  Append(spool.get(), Msg(spool.get(), 500, 2), &st);
+  Append(spool.get(), Msg(spool.get(), 500), &st);
+  Drain(spool.get(), &io);
+  ASSERT_EQ(st.size(), 3u);
+  EXPECT_EQ(st[1].code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(st[2].code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(spool->stats().messages_cancelled, 2u);
+  // After a crash now, only the acknowledged message comes back.
+  std::vector<RecoveredMessage> after = RecoverNow(Opts());
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].record, kept);
+}
+
+// The residual case: when the cancellation cannot be made durable either
+// (the disk keeps failing), the clients are still answered (4xx), and the
+// log says their records may come back after a restart.
+TEST_F(SpoolTest, CancellationThatCannotBeSyncedIsAnsweredAndLogged) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  io.SetFailSyncs(EIO);
+  std::vector<absl::Status> st;
+  Append(spool.get(), Msg(spool.get(), 500), &st);
+  Drain(spool.get(), &io);
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_FALSE(st[0].ok());
+  EXPECT_TRUE(LogHas("is not on disk"));
+  io.SetFailSyncs(0);
+}
+
+// Defect: a new spool root and shard directory were not fsynced in their
+// parents, so a power loss could take away the names of files whose
+// records had been synced (and acknowledged).
+TEST_F(SpoolTest, NewSpoolDirectoriesAreSyncedInTheirParents) {
+  static std::vector<std::string>* synced = new std::vector<std::string>();
+  synced->clear();
+  spool_internal::fsync_dir_observer = [](const std::string& d) {
+    synced->push_back(d);
+  };
+  Spool::Options o = Opts();
+  o.dir = dir_ + "/root";  // neither it nor its shard dir exists yet
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = Spool::Open(o, &io, &rec);
+  spool_internal::fsync_dir_observer = nullptr;
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  auto has = [](const std::string& d) {
+    return std::find(synced->begin(), synced->end(), d) != synced->end();
+  };
+  EXPECT_TRUE(has(dir_)) << "the root's parent was not synced";
+  EXPECT_TRUE(has(dir_ + "/root")) << "the shard dir's parent was not synced";
+}
+
+// A retired segment's .dat removal is synced before its journal goes.
+TEST_F(SpoolTest, RetiredSegmentRemovalIsSynced) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  Spool::Options o = Opts(kSmallSegment);
+  o.max_free_segments = 0;  // retired segments are removed, not kept
+  auto spool = OpenSpool(&io, o, &rec);
+  ASSERT_TRUE(spool);
+  std::vector<absl::Status> st;
+  std::vector<MessageLocator> locs;
+  while (spool->stats().segments_created < 3 && locs.size() < 100) {
+    locs.push_back(Append(spool.get(), Msg(spool.get(), 3000), &st));
+    Drain(spool.get(), &io);
+  }
+  const uint64_t syncs_before = io.counters().dir_syncs;
+  for (const MessageLocator& l : locs) {
+    spool->MarkDone(l, 0, kOutcomeDelivered);
+  }
+  Drain(spool.get(), &io);
+  ASSERT_GE(spool->stats().segments_retired, 1u);
+  EXPECT_GE(io.counters().dir_syncs - syncs_before,
+            spool->stats().segments_retired);
 }
 
 }  // namespace

@@ -410,26 +410,41 @@ void DeliveryLog::Flush(bool force) {
   writing_buffer_.swap(buffer_);
   written_ = 0;
   writing_ = true;
+  if (torn_) {
+    // An earlier batch stopped inside a record: end that line first, so
+    // that this batch's first record starts a line of its own.
+    static constexpr char kNewline = '\n';
+    io_uring_sqe* sqe = loop_->Sqe([this](int32_t res) {
+      if (res != 1) return OnWritten(res < 0 ? res : -EIO);
+      torn_ = false;
+      IssueWrite();
+    });
+    io_uring_prep_write(sqe, fd_, &kNewline, 1, 0);
+    return;
+  }
+  IssueWrite();
+}
+
+void DeliveryLog::IssueWrite() {
   io_uring_sqe* sqe = loop_->Sqe([this](int32_t res) { OnWritten(res); });
   // O_APPEND: the kernel places each write at the end of the file.
-  io_uring_prep_write(sqe, fd_, writing_buffer_.data(),
-                      static_cast<unsigned>(writing_buffer_.size()), 0);
+  io_uring_prep_write(sqe, fd_, writing_buffer_.data() + written_,
+                      static_cast<unsigned>(writing_buffer_.size() - written_), 0);
 }
 
 void DeliveryLog::OnWritten(int32_t res) {
+  if (res == 0) res = -EIO;  // no progress: would loop forever
   if (res < 0) {
     ++write_errors_;
     writing_ = false;
+    // A short write before the error (file size limit, disk full) left
+    // the start of a record: the next write ends that line first.
+    if (written_ > 0 && writing_buffer_.data()[written_ - 1] != '\n') torn_ = true;
     if (!buffer_.empty()) ArmTimer();
     return;  // the batch is lost; the spool and journal still hold the truth
   }
   written_ += static_cast<size_t>(res);
-  if (written_ < writing_buffer_.size()) {
-    io_uring_sqe* sqe = loop_->Sqe([this](int32_t r) { OnWritten(r); });
-    io_uring_prep_write(sqe, fd_, writing_buffer_.data() + written_,
-                        static_cast<unsigned>(writing_buffer_.size() - written_), 0);
-    return;
-  }
+  if (written_ < writing_buffer_.size()) return IssueWrite();  // the rest
   writing_ = false;
   if (writing_buffer_.capacity() > (4u << 20)) LogBuffer().swap(writing_buffer_);
   // Records that came during the write may be due already, with no turn

@@ -15,6 +15,11 @@
 // per message in lock-step DATA load. While a write is in flight, new
 // records collect for the next one. A buffer over `max_buffer_bytes` drops records and counts
 // them (the log is an observability stream; the spool holds the truth).
+// A short write is continued from where it stopped; a write that fails
+// after a short one (file size limit, disk full) leaves part of a record,
+// so the next write starts with a newline and never glues a record onto
+// it. (Shards share the file: another shard's batch can still land between
+// a short write and its continuation; only a failing disk does that.)
 #pragma once
 
 #include <cstddef>
@@ -114,6 +119,7 @@ class DeliveryLog {
   uint64_t write_errors() const { return write_errors_; }
 
  private:
+  void IssueWrite();  // writing_buffer_ from written_ on
   void OnWritten(int32_t res);
   void ArmTimer();
 
@@ -127,6 +133,9 @@ class DeliveryLog {
   LogBuffer writing_buffer_;
   size_t written_ = 0;
   bool writing_ = false;
+  // A failed write left part of a record at the end of the file: the next
+  // write starts with a newline.
+  bool torn_ = false;
   uint64_t records_ = 0;
   uint64_t dropped_ = 0;
   uint64_t write_errors_ = 0;

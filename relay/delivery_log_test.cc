@@ -5,6 +5,8 @@
 #include "relay/delivery_log.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -375,6 +377,61 @@ TEST_F(BatchTest, ZeroIntervalWritesEveryTurn) {
   log.Add(r);
   Run(&log, 20);
   EXPECT_GT(FileSize(), 0);
+}
+
+// Defect (issue 11, item 7): a short write followed by a failed one left
+// half a record at the end of the file, and the next batch was appended to
+// that same line, gluing two records. The file size limit makes the short
+// write: the kernel writes up to the limit, then refuses with EFBIG.
+TEST_F(BatchTest, ShortWriteNeverGluesTwoRecords) {
+  signal(SIGXFSZ, SIG_IGN);
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  DeliveryLog log(loop_.get(), fd_, 0);
+  LogRecord r;
+  r.type = LogEvent::kDelivery;
+  r.response = std::string(200, 'x');
+  auto settle = [&] {
+    for (int i = 0; i < 500 && !log.idle(); ++i) Run(&log, 10);
+    EXPECT_TRUE(log.idle());
+  };
+  log.Add(r);
+  settle();
+  const off_t one = FileSize();
+  ASSERT_GT(one, 0);
+  // Room for one and a half more records: the next batch of three is cut.
+  struct rlimit small = saved;
+  small.rlim_cur = static_cast<rlim_t>(one + one + one / 2);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  for (int i = 0; i < 3; ++i) log.Add(r);
+  settle();
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+  EXPECT_EQ(FileSize(), static_cast<off_t>(small.rlim_cur));
+  EXPECT_GE(log.write_errors(), 1u);
+  log.Add(r);
+  settle();
+  // Every line holds at most one record, and the last record is whole.
+  std::string all(static_cast<size_t>(FileSize()), '\0');
+  ASSERT_EQ(pread(fd_, all.data(), all.size(), 0), static_cast<ssize_t>(all.size()));
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.back(), '\n');
+  size_t start = 0;
+  int lines = 0;
+  while (start < all.size()) {
+    const size_t end = all.find('\n', start);
+    ASSERT_NE(end, std::string::npos);
+    const std::string line = all.substr(start, end - start);
+    size_t records = 0;
+    for (size_t at = line.find("{\"type\""); at != std::string::npos;
+         at = line.find("{\"type\"", at + 1)) {
+      ++records;
+    }
+    EXPECT_LE(records, 1u) << "glued line " << lines << ": " << line;
+    start = end + 1;
+    ++lines;
+  }
+  // First record, two whole ones and the torn one, the last one.
+  EXPECT_EQ(lines, 4);
 }
 
 TEST_F(BatchTest, PartialRecordIsTerminatedAtStart) {

@@ -18,10 +18,12 @@ namespace {
 // `done` runs, so the caller learns "written and synced" or the first error.
 class WriteSyncOp {
  public:
-  WriteSyncOp(runtime::Loop* loop, int fd, uint64_t offset, std::string_view data,
-              bool sync, absl::AnyInvocable<void(int)> done)
-      : loop_(loop), fd_(fd), offset_(offset), data_(data), sync_(sync),
-        done_(std::move(done)) {}
+  WriteSyncOp(runtime::Loop* loop, size_t* in_flight, int fd, uint64_t offset,
+              std::string_view data, bool sync, absl::AnyInvocable<void(int)> done)
+      : loop_(loop), in_flight_(in_flight), fd_(fd), offset_(offset), data_(data),
+        sync_(sync), done_(std::move(done)) {
+    ++*in_flight_;
+  }
 
   void Issue() {
     const size_t left = data_.size() - written_;
@@ -62,11 +64,13 @@ class WriteSyncOp {
   }
   void Finish(int result) {
     auto done = std::move(done_);
+    --*in_flight_;
     delete this;
     done(result);
   }
 
   runtime::Loop* loop_;
+  size_t* in_flight_;
   int fd_;
   uint64_t offset_;
   std::string_view data_;
@@ -90,7 +94,9 @@ class DirectWriteOp {
                 const char* block, size_t length, UringSpoolIo::AlignedBuffer owned,
                 bool sync, int report, absl::AnyInvocable<void(int)> done)
       : loop_(loop), io_(io), fd_(fd), offset_(offset), block_(block), length_(length),
-        owned_(owned), sync_(sync), report_(report), done_(std::move(done)) {}
+        owned_(owned), sync_(sync), report_(report), done_(std::move(done)) {
+    ++*io_->writes_in_flight_counter();
+  }
 
   void Issue() {
     io_uring_sqe* sqe = loop_->Sqe(&write_done_);
@@ -114,6 +120,7 @@ class DirectWriteOp {
   void Finish(int result) {
     auto done = std::move(done_);
     if (owned_.data != nullptr) io_->GiveBuffer(owned_);
+    --*io_->writes_in_flight_counter();
     delete this;
     done(result);
   }
@@ -138,8 +145,10 @@ UringSpoolIo::UringSpoolIo(runtime::Loop* loop, Options options)
     : loop_(loop), options_(options) {}
 
 UringSpoolIo::~UringSpoolIo() {
+  for (PendingTimer& t : timers_) loop_->timers().Disarm(&t.timer);
   for (AlignedBuffer& b : free_buffers_) free(b.data);
-  free(zeros_);
+  // A zero fill still in flight reads zeros_ (see the header): leave it.
+  if (zero_fills_in_flight_ == 0) free(zeros_);
 }
 
 UringSpoolIo::AlignedBuffer UringSpoolIo::TakeBuffer(size_t bytes) {
@@ -189,7 +198,8 @@ void UringSpoolIo::WriteAndSync(int fd, uint64_t offset, std::string_view data,
   if (it != direct_files_.end()) {
     return WriteDirect(it->second.get(), fd, offset, data, sync, std::move(done));
   }
-  (new WriteSyncOp(loop_, fd, offset, data, sync, std::move(done)))->Issue();
+  (new WriteSyncOp(loop_, &writes_in_flight_, fd, offset, data, sync, std::move(done)))
+      ->Issue();
 }
 
 queue::WriteBuffer UringSpoolIo::NewWriteBuffer(uint64_t offset, size_t capacity) {
@@ -313,7 +323,7 @@ void UringSpoolIo::OpenSegmentFile(std::string path, uint64_t size, bool create,
   // On any failure after creating the file: close it, unlink it, report.
   auto fail = [this, owned](int fd, int err, absl::AnyInvocable<void(int)> cb) {
     Close(fd);
-    Unlink(*owned, [err, cb = std::move(cb)](int) mutable { cb(err); });
+    Unlink(*owned, /*sync_dir=*/false, [err, cb = std::move(cb)](int) mutable { cb(err); });
   };
   io_uring_sqe* sqe = loop_->Sqe([this, owned, size, create, fail,
                                   done = std::move(done)](int32_t fd) mutable {
@@ -364,8 +374,10 @@ void UringSpoolIo::ZeroFill(int fd, uint64_t offset, uint64_t size,
     return;
   }
   const size_t chunk = static_cast<size_t>(std::min<uint64_t>(kChunk, size - offset));
+  ++zero_fills_in_flight_;
   io_uring_sqe* sqe = loop_->Sqe([this, fd, offset, size, chunk,
                                   done = std::move(done)](int32_t r) mutable {
+    --zero_fills_in_flight_;
     if (r < 0) return done(r);
     if (r == 0 || r % kBlock != 0) return done(-EIO);
     ZeroFill(fd, offset + static_cast<uint64_t>(r), size, std::move(done));
@@ -385,12 +397,31 @@ void UringSpoolIo::Rename(std::string from, std::string to,
                          paths->second.c_str(), 0);
 }
 
-void UringSpoolIo::Unlink(std::string path, absl::AnyInvocable<void(int)> done) {
+void UringSpoolIo::Unlink(std::string path, bool sync_dir,
+                          absl::AnyInvocable<void(int)> done) {
   auto owned = std::make_shared<std::string>(std::move(path));
-  io_uring_sqe* sqe = loop_->Sqe([owned, done = std::move(done)](int32_t r) mutable {
-    done(r);
-  });
+  io_uring_sqe* sqe =
+      loop_->Sqe([this, owned, sync_dir, done = std::move(done)](int32_t r) mutable {
+        if (r < 0 || !sync_dir) return done(r);
+        SyncDirectoryOf(*owned, std::move(done));
+      });
   io_uring_prep_unlinkat(sqe, AT_FDCWD, owned->c_str(), 0);
+}
+
+void UringSpoolIo::After(uint64_t ms, absl::AnyInvocable<void(int)> done) {
+  timers_.emplace_back();
+  PendingTimer& t = timers_.back();
+  t.self = std::prev(timers_.end());
+  t.io = this;
+  t.done = std::move(done);
+  t.timer.context = &t;
+  t.timer.callback = [](runtime::Timer* timer) {
+    auto* pending = static_cast<PendingTimer*>(timer->context);
+    auto fire = std::move(pending->done);
+    pending->io->timers_.erase(pending->self);  // disarmed already
+    fire(0);
+  };
+  loop_->timers().Arm(&t.timer, loop_->now_ms() + ms);
 }
 
 void UringSpoolIo::Close(int fd) {

@@ -33,6 +33,11 @@
 // systems without O_DIRECT (fcntl(F_SETFL, O_DIRECT) answers EINVAL) take
 // the buffered path: a write from the data where it is, linked to
 // FSYNC(DATASYNC).
+// Memory a write in flight reads is never freed before the write ends: a
+// pooled buffer goes back to the pool only from the write's completion, and
+// the spool keeps its batch until then (~Spool with writes in flight keeps
+// that memory for good). Destroyed with writes in flight (a drain that timed
+// out: the loop no longer runs), this class frees only what no write reads.
 //
 // Segment files are created with OPENAT(O_EXCL) + FALLOCATE + an fsync of
 // the directory, renamed with RENAMEAT + directory fsync, removed with
@@ -45,6 +50,7 @@
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <vector>
 
@@ -73,8 +79,12 @@ class UringSpoolIo final : public queue::SpoolIo {
                        absl::AnyInvocable<void(int)> done) override;
   void Rename(std::string from, std::string to,
               absl::AnyInvocable<void(int)> done) override;
-  void Unlink(std::string path, absl::AnyInvocable<void(int)> done) override;
+  void Unlink(std::string path, bool sync_dir,
+              absl::AnyInvocable<void(int)> done) override;
   void Close(int fd) override;
+  // On the loop's timer wheel; a timer still pending at destruction is
+  // dropped unrun.
+  void After(uint64_t ms, absl::AnyInvocable<void(int)> done) override;
 
   uint64_t writes() const { return writes_; }
   uint64_t syncs() const { return syncs_; }
@@ -82,6 +92,10 @@ class UringSpoolIo final : public queue::SpoolIo {
   uint64_t direct_copies() const { return direct_copies_; }  // of which copied the data
   uint64_t head_reads() const { return head_reads_; }
   size_t pooled_buffers() const { return free_buffers_.size(); }
+  size_t timers_pending() const { return timers_.size(); }
+  // Writes issued whose completion has not arrived yet.
+  size_t writes_in_flight() const { return writes_in_flight_; }
+  size_t* writes_in_flight_counter() { return &writes_in_flight_; }  // for the ops
 
   static constexpr size_t kBlock = 4096;  // O_DIRECT alignment
   static constexpr size_t kMaxPooledBuffers = 8;
@@ -126,8 +140,18 @@ class UringSpoolIo final : public queue::SpoolIo {
   // fsync of the directory holding `path` (makes a create or rename durable).
   void SyncDirectoryOf(const std::string& path, absl::AnyInvocable<void(int)> done);
 
+  struct PendingTimer {
+    runtime::Timer timer;
+    UringSpoolIo* io = nullptr;
+    absl::AnyInvocable<void(int)> done;
+    std::list<PendingTimer>::iterator self;
+  };
+
   runtime::Loop* loop_;
   Options options_;
+  std::list<PendingTimer> timers_;
+  size_t zero_fills_in_flight_ = 0;  // writes reading zeros_
+  size_t writes_in_flight_ = 0;      // WriteAndSync/WriteBufferAndSync
   absl::flat_hash_map<int, std::unique_ptr<DirectFile>> direct_files_;
   std::vector<AlignedBuffer> free_buffers_;
   char* zeros_ = nullptr;  // 1 MiB of zeros for ZeroFill

@@ -248,7 +248,7 @@ TEST(UringSpoolIoTest, UnalignedAppendsLandByteExact) {
     }
     io.Close(fd);
     pending = 1;
-    io.Unlink(dir + "/none", [&](int) { --pending; });  // flushes the close
+    io.Unlink(dir + "/none", /*sync_dir=*/false, [&](int) { --pending; });  // flushes the close
     RunUntilDone(l, &pending);
     const std::string got = ReadFile(path);
     ASSERT_GE(got.size(), kSize);
@@ -301,7 +301,7 @@ class FileUnderTest {
   void Close() {
     io_->Close(fd_);
     pending_ = 1;
-    io_->Unlink(dir_ + "/none", [&](int) { --pending_; });  // flushes the close
+    io_->Unlink(dir_ + "/none", /*sync_dir=*/false, [&](int) { --pending_; });  // flushes the close
     Run();
   }
 
@@ -504,6 +504,83 @@ TEST(UringSpoolIoTest, BufferPoolIsBounded) {
   }
   EXPECT_EQ(f.io().pooled_buffers(), UringSpoolIo::kMaxPooledBuffers);
   f.Close();
+}
+
+// Issue 11, item 11b (suspected, confirmed): when a drain timed out with a
+// commit write in flight, ~Spool gave the batch's buffer back to the pool
+// and ~UringSpoolIo freed it, while the kernel could still read it (an
+// O_DIRECT write reads pinned pages until it completes): the memory's next
+// user could have written other bytes over the head of a block holding
+// acknowledged records. The spool now keeps such memory for good.
+TEST(UringSpoolIoTest, SpoolDestroyedWithAWriteInFlightKeepsItsBuffer) {
+  const std::string dir = TempDir();
+  runtime::LoopOptions lo;
+  lo.sq_entries = 256;
+  lo.recv_buffers = 16;
+  auto loop = runtime::Loop::Create(lo);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  runtime::Loop* l = loop->get();
+  UringSpoolIo io(l);
+  queue::Spool::Options o;
+  o.dir = dir;
+  o.segment_bytes = 256 * 1024;
+  std::vector<queue::RecoveredMessage> recovered;
+  auto spool = queue::Spool::Open(o, &io, &recovered);
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  int pending = 1;
+  queue::Spool* s = spool->get();
+  l->AddTurnHook([&pending, &s] {
+    if (s != nullptr && s->stats().segments_created >= 1 && !s->HasIoInFlight()) pending = 0;
+  });
+  RunUntilDone(l, &pending);  // the first segment is ready
+  ASSERT_TRUE(s->CanAccept().ok());
+  const size_t pooled = io.pooled_buffers();
+  auto loc = s->AppendMessage(Record(s->NewMessageId(), 1), [](absl::Status) {});
+  ASSERT_TRUE(loc.ok()) << loc.status();
+  s->Flush();  // the commit is on the ring from here on
+  ASSERT_TRUE(s->HasIoInFlight());
+  s = nullptr;
+  spool->reset();  // as a shard whose drain timed out
+  EXPECT_EQ(io.pooled_buffers(), pooled)
+      << "the buffer of a write in flight went back to the pool, to be reused or freed";
+  // The write still completes (into a spool that is gone) and lands.
+  EXPECT_EQ(io.writes_in_flight(), 1u);
+  pending = 1;
+  l->AddTurnHook([&pending, &io] {
+    if (io.writes_in_flight() == 0) pending = 0;
+  });
+  RunUntilDone(l, &pending);
+  const std::string seg = ReadFile(dir + "/shard-0/seg-1.dat");
+  EXPECT_NE(seg.find("Subject: "), std::string::npos) << "the commit did not land";
+}
+
+// The spool's retry timer: After() fires on the loop's timer wheel, not
+// before its time; one still pending when the SpoolIo goes is dropped.
+TEST(UringSpoolIoTest, AfterFiresOnTheLoopTimers) {
+  runtime::LoopOptions lo;
+  lo.sq_entries = 64;
+  lo.recv_buffers = 16;
+  auto loop = runtime::Loop::Create(lo);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  runtime::Loop* l = loop->get();
+  int pending = 1;
+  uint64_t fired_at = 0;
+  {
+    UringSpoolIo io(l);
+    const uint64_t start = runtime::MonotonicMs();
+    io.After(30, [&](int r) {
+      EXPECT_EQ(r, 0);
+      fired_at = runtime::MonotonicMs();
+      pending = 0;
+    });
+    io.After(600000, [](int) { ADD_FAILURE() << "a dropped timer ran"; });
+    EXPECT_EQ(io.timers_pending(), 2u);
+    RunUntilDone(l, &pending);
+    EXPECT_GE(fired_at, start + 30);
+    EXPECT_EQ(io.timers_pending(), 1u);
+  }
+  // The wheel no longer holds the dropped timer.
+  EXPECT_FALSE(l->timers().NextDeadlineMs().has_value());
 }
 
 }  // namespace
