@@ -94,6 +94,13 @@ int main(int argc, char* argv[]) {
             strerror(errno));
     return 1;
   }
+  // One relay per spool: the lock comes before anything that writes (the
+  // delivery log's start-up repair included); the shards share it.
+  auto spool_lock = ringpost::queue::SpoolLock::Acquire(c.spool);
+  if (!spool_lock.ok()) {
+    fprintf(stderr, "ringpost: %s\n", std::string(spool_lock.status().message()).c_str());
+    return 1;
+  }
   const std::string log_path = c.log.empty() ? c.spool + "/delivery.log" : c.log;
   shared->log_fd = open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (shared->log_fd < 0) {

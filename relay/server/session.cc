@@ -408,7 +408,10 @@ void Session::HandleMail(const smtp::Command& cmd) {
     return;
   }
   if (absl::Status s = host_->SpoolAvailable(); !s.ok()) {
-    Reject(cmd.path, "", kNoSpace.code, kNoSpace.enhanced, kNoSpace.text);
+    // No space (or the queue memory limit): 452 4.3.1. A spool that cannot
+    // make a segment for another reason (EIO, EROFS, EACCES): 451 4.3.0.
+    const FixedReply& r = absl::IsResourceExhausted(s) ? kNoSpace : kWriteError;
+    Reject(cmd.path, "", r.code, r.enhanced, r.text);
     return;
   }
   // A new transaction: nothing of an earlier BDAT without MAIL carries over.

@@ -325,6 +325,10 @@ TEST_F(SessionTest, SpoolFullAndCommitFailure) {
   Send("EHLO c\r\n");
   host_.spool_status = absl::ResourceExhaustedError("disk full");
   EXPECT_EQ(Send("MAIL FROM:<a@x.test>\r\n"), "452 4.3.1 Insufficient system storage\r\n");
+  // A spool that cannot make a segment for another reason (EIO, EROFS) is
+  // not "full": the client hears of a local error.
+  host_.spool_status = absl::UnavailableError("EIO");
+  EXPECT_EQ(Send("MAIL FROM:<a@x.test>\r\n"), "451 4.3.0 Error: queue file write error\r\n");
   host_.spool_status = absl::OkStatus();
   Send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nx\r\n.\r\n");
   session_->OnSubmitted(absl::InternalError("fdatasync failed"), host_.submitted.back()->id);
