@@ -35,6 +35,15 @@ void Set(RecipientOutcome& o, int code, std::string_view enhanced,
 
 void DecideOne(RecipientOutcome& o, const smtp::ServerReply& reply) {
   if (o.code != 0) return;
+  if (reply.code == 503) {
+    // "Bad sequence of commands" says the dialogue went wrong (e.g. a peer
+    // still in the last transaction when the next pipelined MAIL came), not
+    // that the recipient is refused: never a bounce.
+    std::string text = "bad sequence of commands at the destination: ";
+    text.append(ReplyText(reply));
+    Set(o, 451, "4.5.1", text);
+    return;
+  }
   Set(o, reply.code, reply.EnhancedText(), ReplyText(reply));
 }
 

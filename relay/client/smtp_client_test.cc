@@ -50,6 +50,24 @@ Transaction Txn(const std::vector<std::string_view>& rcpts,
   return t;
 }
 
+// A 503 (bad sequence of commands) is the dialogue's fault, not the
+// recipient's: it defers, it never bounces good mail.
+TEST(SmtpClientTest, BadSequenceReplyIsTemporary) {
+  TestHost h;
+  SmtpClient c(&h, "relay.test");
+  c.Feed("220 sink.test ESMTP\r\n");
+  c.Feed(kEhloPipelining);
+  h.Take();
+  c.Begin(Txn({"b@y.test"}));
+  h.Take();
+  c.Feed("503 5.5.1 Error: nested MAIL command\r\n554 5.5.1 no valid recipients\r\n"
+         "554 5.5.1 no valid recipients\r\n");
+  ASSERT_EQ(h.results.size(), 1u);
+  EXPECT_EQ(h.results[0][0].code, 451);
+  EXPECT_EQ(h.results[0][0].enhanced, "4.5.1");
+  EXPECT_FALSE(h.results[0][0].permanent());
+}
+
 TEST(SmtpClientTest, PipelinedTransaction) {
   TestHost h;
   SmtpClient c(&h, "relay.test");
