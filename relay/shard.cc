@@ -477,7 +477,12 @@ class OutboundConnection final : public runtime::StreamHandler,
                                                                : c.data_term_timeout;
         break;
     }
-    shard_->loop()->timers().Arm(&timer_, shard_->loop()->now_ms() + ToMs(d));
+    const uint64_t deadline = shard_->loop()->now_ms() + ToMs(d);
+    // Many events of one loop turn (each reply, each job begun) would set
+    // the same deadline: the timer wheel is touched once.
+    if (deadline == armed_deadline_ && timer_.armed()) return;
+    armed_deadline_ = deadline;
+    shard_->loop()->timers().Arm(&timer_, deadline);
   }
   void OnTimer() {
     if (stream_ == nullptr) return;
@@ -521,6 +526,7 @@ class OutboundConnection final : public runtime::StreamHandler,
   runtime::Stream* stream_ = nullptr;
   runtime::Timer timer_;
   uint64_t sent_mark_ = 0;  // bytes sent when the data_block wait began
+  uint64_t armed_deadline_ = 0;  // of timer_, when armed
   size_t in_flight_ = 0;  // transactions handed to the client, not yet done
   size_t messages_ = 0;
   bool connecting_ = false;
