@@ -152,10 +152,15 @@ NO_DNS = "--dns=127.0.0.1:9"
 def start_relay(bins, wd, port, sink_port, *extra, name="relay", spool=None):
     spool = spool or f"{wd}/spool"
     dns = [] if any(a.startswith("--dns=") for a in extra) else [NO_DNS]
+    # Its own admin port: the default (127.0.0.1:8025) would be shared by
+    # every relay on the machine, other test runs' included, once the admin
+    # listener exists.
+    admin = ([] if any(a.startswith("--admin=") for a in extra)
+             else [f"--admin=127.0.0.1:{free_port()}"])
     route = [] if sink_port is None else [f"--route=*=127.0.0.1:{sink_port}"]
     p = Proc(name, [bins.ringpost, f"--listen=127.0.0.1:{port}", f"--spool={spool}",
                     f"--log={wd}/delivery.log", *route,
-                    "--hostname=relay.test", *dns, *extra], wd)
+                    "--hostname=relay.test", *dns, *admin, *extra], wd)
     try:
         wait_port(port, proc=p)
     except (TimeoutError, RuntimeError):
