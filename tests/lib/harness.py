@@ -5,6 +5,7 @@ Every wait is bounded in time.
 """
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -151,16 +152,81 @@ NO_DNS = "--dns=127.0.0.1:9"
 def start_relay(bins, wd, port, sink_port, *extra, name="relay", spool=None):
     spool = spool or f"{wd}/spool"
     dns = [] if any(a.startswith("--dns=") for a in extra) else [NO_DNS]
+    # Its own admin port: the default (127.0.0.1:8025) would be shared by
+    # every relay on the machine, other test runs' included, once the admin
+    # listener exists.
+    admin = ([] if any(a.startswith("--admin=") for a in extra)
+             else [f"--admin=127.0.0.1:{free_port()}"])
     route = [] if sink_port is None else [f"--route=*=127.0.0.1:{sink_port}"]
     p = Proc(name, [bins.ringpost, f"--listen=127.0.0.1:{port}", f"--spool={spool}",
                     f"--log={wd}/delivery.log", *route,
-                    "--hostname=relay.test", *dns, *extra], wd)
+                    "--hostname=relay.test", *dns, *admin, *extra], wd)
     try:
         wait_port(port, proc=p)
     except (TimeoutError, RuntimeError):
         p.kill9()
         raise AssertionError("relay did not start:\n" + p.stderr())
     return p
+
+
+_RECOVERED = re.compile(r"spool shard-\d+: recovered (\d+) messages")
+
+
+def recovered_messages(relay, timeout=60.0):
+    """Messages with undone recipients that `relay`'s spool recovered at
+    start (summed over its shards), read from its log once it is ready."""
+    wait_for(lambda: "ringpost: ready" in relay.stderr() or not relay.alive(),
+             timeout, interval=0.05, what=f"{relay.name} ready")
+    text = relay.stderr()
+    found = _RECOVERED.findall(text)
+    if "ringpost: ready" not in text or not found:
+        raise AssertionError(f"{relay.name} did not start and report recovery:\n{text}")
+    return sum(int(n) for n in found)
+
+
+def wait_log_quiet(wd, quiet_s, timeout):
+    """Until the delivery log has not grown for `quiet_s` seconds. Only a hint
+    that a relay is done: a retry may be due later (see drain_spool)."""
+    last = [-1, time.monotonic()]
+
+    def quiet():
+        n = len(read_lines(f"{wd}/delivery.log"))
+        if n != last[0]:
+            last[0], last[1] = n, time.monotonic()
+            return False
+        return time.monotonic() - last[1] > quiet_s
+    wait_for(quiet, timeout, interval=0.5, what=f"the delivery log to stop growing for {quiet_s}s")
+
+
+def drain_spool(bins, wd, port, sink_port, *extra, name="relay-drain", timeout=300.0,
+                quiet_s=3.0):
+    """Runs the relay on its spool until the spool holds no mail, and stops it.
+
+    "Nothing more is written to the delivery log for a while" is not proof
+    that the queue is empty (a message may wait for its retry, and a slow
+    machine may pause longer than any quiet period). The spool itself is: each
+    round starts a relay, waits for the log to go quiet, stops it (SIGTERM,
+    exit 0), and the next round's relay reports how many messages it
+    recovered. Done when that is 0. Returns the recovered count per round."""
+    deadline = time.monotonic() + timeout
+    rounds = []
+    while True:
+        p = start_relay(bins, wd, port, sink_port, *extra, name=f"{name}-{len(rounds)}")
+        try:
+            n = recovered_messages(p)
+            rounds.append(n)
+            if n > 0:
+                wait_log_quiet(wd, quiet_s, max(1.0, deadline - time.monotonic()))
+        except BaseException:
+            p.kill9()
+            raise
+        rc = p.stop(timeout=60)
+        if rc != 0:
+            raise AssertionError(f"{p.name} exited {rc}:\n{p.stderr()}")
+        if n == 0:
+            return rounds
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"spool not empty after {timeout}s: recovered per round {rounds}")
 
 
 def run_loadgen(bins, wd, port, *extra, timeout=600, name="loadgen"):
