@@ -11,8 +11,6 @@ broken peers never pass mail on, so a copy there cannot exist).
 import collections
 import socket
 import sys
-import threading
-import time
 import unittest
 
 from tests import hostile_lib as hl
@@ -27,7 +25,7 @@ TIMEOUT_FLAGS = [f"--{t}=2s" for t in (
     "rcpt_timeout", "data_init_timeout", "data_block_timeout", "data_term_timeout")]
 
 
-class BrokenServer(threading.Thread):
+class BrokenServer(hl.ScriptedServer):
     """A destination that misbehaves in one way (`mode`):
       garbage-greeting  an HTTP error page instead of a 220 banner
       garbage-reply     a sane banner, then nonsense for EHLO
@@ -38,34 +36,9 @@ class BrokenServer(threading.Thread):
     One thread per connection; all bounded by `stop` and socket timeouts."""
 
     def __init__(self, port, mode):
-        super().__init__(daemon=True)
+        super().__init__(port)
         self.mode = mode
-        self.stop_event = threading.Event()
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", port))
-        self.lsock.listen(64)
-        self.lsock.settimeout(0.2)
-        self.connections = 0
         self.data_ends = 0      # final "." seen (the message was fully sent)
-        self.conns = []
-        self.threads = []
-        self.lock = threading.Lock()
-
-    def run(self):
-        while not self.stop_event.is_set():
-            try:
-                conn, _ = self.lsock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-                self.conns.append(conn)
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(t)
-            t.start()
 
     def _wait_stop(self, conn):
         """Holds the connection open, reading and ignoring, until stopped or
@@ -80,84 +53,62 @@ class BrokenServer(threading.Thread):
             except OSError:
                 return
 
-    def _serve(self, conn):
-        try:
-            conn.settimeout(30)
-            if self.mode == "stall-greeting":
-                return self._wait_stop(conn)
-            if self.mode == "garbage-greeting":
-                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-                return self._wait_stop(conn)
-            conn.sendall(b"220 broken.test ESMTP\r\n")
-            buf = b""
-            in_data = False
-            data_bytes = 0
-            while not self.stop_event.is_set():
-                chunk = conn.recv(65536)
-                if not chunk:
+    def serve(self, conn):
+        conn.settimeout(30)
+        if self.mode == "stall-greeting":
+            return self._wait_stop(conn)
+        if self.mode == "garbage-greeting":
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            return self._wait_stop(conn)
+        conn.sendall(b"220 broken.test ESMTP\r\n")
+        buf = b""
+        in_data = False
+        data_bytes = 0
+        while not self.stop_event.is_set():
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            buf += chunk
+            if in_data:
+                data_bytes += len(chunk)
+                if self.mode == "drop-mid-data" and data_bytes >= 2048:
+                    conn.shutdown(socket.SHUT_RDWR)
                     return
-                buf += chunk
-                if in_data:
-                    data_bytes += len(chunk)
-                    if self.mode == "drop-mid-data" and data_bytes >= 2048:
-                        conn.shutdown(socket.SHUT_RDWR)
-                        return
-                    end = buf.find(b"\r\n.\r\n")
-                    if end < 0:
-                        buf = buf[-4:]
-                        continue
-                    with self.lock:
-                        self.data_ends += 1
-                    buf = buf[end + 5:]
-                    in_data = False
-                    if self.mode == "stall-data":
-                        return self._wait_stop(conn)
-                    if self.mode == "garbage-data":
-                        conn.sendall(b"\x00\x01 that was lovely\r\n")
-                        return self._wait_stop(conn)
-                    conn.sendall(b"250 2.0.0 Ok\r\n")
+                end = buf.find(b"\r\n.\r\n")
+                if end < 0:
+                    buf = buf[-4:]
                     continue
-                while b"\r\n" in buf and not in_data:
-                    line, buf = buf.split(b"\r\n", 1)
-                    verb = line[:4].upper()
-                    if verb in (b"EHLO", b"HELO"):
-                        if self.mode == "garbage-reply":
-                            conn.sendall(b"25O-what is this\r\n\xff\xfe\r\n")
-                            return self._wait_stop(conn)
-                        conn.sendall(b"250 broken.test\r\n")
-                    elif verb in (b"MAIL", b"RCPT", b"RSET", b"NOOP"):
-                        conn.sendall(b"250 2.0.0 Ok\r\n")
-                    elif verb == b"DATA":
-                        conn.sendall(b"354 go ahead\r\n")
-                        in_data = True
-                        data_bytes = len(buf)
-                        buf = b"\r\n" + buf  # lets a message start with "."
-                    elif verb == b"QUIT":
-                        conn.sendall(b"221 bye\r\n")
-                        return
-                    else:
-                        conn.sendall(b"500 what\r\n")
-        except OSError:
-            return
-        finally:
-            try:
-                conn.close()
-            except OSError:
-                pass
-
-    def shutdown(self):
-        self.stop_event.set()
-        self.lsock.close()
-        self.join(10)
-        with self.lock:
-            conns = list(self.conns)
-        for c in conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-        for t in self.threads:
-            t.join(10)
+                with self.lock:
+                    self.data_ends += 1
+                buf = buf[end + 5:]
+                in_data = False
+                if self.mode == "stall-data":
+                    return self._wait_stop(conn)
+                if self.mode == "garbage-data":
+                    conn.sendall(b"\x00\x01 that was lovely\r\n")
+                    return self._wait_stop(conn)
+                conn.sendall(b"250 2.0.0 Ok\r\n")
+                continue
+            while b"\r\n" in buf and not in_data:
+                line, buf = buf.split(b"\r\n", 1)
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    if self.mode == "garbage-reply":
+                        conn.sendall(b"25O-what is this\r\n\xff\xfe\r\n")
+                        return self._wait_stop(conn)
+                    conn.sendall(b"250 broken.test\r\n")
+                elif verb in (b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+                    conn.sendall(b"250 2.0.0 Ok\r\n")
+                elif verb == b"DATA":
+                    conn.sendall(b"354 go ahead\r\n")
+                    in_data = True
+                    data_bytes = len(buf)
+                    buf = b"\r\n" + buf  # lets a message start with "."
+                elif verb == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    conn.sendall(b"500 what\r\n")
 
 
 class FaultDestination(unittest.TestCase):

@@ -24,16 +24,9 @@ MAX_MESSAGES = 400  # bound on the fill loop
 
 class DiskFull(unittest.TestCase):
     def test_full_spool_answers_452_and_loses_nothing(self):
-        if os.geteuid() != 0:
-            self.skipTest("mounting a tmpfs needs root")
         bins = h.Binaries(ARGV)
         wd = h.workdir("diskfull")
-        mnt = os.path.join(wd, "spool-tmpfs")
-        os.makedirs(mnt)
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}",
-                                  "tmpfs", mnt], capture_output=True, text=True)
-        if mounted.returncode != 0:
-            self.skipTest(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+        mnt = hl.mount_tmpfs(self, wd, TMPFS_SIZE)
         sink_port, relay_port = h.free_port(), h.free_port()
         # Small segments so the tmpfs holds only a handful; the destination
         # is down at first, so everything acknowledged stays queued.
@@ -100,7 +93,6 @@ class DiskFull(unittest.TestCase):
                     p.stop(timeout=60)
             if sink is not None:
                 sink.stop()
-            subprocess.run(["umount", mnt], capture_output=True)
         received = hl.sink_ids(wd)
         lost = [i for i in acked if received[i] == 0]
         dupes = sum(1 for i in acked if received[i] > 1)

@@ -10,7 +10,9 @@ import os
 import resource
 import smtplib
 import socket
+import subprocess
 import sys
+import threading
 import time
 
 from tests.lib import harness as h
@@ -153,6 +155,87 @@ def wait_delivered(wd, relay_ids, timeout=60, recipients=1):
     h.wait_for(lambda: all(delivered_ids(wd)[i] >= recipients for i in relay_ids),
                timeout=timeout, interval=0.2,
                what=f"Delivery of {relay_ids[:5]} in the delivery log")
+
+
+class ScriptedServer(threading.Thread):
+    """A TCP server on 127.0.0.1:`port` for destinations that misbehave on
+    purpose: one thread per connection runs `serve(conn)` (a subclass's
+    script). Every wait is bounded by `stop_event` and socket timeouts;
+    shutdown() closes the listener and every connection and joins the
+    threads."""
+
+    def __init__(self, port, rcvbuf=None):
+        super().__init__(daemon=True)
+        self.stop_event = threading.Event()
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:
+            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.lsock.bind(("127.0.0.1", port))
+        self.lsock.listen(64)
+        self.lsock.settimeout(0.2)
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.conns = []
+        self.threads = []
+
+    def serve(self, conn):
+        raise NotImplementedError
+
+    def run(self):
+        while not self.stop_event.is_set():
+            try:
+                conn, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self.conns.append(conn)
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _serve(self, conn):
+        try:
+            self.serve(conn)
+        except OSError:
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def shutdown(self):
+        self.stop_event.set()
+        self.lsock.close()
+        self.join(10)
+        with self.lock:
+            conns = list(self.conns)
+        for c in conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+        for t in self.threads:
+            t.join(10)
+
+
+def mount_tmpfs(test, wd, size):
+    """A tmpfs of `size` mounted under `wd` for this test (unmounted when the
+    test ends); skips the test where it cannot be mounted (not root)."""
+    if os.geteuid() != 0:
+        test.skipTest("mounting a tmpfs needs root")
+    mnt = os.path.join(wd, "spool-tmpfs")
+    os.makedirs(mnt)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", mnt],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        test.skipTest(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    test.addCleanup(subprocess.run, ["umount", mnt], capture_output=True)
+    return mnt
 
 
 def raise_nofile(wanted):

@@ -25,6 +25,7 @@ import threading
 import time
 import unittest
 
+from tests import hostile_lib as hl
 from tests.lib import harness as h
 
 HOUR = "1h"
@@ -38,7 +39,7 @@ def timeout_flags(**short):
     return flags + ["--connect_timeout=5s"]
 
 
-class Destination(threading.Thread):
+class Destination(hl.ScriptedServer):
     """An SMTP server that stalls (stops answering, and with `stall_reading`
     stops reading) at the phase named by `stall`:
       greeting, ehlo, mail, rcpt, data (no 354), content (stops reading the
@@ -49,42 +50,17 @@ class Destination(threading.Thread):
     Records each EHLO argument and each complete message."""
 
     def __init__(self, port, stall=None, mail_550_from=None, data_reply=b"354 go ahead"):
-        super().__init__(daemon=True)
+        # A small receive buffer, so a message the server stops reading
+        # stalls the sender soon.
+        super().__init__(port, rcvbuf=65536)
         self.stall = stall
         self.mail_550_from = mail_550_from
         self.data_reply = data_reply
-        self.stop_event = threading.Event()
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        self.lsock.bind(("127.0.0.1", port))
-        self.lsock.listen(16)
-        self.lsock.settimeout(0.2)
-        self.lock = threading.Lock()
         self.ehlo_names = []
         self.messages = 0
         self.closed_by_relay = threading.Event()  # the relay hung up a stalled conn
         self.stalled = threading.Event()
         self.release_reading = threading.Event()
-        self.threads = []
-
-    def run(self):
-        while not self.stop_event.is_set():
-            try:
-                conn, _ = self.lsock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(t)
-            t.start()
-
-    def close(self):
-        self.stop_event.set()
-        self.lsock.close()
-        for t in self.threads:
-            t.join(timeout=5)
 
     def _hold(self, conn, read):
         """Stalls: says nothing more until the relay hangs up or we stop."""
@@ -108,14 +84,7 @@ class Destination(threading.Thread):
                 self.closed_by_relay.set()
                 return
 
-    def _serve(self, conn):
-        with conn:
-            try:
-                self._dialogue(conn)
-            except OSError:
-                pass
-
-    def _dialogue(self, conn):
+    def serve(self, conn):
         conn.settimeout(30)
         if self.stall == "greeting":
             return self._hold(conn, read=True)
@@ -212,7 +181,7 @@ class Fixture:
             rc = self.relay.stop()
             self.relay = None
             assert rc == 0, f"relay exit {rc}"
-        self.dest.close()
+        self.dest.shutdown()
 
 
 class PhaseTimeouts(unittest.TestCase):
