@@ -1110,29 +1110,48 @@ bool Shard::Expired(const Message* msg, int64_t now_ms) const {
 }
 
 void Shard::ExpireJob(DeliveryJob* job) {
-  Message* msg = job->message;
   const int64_t now = WallClockMs();
-  const int origin = msg->origin;
-  for (uint32_t rcpt : job->rcpts) {
-    LogRecord r;
-    r.type = LogEvent::kExpiration;
-    r.id = msg->id;
-    r.sender = msg->sender;
-    r.recipient = msg->recipients[rcpt];
-    r.domain = job->domain;
-    r.enhanced = "4.4.7";
-    r.response = "message expired: not delivered within max_age";
-    r.attempt = job->attempts;
-    r.size = msg->content.size();
-    r.queued_at_ms = msg->queued_at_ms;
-    r.event_at_ms = now;
-    log_->Add(r);
-    expired_.fetch_add(1, std::memory_order_relaxed);
-  }
-  // The message must not be touched after its last final outcome is sent.
   finals_scratch_.clear();
-  for (uint32_t rcpt : job->rcpts) finals_scratch_.emplace_back(rcpt, queue::kOutcomeExpired);
+  for (uint32_t rcpt : job->rcpts) {
+    LogRecord r = JobRecord(*job, rcpt, now);
+    Expire(r);
+    log_->Add(r);
+    finals_scratch_.emplace_back(rcpt, queue::kOutcomeExpired);
+  }
+  Message* msg = job->message;
   RecycleJob(job);
+  SendFinals(msg);
+}
+
+// A log record about one recipient of `job`, with what every record says.
+LogRecord Shard::JobRecord(const DeliveryJob& job, uint32_t rcpt, int64_t now) const {
+  const Message* msg = job.message;
+  LogRecord r;
+  r.id = msg->id;
+  r.sender = msg->sender;
+  r.recipient = msg->recipients[rcpt];
+  r.domain = job.domain;
+  r.attempt = job.attempts;
+  r.size = msg->content.size();
+  r.queued_at_ms = msg->queued_at_ms;
+  r.event_at_ms = now;
+  return r;
+}
+
+// Turns `r` into the recipient's Expiration record and counts it.
+void Shard::Expire(LogRecord& r) {
+  r.type = LogEvent::kExpiration;
+  r.code = 0;
+  r.enhanced = "4.4.7";
+  r.response = "message expired: not delivered within max_age";
+  expired_.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Sends finals_scratch_ (recipient, outcome) to the message's origin. The
+// message must not be touched after its last final outcome is sent: the
+// origin may free it at once.
+void Shard::SendFinals(Message* msg) {
+  const int origin = msg->origin;
   for (const auto& [rcpt, kind] : finals_scratch_) {
     Send(origin, CrossItem{CrossItem::kOutcome, rcpt, kind, msg});
   }
@@ -1319,19 +1338,11 @@ void Shard::HandleOutcomes(DeliveryJob* job, const std::string& peer,
   for (size_t k = 0; k < job->rcpts.size(); ++k) {
     const uint32_t rcpt = job->rcpts[k];
     const client::RecipientOutcome& o = outcomes[k];
-    LogRecord r;
-    r.id = msg->id;
-    r.sender = msg->sender;
-    r.recipient = msg->recipients[rcpt];
-    r.domain = job->domain;
+    LogRecord r = JobRecord(*job, rcpt, now);
     r.peer = peer;
     r.code = o.code;
     r.enhanced = o.enhanced;
     r.response = o.text;
-    r.attempt = job->attempts;
-    r.size = msg->content.size();
-    r.queued_at_ms = msg->queued_at_ms;
-    r.event_at_ms = now;
     if (o.delivered()) {
       r.type = LogEvent::kDelivery;
       finals.emplace_back(rcpt, queue::kOutcomeDelivered);
@@ -1343,12 +1354,8 @@ void Shard::HandleOutcomes(DeliveryJob* job, const std::string& peer,
     } else if (expired) {
       r.type = LogEvent::kTransientFailure;
       log_->Add(r);  // the failed attempt that ended it
-      r.type = LogEvent::kExpiration;
-      r.code = 0;
-      r.enhanced = "4.4.7";
-      r.response = "message expired: not delivered within max_age";
+      Expire(r);
       finals.emplace_back(rcpt, queue::kOutcomeExpired);
-      expired_.fetch_add(1, std::memory_order_relaxed);
     } else {
       r.type = LogEvent::kTransientFailure;
       retry.push_back(rcpt);
@@ -1356,8 +1363,6 @@ void Shard::HandleOutcomes(DeliveryJob* job, const std::string& peer,
     }
     log_->Add(r);
   }
-  // The message must not be touched after its last final outcome is sent.
-  const int origin = msg->origin;
   if (retry.empty()) {
     RecycleJob(job);
   } else {
@@ -1380,9 +1385,7 @@ void Shard::HandleOutcomes(DeliveryJob* job, const std::string& peer,
     scheduled_.insert(job);
     loop_->timers().Arm(&job->retry_timer, loop_->now_ms() + delay);
   }
-  for (const auto& [rcpt, kind] : finals) {
-    Send(origin, CrossItem{CrossItem::kOutcome, rcpt, kind, msg});
-  }
+  SendFinals(msg);
 }
 
 void Shard::ApplyOutcome(Message* msg, uint32_t rcpt, uint8_t kind) {

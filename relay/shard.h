@@ -225,6 +225,9 @@ class Shard {
   void DropJob(DeliveryJob* job);
   bool Expired(const Message* msg, int64_t now_ms) const;
   void ExpireJob(DeliveryJob* job);
+  LogRecord JobRecord(const DeliveryJob& job, uint32_t rcpt, int64_t now) const;
+  void Expire(LogRecord& r);
+  void SendFinals(Message* msg);
   void FinalOutcome(Message* msg, uint32_t rcpt, uint8_t kind);
   void ApplyOutcome(Message* msg, uint32_t rcpt, uint8_t kind);
   void Kick(Site* site);
