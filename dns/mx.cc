@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "dns/check.h"
+#include "base/check.h"
 
 namespace ringpost::dns {
 namespace {
@@ -203,8 +203,8 @@ MxResult BuildMxResult(std::string_view domain, const MxPlan& plan,
                        const std::vector<Answer>& a, const std::vector<Answer>& aaaa,
                        const MxOptions& options) {
   if (plan.final) return plan.result;
-  DNS_CHECK(a.size() == plan.hosts.size());
-  DNS_CHECK(aaaa.empty() || aaaa.size() == plan.hosts.size());
+  CHECK(a.size() == plan.hosts.size());
+  CHECK(aaaa.empty() || aaaa.size() == plan.hosts.size());
   uint32_t ttl = plan.ttl_s;
   bool any_temporary = false;
   bool any_nxdomain = false;
@@ -309,13 +309,13 @@ struct MxResolver::Lookup {
   size_t pending = 0;
 
   void Complete(MxResult r) {
-    DNS_CHECK(*inflight > 0);
+    CHECK(*inflight > 0);
     --*inflight;
     MxCallback cb = std::move(done);
     cb(std::move(r));
   }
   void AddressDone() {
-    DNS_CHECK(pending > 0);
+    CHECK(pending > 0);
     if (--pending > 0) return;
     Complete(BuildMxResult(domain, plan, a, aaaa, *options));
   }
@@ -354,7 +354,7 @@ void MxResolver::Fetch(std::string_view domain, MxCallback done) {
       return;
     }
     const size_t n = l.plan.hosts.size();
-    DNS_CHECK(n > 0);
+    CHECK(n > 0);
     l.a.resize(n);
     if (l.options->ipv6) l.aaaa.resize(n);
     l.pending = n * (l.options->ipv6 ? 2 : 1);

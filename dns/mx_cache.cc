@@ -18,7 +18,7 @@
 #include <cstring>
 #include <new>
 
-#include "dns/check.h"
+#include "base/check.h"
 #include "relay/runtime/loop.h"
 
 namespace ringpost::dns {
@@ -39,7 +39,7 @@ struct MxCache::Entry {
   }
 
   static Entry* New(std::string_view key, uint64_t hash) {
-    DNS_CHECK(key.size() <= kMaxNameChars);
+    CHECK(key.size() <= kMaxNameChars);
     void* mem = ::operator new(sizeof(Entry) + key.size());
     auto* e = new (mem) Entry();
     e->hash = hash;
@@ -84,7 +84,7 @@ struct MxCache::Table {
 class MxCache::ReadSection {
  public:
   ReadSection(const MxCache* cache, int shard) : reader_(&cache->readers_[shard]) {
-    DNS_CHECK(reader_->epoch.load(std::memory_order_relaxed) == 0);  // no nesting
+    CHECK(reader_->epoch.load(std::memory_order_relaxed) == 0);  // no nesting
     reader_->epoch.store(cache->epoch_.load(std::memory_order_seq_cst),
                          std::memory_order_seq_cst);
   }
@@ -181,9 +181,9 @@ bool MxCache::KeyEquals(std::string_view key, std::string_view name) {
 }
 
 MxCache::MxCache(MxCacheOptions options) : options_(std::move(options)) {
-  DNS_CHECK(options_.shards >= 1);
-  DNS_CHECK(options_.shards <= 1024);
-  DNS_CHECK(options_.min_ttl_s <= options_.max_ttl_s);
+  CHECK(options_.shards >= 1);
+  CHECK(options_.shards <= 1024);
+  CHECK(options_.min_ttl_s <= options_.max_ttl_s);
   if (!options_.clock) options_.clock = runtime::MonotonicMs;
   if (options_.max_entries < kStripes) options_.max_entries = kStripes;
   stripe_capacity_ = (options_.max_entries + kStripes - 1) / kStripes;
@@ -242,8 +242,8 @@ const MxCache::Entry* MxCache::Usable(const Entry* e, uint64_t now, bool* stale)
 
 bool MxCache::Peek(int shard, std::string_view domain, uint64_t now_ms,
                    absl::FunctionRef<void(const MxResult&)> fn) {
-  DNS_CHECK(shard >= 0);
-  DNS_CHECK(shard < options_.shards);
+  CHECK(shard >= 0);
+  CHECK(shard < options_.shards);
   domain = StripDot(domain);
   const uint64_t h = HashName(domain);
   Reader& me = readers_[shard];
@@ -262,9 +262,9 @@ bool MxCache::Peek(int shard, std::string_view domain, uint64_t now_ms,
 
 MxResultPtr MxCache::Lookup(int shard, std::string_view domain, uint64_t now_ms,
                             MxSource* source, MxWaiter done) {
-  DNS_CHECK(shard >= 0);
-  DNS_CHECK(shard < options_.shards);
-  DNS_CHECK(source != nullptr);
+  CHECK(shard >= 0);
+  CHECK(shard < options_.shards);
+  CHECK(source != nullptr);
   domain = StripDot(domain);
   const uint64_t h = HashName(domain);
   Reader& me = readers_[shard];
@@ -360,7 +360,7 @@ void MxCache::Complete(const std::string& key, uint64_t hash, MxResult result) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = flights_.find(key);
-    DNS_CHECK(it != flights_.end());
+    CHECK(it != flights_.end());
     owner = it->second.owner;
     waiters = std::move(it->second.waiters);
     flights_.erase(it);
@@ -399,8 +399,8 @@ void MxCache::Complete(const std::string& key, uint64_t hash, MxResult result) {
 }
 
 void MxCache::Post(int from, int to, MxWaiter done, MxResultPtr value) {
-  DNS_CHECK(to >= 0);
-  DNS_CHECK(to < options_.shards);
+  CHECK(to >= 0);
+  CHECK(to < options_.shards);
   Inbox& in = inboxes_[to];
   {
     std::lock_guard<std::mutex> lock(in.mu);
@@ -412,8 +412,8 @@ void MxCache::Post(int from, int to, MxWaiter done, MxResultPtr value) {
 }
 
 size_t MxCache::DrainCompletions(int shard) {
-  DNS_CHECK(shard >= 0);
-  DNS_CHECK(shard < options_.shards);
+  CHECK(shard >= 0);
+  CHECK(shard < options_.shards);
   if (retired_count_.load(std::memory_order_relaxed) > 0 && mu_.try_lock()) {
     ReclaimLocked();
     mu_.unlock();
@@ -435,8 +435,8 @@ size_t MxCache::DrainCompletions(int shard) {
 }
 
 bool MxCache::HasCompletions(int shard) const {
-  DNS_CHECK(shard >= 0);
-  DNS_CHECK(shard < options_.shards);
+  CHECK(shard >= 0);
+  CHECK(shard < options_.shards);
   return inboxes_[shard].pending.load(std::memory_order_seq_cst);
 }
 

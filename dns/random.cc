@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "dns/check.h"
+#include "base/check.h"
 
 namespace ringpost::dns {
 
@@ -47,7 +47,7 @@ uint16_t RandomPool::Next16() {
   uint16_t v;
   std::memcpy(&v, buf_ + pos_, 2);
   pos_ += 2;
-  DNS_CHECK(pos_ <= kBytes);
+  CHECK(pos_ <= kBytes);
   return v;
 }
 
@@ -56,7 +56,7 @@ uint64_t RandomPool::Next64() {
   uint64_t v;
   std::memcpy(&v, buf_ + pos_, 8);
   pos_ += 8;
-  DNS_CHECK(pos_ <= kBytes);
+  CHECK(pos_ <= kBytes);
   return v;
 }
 

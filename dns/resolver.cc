@@ -31,7 +31,7 @@
 #include <cstring>
 #include <utility>
 
-#include "dns/check.h"
+#include "base/check.h"
 
 namespace ringpost::dns {
 namespace {
@@ -123,7 +123,7 @@ class Resolver::Attempt {
       r_->attempts_ = next_;
     }
     if (next_ != nullptr) next_->prev_ = prev_;
-    DNS_CHECK(r_->live_attempts_ > 0);
+    CHECK(r_->live_attempts_ > 0);
     --r_->live_attempts_;
   }
 
@@ -274,7 +274,7 @@ class Resolver::Attempt {
       return;
     }
     got_ += n;
-    DNS_CHECK(got_ <= buf_.size());
+    CHECK(got_ <= buf_.size());
     if (got_ >= 2) {
       const size_t len = (static_cast<uint8_t>(buf_[0]) << 8) | static_cast<uint8_t>(buf_[1]);
       if (len < kHeaderBytes || len > kTcpMaxReply) {
@@ -303,9 +303,9 @@ class Resolver::Attempt {
   }
 
   void Enter() {
-    DNS_CHECK(inflight_ > 0);
+    CHECK(inflight_ > 0);
     --inflight_;
-    DNS_CHECK(!in_handler_);
+    CHECK(!in_handler_);
     in_handler_ = true;
   }
 
@@ -394,7 +394,7 @@ Resolver::~Resolver() {
     delete q;
   }
   while (attempts_ != nullptr) attempts_->Abandon();
-  DNS_CHECK(live_attempts_ == 0);
+  CHECK(live_attempts_ == 0);
 }
 
 bool Resolver::idle() const {
@@ -454,7 +454,7 @@ void Resolver::Resolve(std::string_view name, RrType type, AnswerCallback done) 
 }
 
 void Resolver::StartAttempt(Query* q, size_t server, bool tcp, bool edns) {
-  DNS_CHECK(server < options_.servers.size());
+  CHECK(server < options_.servers.size());
   if (q->current != nullptr) {
     Attempt* old = q->current;
     q->current = nullptr;
@@ -510,16 +510,16 @@ void Resolver::OnTimer(runtime::Timer* t) {
 
 void Resolver::OnAttemptFailed(Attempt* a, AnswerStatus why, std::string detail) {
   Query* q = a->query();
-  DNS_CHECK(q != nullptr);
-  DNS_CHECK(q->current == a);
+  CHECK(q != nullptr);
+  CHECK(q->current == a);
   ++stats_.attempt_errors;
   NextAttempt(q, why, FormatSockaddr(a->server()) + ": " + detail);
 }
 
 void Resolver::OnReply(Attempt* a, Response reply) {
   Query* q = a->query();
-  DNS_CHECK(q != nullptr);
-  DNS_CHECK(q->current == a);
+  CHECK(q != nullptr);
+  CHECK(q->current == a);
   if (reply.partial && a->tcp()) {
     // Truncated and unparseable over TCP: a broken server.
     ++stats_.server_errors;
@@ -603,7 +603,7 @@ void Resolver::Finish(Query* q, Answer answer) {
     queries_ = q->next;
   }
   if (q->next != nullptr) q->next->prev = q->prev;
-  DNS_CHECK(live_queries_ > 0);
+  CHECK(live_queries_ > 0);
   --live_queries_;
   if (IsTemporary(answer.status)) {
     ++stats_.failed;

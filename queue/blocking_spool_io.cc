@@ -14,7 +14,7 @@
 #include <climits>
 #include <utility>
 
-#include "queue/check.h"
+#include "base/check.h"
 #include "queue/spool.h"
 #include "queue/spool_internal.h"
 
@@ -32,7 +32,7 @@ void BlockingSpoolIo::Complete(absl::AnyInvocable<void(int)> done,
 void BlockingSpoolIo::WriteAndSync(int fd, uint64_t offset,
                                    std::string_view data, bool sync,
                                    absl::AnyInvocable<void(int)> done) {
-  QUEUE_CHECK(data.size() <= static_cast<size_t>(INT_MAX));
+  CHECK(data.size() <= static_cast<size_t>(INT_MAX));
   ++counters_.writes;
   if (fail_write_errno_ != 0) {
     const int err = fail_write_errno_;
@@ -172,7 +172,7 @@ size_t BlockingSpoolIo::FireTimers() {
 }
 
 void BlockingSpoolIo::Close(int fd) {
-  QUEUE_CHECK(fd >= 0);
+  CHECK(fd >= 0);
   ::close(fd);
 }
 

@@ -17,7 +17,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "queue/check.h"
+#include "base/check.h"
 #include "queue/crc32c.h"
 
 namespace ringpost::queue {
@@ -106,9 +106,9 @@ void AppendMessageFrame(const MessageRecord& m, uint64_t segment_seq,
 // The preconditions of EncodeMessage; returns the payload length.
 size_t CheckedPayloadSize(const MessageRecord& m) {
   const size_t payload_len = MessagePayloadSize(m);
-  QUEUE_CHECK(payload_len <= kMaxPayloadBytes);
-  QUEUE_CHECK(!m.recipients.empty());
-  QUEUE_CHECK(m.recipients.size() <= kMaxRecipients);
+  CHECK(payload_len <= kMaxPayloadBytes);
+  CHECK(!m.recipients.empty());
+  CHECK(m.recipients.size() <= kMaxRecipients);
   return payload_len;
 }
 
@@ -156,7 +156,7 @@ void EncodeMessage(const MessageRecord& m, uint64_t segment_seq,
   const size_t start = out->size();
   out->reserve(start + FramedSize(payload_len));
   AppendMessageFrame(m, segment_seq, payload_len, out);
-  QUEUE_CHECK(out->size() == start + FramedSize(payload_len));
+  CHECK(out->size() == start + FramedSize(payload_len));
   StoreCrc(out->data() + start, payload_len);
 }
 
@@ -165,15 +165,15 @@ size_t EncodeMessageInto(const MessageRecord& m, uint64_t segment_seq,
   const size_t payload_len = CheckedPayloadSize(m);
   RawOut raw{out};
   AppendMessageFrame(m, segment_seq, payload_len, &raw);
-  QUEUE_CHECK(raw.p == out + FramedSize(payload_len));
+  CHECK(raw.p == out + FramedSize(payload_len));
   StoreCrc(out, payload_len);
   return FramedSize(payload_len);
 }
 
 void EncodeOutcome(const OutcomeRecord& o, uint64_t segment_seq,
                    std::string* out) {
-  QUEUE_CHECK(o.kind >= kOutcomeDelivered);
-  QUEUE_CHECK(o.kind <= kOutcomeCancelled);
+  CHECK(o.kind >= kOutcomeDelivered);
+  CHECK(o.kind <= kOutcomeCancelled);
   const size_t start = out->size();
   AppendFrameHeader(RecordType::kOutcome, segment_seq, kOutcomePayloadBytes,
                     out);
@@ -183,15 +183,15 @@ void EncodeOutcome(const OutcomeRecord& o, uint64_t segment_seq,
   p[12] = static_cast<char>(o.kind);
   out->append(p, sizeof(p));
   AppendPadding(kOutcomePayloadBytes, out);
-  QUEUE_CHECK(out->size() == start + kOutcomeRecordBytes);
+  CHECK(out->size() == start + kOutcomeRecordBytes);
   StoreCrc(out->data() + start, kOutcomePayloadBytes);
 }
 
 DecodeResult DecodeNext(std::string_view buf, size_t offset,
                         uint64_t expected_segment_seq,
                         uint32_t max_payload_bytes) {
-  QUEUE_CHECK(offset % kRecordAlign == 0);
-  QUEUE_CHECK(offset <= buf.size());
+  CHECK(offset % kRecordAlign == 0);
+  CHECK(offset <= buf.size());
   DecodeResult r;
   const size_t remaining = buf.size() - offset;
   if (remaining < kRecordHeaderBytes) {
@@ -316,7 +316,7 @@ ScanResult ScanRecords(
     uint32_t max_payload_bytes,
     absl::FunctionRef<void(RecordType, std::string_view, size_t)> on_record,
     absl::FunctionRef<void(size_t, const char*)> on_corrupt) {
-  QUEUE_CHECK(start % kRecordAlign == 0);
+  CHECK(start % kRecordAlign == 0);
   ScanResult res;
   res.tail = std::min(start, buf.size() / kRecordAlign * kRecordAlign);
   size_t pos = res.tail;
@@ -334,7 +334,7 @@ ScanResult ScanRecords(
     if (r.status == DecodeStatus::kOk) {
       on_record(r.type, r.payload, pos);
       ++res.records;
-      QUEUE_CHECK(r.next_offset > pos);
+      CHECK(r.next_offset > pos);
       pos = r.next_offset;
       res.tail = pos;
       continue;
@@ -382,7 +382,7 @@ ScanResult ScanRecords(
       }
     }
     if (stop || resume == 0) break;
-    QUEUE_CHECK(resume > pos);
+    CHECK(resume > pos);
     pos = resume;
   }
   return res;

@@ -28,7 +28,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "queue/check.h"
+#include "base/check.h"
 #include "queue/spool_internal.h"
 
 namespace ringpost::queue {
@@ -99,9 +99,9 @@ WriteBuffer::WriteBuffer(SpoolIo* owner, char* block, size_t block_bytes,
       block_bytes_(block_bytes),
       data_(block + headroom),
       capacity_(block_bytes - headroom) {
-  QUEUE_CHECK(owner != nullptr);
-  QUEUE_CHECK(block != nullptr);
-  QUEUE_CHECK(headroom <= block_bytes);
+  CHECK(owner != nullptr);
+  CHECK(block != nullptr);
+  CHECK(headroom <= block_bytes);
 }
 
 WriteBuffer& WriteBuffer::operator=(WriteBuffer&& other) noexcept {
@@ -117,7 +117,7 @@ WriteBuffer& WriteBuffer::operator=(WriteBuffer&& other) noexcept {
 }
 
 char* WriteBuffer::Extend(size_t n) {
-  QUEUE_CHECK(n <= capacity_ - size_);
+  CHECK(n <= capacity_ - size_);
   char* p = data_ + size_;
   size_ += n;
   return p;
@@ -200,7 +200,7 @@ absl::AnyInvocable<void(int)> Spool::Callback(F f) {
              int result) mutable {
     const std::shared_ptr<Spool*> self = weak.lock();
     if (!self) return;
-    QUEUE_CHECK((*self)->io_in_flight_ > 0);
+    CHECK((*self)->io_in_flight_ > 0);
     --(*self)->io_in_flight_;
     f(result);
   };
@@ -231,7 +231,7 @@ Spool::Segment* Spool::Find(uint64_t seq) {
 
 uint64_t Spool::NewMessageId() {
   id_counter_ = (id_counter_ + 1) & spool_internal::kCounterMask;
-  QUEUE_CHECK(id_counter_ != 0);  // 2^54 ids: centuries at any real rate
+  CHECK(id_counter_ != 0);  // 2^54 ids: centuries at any real rate
   if (id_counter_ >= id_renew_at_) [[unlikely]] RenewIdLease();
   return (static_cast<uint64_t>(options_.shard)
           << spool_internal::kCounterBits) |
@@ -312,10 +312,10 @@ absl::StatusOr<Spool::Segment*> Spool::PickTarget(size_t framed,
     if (no_space_) return no_space_status_;
   }
   if (spare_->ready) {
-    QUEUE_CHECK(spare_->dat_pending.empty());
+    CHECK(spare_->dat_pending.empty());
     active_ = spare_;
     spare_ = nullptr;
-    QUEUE_CHECK(Fits(*active_, framed, jnl_need));
+    CHECK(Fits(*active_, framed, jnl_need));
     return active_;
   }
   // A retry after a failure: answer now rather than stage on a maybe.
@@ -376,8 +376,8 @@ absl::StatusOr<MessageLocator> Spool::AppendMessage(
     batch = fresh.get();
     seg->dat_pending.push_back(std::move(fresh));
   }
-  QUEUE_CHECK(batch->offset + batch->data.size() == seg->dat_reserved);
-  QUEUE_CHECK(batch->data.size() + framed + kRecordHeaderBytes <=
+  CHECK(batch->offset + batch->data.size() == seg->dat_reserved);
+  CHECK(batch->data.size() + framed + kRecordHeaderBytes <=
               batch->data.capacity());
   EncodeMessageInto(m, seg->seq, batch->data.Extend(framed));
   const uint32_t slot = static_cast<uint32_t>(seg->slots.size());
@@ -401,13 +401,13 @@ void Spool::MarkDirty(Segment* seg) {
 }
 
 void Spool::EraseMessage(Segment* seg, uint32_t slot) {
-  QUEUE_CHECK(slot < seg->slots.size());
+  CHECK(slot < seg->slots.size());
   Segment::Slot& s = seg->slots[slot];
   if (s.empty()) return;
   s.state = MessageState(0);  // empties the slot; frees a > 64-recipient mask
-  QUEUE_CHECK(seg->live > 0);
+  CHECK(seg->live > 0);
   --seg->live;
-  QUEUE_CHECK(stats_.messages_live > 0);
+  CHECK(stats_.messages_live > 0);
   --stats_.messages_live;
 }
 
@@ -415,15 +415,15 @@ void Spool::EraseMessage(Segment* seg, uint32_t slot) {
 
 void Spool::MarkDone(const MessageLocator& locator, uint32_t recipient_index,
                      uint8_t kind) {
-  QUEUE_CHECK(kind >= kOutcomeDelivered);
-  QUEUE_CHECK(kind <= kOutcomeExpired);
+  CHECK(kind >= kOutcomeDelivered);
+  CHECK(kind <= kOutcomeExpired);
   Segment* seg = Find(locator.segment_seq);
   if (seg == nullptr) return;
   if (locator.slot >= seg->slots.size()) return;
   Segment::Slot& slot = seg->slots[locator.slot];
   if (slot.empty() || slot.id != locator.message_id) return;  // done, failed
   MessageState& ms = slot.state;
-  QUEUE_CHECK(recipient_index < ms.recipients());
+  CHECK(recipient_index < ms.recipients());
   if (!ms.MarkDone(recipient_index)) return;
   AppendOutcome(seg, OutcomeRecord{locator.message_id, recipient_index, kind});
   if (ms.remaining() == 0) {
@@ -468,13 +468,13 @@ void Spool::IssueWrites(Segment* seg) {
       !seg->dat_pending.empty()) {
     std::unique_ptr<Batch> b = std::move(seg->dat_pending.front());
     seg->dat_pending.pop_front();
-    QUEUE_CHECK(!b->data.empty());
-    QUEUE_CHECK(b->offset % kRecordAlign == 0);
+    CHECK(!b->data.empty());
+    CHECK(b->offset % kRecordAlign == 0);
     b->record_bytes = b->data.size();
     if (b->offset + b->record_bytes + kRecordHeaderBytes <= seg->dat_size) {
       std::memset(b->data.Extend(kRecordHeaderBytes), 0, kRecordHeaderBytes);
     }
-    QUEUE_CHECK(stats_.bytes_staged >= b->record_bytes);
+    CHECK(stats_.bytes_staged >= b->record_bytes);
     stats_.bytes_staged -= b->record_bytes;
     ++stats_.commits_issued;
     stats_.records_issued += b->waiters.size();
@@ -507,8 +507,8 @@ void Spool::IssueWrites(Segment* seg) {
 
 void Spool::OnSegmentWritten(uint64_t seq, int result) {
   Segment* seg = Find(seq);
-  QUEUE_CHECK(seg != nullptr);
-  QUEUE_CHECK(seg->dat_inflight != nullptr);
+  CHECK(seg != nullptr);
+  CHECK(seg->dat_inflight != nullptr);
   std::unique_ptr<Batch> b = std::move(seg->dat_inflight);
   std::vector<Waiter> waiters = std::move(b->waiters);
   absl::Status status;
@@ -585,8 +585,8 @@ void Spool::CancelFailed(Segment* seg, std::vector<Waiter>* failed,
 
 void Spool::OnJournalWritten(uint64_t seq, int result) {
   Segment* seg = Find(seq);
-  QUEUE_CHECK(seg != nullptr);
-  QUEUE_CHECK(seg->jnl_writing);
+  CHECK(seg != nullptr);
+  CHECK(seg->jnl_writing);
   seg->jnl_writing = false;
   if (result >= 0 && static_cast<size_t>(result) == seg->jnl_inflight.size()) {
     seg->jnl_tail += seg->jnl_inflight_bytes;
@@ -625,7 +625,7 @@ void Spool::OnJournalWritten(uint64_t seq, int result) {
 
 void Spool::FailStaged(Segment* seg, std::vector<Waiter>* out) {
   for (std::unique_ptr<Batch>& b : seg->dat_pending) {
-    QUEUE_CHECK(stats_.bytes_staged >= b->data.size());
+    CHECK(stats_.bytes_staged >= b->data.size());
     stats_.bytes_staged -= b->data.size();
     for (Waiter& w : b->waiters) {
       EraseMessage(seg, w.slot);
@@ -654,16 +654,16 @@ Spool::MessageState::MessageState(uint32_t remaining,
   for (uint32_t i = 0; i < recipients_; ++i) {
     if (done[i]) MarkDone(i);
   }
-  QUEUE_CHECK(remaining_ == remaining);
+  CHECK(remaining_ == remaining);
 }
 
 bool Spool::MessageState::MarkDone(uint32_t i) {
-  QUEUE_CHECK(i < recipients_);
+  CHECK(i < recipients_);
   uint64_t& word = words()[i / 64];
   const uint64_t bit = uint64_t{1} << (i % 64);
   if (word & bit) return false;
   word |= bit;
-  QUEUE_CHECK(remaining_ > 0);
+  CHECK(remaining_ > 0);
   --remaining_;
   return true;
 }
@@ -671,7 +671,7 @@ bool Spool::MessageState::MarkDone(uint32_t i) {
 // --- segment life cycle ------------------------------------------------------
 
 void Spool::Seal(Segment* seg) {
-  QUEUE_CHECK(seg != active_);
+  CHECK(seg != active_);
   seg->sealed = true;
   MaybeRetire(seg);
 }
@@ -681,8 +681,8 @@ void Spool::MaybeRetire(Segment* seg) {
   if (seg->live != 0) return;
   if (seg->dat_inflight != nullptr || !seg->dat_pending.empty()) return;
   if (seg->jnl_writing || !seg->cancel_waiters.empty()) return;
-  QUEUE_CHECK(seg != active_);
-  QUEUE_CHECK(seg != spare_);
+  CHECK(seg != active_);
+  CHECK(seg != spare_);
   Retire(seg);
 }
 
@@ -768,7 +768,7 @@ void Spool::MaybeStartSpare() {
 // either a free file or an empty seg-<seq>, never stale records under a live
 // seq.
 void Spool::StartSpare() {
-  QUEUE_CHECK(spare_ == nullptr);
+  CHECK(spare_ == nullptr);
   const uint64_t seq = next_seq_++;
   auto seg = std::make_unique<Segment>(seq);
   seg->dat_size = options_.segment_bytes;
@@ -786,9 +786,9 @@ void Spool::StartSpare() {
 
 void Spool::PrepareStep(uint64_t seq, int result) {
   Segment* seg = Find(seq);
-  QUEUE_CHECK(seg != nullptr);
-  QUEUE_CHECK(seg == spare_);
-  QUEUE_CHECK(seg->prepare != nullptr);
+  CHECK(seg != nullptr);
+  CHECK(seg == spare_);
+  CHECK(seg->prepare != nullptr);
   Prepare& p = *seg->prepare;
   switch (p.step) {
     case 0:
@@ -823,7 +823,7 @@ void Spool::PrepareStep(uint64_t seq, int result) {
       if (result < 0) return SpareFailed(seg, -result, "rename free file");
       break;
     default:
-      QUEUE_CHECK(false);
+      CHECK(false);
   }
   ++p.step;
   auto next = [this, seq] {
@@ -858,14 +858,14 @@ void Spool::PrepareStep(uint64_t seq, int result) {
     case 7:
       return SpareReady(seg);
     default:
-      QUEUE_CHECK(false);
+      CHECK(false);
   }
 }
 
 void Spool::SpareReady(Segment* seg) {
-  QUEUE_CHECK(seg == spare_);
-  QUEUE_CHECK(seg->dat_fd >= 0);
-  QUEUE_CHECK(seg->jnl_fd >= 0);
+  CHECK(seg == spare_);
+  CHECK(seg->dat_fd >= 0);
+  CHECK(seg->jnl_fd >= 0);
   if (seg->prepare->reuse) {
     ++stats_.segments_reused;
   } else {
@@ -891,7 +891,7 @@ void Spool::SpareReady(Segment* seg) {
 }
 
 void Spool::SpareFailed(Segment* seg, int err, std::string_view what) {
-  QUEUE_CHECK(seg == spare_);
+  CHECK(seg == spare_);
   const uint64_t seq = seg->seq;
   const Prepare p = std::move(*seg->prepare);
   absl::Status status = ErrnoStatus(

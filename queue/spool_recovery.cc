@@ -43,7 +43,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "queue/check.h"
+#include "base/check.h"
 #include "queue/spool.h"
 #include "queue/spool_internal.h"
 
@@ -175,8 +175,8 @@ absl::Status CheckFileSize(uint64_t bytes, std::string_view what) {
 absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
     const Options& options, SpoolIo* io,
     std::vector<RecoveredMessage>* recovered) {
-  QUEUE_CHECK(io != nullptr);
-  QUEUE_CHECK(recovered != nullptr);
+  CHECK(io != nullptr);
+  CHECK(recovered != nullptr);
   if (options.dir.empty()) {
     return absl::InvalidArgumentError("spool: no spool directory given");
   }

@@ -26,7 +26,7 @@
 #include "dns/resolv_conf.h"
 #include "relay/config/config.h"
 #include "relay/runtime/loop.h"
-#include "relay/shard.h"
+#include "relay/shard/shard.h"
 
 namespace {
 

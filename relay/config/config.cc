@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include <algorithm>
-#include <cassert>
+#include "base/check.h"
 #include <functional>
 #include <type_traits>
 #include <string>
@@ -498,7 +498,7 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text, std::optional<uint
     }
     out.port = static_cast<uint16_t>(*port);
   } else if (default_port.has_value()) {
-    assert(*default_port != 0);
+    CHECK(*default_port != 0);
     out.port = *default_port;
   } else {
     return absl::InvalidArgumentError(Cat(Quote(text), ": missing :PORT"));
@@ -1003,7 +1003,7 @@ const std::vector<std::string_view>& SettingNames() {
 }
 
 absl::Status ApplyFlag(Config* config, std::string_view name, std::string_view value) {
-  assert(config != nullptr);
+  CHECK(config != nullptr);
   const Setting* s = FindSetting(name);
   if (s == nullptr) return absl::InvalidArgumentError(UnknownSettingMessage(name));
   absl::Status status = s->apply(config, value);
@@ -1192,7 +1192,7 @@ absl::Status ApplyToml(Config* config, std::string_view text, std::string_view f
   std::vector<std::string> errors;
   for (const auto& [line, key] : order) {
     const toml::node* node = table.get(key->str());
-    assert(node != nullptr);
+    CHECK(node != nullptr);
     std::optional<Located> err = ApplyTomlEntry(config, key->str(), line, *node);
     if (err.has_value()) {
       if (errors.size() < kMaxErrorsReported) {
@@ -1259,7 +1259,7 @@ absl::StatusOr<Config> LoadConfig(const std::string& path_or_empty) {
   }
   for (const Setting& s : Settings()) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(Av(s.name));
-    assert(flag != nullptr);  // every setting has a flag (tested)
+    CHECK(flag != nullptr);  // every setting has a flag (tested)
     if (flag == nullptr || !GivenOnCommandLine(*flag)) continue;
     absl::Status st = ApplyFlag(&config, s.name, flag->CurrentValue());
     if (!st.ok()) return absl::InvalidArgumentError(Cat("flag --", st.message()));

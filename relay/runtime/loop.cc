@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cassert>
+#include "base/check.h"
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -124,7 +124,7 @@ Loop::~Loop() {
 
 void Loop::ArmStopRead() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  assert(sqe != nullptr);
+  CHECK(sqe != nullptr);
   io_uring_prep_read(sqe, stop_fd_, &stop_value_, sizeof(stop_value_), 0);
   io_uring_sqe_set_data64(sqe, kStopUserData);
 }
@@ -166,10 +166,10 @@ void Loop::UpdateClock() {
 }
 
 std::string_view Loop::BufferData(int32_t res, uint32_t flags) const {
-  assert(flags & IORING_CQE_F_BUFFER);
+  CHECK(flags & IORING_CQE_F_BUFFER);
   const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-  assert(bid < buf_count_);
-  assert(res >= 0 && static_cast<unsigned>(res) <= buf_size_);
+  CHECK(bid < buf_count_);
+  CHECK(res >= 0 && static_cast<unsigned>(res) <= buf_size_);
   return std::string_view(buf_base_ + static_cast<size_t>(bid) * buf_size_,
                           static_cast<size_t>(res));
 }
@@ -177,7 +177,7 @@ std::string_view Loop::BufferData(int32_t res, uint32_t flags) const {
 void Loop::ReturnBuffer(uint32_t flags) {
   if (!(flags & IORING_CQE_F_BUFFER)) return;
   const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-  assert(bid < buf_count_);
+  CHECK(bid < buf_count_);
   io_uring_buf_ring_add(buf_ring_, buf_base_ + static_cast<size_t>(bid) * buf_size_,
                         buf_size_, static_cast<unsigned short>(bid), buf_mask_, 0);
   io_uring_buf_ring_advance(buf_ring_, 1);
@@ -204,7 +204,7 @@ void Loop::SetPendingWorkCheck(absl::AnyInvocable<bool()> check) {
 }
 
 void Loop::Wake(Loop* target) {
-  assert(target != this);
+  CHECK(target != this);
   // Pairs with the seq_cst store in SubmitAndWait: either the target sees
   // our inbox push before it sleeps, or we see it sleeping and wake it.
   if (!target->sleeping_.load(std::memory_order_seq_cst)) return;

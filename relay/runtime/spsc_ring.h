@@ -39,7 +39,7 @@
 #define RINGPOST_RELAY_RUNTIME_SPSC_RING_H_
 
 #include <atomic>
-#include <cassert>
+#include "base/check.h"
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -68,7 +68,7 @@ class SpscRing {
     const uint64_t tail = producer_.tail.load(std::memory_order_relaxed);
     if (tail - producer_.cached_head >= Capacity) {
       producer_.cached_head = consumer_.head.load(std::memory_order_acquire);
-      assert(tail - producer_.cached_head <= Capacity);
+      CHECK(tail - producer_.cached_head <= Capacity);
       if (tail - producer_.cached_head >= Capacity) return false;
     }
     slots_[tail & kMask] = item;
@@ -79,12 +79,12 @@ class SpscRing {
   // Producer side. Pushes the longest prefix of items[0, n) that fits and
   // returns its length (0 when full), with one index publication.
   size_t TryPushBatch(const T* items, size_t n) {
-    assert(items != nullptr || n == 0);
+    CHECK(items != nullptr || n == 0);
     const uint64_t tail = producer_.tail.load(std::memory_order_relaxed);
     uint64_t free_slots = Capacity - (tail - producer_.cached_head);
     if (free_slots < n) {
       producer_.cached_head = consumer_.head.load(std::memory_order_acquire);
-      assert(tail - producer_.cached_head <= Capacity);
+      CHECK(tail - producer_.cached_head <= Capacity);
       free_slots = Capacity - (tail - producer_.cached_head);
     }
     const size_t count = n < free_slots ? n : static_cast<size_t>(free_slots);
@@ -97,11 +97,11 @@ class SpscRing {
 
   // Consumer side. Returns false when the ring is empty.
   bool TryPop(T* out) {
-    assert(out != nullptr);
+    CHECK(out != nullptr);
     const uint64_t head = consumer_.head.load(std::memory_order_relaxed);
     if (head == consumer_.cached_tail) {
       consumer_.cached_tail = producer_.tail.load(std::memory_order_acquire);
-      assert(consumer_.cached_tail - head <= Capacity);
+      CHECK(consumer_.cached_tail - head <= Capacity);
       if (head == consumer_.cached_tail) return false;
     }
     *out = slots_[head & kMask];
@@ -112,13 +112,13 @@ class SpscRing {
   // Consumer side. Pops up to `max` items into out[0, max) and returns how
   // many, with one index publication.
   size_t PopBatch(T* out, size_t max) {
-    assert(out != nullptr || max == 0);
+    CHECK(out != nullptr || max == 0);
     const uint64_t head = consumer_.head.load(std::memory_order_relaxed);
     uint64_t available = consumer_.cached_tail - head;
     if (available < max) {
       consumer_.cached_tail = producer_.tail.load(std::memory_order_acquire);
       available = consumer_.cached_tail - head;
-      assert(available <= Capacity);
+      CHECK(available <= Capacity);
     }
     const size_t count = max < available ? max : static_cast<size_t>(available);
     for (size_t i = 0; i < count; i++) {
@@ -138,7 +138,7 @@ class SpscRing {
     // move between the two loads; clamp.
     const uint64_t head = consumer_.head.load(std::memory_order_acquire);
     const uint64_t tail = producer_.tail.load(std::memory_order_acquire);
-    assert(tail >= head);
+    CHECK(tail >= head);
     const uint64_t size = tail - head;
     return size > Capacity ? Capacity : static_cast<size_t>(size);
   }

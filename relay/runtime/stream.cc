@@ -5,7 +5,7 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-#include <cassert>
+#include "base/check.h"
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -17,12 +17,12 @@ namespace ringpost::runtime {
 
 Stream::Stream(Loop* loop, int fd, StreamHandler* handler)
     : loop_(loop), fd_(fd), handler_(handler) {
-  assert(fd >= 0);
+  CHECK(fd >= 0);
 }
 
 Stream::~Stream() {
-  assert(inflight_ == 0);
-  assert(!deferred_queued());
+  CHECK(inflight_ == 0);
+  CHECK(!deferred_queued());
 }
 
 void Stream::Start() { ArmRecv(); }
@@ -102,7 +102,7 @@ void Stream::RunDeferred() {
 }
 
 void Stream::IssueSend() {
-  assert(!send_inflight_);
+  CHECK(!send_inflight_);
   if (sent_ == sending_.size()) {
     sending_.clear();
     sent_ = 0;

@@ -28,7 +28,7 @@ TimerWheel::TimerWheel(uint64_t now_ms) : now_ms_(now_ms) {
 }
 
 TimerWheel::~TimerWheel() {
-  assert(!advancing_);
+  CHECK(!advancing_);
   auto drop_all = [this](Link* head) {
     while (!ListEmpty(head)) Unlink(AsTimer(head->next));
   };
@@ -38,12 +38,12 @@ TimerWheel::~TimerWheel() {
   for (auto& level : slots_) {
     for (Link& head : level) drop_all(&head);
   }
-  assert(size_ == 0);
+  CHECK(size_ == 0);
 }
 
 void TimerWheel::PushBack(Link* head, Link* node) {
-  assert(node->next == nullptr);
-  assert(node->prev == nullptr);
+  CHECK(node->next == nullptr);
+  CHECK(node->prev == nullptr);
   node->prev = head->prev;
   node->next = head;
   head->prev->next = node;
@@ -62,25 +62,25 @@ void TimerWheel::Splice(Link* from, Link* to) {
 }
 
 void TimerWheel::Arm(Timer* t, uint64_t deadline_ms) {
-  assert(t != nullptr);
-  assert(t->callback != nullptr);
+  CHECK(t != nullptr);
+  CHECK(t->callback != nullptr);
   if (t->armed()) {
     Unlink(t);
   }
   t->deadline_ms_ = deadline_ms;
   Place(t, &expired_, kExpired);
   size_++;
-  assert(t->armed());
+  CHECK(t->armed());
 }
 
 void TimerWheel::Disarm(Timer* t) {
-  assert(t != nullptr);
+  CHECK(t != nullptr);
   if (!t->armed()) return;
   Unlink(t);
 }
 
 void TimerWheel::Place(Timer* t, Link* due, uint16_t due_where) {
-  assert(!t->armed());
+  CHECK(!t->armed());
   const uint64_t deadline = t->deadline_ms_;
   if (deadline <= now_ms_) {
     t->where_ = due_where;
@@ -88,7 +88,7 @@ void TimerWheel::Place(Timer* t, Link* due, uint16_t due_where) {
     return;
   }
   const uint64_t diff = deadline ^ now_ms_;
-  assert(diff != 0);
+  CHECK(diff != 0);
   if ((diff >> kWheelBits) != 0) {
     t->where_ = kOverflow;
     PushBack(&overflow_, AsLink(t));
@@ -98,18 +98,18 @@ void TimerWheel::Place(Timer* t, Link* due, uint16_t due_where) {
   }
   // The highest differing 8-bit group picks the level.
   const int level = (63 - std::countl_zero(diff)) / kLevelBits;
-  assert(level >= 0 && level < kLevels);
+  CHECK(level >= 0 && level < kLevels);
   const size_t slot = (deadline >> (level * kLevelBits)) & kSlotMask;
   // The slot is strictly after the current time's slot on that level.
-  assert(slot > ((now_ms_ >> (level * kLevelBits)) & kSlotMask));
+  CHECK(slot > ((now_ms_ >> (level * kLevelBits)) & kSlotMask));
   t->where_ = SlotWhere(level, slot);
   PushBack(&slots_[level][slot], AsLink(t));
   occupied_[level][slot / 64] |= uint64_t{1} << (slot % 64);
 }
 
 void TimerWheel::Unlink(Timer* t) {
-  assert(t->armed());
-  assert(size_ > 0);
+  CHECK(t->armed());
+  CHECK(size_ > 0);
   Link* node = AsLink(t);
   node->prev->next = node->next;
   node->next->prev = node->prev;
@@ -125,7 +125,7 @@ void TimerWheel::Unlink(Timer* t) {
       occupied_[level][slot / 64] &= ~(uint64_t{1} << (slot % 64));
     }
   } else {
-    assert(where == kExpired || where == kFiring || where == kOverflow);
+    DCHECK(where == kExpired || where == kFiring || where == kOverflow);
   }
 }
 
@@ -137,7 +137,7 @@ std::optional<TimerWheel::Event> TimerWheel::NextEvent() const {
       const uint64_t bits = occupied_[level][word];
       if (bits == 0) continue;
       const size_t slot = word * 64 + std::countr_zero(bits);
-      assert(slot > ((now_ms_ >> shift) & kSlotMask));
+      DCHECK(slot > ((now_ms_ >> shift) & kSlotMask));
       // Clear this level's group and everything below, then set the slot.
       const int span = shift + kLevelBits;
       const uint64_t base = span >= 64 ? 0 : (now_ms_ >> span) << span;
@@ -149,7 +149,7 @@ std::optional<TimerWheel::Event> TimerWheel::NextEvent() const {
   if (!ListEmpty(&overflow_)) {
     // A lower bound on every overflow timer's epoch, always a later epoch
     // than now's (removals leave it stale-low, which is safe).
-    assert(overflow_min_epoch_ > (now_ms_ >> kWheelBits));
+    DCHECK(overflow_min_epoch_ > (now_ms_ >> kWheelBits));
     const uint64_t time = overflow_min_epoch_ << kWheelBits;
     if (!best || time < best->time_ms) best = Event{time, kLevels};
   }
@@ -170,10 +170,10 @@ void TimerWheel::Cascade(Link* list) {
     node->next->prev = node->prev;
     node->prev = node->next = nullptr;
     t->where_ = kNowhere;
-    assert(t->deadline_ms_ >= now_ms_);
+    DCHECK(t->deadline_ms_ >= now_ms_);
     Place(t, &firing_, kFiring);
     moved++;
-    assert(moved <= size_);
+    DCHECK(moved <= size_);
   }
 }
 
@@ -182,7 +182,7 @@ size_t TimerWheel::FireAll() {
   // Bounded: callbacks cannot add to firing_ (due re-arms go to expired_).
   while (!ListEmpty(&firing_)) {
     Timer* t = AsTimer(firing_.next);
-    assert(t->where_ == kFiring);
+    DCHECK(t->where_ == kFiring);
     Unlink(t);
     fired++;
     t->callback(t);
@@ -191,12 +191,12 @@ size_t TimerWheel::FireAll() {
 }
 
 size_t TimerWheel::Advance(uint64_t now_ms) {
-  assert(!advancing_);
+  DCHECK(!advancing_);
   advancing_ = true;
   const uint64_t target = now_ms > now_ms_ ? now_ms : now_ms_;
 
   // Timers already due before this call (armed with a past deadline).
-  assert(ListEmpty(&firing_));
+  DCHECK(ListEmpty(&firing_));
   Splice(&expired_, &firing_);
   for (Link* l = firing_.next; l != &firing_; l = l->next) {
     AsTimer(l)->where_ = kFiring;
@@ -211,7 +211,7 @@ size_t TimerWheel::Advance(uint64_t now_ms) {
     if (size_ == 0) break;
     const std::optional<Event> event = NextEvent();
     if (!event || event->time_ms > target) break;
-    assert(event->time_ms > now_ms_);
+    DCHECK(event->time_ms > now_ms_);
     now_ms_ = event->time_ms;
     if (event->level == kLevels) {
       // Levels are empty here: their events all precede the epoch boundary.
@@ -221,11 +221,11 @@ size_t TimerWheel::Advance(uint64_t now_ms) {
       const int shift = event->level * kLevelBits;
       const size_t slot = (now_ms_ >> shift) & kSlotMask;
       Link* head = &slots_[event->level][slot];
-      assert(!ListEmpty(head));
+      DCHECK(!ListEmpty(head));
       occupied_[event->level][slot / 64] &= ~(uint64_t{1} << (slot % 64));
       if (event->level == 0) {
         for (Link* l = head->next; l != head; l = l->next) {
-          assert(AsTimer(l)->deadline_ms_ == now_ms_);
+          DCHECK(AsTimer(l)->deadline_ms_ == now_ms_);
           AsTimer(l)->where_ = kFiring;
         }
         Splice(head, &firing_);
@@ -244,7 +244,7 @@ std::optional<uint64_t> TimerWheel::NextDeadlineMs() const {
   if (size_ == 0) return std::nullopt;
   if (!ListEmpty(&expired_) || !ListEmpty(&firing_)) return now_ms_;
   const std::optional<Event> event = NextEvent();
-  assert(event.has_value());
+  DCHECK(event.has_value());
   return event->time_ms;
 }
 

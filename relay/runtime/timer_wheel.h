@@ -46,7 +46,7 @@
 #define RINGPOST_RELAY_RUNTIME_TIMER_WHEEL_H_
 
 #include <array>
-#include <cassert>
+#include "base/check.h"
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -75,7 +75,7 @@ struct Timer : private timer_internal::Link {
   Timer(Callback cb, void* ctx) : callback(cb), context(ctx) {}
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
-  ~Timer() { assert(!armed()); }
+  ~Timer() { CHECK(!armed()); }
 
   Callback callback = nullptr;
   void* context = nullptr;  // free for the owner, e.g. a back pointer

@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "relay/smtp/check.h"
+#include "base/check.h"
 
 namespace ringpost::smtp {
 namespace {
@@ -116,8 +116,8 @@ size_t ScanDotString(std::string_view s, size_t i, bool* utf8) {
 // Quoted-string starting at the DQUOTE s[i]. Returns the index after the
 // closing DQUOTE, or kNpos.
 size_t ScanQuotedString(std::string_view s, size_t i, bool* utf8) {
-  SMTP_CHECK(i < s.size());
-  SMTP_CHECK(s[i] == '"');
+  CHECK(i < s.size());
+  CHECK(s[i] == '"');
   ++i;
   while (i < s.size()) {
     const char c = s[i];
@@ -213,8 +213,8 @@ bool IsIpv6Literal(std::string_view s) {
 
 // address-literal starting at the "[" s[i]. Returns the index after "]".
 size_t ScanAddressLiteral(std::string_view s, size_t i) {
-  SMTP_CHECK(i < s.size());
-  SMTP_CHECK(s[i] == '[');
+  CHECK(i < s.size());
+  CHECK(s[i] == '[');
   const size_t close = s.find(']', i + 1);
   if (close == kNpos) return kNpos;
   std::string_view inner = s.substr(i + 1, close - i - 1);

@@ -7,7 +7,7 @@
 
 #include "relay/smtp/data_scanner.h"
 
-#include "relay/smtp/check.h"
+#include "base/check.h"
 #include "relay/smtp/line_break.h"
 
 namespace ringpost::smtp {
@@ -21,7 +21,7 @@ void DataScanner::Reset() {
 }
 
 void DataScanner::Emit(const char* from, const char* to, std::string* out) {
-  SMTP_CHECK(from <= to);
+  CHECK(from <= to);
   const size_t n = static_cast<size_t>(to - from);
   if (n == 0) return;
   content_octets_ += n;
@@ -36,7 +36,7 @@ void DataScanner::EndLine(uint64_t line_octets) {
 
 DataScanner::Result DataScanner::Scan(std::string_view chunk,
                                       std::string* out) {
-  SMTP_CHECK(state_ != State::kDone);
+  CHECK(state_ != State::kDone);
   const char* const begin = chunk.data();
   const char* const end = begin + chunk.size();
   const char* p = begin;
@@ -139,7 +139,7 @@ DataScanner::Result DataScanner::Scan(std::string_view chunk,
         break;
 
       case State::kDone:
-        SMTP_CHECK(false);
+        CHECK(false);
         break;
     }
   }
@@ -151,7 +151,7 @@ DataScanner::Result DataScanner::Scan(std::string_view chunk,
 }
 
 Reply DataScanner::ReplyFor(uint32_t errors) {
-  SMTP_CHECK(errors != 0);
+  CHECK(errors != 0);
   if ((errors & kTooBig) != 0) {
     return {552, "5.3.4", "Message size exceeds fixed maximum message size"};
   }

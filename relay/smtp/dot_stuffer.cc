@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "relay/smtp/check.h"
+#include "base/check.h"
 #include "relay/smtp/line_break.h"
 
 namespace ringpost::smtp {
@@ -63,7 +63,7 @@ void DotStuffer::Append(std::string_view chunk, std::string* out) {
       }
 
       case State::kCr:
-        SMTP_CHECK(p == run);
+        CHECK(p == run);
         if (*p == '\n') {
           ++p;
         } else {

@@ -2,13 +2,13 @@
 
 #include "relay/smtp/reply.h"
 
-#include "relay/smtp/check.h"
+#include "base/check.h"
 
 namespace ringpost::smtp {
 
 void AppendReply(const Reply& reply, std::string* out) {
-  SMTP_CHECK(reply.code >= 200);
-  SMTP_CHECK(reply.code <= 599);
+  CHECK(reply.code >= 200);
+  CHECK(reply.code <= 599);
   const char digits[4] = {static_cast<char>('0' + reply.code / 100),
                           static_cast<char>('0' + reply.code / 10 % 10),
                           static_cast<char>('0' + reply.code % 10), ' '};

@@ -9,7 +9,7 @@
 
 #include <utility>
 
-#include "relay/smtp/check.h"
+#include "base/check.h"
 
 namespace ringpost::smtp {
 namespace {
@@ -143,7 +143,7 @@ ReplyParser::Result ReplyParser::Parse(std::string_view input,
       return {Status::kError, i};
     }
     if (final) {
-      SMTP_CHECK(pending_.line_count > 0);
+      CHECK(pending_.line_count > 0);
       // Scalars copied, text swapped: both strings keep their storage.
       out->code = pending_.code;
       out->has_enhanced = pending_.has_enhanced;

@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "relay/server/session.h"
+#include "relay/inbound/session.h"
 #include "relay/smtp/command_parser.h"
 #include "tests/fuzz/fuzz_input.h"
 

@@ -4,9 +4,9 @@
 // more Parts (SMTP transactions) queued in parts_ in wire order; a reply
 // always belongs to the front Part. Lock-step and pipelined modes have one
 // Part on the wire at a time; streaming mode writes Parts back to back.
-#include "relay/client/smtp_client.h"
+#include "relay/outbound/smtp_client.h"
 
-#include <cassert>
+#include "base/check.h"
 #include <utility>
 
 #include "relay/smtp/dot_stuffer.h"
@@ -164,7 +164,7 @@ void SmtpClient::OnReply(const smtp::ServerReply& reply) {
 }
 
 void SmtpClient::OnPartReply(const smtp::ServerReply& reply) {
-  assert(!parts_.empty());
+  CHECK(!parts_.empty());
   // 421 answers any command when the server is about to close: everything
   // in flight ends here, with that reply.
   if (reply.code == 421) return EndWithReply(reply);
@@ -335,8 +335,8 @@ bool SmtpClient::CheckLocally(const Transaction& txn, Message* msg) {
 }
 
 void SmtpClient::Begin(const Transaction& txn) {
-  assert(can_begin());
-  assert(!txn.recipients.empty());
+  CHECK(can_begin());
+  CHECK(!txn.recipients.empty());
   // A pooled Message keeps its vectors' and strings' capacity.
   Message* msg = NewMessage();
   msg->txn = txn;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
-#include "relay/delivery_log.h"
+#include "relay/delivery/delivery_log.h"
 
 namespace ringpost {
 namespace {

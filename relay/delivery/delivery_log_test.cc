@@ -2,7 +2,7 @@
 // end at a page's end), records identical to a plain reference formatter and
 // within their bound, and when the log's batches are written (size, age,
 // force).
-#include "relay/delivery_log.h"
+#include "relay/delivery/delivery_log.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "relay/client/smtp_client.h"
+#include "relay/outbound/smtp_client.h"
 
 namespace ringpost::client {
 namespace {

@@ -1,5 +1,5 @@
 // delivery_log.cc — see delivery_log.h.
-#include "relay/delivery_log.h"
+#include "relay/delivery/delivery_log.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
+#include "base/check.h"
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -20,7 +20,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "relay/server/session.h"
+#include "relay/inbound/session.h"
 
 namespace ringpost {
 namespace {
@@ -322,7 +322,7 @@ char* WriteLogRecord(const LogRecord& r, char* out) {
   w.Put(",\"event_at\":");
   w.Time(r.event_at_ms, &event_cache);
   w.Put("}\n");
-  assert(static_cast<size_t>(w.end() - out) <= MaxLogRecordSize(r) - kStoreSlack);
+  CHECK(static_cast<size_t>(w.end() - out) <= MaxLogRecordSize(r) - kStoreSlack);
   return w.end();
 }
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "relay/shard.h"
+#include "relay/shard/shard.h"
 
 namespace ringpost {
 namespace {

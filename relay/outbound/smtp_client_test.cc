@@ -1,7 +1,7 @@
 // smtp_client_test.cc — the outbound state machine against scripted server
 // replies: pipelined and lock-step transactions, per-recipient outcomes,
 // failures at every step, dot-stuffing, and lost connections.
-#include "relay/client/smtp_client.h"
+#include "relay/outbound/smtp_client.h"
 
 #include <string>
 

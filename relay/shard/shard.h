@@ -30,15 +30,15 @@
 #include "dns/resolv_conf.h"
 #include "dns/resolver.h"
 #include "queue/spool.h"
-#include "relay/client/smtp_client.h"
+#include "relay/outbound/smtp_client.h"
 #include "relay/config/config.h"
-#include "relay/delivery_log.h"
+#include "relay/delivery/delivery_log.h"
 #include "relay/runtime/free_list.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/spsc_ring.h"
 #include "relay/runtime/stream.h"
-#include "relay/server/session.h"
-#include "relay/uring_spool_io.h"
+#include "relay/inbound/session.h"
+#include "relay/shard/uring_spool_io.h"
 
 namespace ringpost {
 

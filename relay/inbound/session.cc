@@ -1,5 +1,5 @@
 // session.cc — see session.h.
-#include "relay/server/session.h"
+#include "relay/inbound/session.h"
 
 #include <time.h>
 

@@ -1,5 +1,5 @@
 // shard.cc — see shard.h for the path of a message through the shards.
-#include "relay/shard.h"
+#include "relay/shard/shard.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cassert>
+#include "base/check.h"
 #include <cstring>
 #include <cstdio>
 #include <random>
@@ -1389,9 +1389,9 @@ void Shard::HandleOutcomes(DeliveryJob* job, const std::string& peer,
 }
 
 void Shard::ApplyOutcome(Message* msg, uint32_t rcpt, uint8_t kind) {
-  assert(msg->origin == index_);
+  CHECK(msg->origin == index_);
   spool_->MarkDone(msg->locator, rcpt, kind);
-  assert(msg->remaining > 0);
+  CHECK(msg->remaining > 0);
   if (--msg->remaining == 0) FreeMessage(msg);
 }
 

@@ -1,7 +1,7 @@
 // session_test.cc — the inbound state machine driven byte by byte: replies,
 // pipelining, strict line endings, smuggling, limits, relay control and the
 // rule that 250 follows the spool commit, never precedes it.
-#include "relay/server/session.h"
+#include "relay/inbound/session.h"
 
 #include <cstdio>
 #include <deque>
