@@ -1,0 +1,93 @@
+// relay/delivery/message.h — the plain data a message's path passes along:
+// a spooled Message (owned by its origin shard) and a DeliveryJob (the
+// recipients of one message for one domain, on the shard that owns that
+// domain). Every owner may include this file; it includes no owner.
+//
+// Ownership, across threads:
+//   - A Message lives on its origin shard (relay/inbound/intake) from the
+//     spool's commit until its last recipient has a final outcome. Owner
+//     shards read only its immutable fields (everything but `remaining`,
+//     the list links and `submitter`) while they hold a job for it.
+//   - A DeliveryJob belongs to exactly one shard at a time: made by the
+//     origin, handed through a cross-shard ring to the domain's owner
+//     (relay/delivery/scheduler), finished (recycled) there.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "queue/spool.h"
+#include "relay/runtime/timer_wheel.h"
+
+namespace ringpost {
+
+namespace delivery {
+class Scheduler;
+}
+
+// Whoever submitted a message and waits for the spool's answer (an inbound
+// connection). Told exactly once.
+class CommitListener {
+ public:
+  virtual void Committed(absl::Status status, uint64_t id) = 0;
+
+ protected:
+  ~CommitListener() = default;
+};
+
+struct Message {
+  uint64_t id = 0;
+  int origin = 0;
+  queue::MessageLocator locator;
+  std::string sender;
+  std::vector<std::string> recipients;
+  std::string content;
+  int64_t queued_at_ms = 0;  // wall clock
+  bool eight_bit = false;
+  bool smtputf8 = false;
+  uint32_t remaining = 0;        // recipients without a final outcome (origin only)
+  uint64_t accounted_bytes = 0;  // counted in the origin's queued bytes
+  CommitListener* submitter = nullptr;  // until its commit reports
+  Message* prev = nullptr;  // the origin's list of live messages
+  Message* next = nullptr;
+
+  // Back to the defaults, keeping the strings' storage (for recycling).
+  void Reset() {
+    id = 0;
+    origin = 0;
+    locator = {};
+    sender.clear();
+    recipients.clear();
+    content.clear();
+    queued_at_ms = 0;
+    eight_bit = false;
+    smtputf8 = false;
+    remaining = 0;
+    accounted_bytes = 0;
+    submitter = nullptr;
+    prev = next = nullptr;
+  }
+};
+
+struct DeliveryJob {
+  delivery::Scheduler* owner = nullptr;  // the scheduler whose queues hold it
+  Message* message = nullptr;
+  std::string domain;            // lowercase
+  std::vector<uint32_t> rcpts;   // indices into message->recipients
+  uint32_t attempts = 0;
+  bool expire_at_retry = false;  // the retry timer was cut short by max_age
+  runtime::Timer retry_timer;
+
+  // Back to the defaults, keeping the vectors' storage (for recycling).
+  void Reset() {
+    owner = nullptr;
+    message = nullptr;
+    rcpts.clear();
+    attempts = 0;
+    expire_at_retry = false;
+  }
+};
+
+}  // namespace ringpost
