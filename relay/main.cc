@@ -162,9 +162,13 @@ int main(int argc, char* argv[]) {
             servers.ok() ? "none listed" : std::string(servers.status().message()).c_str());
   }
 
-  for (int i = 0; i < shared->shards * shared->shards; ++i) {
-    shared->rings.push_back(std::make_unique<ringpost::Shared::Ring>());
-  }
+  shared->switchboard = std::make_unique<ringpost::shard::Switchboard>(
+      shared->shards, c.cross_shard_ring_entries);
+  fprintf(stderr,
+          "ringpost: cross-shard rings: %zu entries x %d pairs x %zu bytes = %.1f MiB\n",
+          c.cross_shard_ring_entries, shared->shards * (shared->shards - 1),
+          sizeof(ringpost::shard::CrossItem),
+          static_cast<double>(shared->switchboard->ring_bytes()) / (1024.0 * 1024.0));
   std::vector<std::unique_ptr<ringpost::Shard>> shards;
   for (int i = 0; i < shared->shards; ++i) {
     shards.push_back(std::make_unique<ringpost::Shard>(shared.get(), i));

@@ -111,6 +111,8 @@ struct Config {
   absl::Duration max_age = absl::Hours(24 * 5);  // Postfix maximal_queue_lifetime
   uint64_t max_message_size = uint64_t{50} << 20;
   uint64_t max_queue_memory = uint64_t{1} << 30;  // queued bodies in memory
+  size_t cross_shard_ring_entries = 1024;  // TEMP until the config branch lands
+  size_t max_cross_shard_backlog = 65536;   // TEMP
 
   std::string tls_cert;  // PEM paths; both or neither
   std::string tls_key;

@@ -32,6 +32,8 @@ class Scheduler;
 class CommitListener {
  public:
   virtual void Committed(absl::Status status, uint64_t id) = 0;
+  // The client's address, for the delivery log's Reception records.
+  virtual const std::string& peer() const = 0;
 
  protected:
   ~CommitListener() = default;

@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "relay/shard/shard.h"
+#include "relay/inbound/client_counter.h"
 
-namespace ringpost {
+namespace ringpost::inbound {
 namespace {
 
 std::string Address(int i) {
@@ -70,4 +70,4 @@ TEST(ClientCounter, ConcurrentShardsNeverExceedTheLimit) {
 }
 
 }  // namespace
-}  // namespace ringpost
+}  // namespace ringpost::inbound

@@ -1,0 +1,98 @@
+// router.cc — see router.h.
+#include "relay/delivery/router.h"
+
+#include <string>
+
+namespace ringpost::delivery {
+
+Router::Router(const Config* config, int shard, runtime::Loop* loop, dns::MxCache* mx_cache,
+               dns::MxSource* mx, RouterHost* host)
+    : config_(config),
+      shard_(shard),
+      loop_(loop),
+      mx_cache_(mx_cache),
+      mx_(mx),
+      host_(host),
+      route_sites_(config->routes.size(), nullptr) {}
+
+Router::~Router() = default;
+
+void Router::FreeWaiting() {
+  for (DeliveryJob* job : waiting_dns_) delete job;  // their callbacks never run
+  waiting_dns_.clear();
+}
+
+void Router::Route(DeliveryJob* job) {
+  if (draining_) return host_->Drop(job);
+  const std::vector<ringpost::Route>& routes = config_->routes;
+  const ringpost::Route* route = nullptr;
+  for (const ringpost::Route& r : routes) {
+    if (r.domain == job->domain) {
+      route = &r;
+      break;
+    }
+  }
+  if (route == nullptr) {
+    for (const ringpost::Route& r : routes) {
+      if (r.domain == "*") {
+        route = &r;
+        break;
+      }
+    }
+  }
+  if (route != nullptr) {
+    outbound::Site*& known = route_sites_[static_cast<size_t>(route - routes.data())];
+    if (known == nullptr) {
+      const std::string key = route->host + ":" + std::to_string(route->port);
+      const std::string literal = route->host.find(':') != std::string::npos
+                                      ? "[" + route->host + "]:" + std::to_string(route->port)
+                                      : key;
+      auto addr = runtime::ParseHostPort(literal);
+      if (!addr.ok()) {
+        return host_->RouteFailed(job, Status{451, "4.4.4"},
+                                  "route host " + route->host + " is not an IP address literal");
+      }
+      const std::vector<sockaddr_storage> addrs = {*addr};
+      known = host_->Destination(key, &addrs);
+    }
+    return host_->Enqueue(known, job);
+  }
+  if (mx_cache_ == nullptr) {
+    return host_->RouteFailed(
+        job, Status{451, "4.4.4"},
+        "no route to " + job->domain + ": no --route for it and no DNS server configured");
+  }
+  // MX lookup through the shared cache: a hit answers now; a miss calls
+  // back on this shard once the (single) lookup for the name finishes.
+  waiting_dns_.insert(job);
+  dns::MxResultPtr hit = mx_cache_->Lookup(
+      shard_, job->domain, loop_->now_ms(), mx_, [this, job](dns::MxResultPtr r) {
+        waiting_dns_.erase(job);
+        Resolved(job, *r);
+      });
+  if (hit != nullptr) {
+    waiting_dns_.erase(job);
+    Resolved(job, *hit);
+  }
+}
+
+void Router::Resolved(DeliveryJob* job, const dns::MxResult& r) {
+  if (draining_) return host_->Drop(job);
+  if (r.status != dns::MxStatus::kOk) {
+    // Permanent (NXDOMAIN 5.1.2, null MX 5.1.10, mail loop 5.4.6) bounces;
+    // temporary (SERVFAIL, timeout) is retried with backoff.
+    return host_->RouteFailed(
+        job, DnsFailureStatus(r.status == dns::MxStatus::kPermanent, r.code, r.enhanced), r.text);
+  }
+  std::vector<sockaddr_storage> addrs;
+  for (const dns::MxHost& h : r.hosts) {
+    for (const sockaddr_storage& a : h.addresses) addrs.push_back(a);
+  }
+  if (addrs.empty()) {
+    return host_->RouteFailed(job, Status{451, "4.4.3"},
+                              "no address for the MX hosts of " + job->domain);
+  }
+  host_->Enqueue(host_->Destination(r.site_key, &addrs), job);
+}
+
+}  // namespace ringpost::delivery

@@ -1,0 +1,81 @@
+// relay/delivery/router.h — where a job goes: from its domain to a
+// destination (a site of the connection pool) with delivery addresses.
+//
+//   1. A --route for the domain, else the "*" route (a smarthost): its
+//      host (an IP literal) and port. A route's site, once made, is
+//      remembered: no key built or looked up per message.
+//   2. Otherwise the domain's MX through the process-wide MX cache: a hit
+//      answers now; a miss calls back on this shard when the single lookup
+//      for the name finishes. The answer's addresses (MX preference order)
+//      go to the site named by the answer's site key.
+//   3. No route and no DNS server, no address for the MX hosts, a route
+//      host that is not an IP literal, or a DNS failure: the job gets a
+//      status for every recipient (delivery::DnsFailureStatus for DNS).
+//
+// It knows no shard and no pool: it answers through RouterHost.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "dns/mx.h"
+#include "dns/mx_cache.h"
+#include "relay/config/config.h"
+#include "relay/delivery/message.h"
+#include "relay/delivery/outcome_policy.h"
+#include "relay/runtime/loop.h"
+#include "relay/runtime/stream.h"
+
+namespace ringpost::outbound {
+struct Site;
+}
+
+namespace ringpost::delivery {
+
+class RouterHost {
+ public:
+  // The destination named `key`, made on first use; with `addrs`, its
+  // addresses (in delivery order) become those when they differ.
+  virtual outbound::Site* Destination(std::string_view key,
+                                      const std::vector<sockaddr_storage>* addrs) = 0;
+  virtual void Enqueue(outbound::Site* site, DeliveryJob* job) = 0;
+  // The job cannot be routed now (or ever): `status` for every recipient.
+  virtual void RouteFailed(DeliveryJob* job, const Status& status, std::string_view text) = 0;
+  // Draining: the job is dropped (the spool keeps its message).
+  virtual void Drop(DeliveryJob* job) = 0;
+
+ protected:
+  ~RouterHost() = default;
+};
+
+class Router {
+ public:
+  // `mx_cache` and `mx` are null when no DNS server is configured.
+  Router(const Config* config, int shard, runtime::Loop* loop, dns::MxCache* mx_cache,
+         dns::MxSource* mx, RouterHost* host);
+  ~Router();
+
+  void Route(DeliveryJob* job);
+  void StartDrain() { draining_ = true; }
+  // After the loop stopped: frees the jobs whose MX lookup never answered.
+  void FreeWaiting();
+
+ private:
+  void Resolved(DeliveryJob* job, const dns::MxResult& r);
+
+  const Config* config_;
+  int shard_;
+  runtime::Loop* loop_;
+  dns::MxCache* mx_cache_;
+  dns::MxSource* mx_;
+  RouterHost* host_;
+  std::vector<outbound::Site*> route_sites_;  // per config routes entry, once known
+  absl::flat_hash_set<DeliveryJob*> waiting_dns_;  // jobs whose MX lookup runs
+  bool draining_ = false;
+};
+
+}  // namespace ringpost::delivery

@@ -1,0 +1,183 @@
+// scheduler.cc — see scheduler.h.
+#include "relay/delivery/scheduler.h"
+
+#include "base/check.h"
+
+namespace ringpost::delivery {
+
+Scheduler::Scheduler(const Config* config, int shard, runtime::Loop* loop, DeliveryLog* log,
+                     runtime::FreeList<DeliveryJob>* jobs, SchedulerHost* host)
+    : config_(config),
+      loop_(loop),
+      log_(log),
+      jobs_(jobs),
+      host_(host),
+      random_state_(0x9E3779B97F4A7C15ull * static_cast<uint64_t>(shard + 1)) {
+  retry_.retry_min_ms = absl::ToInt64Milliseconds(config->retry_min);
+  retry_.retry_max_ms = absl::ToInt64Milliseconds(config->retry_max);
+  retry_.max_age_ms = absl::ToInt64Milliseconds(config->max_age);
+}
+
+Scheduler::~Scheduler() = default;
+
+// SplitMix64: jitter needs spread, not secrecy.
+uint64_t Scheduler::NextRandom() {
+  uint64_t z = (random_state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void Scheduler::Take(DeliveryJob* job) {
+  if (draining_) return Drop(job);
+  job->owner = this;
+  job->retry_timer.context = job;
+  job->retry_timer.callback = [](runtime::Timer* t) {
+    auto* j = static_cast<DeliveryJob*>(t->context);
+    j->owner->RetryDue(j);
+  };
+  host_->Route(job);
+}
+
+void Scheduler::RetryDue(DeliveryJob* job) {
+  scheduled_.erase(job);
+  if (draining_) return Drop(job);
+  // Retries are never scheduled past a message's expiry, so max_age holds
+  // even for mail that no attempt reaches (docs/configuration.md).
+  if (job->expire_at_retry || Expired(job->message->queued_at_ms, loop_->wall_ms(), retry_)) {
+    return ExpireJob(job);
+  }
+  host_->Route(job);
+}
+
+void Scheduler::Drop(DeliveryJob* job) { delete job; }
+
+void Scheduler::Recycle(DeliveryJob* job) {
+  jobs_->Give(std::unique_ptr<DeliveryJob>(job), [](DeliveryJob& j) { j.Reset(); });
+}
+
+void Scheduler::FreeScheduled() {
+  for (DeliveryJob* job : scheduled_) {
+    loop_->timers().Disarm(&job->retry_timer);
+    delete job;
+  }
+  scheduled_.clear();
+}
+
+// A log record about one recipient of `job`, with what every record says.
+LogRecord Scheduler::JobRecord(const DeliveryJob& job, uint32_t rcpt, int64_t now) const {
+  const Message* msg = job.message;
+  LogRecord r;
+  r.id = msg->id;
+  r.sender = msg->sender;
+  r.recipient = msg->recipients[rcpt];
+  r.domain = job.domain;
+  r.attempt = job.attempts;
+  r.size = msg->content.size();
+  r.queued_at_ms = msg->queued_at_ms;
+  r.event_at_ms = now;
+  return r;
+}
+
+// Turns `r` into the recipient's Expiration record and counts it.
+void Scheduler::Expire(LogRecord& r) {
+  r.type = LogEvent::kExpiration;
+  r.code = 0;
+  r.enhanced = "4.4.7";
+  r.response = "message expired: not delivered within max_age";
+  expired_.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Sends finals_ to the message's origin. The message must not be touched
+// after its last final outcome is sent: the origin may free it at once.
+void Scheduler::SendFinals(Message* msg) {
+  for (const auto& [rcpt, kind] : finals_) host_->SendOutcome(msg, rcpt, kind);
+}
+
+void Scheduler::ExpireJob(DeliveryJob* job) {
+  const int64_t now = loop_->wall_ms();
+  finals_.clear();
+  for (uint32_t rcpt : job->rcpts) {
+    LogRecord r = JobRecord(*job, rcpt, now);
+    Expire(r);
+    log_->Add(r);
+    finals_.emplace_back(rcpt, queue::kOutcomeExpired);
+  }
+  Message* msg = job->message;
+  Recycle(job);
+  SendFinals(msg);
+}
+
+void Scheduler::Fail(DeliveryJob* job, const Status& status, std::string_view text) {
+  std::vector<client::RecipientOutcome> outcomes(job->rcpts.size());
+  for (auto& o : outcomes) {
+    o.code = status.code;
+    o.enhanced = status.enhanced;
+    o.text = std::string(text);
+  }
+  Outcomes(job, "", outcomes);
+}
+
+void Scheduler::Outcomes(DeliveryJob* job, std::string_view peer,
+                         std::vector<client::RecipientOutcome>& outcomes) {
+  CHECK(outcomes.size() == job->rcpts.size());
+  Message* msg = job->message;
+  const int64_t now = loop_->wall_ms();
+  ++job->attempts;
+  Attempt attempt;
+  attempt.number = job->attempts;
+  attempt.queued_at_ms = msg->queued_at_ms;
+  attempt.now_ms = now;
+  const uint64_t random = NextRandom();  // one draw per attempt: one retry time per job
+  Decision retry_at;
+  std::vector<uint32_t> retry;  // rarely used: allocates only on failures
+  finals_.clear();
+  for (size_t k = 0; k < job->rcpts.size(); ++k) {
+    const uint32_t rcpt = job->rcpts[k];
+    const client::RecipientOutcome& o = outcomes[k];
+    LogRecord r = JobRecord(*job, rcpt, now);
+    r.peer = peer;
+    r.code = o.code;
+    r.enhanced = o.enhanced;
+    r.response = o.text;
+    const Decision d = Decide(o.code, attempt, retry_, random);
+    switch (d.action) {
+      case Action::kDelivered:
+        r.type = LogEvent::kDelivery;
+        finals_.emplace_back(rcpt, queue::kOutcomeDelivered);
+        delivered_.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case Action::kBounce:
+        r.type = LogEvent::kBounce;
+        finals_.emplace_back(rcpt, queue::kOutcomeBounced);
+        bounced_.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case Action::kExpire:
+        r.type = LogEvent::kTransientFailure;
+        log_->Add(r);  // the failed attempt that ended it
+        Expire(r);
+        finals_.emplace_back(rcpt, queue::kOutcomeExpired);
+        break;
+      case Action::kRetry:
+        r.type = LogEvent::kTransientFailure;
+        retry.push_back(rcpt);
+        retry_at = d;
+        deferred_.fetch_add(1, std::memory_order_relaxed);
+        break;
+    }
+    log_->Add(r);
+  }
+  if (retry.empty()) {
+    Recycle(job);
+  } else {
+    job->rcpts = std::move(retry);
+    job->expire_at_retry = retry_at.expire_at_retry;
+    const int64_t delay = retry_at.retry_at_ms - now;
+    scheduled_.insert(job);
+    loop_->timers().Arm(&job->retry_timer,
+                        loop_->now_ms() + static_cast<uint64_t>(delay > 0 ? delay : 0));
+  }
+  SendFinals(msg);
+}
+
+}  // namespace ringpost::delivery

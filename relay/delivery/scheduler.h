@@ -1,0 +1,99 @@
+// relay/delivery/scheduler.h — the owner shard's side of a job's life:
+// from its arrival (through a cross-shard ring) to the final outcome of
+// each of its recipients.
+//
+//   Take → the router (host->Route) → the pool → Outcomes, per attempt:
+//   each recipient's reply goes through the outcome policy (Decide):
+//     delivered / bounced / expired → the delivery log, and a final
+//       outcome sent back to the message's origin shard (host->SendOutcome),
+//       which journals it;
+//     retry → the delivery log (TransientFailure); the recipients left wait
+//       on the job's retry timer, then go to the router again — or expire,
+//       when max_age cut the wait short.
+//   A job the router cannot route (Fail) is an attempt like any other.
+//
+// While draining, work that would start a delivery is dropped: the spool
+// keeps the message for the next start, and no final outcome (which would
+// have to reach its origin before that shard stops) can come of it.
+//
+// The random source of the backoff jitter is this object's own generator,
+// seeded per shard, passed to the policy as a parameter.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "relay/config/config.h"
+#include "relay/delivery/delivery_log.h"
+#include "relay/delivery/message.h"
+#include "relay/delivery/outcome_policy.h"
+#include "relay/outbound/smtp_client.h"
+#include "relay/runtime/free_list.h"
+#include "relay/runtime/loop.h"
+
+namespace ringpost::delivery {
+
+class SchedulerHost {
+ public:
+  // Sends `job` on to the router (Router::Route).
+  virtual void Route(DeliveryJob* job) = 0;
+  // A recipient's final outcome (queue::kOutcome*), for its origin shard.
+  virtual void SendOutcome(Message* msg, uint32_t rcpt, uint8_t kind) = 0;
+
+ protected:
+  ~SchedulerHost() = default;
+};
+
+class Scheduler {
+ public:
+  Scheduler(const Config* config, int shard, runtime::Loop* loop, DeliveryLog* log,
+            runtime::FreeList<DeliveryJob>* jobs, SchedulerHost* host);
+  ~Scheduler();
+
+  // A job for a domain this shard owns.
+  void Take(DeliveryJob* job);
+  // An attempt ended: one outcome per job->rcpts (`peer`: who answered).
+  void Outcomes(DeliveryJob* job, std::string_view peer,
+                std::vector<client::RecipientOutcome>& outcomes);
+  // The attempt ended before any server answered: `status` for all.
+  void Fail(DeliveryJob* job, const Status& status, std::string_view text);
+  // Draining: the job is dropped (the spool keeps the message).
+  void Drop(DeliveryJob* job);
+
+  void StartDrain() { draining_ = true; }
+  // After the loop stopped: frees the jobs waiting on retry timers.
+  void FreeScheduled();
+
+  uint64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
+  uint64_t bounced() const { return bounced_.load(std::memory_order_relaxed); }
+  uint64_t deferred() const { return deferred_.load(std::memory_order_relaxed); }
+  uint64_t expired() const { return expired_.load(std::memory_order_relaxed); }
+
+ private:
+  void RetryDue(DeliveryJob* job);
+  void ExpireJob(DeliveryJob* job);
+  LogRecord JobRecord(const DeliveryJob& job, uint32_t rcpt, int64_t now) const;
+  void Expire(LogRecord& r);
+  void SendFinals(Message* msg);
+  void Recycle(DeliveryJob* job);  // done with it: no timer armed
+  uint64_t NextRandom();
+
+  const Config* config_;
+  runtime::Loop* loop_;
+  DeliveryLog* log_;
+  runtime::FreeList<DeliveryJob>* jobs_;
+  SchedulerHost* host_;
+  RetrySettings retry_;
+  uint64_t random_state_;
+  absl::flat_hash_set<DeliveryJob*> scheduled_;  // jobs waiting on retry timers
+  std::vector<std::pair<uint32_t, uint8_t>> finals_;  // (rcpt, outcome), scratch
+  bool draining_ = false;
+  std::atomic<uint64_t> delivered_{0}, bounced_{0}, deferred_{0}, expired_{0};
+};
+
+}  // namespace ringpost::delivery

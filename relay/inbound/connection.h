@@ -1,0 +1,124 @@
+// relay/inbound/connection.h — one client's SMTP connection on a shard: a
+// runtime::Stream (bytes on the ring) driving a server::Session (the SMTP
+// state machine), with the connection's timers and flow control.
+//
+// It knows no shard. Finished messages go to a SubmitPort; the commit's
+// answer comes back through CommitListener::Committed; refusals are written
+// to the delivery log; when the connection is gone it tells its owner
+// (relay/inbound/server), which counts and limits connections.
+//
+// Timers (RFC 5321 4.5.3.2): idle_timeout restarts when a command arrives
+// (not on each byte: a client trickling one command a byte at a time is
+// cut), and on every read inside message content; session_timeout caps the
+// whole connection. While a message waits for the spool, the idle timer
+// waits too.
+//
+// Flow control: a session holding too much pipelined input pauses reading
+// (PauseInput); so does a client that does not read its replies (more than
+// kMaxQueuedReplyBytes queued), until they have left.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "relay/delivery/delivery_log.h"
+#include "relay/delivery/message.h"
+#include "relay/inbound/session.h"
+#include "relay/inbound/submit_port.h"
+#include "relay/runtime/loop.h"
+#include "relay/runtime/stream.h"
+
+namespace ringpost::inbound {
+
+class Connection;
+
+// What every inbound connection of one shard shares.
+struct ConnectionContext {
+  runtime::Loop* loop = nullptr;
+  const server::SessionLimits* limits = nullptr;
+  std::string hostname;
+  uint64_t idle_timeout_ms = 0;
+  uint64_t session_timeout_ms = 0;
+  SubmitPort* submit = nullptr;
+  DeliveryLog* log = nullptr;
+};
+
+class ConnectionOwner {
+ public:
+  // The connection is gone (closed, and no commit outstanding); it frees
+  // itself right after this returns.
+  virtual void ConnectionClosed(Connection* conn) = 0;
+
+ protected:
+  ~ConnectionOwner() = default;
+};
+
+class Connection final : public runtime::StreamHandler,
+                         public server::SessionHost,
+                         public CommitListener {
+ public:
+  Connection(const ConnectionContext* context, ConnectionOwner* owner, int fd, std::string ip,
+             bool relay_allowed);
+
+  void Start();
+  // Refuses a connection over a limit with `reply` (a 421) and closes.
+  void Refuse(std::string_view reply);
+  // Server shutdown: 421 at the next opportunity, then close.
+  void Shutdown() { session_.Shutdown(); }
+  // Final close at the end of a drain.
+  void Abort();
+
+  bool awaiting_commit() const { return commits_pending_ > 0; }
+  const std::string& ip() const { return ip_; }
+  bool refused() const { return refused_; }
+
+  // StreamHandler
+  void OnStreamData(std::string_view data) override;
+  void OnStreamClosed(int error) override;
+  void OnStreamDrained() override;
+
+  // SessionHost
+  std::string& Output() override { return stream_ != nullptr ? stream_->output() : sink_; }
+  void OutputReady() override;
+  uint64_t NewMessageId() override { return context_->submit->NewMessageId(); }
+  std::unique_ptr<server::IncomingMessage> NewIncomingMessage() override {
+    return context_->submit->NewIncomingMessage();
+  }
+  absl::Status SpoolAvailable() override { return context_->submit->CanAccept(); }
+  void Submit(std::unique_ptr<server::IncomingMessage> message) override;
+  void CloseAfterOutput() override;
+  void PauseInput() override;
+  void ResumeInput() override;
+  int64_t WallClockMs() override { return context_->loop->wall_ms(); }
+  void OnRejected(std::string_view sender, std::string_view recipient, int code,
+                  std::string_view enhanced, std::string_view text) override;
+
+  // CommitListener: the spool answered for a message this connection submitted.
+  void Committed(absl::Status status, uint64_t id) override;
+  const std::string& peer() const override { return ip_; }
+
+ private:
+  static constexpr size_t kMaxQueuedReplyBytes = 256 * 1024;
+
+  void UpdateReading();
+  void ArmIdle();
+  void OnIdleTimeout();
+  void Destroy();
+
+  const ConnectionContext* context_;
+  ConnectionOwner* owner_;
+  std::string ip_;
+  runtime::Stream* stream_;
+  server::Session session_;
+  runtime::Timer idle_timer_;
+  uint64_t session_deadline_ms_ = 0;
+  std::string sink_;  // output after the stream is gone
+  int commits_pending_ = 0;  // messages handed to the spool, not yet answered
+  bool session_paused_ = false;  // the session holds too much pipelined input
+  bool output_paused_ = false;   // the client does not read its replies
+  bool closed_ = false;
+  bool refused_ = false;
+};
+
+}  // namespace ringpost::inbound

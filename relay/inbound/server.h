@@ -1,0 +1,60 @@
+// relay/inbound/server.h — the SMTP server side of one shard: its listening
+// sockets (SO_REUSEPORT, multishot accept), the connections it accepted, and
+// the connection limits (max_connections across the process,
+// max_connections_per_client per address, both counted exactly across
+// shards), refused with a 421 before the session starts.
+//
+// Drain: StartDrain closes the listeners and asks every session to end
+// with 421 at its next opportunity (a message being received is finished
+// first); AbortAll closes what is left at the end.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "relay/config/config.h"
+#include "relay/inbound/client_counter.h"
+#include "relay/inbound/connection.h"
+#include "relay/runtime/stream.h"
+
+namespace ringpost::inbound {
+
+class Server final : public ConnectionOwner {
+ public:
+  // `clients` and `connections` are shared by every shard's Server.
+  Server(const Config* config, ConnectionContext context, ClientCounter* clients,
+         std::atomic<int>* connections);
+  ~Server();
+
+  // Opens config->listen's sockets on the context's loop.
+  absl::Status Listen();
+  uint16_t port(size_t listener) const;
+  size_t connections() const { return conns_.size(); }
+
+  void StartDrain();
+  // Whether a connection still waits for the spool's answer.
+  bool AwaitingCommits() const;
+  bool empty() const { return conns_.empty(); }
+  void AbortAll();
+
+  void ConnectionClosed(Connection* conn) override;
+
+ private:
+  void Accept(int fd);
+
+  const Config* config_;
+  ConnectionContext context_;
+  ClientCounter* clients_;
+  std::atomic<int>* connections_;
+  std::vector<std::unique_ptr<runtime::Listener>> listeners_;
+  std::vector<uint16_t> ports_;
+  absl::flat_hash_set<Connection*> conns_;
+  bool draining_ = false;
+};
+
+}  // namespace ringpost::inbound

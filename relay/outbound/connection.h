@@ -1,0 +1,123 @@
+// relay/outbound/connection.h — one pooled SMTP connection to a destination
+// address: a runtime::Stream (bytes on the ring) driving a
+// client::SmtpClient (the SMTP client state machine).
+//
+// It knows no shard and no queue: it asks its owner (relay/outbound/pool)
+// for the next job while the client has room for another transaction
+// (outbound_pipeline_depth with PIPELINING and CHUNKING, else one), reports
+// each transaction's per-recipient outcomes and, at the end, whether it ever
+// got past EHLO and why it closed.
+//
+// One timer per connection follows what the client waits for
+// (SmtpClient::waiting_for): each RFC 5321 4.5.3.2 reply timeout by phase,
+// data_block while the content is still leaving (restarted whenever it
+// makes progress), or connection_idle when nothing is outstanding.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "relay/config/config.h"
+#include "relay/delivery/message.h"
+#include "relay/outbound/smtp_client.h"
+#include "relay/runtime/loop.h"
+#include "relay/runtime/stream.h"
+
+namespace ringpost::outbound {
+
+class Connection;
+struct Site;
+
+class ConnectionOwner {
+ public:
+  // A job for `conn` now, or nullptr (then `conn` is parked until one comes).
+  virtual DeliveryJob* NextJob(Connection* conn) = 0;
+  // `conn` got past EHLO for the first time.
+  virtual void ConnectionReady(Connection* conn) = 0;
+  // One transaction ended; `outcomes` has one entry per job->rcpts.
+  virtual void TransactionDone(DeliveryJob* job, const std::string& peer,
+                               std::vector<client::RecipientOutcome>& outcomes) = 0;
+  // `conn` is gone (it frees itself right after). `ever_ready`: it got past
+  // EHLO; otherwise the address could not be used, for `reason`.
+  virtual void ConnectionClosed(Connection* conn, bool ever_ready,
+                                const client::RecipientOutcome& reason) = 0;
+  virtual bool draining() const = 0;
+
+ protected:
+  ~ConnectionOwner() = default;
+};
+
+// What every outbound connection of one shard shares.
+struct ConnectionContext {
+  runtime::Loop* loop = nullptr;
+  const Config* config = nullptr;
+  // Outbound EHLO name; empty: each connection names its own address as a
+  // literal (RFC 5321 4.1.4).
+  std::string helo_name;
+};
+
+class Connection final : public runtime::StreamHandler, public client::ClientHost {
+ public:
+  Connection(const ConnectionContext* context, ConnectionOwner* owner,
+             const sockaddr_storage& addr, size_t addr_index);
+  ~Connection();
+
+  void Connect();
+  // Takes jobs from the owner while the client has room for more; quits the
+  // connection at its message limit or when draining.
+  void Fill();
+  void Quit();
+  // Final close at the end of a drain; a connect in flight closes on arrival.
+  void Abort();
+
+  bool busy() const { return in_flight_ > 0; }
+  bool connecting() const { return connecting_; }
+  size_t addr_index() const { return addr_index_; }
+  size_t capacity() const { return client_.capacity(); }
+  bool parked = false;      // in its site's idle list
+  Site* site = nullptr;     // the owner's destination this connection serves
+
+  // ClientHost
+  std::string& Output() override { return stream_ != nullptr ? stream_->output() : sink_; }
+  void OutputReady() override;
+  void OnIdle() override;
+  void OnTransactionDone(void* cookie, std::vector<client::RecipientOutcome>& outcomes) override;
+  void OnSessionEnd(const client::RecipientOutcome& reason) override;
+
+  // StreamHandler
+  void OnStreamData(std::string_view data) override;
+  void OnStreamDrained() override;
+  void OnStreamClosed(int error) override;
+
+ private:
+  void Deliver(DeliveryJob* job);
+  void OnConnected(int fd);
+  void ArmTimer();
+  void OnTimer();
+  void Finish();
+
+  const ConnectionContext* context_;
+  ConnectionOwner* owner_;
+  client::SmtpClient client_;
+  runtime::Stream* stream_ = nullptr;
+  runtime::Timer timer_;
+  uint64_t sent_mark_ = 0;       // bytes sent when the data_block wait began
+  uint64_t armed_deadline_ = 0;  // of timer_, when armed
+  size_t in_flight_ = 0;  // transactions handed to the client, not yet done
+  size_t messages_ = 0;
+  bool connecting_ = false;
+  bool ever_ready_ = false;
+  bool aborted_ = false;
+  client::RecipientOutcome end_reason_;
+  client::Transaction txn_;
+  sockaddr_storage addr_ = {};
+  size_t addr_index_ = 0;  // which of the site's addresses
+  std::string peer_;       // the address connected to, for logs
+  std::string sink_;
+};
+
+}  // namespace ringpost::outbound

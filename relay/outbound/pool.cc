@@ -1,0 +1,193 @@
+// pool.cc — see pool.h.
+#include "relay/outbound/pool.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "base/check.h"
+#include "relay/delivery/outcome_policy.h"
+
+namespace ringpost::outbound {
+
+Pool::Pool(runtime::Loop* loop, const Config* config, int shards, std::string helo_name,
+           PoolHost* host)
+    : share_(std::max<size_t>(1, config->max_connections_per_destination /
+                                     static_cast<size_t>(shards))),
+      host_(host) {
+  context_.loop = loop;
+  context_.config = config;
+  context_.helo_name = std::move(helo_name);
+}
+
+Pool::~Pool() = default;
+
+Site* Pool::Destination(std::string_view key, const std::vector<sockaddr_storage>* addrs) {
+  auto it = sites_.find(absl::string_view(key.data(), key.size()));
+  if (it == sites_.end()) {
+    auto site = std::make_unique<Site>();
+    site->key = std::string(key);
+    it = sites_.emplace(site->key, std::move(site)).first;
+  }
+  Site* site = it->second.get();
+  // Addresses change only when the DNS does, so a refresh with the same
+  // ones keeps the position of the current one.
+  if (addrs != nullptr &&
+      (site->addrs.size() != addrs->size() ||
+       memcmp(site->addrs.data(), addrs->data(), addrs->size() * sizeof(sockaddr_storage)) !=
+           0)) {
+    site->addrs = *addrs;
+    site->current = 0;
+    site->failed_in_a_row = 0;
+  }
+  return site;
+}
+
+void Pool::Enqueue(Site* site, DeliveryJob* job) {
+  CHECK(!site->addrs.empty());
+  site->ready.push_back(job);
+  Kick(site);
+}
+
+void Pool::Kick(Site* site) {
+  if (draining_) return;
+  // Parked pooled connections first, then new ones up to the share.
+  while (!site->ready.empty() && !site->idle.empty()) {
+    Connection* conn = site->idle.back();
+    site->idle.pop_back();
+    conn->parked = false;
+    conn->Fill();
+  }
+  // One new connection per `capacity` waiting jobs (one per job for peers
+  // without PIPELINING and CHUNKING).
+  while (site->conns.size() < share_ &&
+         site->ready.size() > site->connecting * site->capacity) {
+    const size_t index = site->current % site->addrs.size();
+    auto* conn = new Connection(&context_, this, site->addrs[index], index);
+    conn->site = site;
+    site->conns.push_back(conn);
+    ++site->connecting;
+    conn->Connect();
+  }
+}
+
+DeliveryJob* Pool::NextJob(Connection* conn) {
+  Site* site = conn->site;
+  if (!site->ready.empty() && !draining_) {
+    DeliveryJob* job = site->ready.front();
+    site->ready.pop_front();
+    return job;
+  }
+  if (!conn->parked) {
+    conn->parked = true;
+    site->idle.push_back(conn);
+  }
+  return nullptr;
+}
+
+void Pool::ConnectionReady(Connection* conn) {
+  Site* site = conn->site;
+  site->capacity = conn->capacity();
+  if (site->connecting > 0) --site->connecting;
+  site->failed_in_a_row = 0;
+}
+
+void Pool::TransactionDone(DeliveryJob* job, const std::string& peer,
+                           std::vector<client::RecipientOutcome>& outcomes) {
+  host_->Outcomes(job, peer, outcomes);
+}
+
+void Pool::ConnectionClosed(Connection* conn, bool ever_ready,
+                            const client::RecipientOutcome& reason) {
+  Site* site = conn->site;
+  auto erase = [conn](std::vector<Connection*>& v) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v[i] == conn) {
+        v[i] = v.back();
+        v.pop_back();
+        return;
+      }
+    }
+  };
+  erase(site->conns);
+  erase(site->idle);
+  if (ever_ready) return Kick(site);
+  if (site->connecting > 0) --site->connecting;
+  // Concurrent attempts to the same address count as one failure.
+  if (site->conns.size() == site->connecting && site->current == conn->addr_index()) {
+    ++site->failed_in_a_row;
+    site->current = (site->current + 1) % site->addrs.size();
+  }
+  delivery::SiteState state;
+  state.addresses = site->addrs.size();
+  state.failed_in_a_row = site->failed_in_a_row;
+  state.connecting = site->connecting;
+  state.working = site->conns.size() - site->connecting;
+  switch (delivery::AfterConnectFailure(state)) {
+    case delivery::SiteAction::kKeepGoing:  // the working connections take the queue
+    case delivery::SiteAction::kWait:
+      return;
+    case delivery::SiteAction::kNextAddress:
+      return Kick(site);
+    case delivery::SiteAction::kDeferQueue:
+      // Retried with backoff instead of hammering a dead destination.
+      site->failed_in_a_row = 0;
+      return DeferQueue(site, reason);
+  }
+}
+
+void Pool::DeferQueue(Site* site, const client::RecipientOutcome& reason) {
+  const delivery::Status status = delivery::ConnectionFailureStatus(reason.code, reason.enhanced);
+  std::deque<DeliveryJob*> jobs;
+  jobs.swap(site->ready);
+  for (DeliveryJob* job : jobs) {
+    std::vector<client::RecipientOutcome> outcomes(job->rcpts.size());
+    for (auto& o : outcomes) {
+      o.code = status.code;
+      o.enhanced = status.enhanced;
+      o.text = reason.text;
+    }
+    host_->Outcomes(job, site->key, outcomes);
+  }
+}
+
+void Pool::StartDrain() {
+  draining_ = true;
+  for (auto& [key, site] : sites_) {
+    std::vector<Connection*> idle;
+    idle.swap(site->idle);
+    for (Connection* c : idle) c->Quit();
+  }
+}
+
+bool Pool::Busy() const {
+  for (const auto& [key, site] : sites_) {
+    for (const Connection* c : site->conns) {
+      if (c->busy()) return true;
+    }
+  }
+  return false;
+}
+
+bool Pool::HasConnections() const {
+  for (const auto& [key, site] : sites_) {
+    if (!site->conns.empty()) return true;
+  }
+  return false;
+}
+
+void Pool::AbortAll() {
+  for (auto& [key, site] : sites_) {
+    std::vector<Connection*> conns = site->conns;
+    for (Connection* c : conns) c->Abort();
+  }
+}
+
+void Pool::FreeQueued() {
+  for (auto& [key, site] : sites_) {
+    for (DeliveryJob* job : site->ready) delete job;
+    site->ready.clear();
+  }
+}
+
+}  // namespace ringpost::outbound

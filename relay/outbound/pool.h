@@ -1,0 +1,101 @@
+// relay/outbound/pool.h — the destinations one shard owns and their
+// connection pools.
+//
+// A Site is one destination: a route's host, or the set of MX hosts a
+// domain resolves to (domains whose MX hosts resolve to the same addresses
+// share one site: one queue, one pool, one set of limits). It holds the
+// ready queue of jobs, the connections (working, parked idle, connecting)
+// and the delivery addresses in order (MX preference, then address order).
+//
+// Kick: parked connections take waiting jobs first; new connections open
+// while jobs wait beyond what the connecting ones will carry (a peer with
+// PIPELINING and CHUNKING carries outbound_pipeline_depth transactions per
+// connection), up to this shard's share of max_connections_per_destination
+// (every shard may own domains that route to the same address, so each gets
+// an equal share: the total holds).
+//
+// Failover (RFC 5321 5.1): a connection that cannot be used (refused, timed
+// out, an error greeting) moves the site to its next address; once every
+// address failed in a row, the jobs waiting are deferred with a temporary
+// status (delivery::AfterConnectFailure and ConnectionFailureStatus decide).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "relay/config/config.h"
+#include "relay/delivery/message.h"
+#include "relay/outbound/connection.h"
+#include "relay/runtime/loop.h"
+
+namespace ringpost::outbound {
+
+struct Site {
+  std::string key;  // route "host:port", or the MX site key
+  std::vector<sockaddr_storage> addrs;
+  size_t current = 0;          // new connections go to addrs[current]
+  size_t failed_in_a_row = 0;  // addresses that failed since one worked
+  size_t capacity = 1;         // transactions per connection, learned from EHLO
+  std::deque<DeliveryJob*> ready;
+  std::vector<Connection*> conns;
+  std::vector<Connection*> idle;
+  size_t connecting = 0;
+};
+
+class PoolHost {
+ public:
+  // One transaction (or a deferral of the site's queue) ended for `job`;
+  // `outcomes` has one entry per job->rcpts. The job is the host's now.
+  virtual void Outcomes(DeliveryJob* job, const std::string& peer,
+                        std::vector<client::RecipientOutcome>& outcomes) = 0;
+
+ protected:
+  ~PoolHost() = default;
+};
+
+class Pool final : public ConnectionOwner {
+ public:
+  Pool(runtime::Loop* loop, const Config* config, int shards, std::string helo_name,
+       PoolHost* host);
+  ~Pool();
+
+  // The site named `key`, made on first use. With `addrs`, its addresses
+  // become those when they differ (a changed DNS answer restarts failover).
+  Site* Destination(std::string_view key, const std::vector<sockaddr_storage>* addrs);
+  void Enqueue(Site* site, DeliveryJob* job);
+
+  // Drain: parked connections quit; no job starts from here on.
+  void StartDrain();
+  bool Busy() const;  // a transaction is in flight
+  bool HasConnections() const;
+  void AbortAll();
+  // After the loop stopped: frees the jobs still queued.
+  void FreeQueued();
+
+  // ConnectionOwner
+  DeliveryJob* NextJob(Connection* conn) override;
+  void ConnectionReady(Connection* conn) override;
+  void TransactionDone(DeliveryJob* job, const std::string& peer,
+                       std::vector<client::RecipientOutcome>& outcomes) override;
+  void ConnectionClosed(Connection* conn, bool ever_ready,
+                        const client::RecipientOutcome& reason) override;
+  bool draining() const override { return draining_; }
+
+ private:
+  void Kick(Site* site);
+  void DeferQueue(Site* site, const client::RecipientOutcome& reason);
+
+  ConnectionContext context_;
+  size_t share_;  // this shard's share of max_connections_per_destination
+  PoolHost* host_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Site>> sites_;
+  bool draining_ = false;
+};
+
+}  // namespace ringpost::outbound
