@@ -1,6 +1,6 @@
 // queue/spool_benchmark_round.h — a benchmark message and one round of a
 // spool commit benchmark, shared by queue/spool_benchmark.cc
-// (BlockingSpoolIo) and relay/shard/uring_spool_io_benchmark.cc (io_uring).
+// (BlockingSpoolIo) and relay/spool/uring_spool_io_benchmark.cc (io_uring).
 #pragma once
 
 #include <cstddef>

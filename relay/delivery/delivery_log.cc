@@ -20,7 +20,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "relay/inbound/session.h"
+#include "queue/message_id.h"
 
 namespace ringpost {
 namespace {
@@ -244,8 +244,8 @@ class Writer {
     p_ = std::to_chars(p_, p_ + kMaxNumberChars, v).ptr;
   }
   void MessageId(uint64_t id) {
-    server::WriteMessageId(id, p_);
-    p_ += server::kMessageIdChars;
+    queue::WriteMessageId(id, p_);
+    p_ += queue::kMessageIdChars;
   }
 
   void JsonString(std::string_view s) { p_ = WriteJsonString(p_, s); }

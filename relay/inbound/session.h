@@ -236,11 +236,4 @@ class Session {
   const char* bdat_error_text_ = "";
 };
 
-// The printed form of a message ID ("queued as ...", logs): 16 hex digits.
-inline constexpr size_t kMessageIdChars = 16;
-// Writes the 16 digits to out[0..15]; no allocation (hot path).
-void WriteMessageId(uint64_t id, char* out);
-void AppendMessageId(uint64_t id, std::string* out);
-std::string FormatMessageId(uint64_t id);
-
 }  // namespace ringpost::server

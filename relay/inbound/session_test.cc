@@ -1,6 +1,7 @@
 // session_test.cc — the inbound state machine driven byte by byte: replies,
 // pipelining, strict line endings, smuggling, limits, relay control and the
 // rule that 250 follows the spool commit, never precedes it.
+#include "queue/message_id.h"
 #include "relay/inbound/session.h"
 
 #include <cstdio>
@@ -205,7 +206,7 @@ TEST(MessageId, SixteenUppercaseHexDigits) {
                       uint64_t{0xFEDCBA9876543210}, ~uint64_t{0}, uint64_t{0xA0B0C0D0E0F09}}) {
     char want[17];
     snprintf(want, sizeof(want), "%016llX", static_cast<unsigned long long>(id));
-    EXPECT_EQ(FormatMessageId(id), want);
+    EXPECT_EQ(queue::FormatMessageId(id), want);
   }
   uint64_t x = 0x9E3779B97F4A7C15;
   for (int i = 0; i < 1000; ++i) {
@@ -214,7 +215,7 @@ TEST(MessageId, SixteenUppercaseHexDigits) {
     x ^= x << 17;
     char want[17];
     snprintf(want, sizeof(want), "%016llX", static_cast<unsigned long long>(x));
-    ASSERT_EQ(FormatMessageId(x), want);
+    ASSERT_EQ(queue::FormatMessageId(x), want);
   }
 }
 

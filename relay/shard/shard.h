@@ -45,7 +45,7 @@
 #include "relay/runtime/free_list.h"
 #include "relay/runtime/loop.h"
 #include "relay/shard/cross_shard.h"
-#include "relay/shard/uring_spool_io.h"
+#include "relay/spool/uring_spool_io.h"
 
 namespace ringpost {
 

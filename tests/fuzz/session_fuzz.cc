@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "queue/message_id.h"
 #include "relay/inbound/session.h"
 #include "relay/smtp/command_parser.h"
 #include "tests/fuzz/fuzz_input.h"
@@ -275,7 +276,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::vector<std::string> queued = CheckReplies(r->output);
     FUZZ_CHECK(queued.size() == r->committed_ok.size());
     for (size_t i = 0; i < queued.size(); ++i) {
-      FUZZ_CHECK(queued[i] == ringpost::server::FormatMessageId(r->committed_ok[i]));
+      FUZZ_CHECK(queued[i] == ringpost::queue::FormatMessageId(r->committed_ok[i]));
     }
   }
   // Same replies (code and enhanced code; the "queued as" lines in full)

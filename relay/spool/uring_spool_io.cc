@@ -1,5 +1,5 @@
 // uring_spool_io.cc — see uring_spool_io.h.
-#include "relay/shard/uring_spool_io.h"
+#include "relay/spool/uring_spool_io.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

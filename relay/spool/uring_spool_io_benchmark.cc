@@ -1,4 +1,4 @@
-// relay/shard/uring_spool_io_benchmark.cc — the commit path as the relay runs it:
+// relay/spool/uring_spool_io_benchmark.cc — the commit path as the relay runs it:
 // Spool::AppendMessage encodes N records, one Flush hands the batch to
 // UringSpoolIo (O_DIRECT + RWF_DSYNC where the file system allows it), the
 // loop runs until the write completed, then every recipient is marked done
@@ -29,7 +29,7 @@
 #include "queue/spool.h"
 #include "queue/spool_benchmark_round.h"
 #include "relay/runtime/loop.h"
-#include "relay/shard/uring_spool_io.h"
+#include "relay/spool/uring_spool_io.h"
 
 namespace ringpost {
 namespace {

@@ -5,7 +5,7 @@
 // the writes themselves, byte-exact: copied data and buffers from
 // NewWriteBuffer at unaligned offsets, a reopened file, a failed write, the
 // bound on pooled buffers.
-#include "relay/shard/uring_spool_io.h"
+#include "relay/spool/uring_spool_io.h"
 
 #include <fcntl.h>
 #include <stdio.h>
