@@ -15,7 +15,8 @@
 namespace ringpost::runtime {
 namespace {
 
-using Ring = SpscRing<uint64_t, 4096>;
+using Ring = SpscRing<uint64_t>;
+constexpr size_t kCapacity = 4096;
 constexpr size_t kMaxBatch = 256;
 
 // Pops exactly `total` items, in batches of `batch` (1 = TryPop).
@@ -40,7 +41,7 @@ void Consume(Ring* ring, uint64_t total, size_t batch, std::atomic<uint64_t>* ch
 void BM_Handoff(benchmark::State& state) {
   const size_t batch = static_cast<size_t>(state.range(0));
   const uint64_t total = static_cast<uint64_t>(state.max_iterations) * batch;
-  auto ring = std::make_unique<Ring>();
+  auto ring = std::make_unique<Ring>(kCapacity);
   std::atomic<uint64_t> checksum{0};
   // The consumer takes exactly what the producer will push; iterations are
   // fixed below so the totals agree.
@@ -74,7 +75,7 @@ BENCHMARK(BM_Handoff)->Arg(256)->Iterations(78'125)->UseRealTime();
 
 void BM_SingleThreadPushPop(benchmark::State& state) {
   // Uncontended cost of one push + one pop (both indices cached locally).
-  auto ring = std::make_unique<Ring>();
+  auto ring = std::make_unique<Ring>(kCapacity);
   uint64_t v = 0;
   uint64_t out = 0;
   for (auto _ : state) {

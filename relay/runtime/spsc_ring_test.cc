@@ -1,5 +1,5 @@
 // spsc_ring_test.cc — SpscRing semantics on one thread (full, empty,
-// wraparound, batches) and a two-thread stress test that hands over 10M
+// wraparound, batches, capacity chosen at run time and CHECKed) and a two-thread stress test that hands over 10M
 // sequence numbers and checks order and completeness within a time bound.
 
 #include "relay/runtime/spsc_ring.h"
@@ -18,7 +18,7 @@ namespace ringpost::runtime {
 namespace {
 
 TEST(SpscRingTest, EmptyRingPopsNothing) {
-  SpscRing<int, 8> ring;
+  SpscRing<int> ring(8);
   int out = -1;
   EXPECT_TRUE(ring.Empty());
   EXPECT_EQ(ring.SizeApprox(), 0u);
@@ -30,7 +30,7 @@ TEST(SpscRingTest, EmptyRingPopsNothing) {
 }
 
 TEST(SpscRingTest, FillsToCapacityThenRefuses) {
-  SpscRing<int, 8> ring;
+  SpscRing<int> ring(8);
   for (int i = 0; i < 8; i++) EXPECT_TRUE(ring.TryPush(i)) << i;
   EXPECT_FALSE(ring.TryPush(99));
   EXPECT_EQ(ring.SizeApprox(), 8u);
@@ -51,7 +51,7 @@ TEST(SpscRingTest, FillsToCapacityThenRefuses) {
 }
 
 TEST(SpscRingTest, WrapsAroundManyTimesInOrder) {
-  SpscRing<uint32_t, 4> ring;
+  SpscRing<uint32_t> ring(4);
   uint32_t next_push = 0;
   uint32_t next_pop = 0;
   ASSERT_TRUE(ring.TryPush(next_push++));  // keep one item carried over
@@ -70,7 +70,7 @@ TEST(SpscRingTest, WrapsAroundManyTimesInOrder) {
 }
 
 TEST(SpscRingTest, BatchesArePartialWhenNearlyFullAndWrap) {
-  SpscRing<int, 8> ring;
+  SpscRing<int> ring(8);
   int in[16];
   for (int i = 0; i < 16; i++) in[i] = i;
   EXPECT_EQ(ring.TryPushBatch(in, 5), 5u);
@@ -89,7 +89,7 @@ TEST(SpscRingTest, BatchesArePartialWhenNearlyFullAndWrap) {
 }
 
 TEST(SpscRingTest, MixedSingleAndBatchKeepsFifo) {
-  SpscRing<uint64_t, 16> ring;
+  SpscRing<uint64_t> ring(16);
   uint64_t pushed = 0;
   uint64_t popped = 0;
   for (int round = 0; round < 5000; round++) {
@@ -122,7 +122,7 @@ struct Message {
 };
 
 TEST(SpscRingTest, StructPayload) {
-  SpscRing<Message, 2> ring;
+  SpscRing<Message> ring(2);
   EXPECT_TRUE(ring.TryPush(Message{1, 2, 3}));
   EXPECT_TRUE(ring.TryPush(Message{4, 5, 6}));
   EXPECT_FALSE(ring.TryPush(Message{7, 8, 9}));
@@ -133,6 +133,40 @@ TEST(SpscRingTest, StructPayload) {
   EXPECT_EQ(m.flags, 3u);
 }
 
+TEST(SpscRingTest, CapacityIsChosenAtRunTime) {
+  for (size_t capacity : {size_t{2}, size_t{64}, size_t{16384}}) {
+    SpscRing<uint64_t> ring(capacity);
+    EXPECT_EQ(ring.capacity(), capacity);
+    // Fills exactly to the capacity given, wrapping twice.
+    for (int lap = 0; lap < 2; lap++) {
+      for (size_t i = 0; i < capacity; i++) ASSERT_TRUE(ring.TryPush(i)) << i;
+      EXPECT_FALSE(ring.TryPush(0));
+      EXPECT_EQ(ring.SizeApprox(), capacity);
+      uint64_t out = 0;
+      for (size_t i = 0; i < capacity; i++) {
+        ASSERT_TRUE(ring.TryPop(&out));
+        ASSERT_EQ(out, i);
+      }
+      EXPECT_TRUE(ring.Empty());
+    }
+  }
+}
+
+TEST(SpscRingTest, MemoryBytesCountsObjectAndSlots) {
+  using Ring = SpscRing<uint64_t>;
+  EXPECT_EQ(Ring::MemoryBytes(16384), sizeof(Ring) + 16384 * sizeof(uint64_t));
+  // Two cache lines (one per side), whatever the capacity.
+  EXPECT_EQ(sizeof(Ring), 2 * kCacheLineBytes);
+  static_assert(Ring::MemoryBytes(2) < Ring::MemoryBytes(4));
+}
+
+TEST(SpscRingDeathTest, CapacityMustBeAPowerOfTwoOfAtLeastTwo) {
+  EXPECT_DEATH(SpscRing<int> ring(0), "CHECK failed: capacity >= kMinCapacity");
+  EXPECT_DEATH(SpscRing<int> ring(1), "CHECK failed: capacity >= kMinCapacity");
+  EXPECT_DEATH(SpscRing<int> ring(12), "CHECK failed: \\(capacity & \\(capacity - 1\\)\\) == 0");
+  EXPECT_DEATH(SpscRing<int> ring(size_t{1} << 32), "CHECK failed: capacity <= kMaxCapacity");
+}
+
 // Two threads: the producer pushes 0..kItems-1 (mixing single pushes and
 // batches), the consumer checks that it sees exactly that sequence. Both
 // give up at a deadline so a bug fails the test instead of hanging it.
@@ -140,8 +174,8 @@ template <bool kBatched>
 void RunTwoThreadSequence() {
   constexpr uint64_t kItems = 10'000'000;
   constexpr size_t kBatch = 32;
-  using Ring = SpscRing<uint64_t, 1024>;
-  auto ring = std::make_unique<Ring>();
+  using Ring = SpscRing<uint64_t>;
+  auto ring = std::make_unique<Ring>(1024);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(25);
   std::atomic<bool> timed_out{false};
 

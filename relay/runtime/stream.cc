@@ -5,104 +5,114 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-#include "base/check.h"
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <utility>
 
-#include <charconv>
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 
 namespace ringpost::runtime {
 
 Stream::Stream(Loop* loop, int fd, StreamHandler* handler)
     : loop_(loop), fd_(fd), handler_(handler) {
   CHECK(fd >= 0);
+  CHECK(handler != nullptr);
 }
 
 Stream::~Stream() {
-  CHECK(inflight_ == 0);
+  CHECK(lifecycle_ == Lifecycle::kClosed);
+  CHECK(released_);
+  CHECK(recv_ == RecvOp::kIdle);
+  CHECK(!send_in_flight_);
+  CHECK(!in_handler_);
   CHECK(!deferred_queued());
 }
 
 void Stream::Start() { ArmRecv(); }
 
+// Receive op: Idle -> Armed, when reading is wanted on an open stream.
 void Stream::ArmRecv() {
-  if (recv_armed_ || paused_ || closing_) return;
+  if (recv_ != RecvOp::kIdle || paused_ || !open_or_draining()) return;
   io_uring_sqe* sqe = loop_->Sqe(&recv_done_);
   io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = loop_->buffer_group();
-  recv_armed_ = true;
-  ++inflight_;
+  recv_ = RecvOp::kArmed;
+}
+
+// Receive op: Armed -> Cancelling, one cancel per receive. A queued re-arm
+// (RearmQueued) needs none: RunDeferred sees paused_ or Closing and stays
+// Idle.
+void Stream::CancelRecv() {
+  if (recv_ != RecvOp::kArmed) return;
+  io_uring_sqe* sqe = loop_->Sqe(static_cast<Completion*>(nullptr));
+  io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&recv_done_), 0);
+  recv_ = RecvOp::kCancelling;
 }
 
 void Stream::OnRecv(int32_t res, uint32_t flags) {
-  const bool more = (flags & IORING_CQE_F_MORE) != 0;
+  DCHECK(recv_in_kernel());
   if (res > 0) {
     bytes_in_ += static_cast<uint64_t>(res);
     std::string_view data = loop_->BufferData(res, flags);
-    if (!released_ && !closing_) {
-      ++inflight_;  // keep *this alive across the handler
+    // No data once Closing, nor to a handler that let go (while Draining).
+    if (open_or_draining() && !released_) {
+      in_handler_ = true;
       handler_->OnStreamData(data);
-      --inflight_;
+      in_handler_ = false;
     }
   }
   loop_->ReturnBuffer(flags);
-  if (!more) {
-    recv_armed_ = false;
-    --inflight_;
-    if (closing_) {
-      // Cancelled by IssueClose.
-    } else if (res == -ENOBUFS) {
-      // Every buffer is in use: backpressure. Re-arm when some come back.
-      want_rearm_ = true;
-      waiting_buffers_ = true;
-      loop_->DeferUntilBuffers(this);
-    } else if (res == 0) {
-      close_error_ = 0;  // orderly close by the peer
-      IssueClose();
-    } else if (res == -ECANCELED) {
-      // Only PauseReading cancels a receive; reading may have resumed
-      // before the cancellation arrived.
-      if (!paused_) {
-        want_rearm_ = true;
-        loop_->Defer(this);
-      }
-    } else if (res < 0) {
-      close_error_ = res;
-      IssueClose();
-    } else if (!paused_) {
-      want_rearm_ = true;
-      loop_->Defer(this);
-    }
-  }
+  if (!(flags & IORING_CQE_F_MORE)) OnRecvEnded(res);
   MaybeFree();
 }
 
+// The multishot receive's final completion: Armed/Cancelling -> Idle, then
+// on to RearmQueued or Closing depending on why it ended.
+void Stream::OnRecvEnded(int32_t res) {
+  recv_ = RecvOp::kIdle;
+  if (!open_or_draining()) return;  // cancelled by IssueClose
+  if (res == 0) return IssueClose(0);  // orderly close by the peer
+  // ENOBUFS: every buffer is in use (backpressure); ECANCELED: only
+  // PauseReading cancels a receive of an open stream, and reading may have
+  // resumed before the cancellation arrived.
+  if (res < 0 && res != -ENOBUFS && res != -ECANCELED) return IssueClose(res);
+  if (paused_) return;
+  recv_ = RecvOp::kRearmQueued;
+  if (res == -ENOBUFS) {
+    loop_->DeferUntilBuffers(this);
+  } else {
+    loop_->Defer(this);
+  }
+}
+
 void Stream::Write(std::string_view data) {
-  if (closing_ || close_after_send_) return;
+  if (lifecycle_ != Lifecycle::kOpen) return;
   out_.append(data);
   Flush();
 }
 
 void Stream::Flush() {
-  if (!out_.empty() && !send_inflight_) loop_->Defer(this);
+  if (!out_.empty() && !send_in_flight_) loop_->Defer(this);
 }
 
 void Stream::RunDeferred() {
-  waiting_buffers_ = false;
-  if (want_rearm_) {
-    want_rearm_ = false;
-    ArmRecv();
+  if (recv_ == RecvOp::kRearmQueued) {
+    recv_ = RecvOp::kIdle;
+    ArmRecv();  // stays Idle when paused or closing by now
   }
-  if (!send_inflight_ && !out_.empty() && !closing_) IssueSend();
-  if (close_after_send_ && !send_inflight_ && out_.empty()) IssueClose();
+  if (open_or_draining() && !send_in_flight_ && !out_.empty()) IssueSend();
+  if (lifecycle_ == Lifecycle::kDraining && !send_in_flight_ && out_.empty()) {
+    IssueClose(0);
+  }
   MaybeFree();
 }
 
 void Stream::IssueSend() {
-  CHECK(!send_inflight_);
+  DCHECK(!send_in_flight_);
+  DCHECK(open_or_draining());
   if (sent_ == sending_.size()) {
     sending_.clear();
     sent_ = 0;
@@ -113,33 +123,32 @@ void Stream::IssueSend() {
   io_uring_sqe* sqe = loop_->Sqe(&send_done_);
   io_uring_prep_send(sqe, fd_, sending_.data() + sent_, sending_.size() - sent_,
                      MSG_NOSIGNAL);
-  send_inflight_ = true;
-  ++inflight_;
+  send_in_flight_ = true;
 }
 
 void Stream::OnSend(int32_t res, uint32_t) {
-  send_inflight_ = false;
-  --inflight_;
+  DCHECK(send_in_flight_);
+  send_in_flight_ = false;
   if (res < 0) {
-    if (!closing_) {
-      close_error_ = res;
+    if (open_or_draining()) {
       out_.clear();
-      IssueClose();
+      IssueClose(res);
     }
     MaybeFree();
     return;
   }
   bytes_out_ += static_cast<uint64_t>(res);
   sent_ += static_cast<size_t>(res);
-  if (!closing_) {
+  if (open_or_draining()) {
     if (sent_ < sending_.size() || !out_.empty()) {
       IssueSend();  // short send: continue where it stopped
-    } else if (close_after_send_) {
-      IssueClose();
-    } else if (!released_) {
-      ++inflight_;  // keep *this alive across the handler
+    } else if (lifecycle_ == Lifecycle::kDraining) {
+      IssueClose(0);
+    } else {
+      DCHECK(!released_);  // Release() in Open starts Closing
+      in_handler_ = true;
       handler_->OnStreamDrained();
-      --inflight_;
+      in_handler_ = false;
     }
   }
   MaybeFree();
@@ -148,79 +157,73 @@ void Stream::OnSend(int32_t res, uint32_t) {
 void Stream::PauseReading() {
   if (paused_) return;
   paused_ = true;
-  if (recv_armed_) {
-    io_uring_sqe* sqe = loop_->Sqe(static_cast<Completion*>(nullptr));
-    io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&recv_done_), 0);
-  }
+  CancelRecv();  // a queued re-arm finds paused_ set and stays Idle
 }
 
 void Stream::ResumeReading() {
   if (!paused_) return;
   paused_ = false;
-  want_rearm_ = true;
-  loop_->Defer(this);
-}
-
-void Stream::Close() {
-  if (closing_) return;
-  close_after_send_ = true;
-  if (!send_inflight_ && out_.empty()) {
-    IssueClose();
-  } else {
+  // Idle: re-arm at the end of the turn. Cancelling: the final completion
+  // re-arms. Armed cannot be (paused cancels it); RearmQueued already is.
+  if (recv_ == RecvOp::kIdle && open_or_draining()) {
+    recv_ = RecvOp::kRearmQueued;
     loop_->Defer(this);
   }
 }
 
-void Stream::Abort(int error) {
-  if (closing_) return;
-  close_error_ = error;
-  out_.clear();
-  IssueClose();
+// Lifecycle: Open -> Draining (output queued or in flight) or Open -> Closing.
+void Stream::Close() {
+  if (lifecycle_ != Lifecycle::kOpen) return;
+  if (!send_in_flight_ && out_.empty()) return IssueClose(0);
+  lifecycle_ = Lifecycle::kDraining;
+  loop_->Defer(this);
 }
 
-void Stream::IssueClose() {
-  if (close_issued_) return;
-  close_issued_ = true;
-  closing_ = true;
-  if (recv_armed_) {
-    io_uring_sqe* sqe = loop_->Sqe(static_cast<Completion*>(nullptr));
-    io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&recv_done_), 0);
-  }
+// Lifecycle: Open/Draining -> Closing, dropping queued output.
+void Stream::Abort(int error) {
+  if (!open_or_draining()) return;
+  out_.clear();
+  IssueClose(error);
+}
+
+// Lifecycle: Open/Draining -> Closing, the only way in.
+void Stream::IssueClose(int error) {
+  CHECK(open_or_draining());
+  lifecycle_ = Lifecycle::kClosing;
+  close_error_ = error;
+  if (recv_ == RecvOp::kRearmQueued) recv_ = RecvOp::kIdle;
+  CancelRecv();
   // shutdown() first so a send still in flight ends and the peer sees FIN.
   io_uring_sqe* sqe = loop_->Sqe(static_cast<Completion*>(nullptr));
   io_uring_prep_shutdown(sqe, fd_, SHUT_RDWR);
   sqe->flags |= IOSQE_IO_HARDLINK;  // close even when shutdown fails
   sqe = loop_->Sqe(&close_done_);
   io_uring_prep_close(sqe, fd_);
-  ++inflight_;
 }
 
+// Lifecycle: Closing -> Closed.
 void Stream::OnClose(int32_t, uint32_t) {
-  --inflight_;
-  fd_closed_ = true;
-  Closed(close_error_);
+  CHECK(lifecycle_ == Lifecycle::kClosing);
+  lifecycle_ = Lifecycle::kClosed;
+  if (!released_) {
+    in_handler_ = true;
+    handler_->OnStreamClosed(close_error_);
+    in_handler_ = false;
+  }
   MaybeFree();
 }
 
-void Stream::Closed(int error) {
-  if (notified_) return;
-  notified_ = true;
-  if (!released_) {
-    ++inflight_;
-    handler_->OnStreamClosed(error);
-    --inflight_;
-  }
-}
-
+// Ownership: Owned -> Released, once.
 void Stream::Release() {
+  CHECK(!released_);
   released_ = true;
-  if (!close_issued_ && !close_after_send_) IssueClose();
+  if (lifecycle_ == Lifecycle::kOpen) IssueClose(0);
   MaybeFree();
 }
 
 void Stream::MaybeFree() {
-  if (released_ && fd_closed_ && inflight_ == 0 && !deferred_queued() &&
-      !waiting_buffers_) {
+  if (released_ && lifecycle_ == Lifecycle::kClosed && recv_ == RecvOp::kIdle &&
+      !send_in_flight_ && !in_handler_ && !deferred_queued()) {
     delete this;
   }
 }

@@ -11,6 +11,75 @@
 // frees itself once no operation is in flight. After OnStreamClosed the
 // handler receives no further calls.
 //
+// State. A Stream's state is four independent parts, each a one-byte field
+// compared in one instruction:
+//
+//   lifecycle  (Lifecycle)   where the connection is on its way to closed;
+//   ownership  (released_)   whether the handler still owns the stream;
+//   reading    (paused_)     whether the handler wants data;
+//   receive op (RecvOp)      what the multishot receive is doing in the kernel;
+// plus `send_in_flight_`, true while the one send is in the kernel.
+//
+// Lifecycle (only forward, never back; the enum is declared in this order):
+//
+//   Open     --Close() with output queued or in flight------------> Draining
+//   Open     --Close() with nothing queued; Abort(e); Release();
+//              peer FIN; receive or send error---------------------> Closing
+//   Draining --last byte sent; Abort(e); peer FIN; receive or
+//              send error; (Release() does not end draining)--------> Closing
+//   Closing  --close completion: OnStreamClosed unless released----> Closed
+//
+//   call          Open           Draining        Closing / Closed
+//   Write         queues         ignored         ignored
+//   Close         see above      no-op           no-op
+//   Abort(e)      -> Closing     -> Closing      no-op
+//   Release       -> Closing     stays           stays (once, in any state)
+//   Pause/Resume  legal in every state (see Reading)
+//
+//   Open      Write/Flush queue output; data goes to OnStreamData; a send
+//             that empties the queue calls OnStreamDrained.
+//   Draining  Close() was called with output still queued or in flight:
+//             Write is ignored, queued output still leaves, data still goes
+//             to OnStreamData. closed() is still false.
+//   Closing   shutdown(SHUT_RDWR) + close are in the kernel (hard-linked:
+//             the close runs even when shutdown fails), the receive has been
+//             cancelled, queued output is not sent (Abort and send errors
+//             also drop it). Write, Close, Abort are no-ops; no handler
+//             calls. closed() is true from here on.
+//   Closed    the close completed; OnStreamClosed(error) was called once
+//             (unless released). Terminal.
+//   The error passed to OnStreamClosed is fixed at the Open/Draining ->
+//   Closing edge: 0 for Close(), Release() and the peer's FIN; Abort's
+//   argument; the failing receive's or send's negative errno.
+//
+// Ownership: Owned -> Released on Release(), exactly once (a second Release
+//   is a CHECK failure). Release() in Open starts Closing; in Draining the
+//   output still leaves first; in Closing or Closed it only hands over.
+//   Released implies lifecycle != Open. A released stream makes no handler
+//   calls and deletes itself when it is Closed with no operation in the
+//   kernel (receive, send, close) and no deferred work queued.
+//
+// Reading (orthogonal to the lifecycle: legal in every state):
+//   PauseReading() / ResumeReading() toggle `paused_` and are idempotent.
+//   Pausing cancels an armed receive; data the kernel delivered before the
+//   cancellation lands still reaches OnStreamData. While paused no receive
+//   is armed, so neither data nor the peer's FIN is noticed until
+//   ResumeReading(); then both are delivered in order.
+//
+// Receive op (follows from the reading intent and the lifecycle):
+//   Idle         --ArmRecv (Start, end of turn) in Open/Draining, not
+//                  paused--> Armed
+//   Armed        --PauseReading, or the edge to Closing: one cancel-->
+//                  Cancelling
+//   Armed|Cancelling --final completion (no IORING_CQE_F_MORE)--> Idle; then
+//                  res 0 (peer FIN): Closing(0); res < 0 other than ENOBUFS
+//                  and ECANCELED: Closing(res); otherwise, in Open/Draining
+//                  and not paused: RearmQueued (ENOBUFS: once buffers return)
+//   Idle         --ResumeReading in Open/Draining--> RearmQueued
+//   RearmQueued  --end of turn--> Idle, then ArmRecv
+//   RearmQueued  --the edge to Closing--> Idle
+//   So: paused => not Armed; Closing/Closed => Idle or Cancelling.
+//
 // Listener: a SO_REUSEPORT socket per loop with a multishot accept.
 // Connect(): socket + connect with a linked timeout, all through the ring.
 #pragma once
@@ -74,22 +143,33 @@ class Stream final : private Deferred {
   void set_retained_send_buffer(size_t bytes) { retained_send_buffer_ = bytes; }
 
   int fd() const { return fd_; }
-  bool closed() const { return closing_; }
+  // True from Closing on (not while Draining: see the state essay above).
+  bool closed() const { return lifecycle_ >= Lifecycle::kClosing; }
   size_t queued_bytes() const { return out_.size() + (sending_.size() - sent_); }
   uint64_t bytes_received() const { return bytes_in_; }
   uint64_t bytes_sent() const { return bytes_out_; }
 
  private:
+  // Declaration order is the order of the edges: a later state never goes
+  // back to an earlier one.
+  enum class Lifecycle : uint8_t { kOpen, kDraining, kClosing, kClosed };
+  enum class RecvOp : uint8_t { kIdle, kArmed, kCancelling, kRearmQueued };
+
   ~Stream();
   void RunDeferred() override;
   void ArmRecv();
+  void CancelRecv();
   void IssueSend();
-  void IssueClose();
+  void IssueClose(int error);
   void OnRecv(int32_t res, uint32_t flags);
+  void OnRecvEnded(int32_t res);
   void OnSend(int32_t res, uint32_t flags);
   void OnClose(int32_t res, uint32_t flags);
-  void Closed(int error);
   void MaybeFree();
+  bool open_or_draining() const { return lifecycle_ <= Lifecycle::kDraining; }
+  bool recv_in_kernel() const {
+    return recv_ == RecvOp::kArmed || recv_ == RecvOp::kCancelling;
+  }
 
   Loop* loop_;
   int fd_;
@@ -103,19 +183,13 @@ class Stream final : private Deferred {
   size_t retained_send_buffer_ = 64 * 1024;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
-  int inflight_ = 0;
-  bool recv_armed_ = false;
-  bool send_inflight_ = false;
-  bool paused_ = false;
-  bool want_rearm_ = false;
-  bool close_after_send_ = false;
-  bool closing_ = false;  // fd close issued or closed
-  bool close_issued_ = false;
-  bool notified_ = false;
-  bool fd_closed_ = false;
-  bool waiting_buffers_ = false;
-  bool released_ = false;
-  int close_error_ = 0;
+  int close_error_ = 0;  // for OnStreamClosed; set on the edge to Closing
+  Lifecycle lifecycle_ = Lifecycle::kOpen;
+  RecvOp recv_ = RecvOp::kIdle;
+  bool send_in_flight_ = false;
+  bool paused_ = false;       // reading: the handler wants no data now
+  bool released_ = false;     // ownership: the handler let go
+  bool in_handler_ = false;   // a handler call is on the stack: do not free
 };
 
 // Parses "1.2.3.4:25", "[::1]:25". Port 0 allowed.
