@@ -331,11 +331,12 @@ void Resolver::OnStreamBytes(ExchangeId id, std::string_view bytes, uint64_t now
 }
 
 void Resolver::OnReply(Query* q, Response reply, uint64_t now_ms) {
-  const std::string server = FormatSockaddr(options_.servers[q->server]);
   if (reply.partial && q->tcp) {
     // Truncated and unparseable over TCP: a broken server.
     ++stats_.server_errors;
-    NextAttempt(q, AnswerStatus::kServFail, server + " sent a truncated reply over TCP",
+    NextAttempt(q, AnswerStatus::kServFail,
+                FormatSockaddr(options_.servers[q->server]) +
+                    " sent a truncated reply over TCP",
                 now_ms);
     return;
   }
@@ -397,7 +398,9 @@ void Resolver::OnReply(Query* q, Response reply, uint64_t now_ms) {
     StartAttempt(q, q->server, q->tcp, false, now_ms);
     return;
   }
-  NextAttempt(q, AnswerStatus::kServFail, server + " answered " + RcodeText(reply.rcode),
+  NextAttempt(q, AnswerStatus::kServFail,
+              FormatSockaddr(options_.servers[q->server]) + " answered " +
+                  RcodeText(reply.rcode),
               now_ms);
 }
 
