@@ -19,7 +19,7 @@
 #include <new>
 
 #include "base/check.h"
-#include "relay/runtime/loop.h"
+#include "dns/clock.h"
 
 namespace ringpost::dns {
 
@@ -184,7 +184,7 @@ MxCache::MxCache(MxCacheOptions options) : options_(std::move(options)) {
   CHECK(options_.shards >= 1);
   CHECK(options_.shards <= 1024);
   CHECK(options_.min_ttl_s <= options_.max_ttl_s);
-  if (!options_.clock) options_.clock = runtime::MonotonicMs;
+  if (!options_.clock) options_.clock = MonotonicMs;
   if (options_.max_entries < kStripes) options_.max_entries = kStripes;
   stripe_capacity_ = (options_.max_entries + kStripes - 1) / kStripes;
   stripes_.reset(new Stripe[kStripes]);
@@ -192,7 +192,7 @@ MxCache::MxCache(MxCacheOptions options) : options_(std::move(options)) {
   inboxes_.reset(new Inbox[static_cast<size_t>(options_.shards)]);
   clock_hands_.assign(kStripes, 0);
   if (getrandom(&hash_seed_, sizeof(hash_seed_), GRND_NONBLOCK) != sizeof(hash_seed_)) {
-    hash_seed_ = runtime::MonotonicMs() * 0x9E3779B97F4A7C15ULL;
+    hash_seed_ = MonotonicMs() * 0x9E3779B97F4A7C15ULL;
   }
 }
 
@@ -405,7 +405,11 @@ void MxCache::Post(int from, int to, MxWaiter done, MxResultPtr value) {
   {
     std::lock_guard<std::mutex> lock(in.mu);
     in.items.emplace_back(std::move(done), std::move(value));
-    // seq_cst: pairs with the target loop's "sleeping" flag (Loop::Wake).
+    // seq_cst: the wake hook that follows reads whether the target thread
+    // sleeps, and that thread sets its own "about to sleep" flag before it
+    // reads HasCompletions() (a store-then-load on each side). With both
+    // sides sequentially consistent, at least one of them sees the other's
+    // store: either the target finds this item, or the hook sees it asleep.
     in.pending.store(true, std::memory_order_seq_cst);
   }
   if (to != from && wake_) wake_(from, to);

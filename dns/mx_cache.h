@@ -103,7 +103,7 @@ struct MxCacheOptions {
   uint32_t stale_retry_s = 30;    // failed refresh: serve stale, no query, this long
   size_t max_inflight = 4096;     // names being resolved at once
   size_t max_waiters = 4096;      // waiters per name
-  std::function<uint64_t()> clock;  // monotonic ms; default runtime::MonotonicMs
+  std::function<uint64_t()> clock;  // monotonic ms; default dns::MonotonicMs (dns/clock.h)
 };
 
 struct MxCacheStats {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "relay/runtime/loop.h"
+#include "dns/clock.h"
 
 namespace ringpost::dns {
 namespace {
@@ -392,7 +392,7 @@ TEST(MxCacheTest, SingleFlightAcrossThreadsCallsBackOnTheWaitersThread) {
     for (int i = 0; i < 10000 && !shard0_waiting.load(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    MxResultPtr r = cache.Lookup(1, "shared.test", runtime::MonotonicMs(), &source1,
+    MxResultPtr r = cache.Lookup(1, "shared.test", MonotonicMs(), &source1,
                                  [&](MxResultPtr r) {
                                    EXPECT_EQ(r->site_key, "site");
                                    callback_thread_1 = std::this_thread::get_id();
@@ -410,7 +410,7 @@ TEST(MxCacheTest, SingleFlightAcrossThreadsCallsBackOnTheWaitersThread) {
   });
 
   bool done0 = false;
-  EXPECT_EQ(cache.Lookup(0, "shared.test", runtime::MonotonicMs(), &source0,
+  EXPECT_EQ(cache.Lookup(0, "shared.test", MonotonicMs(), &source0,
                          [&](MxResultPtr) { done0 = true; }),
             nullptr);
   shard0_waiting.store(true);
@@ -448,7 +448,7 @@ TEST(MxCacheTest, TwoThreadsHammeringTheSameNames) {
     const auto me = std::this_thread::get_id();
     for (int i = 0; i < 20000; ++i) {
       const std::string name = "n" + std::to_string(i % 64) + ".test";
-      MxResultPtr r = cache.Lookup(shard, name, runtime::MonotonicMs(), &source,
+      MxResultPtr r = cache.Lookup(shard, name, MonotonicMs(), &source,
                                    [&, me](MxResultPtr r) {
                                      if (std::this_thread::get_id() != me) ++*wrong_thread;
                                      if (r->status == MxStatus::kOk) ++*resolved;

@@ -1,30 +1,23 @@
-// dns/resolver.cc — see resolver.h for the protocol rules.
+// dns/resolver.cc — see resolver.h for the protocol rules and the host
+// contract.
 //
 // Structure
 //   Query   one Resolve() call: the current name (changes when a CNAME chain
-//           leaves a reply), the attempt counter, the per-attempt timer and
-//           the caller's callback. Owned by the Resolver's list until it
-//           finishes; freed before its callback runs.
-//   Attempt one exchange with one server on one socket (UDP, or TCP after
-//           TC=1). Holds the socket and every buffer the kernel may still
-//           write into. When its query moves on (reply, timeout, failure)
-//           it is detached: it cancels what it has in the kernel and frees
-//           itself once the last of its operations completed, then closes
-//           its socket through the ring. So a late completion always finds
-//           its Attempt alive, and a Query never waits for the kernel.
+//           leaves a reply), the attempt counter, and the current attempt:
+//           its exchange id, server, transport, question and query ID, the
+//           strays it ignored and (TCP) the reply bytes gathered so far.
+//           Owned by queries_, keyed by the id of its live exchange; each
+//           new attempt ends the old exchange and re-keys the query.
+//           Freed before its callback is queued.
 //
 // Invariants
-//   - A Query has at most one attached Attempt (q->current), and that
-//     Attempt's query_ points back at it.
-//   - An Attempt is freed only when detached, with no operation in flight,
-//     and not inside one of its own completion handlers.
-//   - The per-attempt timer is armed exactly while the query is pending.
+//   - Every pending query has exactly one live exchange, between calls.
+//   - An exchange is ended (EndExchange) exactly once, before its query is
+//     re-keyed or freed.
+//   - No callback runs outside RunPending().
 #include "dns/resolver.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -32,12 +25,10 @@
 #include <utility>
 
 #include "base/check.h"
+#include "dns/address.h"
 
 namespace ringpost::dns {
 namespace {
-
-constexpr size_t kUdpBufferBytes = 4096;
-constexpr size_t kTcpMaxReply = 65535;
 
 bool SameEndpoint(const sockaddr_storage& a, socklen_t a_len,
                   const sockaddr_storage& b) {
@@ -57,8 +48,6 @@ bool SameEndpoint(const sockaddr_storage& a, socklen_t a_len,
   }
   return false;
 }
-
-std::string ErrnoText(int32_t res) { return std::strerror(-res); }
 
 std::string RcodeText(int rcode) {
   switch (rcode) {
@@ -89,271 +78,19 @@ struct Resolver::Query {
   bool formerr_retried = false;
   bool saw_server_error = false;
   std::string last_detail;
-  runtime::Timer timer;
-  Attempt* current = nullptr;
-  Resolver* resolver = nullptr;
-  Query* prev = nullptr;
-  Query* next = nullptr;
+  // The current attempt (live exchange).
+  ExchangeId id = 0;
+  size_t server = 0;
+  bool tcp = false;
+  Question question;
+  uint16_t query_id = 0;
+  uint32_t strays = 0;
+  std::string stream;  // TCP: reply bytes so far, with the length prefix
 };
 
-class Resolver::Attempt {
- public:
-  Attempt(Resolver* r, Query* q, size_t server_index, bool tcp, Question question,
-          uint16_t id, std::string wire)
-      : r_(r), query_(q), server_index_(server_index),
-        server_(r->options_.servers[server_index]), tcp_(tcp),
-        question_(std::move(question)), id_(id) {
-    if (tcp_) {
-      // RFC 1035 4.2.2: two-byte length prefix.
-      out_.push_back(static_cast<char>(wire.size() >> 8));
-      out_.push_back(static_cast<char>(wire.size() & 0xff));
-    }
-    out_ += wire;
-    buf_.resize(tcp_ ? 514 : kUdpBufferBytes);
-    next_ = r_->attempts_;
-    if (next_ != nullptr) next_->prev_ = this;
-    r_->attempts_ = this;
-    ++r_->live_attempts_;
-  }
-
-  ~Attempt() {
-    if (prev_ != nullptr) {
-      prev_->next_ = next_;
-    } else {
-      r_->attempts_ = next_;
-    }
-    if (next_ != nullptr) next_->prev_ = prev_;
-    CHECK(r_->live_attempts_ > 0);
-    --r_->live_attempts_;
-  }
-
-  Query* query() const { return query_; }
-  bool tcp() const { return tcp_; }
-  const sockaddr_storage& server() const { return server_; }
-  size_t server_index() const { return server_index_; }
-
-  void Start() {
-    io_uring_sqe* sqe = r_->loop_->Sqe(&socket_done_);
-    io_uring_prep_socket(sqe, server_.ss_family,
-                         (tcp_ ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0, 0);
-    ++inflight_;
-  }
-
-  // The query no longer listens: cancel what is in the kernel, free when
-  // the last operation completed.
-  void Detach() {
-    query_ = nullptr;
-    if (fd_ >= 0 && inflight_ > 0 && !cancel_issued_) {
-      cancel_issued_ = true;
-      io_uring_sqe* sqe = r_->loop_->Sqe(static_cast<runtime::Completion*>(nullptr));
-      io_uring_prep_cancel_fd(sqe, fd_, IORING_ASYNC_CANCEL_ALL);
-    }
-    MaybeFree();
-  }
-
-  // Only from ~Resolver, when the loop will not run again.
-  void Abandon() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    delete this;
-  }
-
- private:
-  void OnSocket(int32_t res, uint32_t) {
-    Enter();
-    if (res >= 0) fd_ = res;
-    if (query_ != nullptr) {
-      if (res < 0) {
-        Fail(AnswerStatus::kTimeout, "socket(): " + ErrnoText(res));
-      } else {
-        io_uring_sqe* sqe = r_->loop_->Sqe(&connect_done_);
-        io_uring_prep_connect(sqe, fd_, reinterpret_cast<const sockaddr*>(&server_),
-                              static_cast<socklen_t>(server_.ss_family == AF_INET6 ? sizeof(sockaddr_in6)
-                                                                          : sizeof(sockaddr_in)));
-        sqe->flags |= IOSQE_IO_LINK;
-        sqe = r_->loop_->Sqe(&send_done_);
-        io_uring_prep_send(sqe, fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
-        inflight_ += 2;
-        if (!tcp_) {
-          // UDP: the receive follows the send in the same chain.
-          sqe->flags |= IOSQE_IO_LINK;
-          PrepRecv();
-        }
-      }
-    }
-    Leave();
-  }
-
-  void OnConnect(int32_t res, uint32_t) {
-    Enter();
-    if (res < 0 && res != -ECANCELED) {
-      Fail(AnswerStatus::kTimeout, "connect: " + ErrnoText(res));
-    }
-    Leave();
-  }
-
-  void OnSend(int32_t res, uint32_t) {
-    Enter();
-    if (res < 0) {
-      if (res != -ECANCELED) Fail(AnswerStatus::kTimeout, "send: " + ErrnoText(res));
-    } else if (query_ != nullptr) {
-      sent_ += static_cast<size_t>(res);
-      if (sent_ < out_.size()) {
-        if (!tcp_) {
-          Fail(AnswerStatus::kTimeout, "short UDP send");
-        } else {
-          io_uring_sqe* sqe = r_->loop_->Sqe(&send_done_);
-          io_uring_prep_send(sqe, fd_, out_.data() + sent_, out_.size() - sent_,
-                             MSG_NOSIGNAL);
-          ++inflight_;
-        }
-      } else if (tcp_) {
-        PrepRecv();
-      }
-    }
-    Leave();
-  }
-
-  void PrepRecv() {
-    io_uring_sqe* sqe = r_->loop_->Sqe(&recv_done_);
-    if (tcp_) {
-      io_uring_prep_recv(sqe, fd_, buf_.data() + got_, buf_.size() - got_, 0);
-    } else {
-      iov_.iov_base = buf_.data();
-      iov_.iov_len = buf_.size();
-      msg_ = {};
-      from_ = {};
-      msg_.msg_name = &from_;
-      msg_.msg_namelen = sizeof(from_);
-      msg_.msg_iov = &iov_;
-      msg_.msg_iovlen = 1;
-      io_uring_prep_recvmsg(sqe, fd_, &msg_, 0);
-    }
-    ++inflight_;
-  }
-
-  void OnRecv(int32_t res, uint32_t) {
-    Enter();
-    if (query_ != nullptr) {
-      if (res < 0) {
-        if (res != -ECANCELED) Fail(AnswerStatus::kTimeout, "receive: " + ErrnoText(res));
-      } else if (tcp_) {
-        OnTcpData(static_cast<size_t>(res));
-      } else {
-        OnDatagram(static_cast<size_t>(res));
-      }
-    }
-    Leave();
-  }
-
-  void OnDatagram(size_t n) {
-    std::string why;
-    if ((msg_.msg_flags & MSG_TRUNC) != 0) {
-      why = "datagram larger than 4 KiB";
-    } else if (!SameEndpoint(from_, msg_.msg_namelen, server_)) {
-      why = "datagram from another address";
-    } else {
-      auto reply = DecodeResponse(std::string_view(buf_.data(), n), question_, id_);
-      if (reply.ok()) {
-        r_->OnReply(this, std::move(*reply));
-        return;
-      }
-      why = std::string(reply.status().message());
-    }
-    ++r_->stats_.stray;
-    if (++strays_ > r_->options_.max_stray_per_attempt) {
-      Fail(AnswerStatus::kTimeout, "too many stray datagrams (last: " + why + ")");
-      return;
-    }
-    PrepRecv();
-  }
-
-  void OnTcpData(size_t n) {
-    if (n == 0) {
-      Fail(AnswerStatus::kTimeout, "TCP connection closed before the reply");
-      return;
-    }
-    got_ += n;
-    CHECK(got_ <= buf_.size());
-    if (got_ >= 2) {
-      const size_t len = (static_cast<uint8_t>(buf_[0]) << 8) | static_cast<uint8_t>(buf_[1]);
-      if (len < kHeaderBytes || len > kTcpMaxReply) {
-        Fail(AnswerStatus::kServFail, "bad TCP reply length " + std::to_string(len));
-        return;
-      }
-      if (buf_.size() < len + 2) buf_.resize(len + 2);
-      if (got_ >= len + 2) {
-        auto reply = DecodeResponse(std::string_view(buf_.data() + 2, len), question_, id_);
-        if (!reply.ok()) {
-          ++r_->stats_.stray;
-          Fail(AnswerStatus::kServFail,
-               "bad TCP reply: " + std::string(reply.status().message()));
-          return;
-        }
-        r_->OnReply(this, std::move(*reply));
-        return;
-      }
-    }
-    PrepRecv();
-  }
-
-  void Fail(AnswerStatus why, std::string detail) {
-    if (query_ == nullptr) return;
-    r_->OnAttemptFailed(this, why, std::move(detail));
-  }
-
-  void Enter() {
-    CHECK(inflight_ > 0);
-    --inflight_;
-    CHECK(!in_handler_);
-    in_handler_ = true;
-  }
-
-  void Leave() {
-    in_handler_ = false;
-    MaybeFree();
-  }
-
-  void MaybeFree() {
-    if (query_ != nullptr || inflight_ > 0 || in_handler_) return;
-    if (fd_ >= 0) {
-      io_uring_sqe* sqe = r_->loop_->Sqe(static_cast<runtime::Completion*>(nullptr));
-      io_uring_prep_close(sqe, fd_);
-      fd_ = -1;
-    }
-    delete this;
-  }
-
-  Resolver* r_;
-  Query* query_;
-  size_t server_index_;
-  sockaddr_storage server_;
-  bool tcp_;
-  Question question_;
-  uint16_t id_;
-  std::string out_;
-  size_t sent_ = 0;
-  std::vector<char> buf_;
-  size_t got_ = 0;  // TCP: bytes received so far
-  iovec iov_ = {};
-  msghdr msg_ = {};
-  sockaddr_storage from_ = {};
-  int fd_ = -1;
-  int inflight_ = 0;
-  uint32_t strays_ = 0;
-  bool in_handler_ = false;
-  bool cancel_issued_ = false;
-  Attempt* prev_ = nullptr;
-  Attempt* next_ = nullptr;
-  runtime::MemberCompletion<Attempt, &Attempt::OnSocket> socket_done_{this};
-  runtime::MemberCompletion<Attempt, &Attempt::OnConnect> connect_done_{this};
-  runtime::MemberCompletion<Attempt, &Attempt::OnSend> send_done_{this};
-  runtime::MemberCompletion<Attempt, &Attempt::OnRecv> recv_done_{this};
-};
-
-absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(runtime::Loop* loop,
+absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(ResolverHost* host,
                                                            ResolverOptions options) {
-  if (loop == nullptr) return absl::InvalidArgumentError("no loop");
+  if (host == nullptr) return absl::InvalidArgumentError("no resolver host");
   if (options.servers.empty()) return absl::InvalidArgumentError("no DNS servers");
   if (options.servers.size() > kMaxServers) {
     return absl::InvalidArgumentError("more than 8 DNS servers");
@@ -370,7 +107,7 @@ absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(runtime::Loop* loop,
     return absl::InvalidArgumentError("DNS attempts must be 1 to 5");
   }
   if (options.edns_udp_size != 0 &&
-      (options.edns_udp_size < 512 || options.edns_udp_size > kUdpBufferBytes)) {
+      (options.edns_udp_size < 512 || options.edns_udp_size > kMaxUdpReplyBytes)) {
     return absl::InvalidArgumentError("EDNS UDP size must be 0 or 512 to 4096");
   }
   if (options.max_cname_hops > 16) {
@@ -379,106 +116,124 @@ absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(runtime::Loop* loop,
   if (options.max_inflight < 1 || options.max_inflight > 65536) {
     return absl::InvalidArgumentError("max_inflight must be 1 to 65536");
   }
-  return std::unique_ptr<Resolver>(new Resolver(loop, std::move(options)));
+  return std::unique_ptr<Resolver>(new Resolver(host, std::move(options)));
 }
 
-Resolver::Resolver(runtime::Loop* loop, ResolverOptions options)
-    : loop_(loop), options_(std::move(options)) {}
+Resolver::Resolver(ResolverHost* host, ResolverOptions options)
+    : host_(host), options_(std::move(options)) {}
 
-Resolver::~Resolver() {
-  while (queries_ != nullptr) {
-    Query* q = queries_;
-    loop_->timers().Disarm(&q->timer);
-    if (q->current != nullptr) q->current->Abandon();
-    queries_ = q->next;
-    delete q;
-  }
-  while (attempts_ != nullptr) attempts_->Abandon();
-  CHECK(live_attempts_ == 0);
+Resolver::~Resolver() = default;
+
+Resolver::Query* Resolver::Find(ExchangeId id) {
+  auto it = queries_.find(id);
+  // The host reports only exchanges the resolver has not ended.
+  CHECK(it != queries_.end());
+  CHECK(it->second->id == id);
+  return it->second.get();
 }
 
-bool Resolver::idle() const {
-  return live_queries_ == 0 && live_attempts_ == 0 && ready_.empty();
-}
-
-void Resolver::FailSoon(AnswerCallback done, Answer answer) {
-  ++stats_.failed;
+void Resolver::Queue(AnswerCallback done, Answer answer) {
+  const bool was_empty = ready_.empty();
   ready_.emplace_back(std::move(done), std::move(answer));
-  loop_->Defer(this);
+  if (was_empty) host_->CallbacksPending();
 }
 
-void Resolver::RunDeferred() {
+void Resolver::RunPending() {
   std::vector<std::pair<AnswerCallback, Answer>> ready;
   ready.swap(ready_);
   for (auto& [done, answer] : ready) done(std::move(answer));
 }
 
-void Resolver::Resolve(std::string_view name, RrType type, AnswerCallback done) {
+void Resolver::Resolve(std::string_view name, RrType type, uint64_t now_ms,
+                       AnswerCallback done) {
   ++stats_.queries;
   Answer fail;
   fail.name = std::string(name);
   if (shut_down_) {
     fail.status = AnswerStatus::kCancelled;
     fail.detail = "resolver shut down";
-    FailSoon(std::move(done), std::move(fail));
-    return;
-  }
-  auto canonical = NormalizeName(name);
-  if (!canonical.ok()) {
+  } else if (auto canonical = NormalizeName(name); !canonical.ok()) {
     fail.status = AnswerStatus::kBadName;
     fail.detail = std::string(canonical.status().message());
-    FailSoon(std::move(done), std::move(fail));
-    return;
-  }
-  if (live_queries_ >= options_.max_inflight) {
+  } else if (queries_.size() >= options_.max_inflight) {
     fail.status = AnswerStatus::kOverloaded;
     fail.detail = "more than " + std::to_string(options_.max_inflight) +
                   " DNS queries in flight on this shard";
-    FailSoon(std::move(done), std::move(fail));
+  } else {
+    auto q = std::make_unique<Query>();
+    q->name = std::move(*canonical);
+    q->type = type;
+    q->done = std::move(done);
+    q->edns = options_.edns_udp_size > 0;
+    q->first_server = preferred_;
+    Query* raw = q.release();
+    StartAttempt(raw, raw->first_server, /*tcp=*/false, raw->edns, now_ms);
     return;
   }
-  auto* q = new Query();
-  q->resolver = this;
-  q->name = std::move(*canonical);
-  q->type = type;
-  q->done = std::move(done);
-  q->edns = options_.edns_udp_size > 0;
-  q->timer.callback = &Resolver::OnTimer;
-  q->timer.context = q;
-  q->next = queries_;
-  if (queries_ != nullptr) queries_->prev = q;
-  queries_ = q;
-  ++live_queries_;
-  q->first_server = preferred_;
-  StartAttempt(q, q->first_server, /*tcp=*/false, q->edns);
+  ++stats_.failed;
+  Queue(std::move(done), std::move(fail));
 }
 
-void Resolver::StartAttempt(Query* q, size_t server, bool tcp, bool edns) {
+void Resolver::EndCurrent(Query* q) {
+  CHECK(q->id != 0);
+  host_->EndExchange(q->id);
+  q->id = 0;
+  q->stream.clear();
+  q->strays = 0;
+}
+
+// Takes a query that is either new (not in queries_, id 0) or pending under
+// its current exchange id; ends that exchange and starts the next one.
+void Resolver::StartAttempt(Query* raw, size_t server, bool tcp, bool edns,
+                            uint64_t now_ms) {
   CHECK(server < options_.servers.size());
-  if (q->current != nullptr) {
-    Attempt* old = q->current;
-    q->current = nullptr;
-    old->Detach();
+  std::unique_ptr<Query> q;
+  if (raw->id != 0) {
+    auto node = queries_.extract(raw->id);
+    CHECK(!node.empty());
+    q = std::move(node.mapped());
+    EndCurrent(raw);
+  } else {
+    q.reset(raw);
   }
-  const uint16_t id = random_.Next16();
+  const uint16_t query_id = random_.Next16();
   Question question{q->name, q->type};
-  auto wire = EncodeQuery(question, id, edns ? options_.edns_udp_size : 0);
+  auto wire = EncodeQuery(question, query_id, edns ? options_.edns_udp_size : 0);
   if (!wire.ok()) {
     Answer a;
     a.status = AnswerStatus::kBadName;
     a.name = q->name;
     a.detail = std::string(wire.status().message());
-    Finish(q, std::move(a));
+    ++stats_.ok;  // a definite answer (not temporary), as ever
+    Queue(std::move(q->done), std::move(a));
     return;
   }
   ++stats_.attempts;
-  auto* a = new Attempt(this, q, server, tcp, std::move(question), id, std::move(*wire));
-  q->current = a;
-  loop_->timers().Arm(&q->timer, loop_->now_ms() + options_.timeout_ms);
-  a->Start();
+  q->id = next_id_++;
+  q->server = server;
+  q->tcp = tcp;
+  q->question = std::move(question);
+  q->query_id = query_id;
+  q->strays = 0;
+  q->stream.clear();
+  std::string framed;
+  if (tcp) {
+    // RFC 1035 4.2.2: two-byte length prefix.
+    framed.reserve(wire->size() + 2);
+    framed.push_back(static_cast<char>(wire->size() >> 8));
+    framed.push_back(static_cast<char>(wire->size() & 0xff));
+    framed += *wire;
+  }
+  const ExchangeId id = q->id;
+  Query* kept = q.get();
+  queries_.emplace(id, std::move(q));
+  host_->StartExchange(id, server, tcp, tcp ? std::string_view(framed) : *wire,
+                       now_ms + options_.timeout_ms);
+  CHECK(kept->id == id);
 }
 
-void Resolver::NextAttempt(Query* q, AnswerStatus why, std::string detail) {
+void Resolver::NextAttempt(Query* q, AnswerStatus why, std::string detail,
+                           uint64_t now_ms) {
   if (why == AnswerStatus::kServFail) q->saw_server_error = true;
   q->last_detail = std::move(detail);
   ++q->attempt_index;
@@ -493,47 +248,105 @@ void Resolver::NextAttempt(Query* q, AnswerStatus why, std::string detail) {
     return;
   }
   const size_t next = (q->first_server + q->attempt_index) % options_.servers.size();
-  StartAttempt(q, next, /*tcp=*/false, q->edns);
+  StartAttempt(q, next, /*tcp=*/false, q->edns, now_ms);
 }
 
-void Resolver::OnTimer(runtime::Timer* t) {
-  auto* q = static_cast<Query*>(t->context);
-  Resolver* r = q->resolver;
-  ++r->stats_.timeouts;
-  std::string where = q->current != nullptr
-                          ? FormatSockaddr(q->current->server())
-                          : std::string("server");
-  r->NextAttempt(q, AnswerStatus::kTimeout,
-                 "no reply from " + where + " within " +
-                     std::to_string(r->options_.timeout_ms) + " ms");
-}
-
-void Resolver::OnAttemptFailed(Attempt* a, AnswerStatus why, std::string detail) {
-  Query* q = a->query();
-  CHECK(q != nullptr);
-  CHECK(q->current == a);
+void Resolver::AttemptFailed(Query* q, AnswerStatus why, std::string detail,
+                             uint64_t now_ms) {
   ++stats_.attempt_errors;
-  NextAttempt(q, why, FormatSockaddr(a->server()) + ": " + detail);
+  NextAttempt(q, why, FormatSockaddr(options_.servers[q->server]) + ": " + detail,
+              now_ms);
 }
 
-void Resolver::OnReply(Attempt* a, Response reply) {
-  Query* q = a->query();
-  CHECK(q != nullptr);
-  CHECK(q->current == a);
-  if (reply.partial && a->tcp()) {
+void Resolver::OnTimeout(ExchangeId id, uint64_t now_ms) {
+  Query* q = Find(id);
+  ++stats_.timeouts;
+  NextAttempt(q, AnswerStatus::kTimeout,
+              "no reply from " + FormatSockaddr(options_.servers[q->server]) +
+                  " within " + std::to_string(options_.timeout_ms) + " ms",
+              now_ms);
+}
+
+void Resolver::OnExchangeError(ExchangeId id, int error, std::string_view op,
+                               uint64_t now_ms) {
+  Query* q = Find(id);
+  std::string detail(op);
+  if (error != 0) detail += ": " + std::string(std::strerror(error));
+  AttemptFailed(q, AnswerStatus::kTimeout, std::move(detail), now_ms);
+}
+
+void Resolver::OnDatagram(ExchangeId id, const Datagram& d, uint64_t now_ms) {
+  Query* q = Find(id);
+  CHECK(!q->tcp);
+  CHECK(d.from != nullptr);
+  std::string why;
+  if (d.cut || d.bytes.size() > kMaxUdpReplyBytes) {
+    why = "datagram larger than 4 KiB";
+  } else if (!SameEndpoint(*d.from, d.from_len, options_.servers[q->server])) {
+    why = "datagram from another address";
+  } else {
+    auto reply = DecodeResponse(d.bytes, q->question, q->query_id);
+    if (reply.ok()) {
+      OnReply(q, std::move(*reply), now_ms);
+      return;
+    }
+    why = std::string(reply.status().message());
+  }
+  ++stats_.stray;
+  if (++q->strays > options_.max_stray_per_attempt) {
+    AttemptFailed(q, AnswerStatus::kTimeout,
+                  "too many stray datagrams (last: " + why + ")", now_ms);
+  }
+}
+
+void Resolver::OnStreamBytes(ExchangeId id, std::string_view bytes, uint64_t now_ms) {
+  Query* q = Find(id);
+  CHECK(q->tcp);
+  if (bytes.empty()) {
+    AttemptFailed(q, AnswerStatus::kTimeout, "TCP connection closed before the reply",
+                  now_ms);
+    return;
+  }
+  // Bounded: never more than the prefix and the longest reply it allows.
+  const size_t room = 2 + kMaxTcpReplyBytes - q->stream.size();
+  q->stream.append(bytes.substr(0, std::min(room, bytes.size())));
+  if (q->stream.size() < 2) return;
+  const size_t len = (static_cast<uint8_t>(q->stream[0]) << 8) |
+                     static_cast<uint8_t>(q->stream[1]);
+  if (len < kHeaderBytes) {
+    AttemptFailed(q, AnswerStatus::kServFail, "bad TCP reply length " + std::to_string(len),
+                  now_ms);
+    return;
+  }
+  if (q->stream.size() < len + 2) return;
+  auto reply = DecodeResponse(std::string_view(q->stream).substr(2, len), q->question,
+                              q->query_id);
+  if (!reply.ok()) {
+    ++stats_.stray;
+    AttemptFailed(q, AnswerStatus::kServFail,
+                  "bad TCP reply: " + std::string(reply.status().message()), now_ms);
+    return;
+  }
+  OnReply(q, std::move(*reply), now_ms);
+}
+
+void Resolver::OnReply(Query* q, Response reply, uint64_t now_ms) {
+  if (reply.partial && q->tcp) {
     // Truncated and unparseable over TCP: a broken server.
     ++stats_.server_errors;
     NextAttempt(q, AnswerStatus::kServFail,
-                FormatSockaddr(a->server()) + " sent a truncated reply over TCP");
+                FormatSockaddr(options_.servers[q->server]) +
+                    " sent a truncated reply over TCP",
+                now_ms);
     return;
   }
   if (reply.rcode == kRcodeNoError || reply.rcode == kRcodeNxDomain) {
-    if (reply.truncated && !a->tcp()) {
+    if (reply.truncated && !q->tcp) {
       ++stats_.tcp_fallbacks;
-      StartAttempt(q, a->server_index(), /*tcp=*/true, q->edns);
+      StartAttempt(q, q->server, /*tcp=*/true, q->edns, now_ms);
       return;
     }
-    preferred_ = a->server_index();
+    preferred_ = q->server;
     const uint32_t budget = options_.max_cname_hops - q->hops;
     Chain chain = FollowChain(reply, q->name, q->type, budget);
     Answer ans;
@@ -571,7 +384,7 @@ void Resolver::OnReply(Attempt* a, Response reply) {
         q->attempt_index = 0;
         q->saw_server_error = false;
         q->first_server = preferred_;
-        StartAttempt(q, q->first_server, /*tcp=*/false, q->edns);
+        StartAttempt(q, q->first_server, /*tcp=*/false, q->edns, now_ms);
         return;
     }
     Finish(q, std::move(ans));
@@ -582,61 +395,42 @@ void Resolver::OnReply(Attempt* a, Response reply) {
     // Some old servers reject EDNS0 with FORMERR: ask them again without it.
     q->formerr_retried = true;
     q->edns = false;
-    StartAttempt(q, a->server_index(), a->tcp(), false);
+    StartAttempt(q, q->server, q->tcp, false, now_ms);
     return;
   }
   NextAttempt(q, AnswerStatus::kServFail,
-              FormatSockaddr(a->server()) + " answered " +
-                  RcodeText(reply.rcode));
+              FormatSockaddr(options_.servers[q->server]) + " answered " +
+                  RcodeText(reply.rcode),
+              now_ms);
 }
 
-void Resolver::Finish(Query* q, Answer answer) {
-  loop_->timers().Disarm(&q->timer);
-  if (q->current != nullptr) {
-    Attempt* a = q->current;
-    q->current = nullptr;
-    a->Detach();
-  }
-  if (q->prev != nullptr) {
-    q->prev->next = q->next;
-  } else {
-    queries_ = q->next;
-  }
-  if (q->next != nullptr) q->next->prev = q->prev;
-  CHECK(live_queries_ > 0);
-  --live_queries_;
+void Resolver::Finish(Query* raw, Answer answer) {
+  auto node = queries_.extract(raw->id);
+  CHECK(!node.empty());
+  std::unique_ptr<Query> q = std::move(node.mapped());
+  EndCurrent(q.get());
   if (IsTemporary(answer.status)) {
     ++stats_.failed;
   } else {
     ++stats_.ok;
   }
-  AnswerCallback done = std::move(q->done);
-  delete q;
-  done(std::move(answer));
+  Queue(std::move(q->done), std::move(answer));
 }
 
 void Resolver::Shutdown() {
   shut_down_ = true;
-  while (queries_ != nullptr) {
-    Query* q = queries_;
+  // Bounded: each round removes one query; none is added (shut_down_).
+  while (!queries_.empty()) {
+    auto node = queries_.extract(queries_.begin());
+    std::unique_ptr<Query> q = std::move(node.mapped());
+    EndCurrent(q.get());
     Answer a;
     a.status = AnswerStatus::kCancelled;
     a.name = q->name;
     a.detail = "resolver shut down";
-    loop_->timers().Disarm(&q->timer);
-    if (q->current != nullptr) {
-      Attempt* at = q->current;
-      q->current = nullptr;
-      at->Detach();
-    }
-    queries_ = q->next;
-    if (queries_ != nullptr) queries_->prev = nullptr;
-    --live_queries_;
-    ready_.emplace_back(std::move(q->done), std::move(a));
     ++stats_.failed;
-    delete q;
+    Queue(std::move(q->done), std::move(a));
   }
-  if (!ready_.empty()) loop_->Defer(this);
 }
 
 }  // namespace ringpost::dns

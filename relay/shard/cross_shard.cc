@@ -12,14 +12,14 @@ Switchboard::Switchboard(int shards, size_t ring_entries)
   rings_.resize(static_cast<size_t>(shards * shards));
   for (int from = 0; from < shards; ++from) {
     for (int to = 0; to < shards; ++to) {
-      if (from != to) rings_[static_cast<size_t>(from * shards + to)] = std::make_unique<Ring>();
+      if (from != to) rings_[static_cast<size_t>(from * shards + to)] = std::make_unique<Ring>(ring_entries);
     }
   }
 }
 
 size_t Switchboard::ring_bytes() const {
   const size_t pairs = static_cast<size_t>(shards_) * static_cast<size_t>(shards_ - 1);
-  return pairs * sizeof(Ring);
+  return pairs * Ring::MemoryBytes(ring_entries_);
 }
 
 Mailbox::Mailbox(Switchboard* board, int self, size_t backlog_max)

@@ -83,7 +83,7 @@ static_assert(sizeof(CrossItem) == 16);
 // loop once it runs (for wake-ups). Shared by all shards.
 class Switchboard {
  public:
-  using Ring = runtime::SpscRing<CrossItem, 16384>;
+  using Ring = runtime::SpscRing<CrossItem>;
 
   Switchboard(int shards, size_t ring_entries);
   int shards() const { return shards_; }

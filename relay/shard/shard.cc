@@ -142,7 +142,7 @@ absl::Status Shard::Setup() {
     ro.servers = shared_->dns_servers.servers;
     ro.timeout_ms = ToMs(c.dns_timeout);
     ro.attempts = static_cast<uint32_t>(c.dns_attempts);
-    auto resolver = dns::Resolver::Create(loop_.get(), ro);
+    auto resolver = delivery::DnsClient::Create(loop_.get(), ro);
     if (!resolver.ok()) return resolver.status();
     resolver_ = std::move(*resolver);
     dns::MxOptions mo;

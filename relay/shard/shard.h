@@ -31,10 +31,10 @@
 #include "dns/mx.h"
 #include "dns/mx_cache.h"
 #include "dns/resolv_conf.h"
-#include "dns/resolver.h"
 #include "queue/spool.h"
 #include "relay/config/config.h"
 #include "relay/delivery/delivery_log.h"
+#include "relay/delivery/dns_client.h"
 #include "relay/delivery/message.h"
 #include "relay/delivery/router.h"
 #include "relay/delivery/scheduler.h"
@@ -154,7 +154,7 @@ class Shard final : private inbound::IntakeHost,
   std::unique_ptr<UringSpoolIo> spool_io_;
   std::unique_ptr<queue::Spool> spool_;
   std::unique_ptr<DeliveryLog> log_;
-  std::unique_ptr<dns::Resolver> resolver_;
+  std::unique_ptr<delivery::DnsClient> resolver_;
   std::unique_ptr<dns::MxResolver> mx_;
   std::unique_ptr<inbound::Intake> intake_;
   std::unique_ptr<inbound::Server> server_;

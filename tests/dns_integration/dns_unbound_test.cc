@@ -1,5 +1,5 @@
 // dns_unbound_test.cc — the whole dns/ stack (MxCache → MxResolver →
-// Resolver on a real io_uring Loop) against a real unbound serving a test
+// dns::Resolver driven by delivery::DnsClient on a real io_uring Loop) against a real unbound serving a test
 // zone on loopback: two MX, a first MX that refuses connections, implicit
 // MX, null MX, NXDOMAIN, CNAME chains and loops, a reply that only fits
 // over TCP, a mail loop, REFUSED, IPv6 preference, failover from a silent
@@ -18,9 +18,9 @@
 
 #include "dns/mx.h"
 #include "dns/mx_cache.h"
-#include "dns/resolver.h"
 #include "dns/testing/unbound_server.h"
 #include "gtest/gtest.h"
+#include "relay/delivery/dns_client.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/stream.h"
 
@@ -100,7 +100,7 @@ const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new Env);
 // One shard: a loop, a resolver, an MX resolver, hooked to a cache.
 struct Shard {
   std::unique_ptr<runtime::Loop> loop;
-  std::unique_ptr<Resolver> resolver;
+  std::unique_ptr<delivery::DnsClient> resolver;
   std::unique_ptr<MxResolver> mx;
   std::function<bool()> until;
   runtime::Timer guard;
@@ -113,7 +113,7 @@ struct Shard {
     auto l = runtime::Loop::Create(lo);
     if (!l.ok()) std::abort();
     loop = std::move(*l);
-    auto r = Resolver::Create(loop.get(), std::move(ro));
+    auto r = delivery::DnsClient::Create(loop.get(), std::move(ro));
     if (!r.ok()) std::abort();
     resolver = std::move(*r);
     mx = std::make_unique<MxResolver>(resolver.get(), std::move(mo));
