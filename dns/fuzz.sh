@@ -22,7 +22,7 @@ CXX="${FUZZ_CXX:-clang++}"
 T=dns_response
 BIN="$OUT/bin/$T"
 SEEDS=dns/testdata/response_corpus
-SRCS="dns/response_fuzzer.cc dns/message.cc dns/answer.cc dns/mx.cc dns/address.cc dns/random.cc"
+SRCS="dns/response_fuzzer.cc dns/message.cc base/mailbox.cc dns/answer.cc dns/mx.cc dns/address.cc dns/random.cc"
 
 command -v "$CXX" >/dev/null || {
   echo "dns/fuzz.sh: $CXX not found (apt-get install clang libclang-rt-14-dev)" >&2

@@ -16,10 +16,9 @@ struct PktFree {
 };
 using PktPtr = std::unique_ptr<ldns_pkt, PktFree>;
 
-bool NameChar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
+// A byte a name may hold: base/mailbox's DNS rules (letters, digits, '-',
+// '_'), shared with the mail-domain and host-name checks.
+bool NameChar(unsigned char c) { return base::IsLabelByte(c, base::kDnsName); }
 
 char Lower(unsigned char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A'))
@@ -161,51 +160,36 @@ std::string_view RrTypeName(RrType type) {
 }
 
 bool IsCanonicalName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameChars) return false;
-  size_t label = 0;
-  for (char ch : name) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '.') {
-      if (label == 0) return false;
-      label = 0;
-      continue;
-    }
-    if (!NameChar(c) || (c >= 'A' && c <= 'Z')) return false;
-    if (++label > kMaxLabelChars) return false;
+  if (base::CheckName(name, base::kDnsName) != base::NameError::kOk) return false;
+  for (char c : name) {
+    if (c >= 'A' && c <= 'Z') return false;
   }
-  return label > 0;
+  return true;
 }
 
 absl::StatusOr<std::string> NormalizeName(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  if (name.empty()) return absl::InvalidArgumentError("empty domain name");
-  if (name.size() > kMaxNameChars) {
-    return absl::InvalidArgumentError("domain name longer than 253 characters");
-  }
-  std::string out;
-  out.reserve(name.size());
-  size_t label = 0;
-  for (char ch : name) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '.') {
-      if (label == 0) return absl::InvalidArgumentError("empty label in domain name");
-      label = 0;
-      out.push_back('.');
-      continue;
-    }
-    if (c >= 0x80) {
+  switch (base::CheckName(name, base::kDnsName)) {
+    case base::NameError::kOk:
+      break;
+    case base::NameError::kEmpty:
+      return absl::InvalidArgumentError("empty domain name");
+    case base::NameError::kTooLong:
+      return absl::InvalidArgumentError("domain name longer than 253 characters");
+    case base::NameError::kEmptyLabel:
+      return absl::InvalidArgumentError("empty label in domain name");
+    case base::NameError::kLabelTooLong:
+      return absl::InvalidArgumentError("label longer than 63 characters");
+    case base::NameError::kNonAscii:
+    case base::NameError::kBadUtf8:
       return absl::InvalidArgumentError(
           "non-ASCII domain name (IDNA A-label conversion is not supported)");
-    }
-    if (!NameChar(c)) {
+    case base::NameError::kEdgeHyphen:  // kDnsName allows it
+    case base::NameError::kBadChar:
       return absl::InvalidArgumentError("invalid character in domain name");
-    }
-    if (++label > kMaxLabelChars) {
-      return absl::InvalidArgumentError("label longer than 63 characters");
-    }
-    out.push_back(Lower(c));
   }
-  if (label == 0) return absl::InvalidArgumentError("empty label in domain name");
+  std::string out(name);
+  for (char& c : out) c = Lower(static_cast<unsigned char>(c));
   return out;
 }
 

@@ -16,8 +16,10 @@
 //
 // Names are handled in one canonical form everywhere: lowercase ASCII,
 // dot-separated labels of letters, digits, '-' and '_', no trailing dot,
-// 1..253 characters. A record whose owner or target is not such a name
-// (binary labels, embedded dots) is dropped, never escaped.
+// 1..253 characters: base/mailbox.h's kDnsName rules, which share their
+// label scanner with mail domains and host names and say why DNS names are
+// the most permissive of the three. A record whose owner or target is not
+// such a name (binary labels, embedded dots) is dropped, never escaped.
 //
 // FollowChain() walks CNAMEs inside one reply from the question name to the
 // records of the asked type (bounded hops, loop detection), which is how a
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/mailbox.h"
 #include "dns/address.h"
 
 namespace ringpost::dns {
@@ -53,8 +56,8 @@ inline constexpr int kRcodeNxDomain = 3;
 inline constexpr int kRcodeNotImp = 4;
 inline constexpr int kRcodeRefused = 5;
 
-inline constexpr size_t kMaxNameChars = 253;  // without the trailing dot
-inline constexpr size_t kMaxLabelChars = 63;
+inline constexpr size_t kMaxNameChars = base::kHostNameCharsMax;  // 253, no trailing dot
+inline constexpr size_t kMaxLabelChars = base::kLabelOctetsMax;    // 63
 inline constexpr size_t kHeaderBytes = 12;
 // Records looked at per reply; a reply with more is still used, the rest
 // are ignored (bounds the work one packet can cause).

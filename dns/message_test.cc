@@ -45,6 +45,23 @@ TEST(NormalizeNameTest, RejectsBadNames) {
   EXPECT_FALSE(NormalizeName(long_name).ok());
 }
 
+// DNS names follow base/mailbox's kDnsName rules: more permissive than a
+// mail domain ('_', '-' at a label's edge), never non-ASCII.
+TEST(NormalizeNameTest, DnsRulesNotMailDomainRules) {
+  EXPECT_EQ(*NormalizeName("_DMARC.Example.test"), "_dmarc.example.test");
+  EXPECT_EQ(*NormalizeName("-edge-.example.test"), "-edge-.example.test");
+  EXPECT_TRUE(IsCanonicalName("-edge-.example.test"));
+  EXPECT_FALSE(IsCanonicalName("b\xc3\xbcro.test"));
+  EXPECT_EQ(NormalizeName("b\xc3\xbcro.test").status().message(),
+            "non-ASCII domain name (IDNA A-label conversion is not supported)");
+  EXPECT_EQ(NormalizeName("a..b").status().message(), "empty label in domain name");
+  EXPECT_EQ(NormalizeName("a b").status().message(), "invalid character in domain name");
+  EXPECT_EQ(NormalizeName(std::string(64, 'a')).status().message(),
+            "label longer than 63 characters");
+  EXPECT_EQ(NormalizeName("").status().message(), "empty domain name");
+  EXPECT_EQ(NormalizeName("..").status().message(), "empty label in domain name");
+}
+
 TEST(EncodeQueryTest, HeaderQuestionAndEdns) {
   auto wire = EncodeQuery(kMxQ, 0xBEEF, 1232);
   ASSERT_TRUE(wire.ok()) << wire.status();

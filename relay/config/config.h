@@ -1,6 +1,12 @@
 // config.h — the relay's configuration: one struct, a TOML file, and one
 // command-line flag per setting.
 //
+// The implementation is one file per job (see config_internal.h): value
+// syntax (values.cc), the settings table (settings.cc), loading the file
+// and flags (loader.cc), the flag definitions (flags.cc). Host names,
+// route domains and the postmaster address are checked by base/mailbox.h,
+// the address grammar the SMTP parser uses too.
+//
 // Every setting has a TOML key and an absl flag of the same snake_case name
 // (`retry_min = "60s"` in the file, `--retry_min=60s` on the command line).
 // Both go through ApplyFlag(), so a value is validated identically wherever
@@ -111,8 +117,6 @@ struct Config {
   absl::Duration max_age = absl::Hours(24 * 5);  // Postfix maximal_queue_lifetime
   uint64_t max_message_size = uint64_t{50} << 20;
   uint64_t max_queue_memory = uint64_t{1} << 30;  // queued bodies in memory
-  size_t cross_shard_ring_entries = 1024;  // TEMP until the config branch lands
-  size_t max_cross_shard_backlog = 65536;   // TEMP
 
   std::string tls_cert;  // PEM paths; both or neither
   std::string tls_key;
@@ -154,6 +158,17 @@ struct Config {
   size_t sq_entries = 4096;         // power of two
   size_t recv_buffers = 1024;       // power of two, per shard
   size_t recv_buffer_bytes = 16384;
+
+  // Cross-shard rings (shard A hands jobs to the owner shard B; outcomes
+  // flow back). One ring per ordered pair of distinct shards.
+  // Entries per ring: power of two, 16..65536. Memory for all rings:
+  // entries x shards x (shards - 1) x 16 bytes.
+  size_t cross_shard_ring_entries = 1024;
+  // Items one shard may hold waiting for full rings to other shards. Over
+  // it the shard refuses new transactions (MAIL FROM: 452 4.3.1) until it
+  // drains below; items owed for accepted messages are never dropped.
+  // 1024..100,000,000.
+  size_t max_cross_shard_backlog = 65536;
 };
 
 // Names of all settings (TOML keys == flag names), in DescribeConfig order.

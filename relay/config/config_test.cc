@@ -555,10 +555,10 @@ TEST(SettingsTest, EverySettingHasAFlagWhoseDefaultMatchesConfig) {
   }
 }
 
-TEST(SettingsTest, EveryFlagInConfigCcIsASetting) {
+TEST(SettingsTest, EveryFlagInFlagsCcIsASetting) {
   size_t flags_here = 0;
   for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (!absl::StrContains(flag->Filename(), "relay/config/config.cc")) continue;
+    if (!absl::StrContains(flag->Filename(), "relay/config/flags.cc")) continue;
     flags_here++;
     if (name == "config") continue;
     Config c;
@@ -649,6 +649,140 @@ TEST(HostnameTest, FullyQualifiedForEhlo) {
   EXPECT_FALSE(IsFullyQualifiedHostname("example."));
   EXPECT_FALSE(IsFullyQualifiedHostname(""));
   EXPECT_FALSE(IsFullyQualifiedHostname("bad host.example"));
+}
+
+}  // namespace
+}  // namespace ringpost
+
+namespace ringpost {
+namespace {
+
+// --- cross-shard rings ----------------------------------------------------
+
+TEST(CrossShardTest, Defaults) {
+  const Config c;
+  EXPECT_EQ(c.cross_shard_ring_entries, 1024u);
+  EXPECT_EQ(c.max_cross_shard_backlog, 65536u);
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  const std::string described = DescribeConfig(c);
+  EXPECT_THAT(described, HasSubstr("cross_shard_ring_entries = 1024\n"));
+  EXPECT_THAT(described, HasSubstr("max_cross_shard_backlog = 65536\n"));
+}
+
+TEST(CrossShardTest, RingEntriesArePowersOfTwoIn16To65536) {
+  for (const char* good : {"16", "32", "1024", "4096", "65536"}) {
+    Config c;
+    ASSERT_TRUE(ApplyFlag(&c, "cross_shard_ring_entries", good).ok()) << good;
+    EXPECT_EQ(std::to_string(c.cross_shard_ring_entries), good);
+  }
+  const struct {
+    const char* value;
+    const char* error;
+  } kBad[] = {
+      {"8", "cross_shard_ring_entries: 8 is out of range 16..65536"},
+      {"131072", "cross_shard_ring_entries: 131072 is out of range 16..65536"},
+      {"0", "cross_shard_ring_entries: 0 is out of range 16..65536"},
+      {"1000", "cross_shard_ring_entries: 1000 is not a power of two (nearest: 512 or 1024)"},
+      {"17", "cross_shard_ring_entries: 17 is not a power of two (nearest: 16 or 32)"},
+      {"65535", "cross_shard_ring_entries: 65535 is not a power of two (nearest: 32768 or 65536)"},
+      {"-16", "is not a non-negative integer"},
+      {"1k", "is not a non-negative integer"},
+      {"", "empty"},
+  };
+  for (const auto& b : kBad) {
+    Config c;
+    absl::Status s = ApplyFlag(&c, "cross_shard_ring_entries", b.value);
+    EXPECT_FALSE(s.ok()) << b.value;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(b.error)) << b.value;
+    EXPECT_EQ(c.cross_shard_ring_entries, 1024u) << "unchanged after an error";
+  }
+}
+
+TEST(CrossShardTest, BacklogIn1024To100Million) {
+  for (const char* good : {"1024", "65536", "1000000", "100000000"}) {
+    Config c;
+    ASSERT_TRUE(ApplyFlag(&c, "max_cross_shard_backlog", good).ok()) << good;
+    EXPECT_EQ(std::to_string(c.max_cross_shard_backlog), good);
+  }
+  for (const char* bad : {"1023", "0", "100000001", "5e6", "1,000"}) {
+    Config c;
+    absl::Status s = ApplyFlag(&c, "max_cross_shard_backlog", bad);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_TRUE(absl::StartsWith(s.message(), "max_cross_shard_backlog: ")) << s;
+    EXPECT_EQ(c.max_cross_shard_backlog, 65536u);
+  }
+  Config c;
+  EXPECT_THAT(std::string(ApplyFlag(&c, "max_cross_shard_backlog", "1023").message()),
+              HasSubstr("out of range 1024..100000000"));
+}
+
+TEST(CrossShardTest, FromToml) {
+  absl::StatusOr<Config> c = ParseConfigToml(
+      "cross_shard_ring_entries = 4096\nmax_cross_shard_backlog = \"200000\"\n", "x.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->cross_shard_ring_entries, 4096u);
+  EXPECT_EQ(c->max_cross_shard_backlog, 200000u);
+  absl::StatusOr<Config> bad =
+      ParseConfigToml("shards = 2\ncross_shard_ring_entries = 3000\n", "x.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("x.toml:2: cross_shard_ring_entries: 3000 is not a power of two"));
+}
+
+TEST(CrossShardTest, ValidateHoldsACodeBuiltConfigToTheBounds) {
+  Config c;
+  c.cross_shard_ring_entries = 1000;
+  EXPECT_FALSE(ValidateConfig(c).ok());
+  c.cross_shard_ring_entries = 1024;
+  c.max_cross_shard_backlog = 10;
+  EXPECT_FALSE(ValidateConfig(c).ok());
+}
+
+// --- addresses through base/mailbox ---------------------------------------
+
+TEST(AddressSettingsTest, PostmasterIsAnAsciiMailbox) {
+  for (const char* good : {"postmaster@example.com", "hostmaster+relay@mx.example.com",
+                           "\"post master\"@example.com"}) {
+    Config c;
+    EXPECT_TRUE(ApplyFlag(&c, "postmaster", good).ok()) << good;
+  }
+  Config empty;
+  EXPECT_TRUE(ApplyFlag(&empty, "postmaster", "").ok());  // default: postmaster@hostname
+  const struct {
+    const char* value;
+    const char* error;
+  } kBad[] = {
+      {"postmaster", "missing @domain"},
+      {"@example.com", "bad local part"},
+      {"a b@example.com", "bad local part"},
+      {"a..b@example.com", "bad local part"},
+      {"pm@-bad.example", "bad domain"},
+      {"pm@exa_mple.com", "bad domain"},
+      {"pm@example.com.", "bad domain"},
+      {"p\xC3\xA9@example.com", "non-ASCII"},
+      {"pm@[192.0.2.1]", "not an address literal"},
+  };
+  for (const auto& b : kBad) {
+    Config c;
+    absl::Status s = ApplyFlag(&c, "postmaster", b.value);
+    EXPECT_FALSE(s.ok()) << b.value;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(b.error)) << b.value;
+  }
+}
+
+TEST(AddressSettingsTest, HostNamesAndRouteDomains) {
+  Config c;
+  EXPECT_TRUE(ApplyFlag(&c, "hostname", "relay_1.example.net").ok());  // '_' tolerated
+  EXPECT_THAT(std::string(ApplyFlag(&c, "hostname", "-relay.example").message()),
+              HasSubstr("label starts or ends with '-'"));
+  EXPECT_FALSE(ApplyFlag(&c, "hostname", "r\xC3\xA9lay.example").ok());
+  EXPECT_TRUE(ApplyFlag(&c, "route", "Example.COM.=mx_1.example.net:25").ok());
+  EXPECT_EQ(c.routes[0].domain, "example.com");
+  EXPECT_EQ(c.routes[0].host, "mx_1.example.net");
+  // A route's domain is a mail domain: '_' can never match a recipient.
+  EXPECT_FALSE(ApplyFlag(&c, "route", "exa_mple.com=10.0.0.1:25").ok());
+  EXPECT_FALSE(ApplyFlag(&c, "route", "10.0.0.1=10.0.0.2:25").ok());
+  EXPECT_FALSE(ApplyFlag(&c, "route", "a..b=10.0.0.2:25").ok());
 }
 
 }  // namespace

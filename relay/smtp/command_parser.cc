@@ -1,31 +1,30 @@
 // relay/smtp/command_parser.cc — SMTP command line parser.
 //
 // One left-to-right pass over the line with a 256-entry character class
-// table; no allocation, no backtracking. Address syntax follows RFC 5321
-// 4.1.2 (with RFC 6531 UTF-8 extensions); every loop is bounded by the line.
+// table; no allocation, no backtracking. The mailbox inside a path (local
+// part, domain, address literal, UTF-8) is base/mailbox's grammar, shared
+// with the configuration and DNS; the path around it ("<>", source routes,
+// <Postmaster>, the 256-octet limit) is here. Every loop is bounded by the
+// line.
 
 #include "relay/smtp/command_parser.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
-#include <cstring>
 
 #include "base/check.h"
+#include "base/mailbox.h"
 
 namespace ringpost::smtp {
 namespace {
 
 constexpr size_t kNpos = std::string_view::npos;
 
-// Character classes.
+// Character classes (address syntax has its own, in base/mailbox.cc).
 enum : uint8_t {
-  kAtext = 1 << 0,    // RFC 5321 atext, ASCII part
-  kLetDig = 1 << 1,   // ALPHA / DIGIT
-  kQtext = 1 << 2,    // qtextSMTP, ASCII part
-  kValue = 1 << 3,    // esmtp-value char, ASCII part
-  kDigit = 1 << 4,
-  kCtl = 1 << 5,      // not allowed anywhere in a command line
+  kLetDig = 1 << 0,   // ALPHA / DIGIT
+  kValue = 1 << 1,    // esmtp-value char, ASCII part
+  kDigit = 1 << 2,
+  kCtl = 1 << 3,      // not allowed anywhere in a command line
 };
 
 constexpr std::array<uint8_t, 256> MakeClassTable() {
@@ -34,14 +33,8 @@ constexpr std::array<uint8_t, 256> MakeClassTable() {
     uint8_t v = 0;
     const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     const bool digit = c >= '0' && c <= '9';
-    if (alpha || digit) v |= kLetDig | kAtext;
+    if (alpha || digit) v |= kLetDig;
     if (digit) v |= kDigit;
-    for (char a : std::string_view("!#$%&'*+-/=?^_`{|}~")) {
-      if (c == static_cast<unsigned char>(a)) v |= kAtext;
-    }
-    if ((c >= 32 && c <= 33) || (c >= 35 && c <= 91) || (c >= 93 && c <= 126)) {
-      v |= kQtext;
-    }
     if ((c >= 33 && c <= 60) || (c >= 62 && c <= 126)) v |= kValue;
     if ((c < 32 && c != '\t') || c == 127) v |= kCtl;
     t[c] = v;
@@ -57,176 +50,6 @@ inline bool Is(char c, uint8_t cls) {
 
 inline char LowerAscii(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
-// Length of the well-formed UTF-8 sequence starting at s[i] (whose lead byte
-// is >= 0x80), or 0 when it is malformed, overlong, a surrogate, or cut off.
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char lead = b(i);
-  size_t n;
-  unsigned char lo = 0x80, hi = 0xBF;  // bounds for the second byte
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    n = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    n = 3;
-    if (lead == 0xE0) lo = 0xA0;
-    if (lead == 0xED) hi = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    n = 4;
-    if (lead == 0xF0) lo = 0x90;
-    if (lead == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (s.size() - i < n) return 0;
-  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
-  for (size_t k = 2; k < n; ++k) {
-    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
-  }
-  return n;
-}
-
-// Dot-string = Atom *("." Atom). Returns the index after it, or kNpos.
-size_t ScanDotString(std::string_view s, size_t i, bool* utf8) {
-  bool need_atom = true;
-  while (i < s.size()) {
-    const char c = s[i];
-    if (Is(c, kAtext)) {
-      ++i;
-      need_atom = false;
-    } else if (c == '.') {
-      if (need_atom) return kNpos;  // leading or doubled dot
-      need_atom = true;
-      ++i;
-    } else if (static_cast<unsigned char>(c) >= 0x80) {
-      const size_t n = Utf8SequenceLength(s, i);
-      if (n == 0) return kNpos;
-      *utf8 = true;
-      need_atom = false;
-      i += n;
-    } else {
-      break;
-    }
-  }
-  if (need_atom) return kNpos;  // empty or trailing dot
-  return i;
-}
-
-// Quoted-string starting at the DQUOTE s[i]. Returns the index after the
-// closing DQUOTE, or kNpos.
-size_t ScanQuotedString(std::string_view s, size_t i, bool* utf8) {
-  CHECK(i < s.size());
-  CHECK(s[i] == '"');
-  ++i;
-  while (i < s.size()) {
-    const char c = s[i];
-    if (c == '"') return i + 1;
-    if (c == '\\') {
-      if (i + 1 >= s.size()) return kNpos;
-      const unsigned char q = static_cast<unsigned char>(s[i + 1]);
-      if (q < 32 || q > 126) return kNpos;
-      i += 2;
-    } else if (Is(c, kQtext)) {
-      ++i;
-    } else if (static_cast<unsigned char>(c) >= 0x80) {
-      const size_t n = Utf8SequenceLength(s, i);
-      if (n == 0) return kNpos;
-      *utf8 = true;
-      i += n;
-    } else {
-      return kNpos;
-    }
-  }
-  return kNpos;  // unterminated
-}
-
-// Domain = sub-domain *("." sub-domain); sub-domain = Let-dig [Ldh-str],
-// labels of 1..63 octets, U-labels allowed. Returns the index after it.
-size_t ScanDomain(std::string_view s, size_t i, bool* utf8) {
-  const size_t start = i;
-  for (;;) {
-    const size_t label_start = i;
-    bool last_hyphen = false;
-    while (i < s.size()) {
-      const char c = s[i];
-      if (Is(c, kLetDig)) {
-        ++i;
-        last_hyphen = false;
-      } else if (c == '-') {
-        if (i == label_start) return kNpos;
-        ++i;
-        last_hyphen = true;
-      } else if (static_cast<unsigned char>(c) >= 0x80) {
-        const size_t n = Utf8SequenceLength(s, i);
-        if (n == 0) return kNpos;
-        *utf8 = true;
-        i += n;
-        last_hyphen = false;
-      } else {
-        break;
-      }
-    }
-    if (i == label_start || last_hyphen || i - label_start > 63) return kNpos;
-    if (i < s.size() && s[i] == '.') {
-      ++i;
-      continue;
-    }
-    break;
-  }
-  if (i - start > kDomainOctetsMax) return kNpos;
-  return i;
-}
-
-bool IsIpv4Literal(std::string_view s) {
-  int parts = 0;
-  size_t i = 0;
-  while (parts < 4) {
-    size_t digits = 0;
-    unsigned value = 0;
-    while (i < s.size() && Is(s[i], kDigit) && digits < 3) {
-      value = value * 10 + static_cast<unsigned>(s[i] - '0');
-      ++i;
-      ++digits;
-    }
-    if (digits == 0 || value > 255) return false;
-    ++parts;
-    if (parts < 4) {
-      if (i >= s.size() || s[i] != '.') return false;
-      ++i;
-    }
-  }
-  return i == s.size();
-}
-
-bool IsIpv6Literal(std::string_view s) {
-  char buf[64];
-  if (s.empty() || s.size() >= sizeof(buf)) return false;
-  for (char c : s) {
-    if (!Is(c, kLetDig) && c != ':' && c != '.') return false;
-  }
-  std::memcpy(buf, s.data(), s.size());
-  buf[s.size()] = '\0';
-  unsigned char addr[16];
-  return inet_pton(AF_INET6, buf, addr) == 1;
-}
-
-// address-literal starting at the "[" s[i]. Returns the index after "]".
-size_t ScanAddressLiteral(std::string_view s, size_t i) {
-  CHECK(i < s.size());
-  CHECK(s[i] == '[');
-  const size_t close = s.find(']', i + 1);
-  if (close == kNpos) return kNpos;
-  std::string_view inner = s.substr(i + 1, close - i - 1);
-  constexpr std::string_view kIpv6Tag = "IPv6:";
-  if (inner.size() > kIpv6Tag.size() &&
-      AsciiEqualsIgnoreCase(inner.substr(0, kIpv6Tag.size()), kIpv6Tag)) {
-    if (!IsIpv6Literal(inner.substr(kIpv6Tag.size()))) return kNpos;
-  } else if (!IsIpv4Literal(inner)) {
-    // General-address-literal tags other than IPv6 are not registered.
-    return kNpos;
-  }
-  return close + 1;
 }
 
 struct PathResult {
@@ -251,7 +74,7 @@ size_t ScanPath(std::string_view s, size_t i, bool allow_postmaster,
     routed = true;
     for (;;) {
       if (i >= s.size() || s[i] != '@') return kNpos;
-      i = ScanDomain(s, i + 1, &out->utf8);
+      i = base::ScanName(s, i + 1, base::kMailDomainUtf8, &out->utf8);
       if (i == kNpos || i >= s.size()) return kNpos;
       if (s[i] == ':') {
         ++i;
@@ -262,23 +85,16 @@ size_t ScanPath(std::string_view s, size_t i, bool allow_postmaster,
     }
   }
   const size_t mailbox_start = i;
-  if (i >= s.size()) return kNpos;
-  i = s[i] == '"' ? ScanQuotedString(s, i, &out->utf8)
-                  : ScanDotString(s, i, &out->utf8);
-  if (i == kNpos || i >= s.size()) return kNpos;
-  if (i - mailbox_start > kLocalPartOctetsMax) return kNpos;
-  if (s[i] == '>' && allow_postmaster && !routed &&
-      AsciiEqualsIgnoreCase(s.substr(mailbox_start, i - mailbox_start),
-                            "postmaster")) {
-    out->mailbox = s.substr(mailbox_start, i - mailbox_start);
-    return i + 1;
+  // RFC 5321 4.5.1: <Postmaster> without a domain, RCPT only.
+  constexpr std::string_view kPostmaster = "postmaster>";
+  if (allow_postmaster && !routed && s.size() - i >= kPostmaster.size() &&
+      (s[i] | 0x20) == 'p' &&
+      AsciiEqualsIgnoreCase(s.substr(i, kPostmaster.size()), kPostmaster)) {
+    out->mailbox = s.substr(i, kPostmaster.size() - 1);
+    return i + kPostmaster.size();
   }
-  if (s[i] != '@') return kNpos;
-  const size_t domain_start = ++i;
-  if (i >= s.size()) return kNpos;
-  i = s[i] == '[' ? ScanAddressLiteral(s, i) : ScanDomain(s, i, &out->utf8);
+  i = base::ScanMailbox(s, i, base::Utf8::kAllow, &out->utf8);
   if (i == kNpos || i >= s.size() || s[i] != '>') return kNpos;
-  if (i - domain_start > kDomainOctetsMax) return kNpos;
   out->mailbox = s.substr(mailbox_start, i - mailbox_start);
   ++i;
   if (i - open > kPathOctetsMax) return kNpos;
@@ -317,7 +133,7 @@ ParseResult ParseParams(std::string_view s, Command* out) {
         if (Is(s[i], kValue)) {
           ++i;
         } else if (static_cast<unsigned char>(s[i]) >= 0x80) {
-          const size_t n = Utf8SequenceLength(s, i);
+          const size_t n = base::Utf8SequenceLength(s, i);
           if (n == 0) return ParseResult::kSyntaxError;
           i += n;
         } else {
@@ -564,12 +380,6 @@ const Param* FindParam(const Command& command, std::string_view keyword) {
     if (AsciiEqualsIgnoreCase(p.keyword, keyword)) return &p;
   }
   return nullptr;
-}
-
-std::string_view DomainOf(std::string_view mailbox) {
-  const size_t at = mailbox.rfind('@');
-  if (at == kNpos) return {};
-  return mailbox.substr(at + 1);
 }
 
 void AppendAsciiLowercase(std::string_view text, std::string* out) {

@@ -11,10 +11,11 @@
 //   - argument presence per verb (DATA/RSET/QUIT/STARTTLS take none;
 //     HELO/EHLO/VRFY/EXPN/AUTH need one);
 //   - MAIL FROM:<path> / RCPT TO:<path>: optional spaces after the colon,
-//     RFC 5321 mailbox syntax (dot-string or quoted local part, domain or
-//     address literal [1.2.3.4] / [IPv6:...]), source routes accepted and
-//     stripped, limits 256 (path incl. <>) / 64 (local part) / 255 (domain),
-//     non-ASCII accepted as well-formed UTF-8 and flagged (RFC 6531);
+//     the mailbox by base/mailbox.h (RFC 5321 Mailbox: dot-string or quoted
+//     local part, domain or address literal [1.2.3.4] / [IPv6:...]; limits
+//     64 local part / 255 domain; non-ASCII accepted as well-formed UTF-8
+//     and flagged, RFC 6531), source routes accepted and stripped, the path
+//     at most 256 octets incl. <>;
 //   - ESMTP parameters keyword[=value], at most kParamsMax, with SIZE, BODY
 //     and SMTPUTF8 on MAIL validated and decoded; the first parameter it does
 //     not decode (any on RCPT) is pointed at by unknown_param;
@@ -37,6 +38,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/mailbox.h"
 #include "relay/smtp/reply.h"
 
 namespace ringpost::smtp {
@@ -81,8 +83,8 @@ inline constexpr size_t kCommandLineOctetsMax = 512;   // RFC 5321 4.5.3.1.4
 inline constexpr size_t kMailRcptLineOctetsMax = 2048;
 inline constexpr size_t kAuthLineOctetsMax = 12288;    // RFC 4954 4
 inline constexpr size_t kPathOctetsMax = 256;          // incl. "<" ">"
-inline constexpr size_t kLocalPartOctetsMax = 64;
-inline constexpr size_t kDomainOctetsMax = 255;
+inline constexpr size_t kLocalPartOctetsMax = base::kLocalPartOctetsMax;
+inline constexpr size_t kDomainOctetsMax = base::kMailDomainOctetsMax;
 inline constexpr size_t kParamsMax = 8;
 // The largest BDAT chunk size that parses (2^63 - 1, what a signed 64-bit
 // offset holds, as Postfix): a larger one, like any malformed BDAT, is a
@@ -138,7 +140,7 @@ ParseResult ParseCommand(std::string_view line, Command* out);
 const Param* FindParam(const Command& command, std::string_view keyword);
 
 // The part of `mailbox` after its last '@'; empty when there is none.
-std::string_view DomainOf(std::string_view mailbox);
+using base::DomainOf;
 
 // ASCII case-insensitive equality (bytes >= 0x80 compare exactly), the right
 // comparison for domains and ESMTP keywords. Inline: it runs on every MAIL,
