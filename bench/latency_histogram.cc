@@ -2,7 +2,7 @@
 #include "bench/latency_histogram.h"
 
 #include <bit>
-#include <cassert>
+#include "base/check.h"
 #include <cmath>
 
 namespace ringpost::bench {
@@ -14,12 +14,12 @@ size_t LatencyHistogram::BucketOf(uint64_t value) {
   const uint64_t sub = (value >> shift) - kSub;  // leading 1 removed: 0..31
   const size_t bucket =
       kExact + static_cast<size_t>(msb - kExactBits) * kSub + static_cast<size_t>(sub);
-  assert(bucket < kBuckets);
+  CHECK(bucket < kBuckets);
   return bucket;
 }
 
 uint64_t LatencyHistogram::BucketLower(size_t bucket) {
-  assert(bucket < kBuckets);
+  CHECK(bucket < kBuckets);
   if (bucket < kExact) return bucket;
   const size_t rest = bucket - kExact;
   const int msb = static_cast<int>(rest / kSub) + kExactBits;
@@ -28,7 +28,7 @@ uint64_t LatencyHistogram::BucketLower(size_t bucket) {
 }
 
 uint64_t LatencyHistogram::BucketUpper(size_t bucket) {
-  assert(bucket < kBuckets);
+  CHECK(bucket < kBuckets);
   if (bucket < kExact) return bucket;
   const int msb = static_cast<int>((bucket - kExact) / kSub) + kExactBits;
   return BucketLower(bucket) + ((uint64_t{1} << (msb - kSubBits)) - 1);

@@ -3,7 +3,7 @@
 
 #include <time.h>
 
-#include <cassert>
+#include "base/check.h"
 #include <charconv>
 
 namespace ringpost::bench {
@@ -29,7 +29,7 @@ MessageGenerator::MessageGenerator(size_t size) : size_(size) {
   const size_t lines = size / kLineOctets + 2;
   template_.reserve(lines * kLineOctets);
   for (size_t i = 0; i < lines; ++i) AppendPatternLine(i, kLineOctets - 2, &template_);
-  assert(template_.size() == lines * kLineOctets);
+  CHECK(template_.size() == lines * kLineOctets);
 }
 
 void MessageGenerator::AppendHeaders(const MessageFields& f, std::string* out) const {
@@ -37,7 +37,7 @@ void MessageGenerator::AppendHeaders(const MessageFields& f, std::string* out) c
   out->append("To: <").append(f.to).append(">\r\n");
   char digits[24];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), f.sequence);
-  assert(ec == std::errc());
+  CHECK(ec == std::errc());
   out->append("Subject: ringpost loadgen message ").append(digits, end);
   out->append("\r\nDate: ").append(f.date);
   out->append("\r\nMessage-ID: <").append(f.id).append("@loadgen.ringpost.invalid>\r\n");
@@ -52,12 +52,12 @@ size_t MessageGenerator::BodyLength(size_t header_octets) const {
 }
 
 void MessageGenerator::AppendBody(size_t octets, std::string* out) const {
-  assert(octets != 1);
+  CHECK(octets != 1);
   size_t full = octets / kLineOctets;
   size_t rest = octets % kLineOctets;
   if (rest == 1) {
     // 78k + 1 = 78(k-1) + 77 + 2: shorten the last full line, add "\r\n".
-    assert(full > 0);
+    CHECK(full > 0);
     --full;
     out->append(template_, 0, full * kLineOctets);
     out->append(template_, full * kLineOctets, kLineOctets - 3);

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cassert>
+#include "base/check.h"
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -52,7 +52,7 @@ constexpr uint64_t kStopGraceMs = 2000;
 void AppendNumber(uint64_t n, std::string* out) {
   char digits[24];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
-  assert(ec == std::errc());
+  CHECK(ec == std::errc());
   out->append(digits, end);
 }
 
@@ -617,7 +617,7 @@ void SinkShard::Unlink(SinkSession* s) {
   if (s->next != nullptr) s->next->prev = s->prev;
   if (sessions_ == s) sessions_ = s->next;
   s->prev = s->next = nullptr;
-  assert(session_count_ > 0);
+  CHECK(session_count_ > 0);
   --session_count_;
   MaybeQuit();
 }
@@ -783,7 +783,7 @@ void Sink::Wait() {
 }
 
 std::vector<std::string> Sink::AcceptedIds() const {
-  assert(joined_);
+  CHECK(joined_);
   std::vector<std::string> ids;
   for (const auto& shard : shards_) {
     ids.insert(ids.end(), shard->ids().begin(), shard->ids().end());
