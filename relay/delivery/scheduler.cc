@@ -108,14 +108,15 @@ void Scheduler::ExpireJob(DeliveryJob* job) {
   SendFinals(msg);
 }
 
-void Scheduler::Fail(DeliveryJob* job, const Status& status, std::string_view text) {
+void Scheduler::Fail(DeliveryJob* job, std::string_view peer, const Status& status,
+                     std::string_view text) {
   std::vector<client::RecipientOutcome> outcomes(job->rcpts.size());
   for (auto& o : outcomes) {
     o.code = status.code;
     o.enhanced = status.enhanced;
     o.text = std::string(text);
   }
-  Outcomes(job, "", outcomes);
+  Outcomes(job, peer, outcomes);
 }
 
 void Scheduler::Outcomes(DeliveryJob* job, std::string_view peer,

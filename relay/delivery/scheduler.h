@@ -60,8 +60,11 @@ class Scheduler {
   // An attempt ended: one outcome per job->rcpts (`peer`: who answered).
   void Outcomes(DeliveryJob* job, std::string_view peer,
                 std::vector<client::RecipientOutcome>& outcomes);
-  // The attempt ended before any server answered: `status` for all.
-  void Fail(DeliveryJob* job, const Status& status, std::string_view text);
+  // The attempt ended without a reply per recipient (no route, DNS, a
+  // destination that could not be reached): `status` for all. `peer`: the
+  // destination, when there was one.
+  void Fail(DeliveryJob* job, std::string_view peer, const Status& status,
+            std::string_view text);
   // Draining: the job is dropped (the spool keeps the message).
   void Drop(DeliveryJob* job);
 

@@ -140,15 +140,7 @@ void Pool::DeferQueue(Site* site, const client::RecipientOutcome& reason) {
   const delivery::Status status = delivery::ConnectionFailureStatus(reason.code, reason.enhanced);
   std::deque<DeliveryJob*> jobs;
   jobs.swap(site->ready);
-  for (DeliveryJob* job : jobs) {
-    std::vector<client::RecipientOutcome> outcomes(job->rcpts.size());
-    for (auto& o : outcomes) {
-      o.code = status.code;
-      o.enhanced = status.enhanced;
-      o.text = reason.text;
-    }
-    host_->Outcomes(job, site->key, outcomes);
-  }
+  for (DeliveryJob* job : jobs) host_->Deferred(job, site->key, status, reason.text);
 }
 
 void Pool::StartDrain() {

@@ -31,6 +31,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "relay/config/config.h"
 #include "relay/delivery/message.h"
+#include "relay/delivery/outcome_policy.h"
 #include "relay/outbound/connection.h"
 #include "relay/runtime/loop.h"
 
@@ -54,6 +55,9 @@ class PoolHost {
   // `outcomes` has one entry per job->rcpts. The job is the host's now.
   virtual void Outcomes(DeliveryJob* job, const std::string& peer,
                         std::vector<client::RecipientOutcome>& outcomes) = 0;
+  // The destination could not be reached: `status` for every recipient.
+  virtual void Deferred(DeliveryJob* job, const std::string& peer,
+                        const delivery::Status& status, std::string_view text) = 0;
 
  protected:
   ~PoolHost() = default;

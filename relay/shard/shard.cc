@@ -203,10 +203,7 @@ absl::Status Shard::Setup() {
     intake_->FlushTurn(draining_);
     log_->Flush(/*force=*/draining_);
   });
-  loop_->SetPendingWorkCheck([this] {
-    return mailbox_.HasIncoming() ||
-           (shared_->mx_cache != nullptr && shared_->mx_cache->HasCompletions(index_));
-  });
+  loop_->SetPendingWorkCheck([this] { return HasInboundWork(); });
   loop_->SetStopHandler([this] { StartDrain(); });
 
   // Recovery: every message with undone recipients goes back to delivery.
@@ -234,6 +231,11 @@ void Shard::Send(int to, const shard::CrossItem& item) {
     return;
   }
   mailbox_.Send(to, item);
+}
+
+bool Shard::HasInboundWork() {
+  return mailbox_.HasIncoming() ||
+         (shared_->mx_cache != nullptr && shared_->mx_cache->HasCompletions(index_));
 }
 
 absl::Status Shard::Backpressure() {
@@ -271,9 +273,7 @@ void Shard::DrainTick() {
   }
   const bool peers_done = shared_->settled.load() == shared_->shards;
   const bool quiet = !server_->AwaitingCommits() && !spool_->HasIoInFlight() && log_->idle() &&
-                     !mailbox_.HasIncoming() &&
-                     !(shared_->mx_cache != nullptr && shared_->mx_cache->HasCompletions(index_)) &&
-                     (resolver_ == nullptr || resolver_->idle());
+                     !HasInboundWork() && (resolver_ == nullptr || resolver_->idle());
   if (closing_) {
     if ((server_->empty() && !pool_->HasConnections()) ||
         loop_->now_ms() >= close_deadline_ms_) {

@@ -113,6 +113,8 @@ class Shard final : private inbound::IntakeHost,
   absl::Status Setup();
   int OwnerOf(const std::string& domain) const;
   void Send(int to, const shard::CrossItem& item);
+  // Cross-shard items or MX answers wait to be handled on this shard.
+  bool HasInboundWork();
   void StartDrain();
   void DrainTick();
   void CloseAllConnections();
@@ -132,13 +134,17 @@ class Shard final : private inbound::IntakeHost,
   void Enqueue(outbound::Site* site, DeliveryJob* job) override { pool_->Enqueue(site, job); }
   void RouteFailed(DeliveryJob* job, const delivery::Status& status,
                    std::string_view text) override {
-    scheduler_->Fail(job, status, text);
+    scheduler_->Fail(job, "", status, text);
   }
   void Drop(DeliveryJob* job) override { scheduler_->Drop(job); }
   // outbound::PoolHost
   void Outcomes(DeliveryJob* job, const std::string& peer,
                 std::vector<client::RecipientOutcome>& outcomes) override {
     scheduler_->Outcomes(job, peer, outcomes);
+  }
+  void Deferred(DeliveryJob* job, const std::string& peer, const delivery::Status& status,
+                std::string_view text) override {
+    scheduler_->Fail(job, peer, status, text);
   }
 
   Shared* shared_;
