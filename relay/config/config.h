@@ -18,7 +18,8 @@
 //       ringpost::LoadConfig(absl::GetFlag(FLAGS_config));
 //   if (!config.ok()) { fprintf(stderr, "%s\n", ...); return 2; }
 //
-// List settings (listen, route, relay_networks) take a TOML array of strings
+// List settings (listen, listen_tls, require_tls, require_auth, route,
+// outbound_tls_policy, relay_networks) take a TOML array of strings
 // or, as flags, a comma-separated list and/or repeated use:
 // `--route=a.example=10.0.0.1:25 --route=*=[2001:db8::1]:587`. Repetition is
 // handled by ringpost::ParseCommandLine(); with plain absl::ParseCommandLine
@@ -86,6 +87,23 @@ struct Cidr {
   bool operator==(const Cidr&) const = default;
 };
 
+// Outbound TLS, per destination, with Postfix's names (smtp_tls_security_level).
+enum class TlsLevel : uint8_t {
+  kNone,     // never STARTTLS
+  kMay,      // STARTTLS when offered, any certificate; plaintext if it fails
+  kEncrypt,  // TLS required, any certificate
+  kVerify,   // TLS required, chain to tls_ca_file and the MX host name
+};
+std::string_view TlsLevelName(TlsLevel level);
+
+// outbound_tls_policy entry: DOMAIN=LEVEL, for recipient domain DOMAIN.
+struct TlsPolicy {
+  std::string domain;  // lowercase, no trailing dot
+  TlsLevel level = TlsLevel::kMay;
+
+  bool operator==(const TlsPolicy&) const = default;
+};
+
 enum class Durability {
   kFsync,  // 250 after DATA only once the message is fdatasync'ed
   kNone,   // benchmarking only: acknowledged mail can be lost on a crash
@@ -118,8 +136,24 @@ struct Config {
   uint64_t max_message_size = uint64_t{50} << 20;
   uint64_t max_queue_memory = uint64_t{1} << 30;  // queued bodies in memory
 
-  std::string tls_cert;  // PEM paths; both or neither
+  // TLS and AUTH, inbound.
+  std::string tls_cert;  // PEM paths; both or neither: STARTTLS offered
   std::string tls_key;
+  std::vector<std::string> listen_tls;    // implicit TLS (RFC 8314), numeric ADDR:PORT
+  std::vector<std::string> require_tls;   // listen addresses: STARTTLS before MAIL/AUTH
+  std::vector<std::string> require_auth;  // listen addresses: AUTH before MAIL
+  absl::Duration tls_handshake_timeout = absl::Seconds(10);
+  std::string auth_users;             // credentials file; "" = no AUTH
+  size_t auth_failures_max = 5;       // per client address per window; 0 = no limit
+  absl::Duration auth_failure_window = absl::Minutes(5);
+  absl::Duration auth_failure_delay = absl::Seconds(5);  // before the 421
+
+  // TLS, outbound.
+  TlsLevel outbound_tls = TlsLevel::kMay;
+  std::vector<TlsPolicy> outbound_tls_policy;  // per recipient domain
+  std::string tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  // How long `may` sends in plaintext to a host whose handshake failed.
+  absl::Duration tls_fallback_ttl = absl::Hours(1);
   Durability durability = Durability::kFsync;
 
   // SMTP server (inbound) limits.
@@ -231,6 +265,14 @@ bool IsFullyQualifiedHostname(std::string_view name);
 
 // DOMAIN=HOST[:PORT] (see Route).
 absl::StatusOr<Route> ParseRoute(std::string_view text);
+
+// none | may | encrypt | verify.
+absl::StatusOr<TlsLevel> ParseTlsLevel(std::string_view text);
+// DOMAIN=LEVEL (see TlsPolicy).
+absl::StatusOr<TlsPolicy> ParseTlsPolicy(std::string_view text);
+// The level for mail to `domain` (lowercase): its outbound_tls_policy entry,
+// else outbound_tls.
+TlsLevel TlsLevelFor(const Config& config, std::string_view domain);
 
 }  // namespace ringpost
 

@@ -5,7 +5,8 @@
 // written in flag syntax and must equal the Config defaults (config_test
 // checks that, and that flags and settings-table rows match one to one).
 // The help texts are what `ringpost --helpfull` prints; the full reference
-// is docs/configuration.md. List flags (listen, route, relay_networks)
+// is docs/configuration.md. List flags (listen, listen_tls, require_tls, require_auth,
+// route, outbound_tls_policy, relay_networks)
 // accumulate over repeated use through ParseCommandLine(); absl alone keeps
 // only the last occurrence.
 
@@ -70,6 +71,36 @@ ABSL_FLAG(std::string, max_message_size, "50M",
           "Advertised with SIZE.");
 ABSL_FLAG(std::string, tls_cert, "", "TLS certificate chain (PEM). Set with tls_key.");
 ABSL_FLAG(std::string, tls_key, "", "TLS private key (PEM). Set with tls_cert.");
+ABSL_FLAG(std::vector<std::string>, listen_tls, {},
+          "Implicit-TLS (RFC 8314, port 465) listen address ADDR:PORT. Needs tls_cert. "
+          "Repeatable and/or comma-separated.");
+ABSL_FLAG(std::vector<std::string>, require_tls, {},
+          "Listen addresses (of listen or listen_tls) whose clients must use TLS "
+          "before MAIL or AUTH (530 5.7.0). Repeatable and/or comma-separated.");
+ABSL_FLAG(std::vector<std::string>, require_auth, {},
+          "Listen addresses whose clients must AUTH before MAIL (530 5.7.0). Needs "
+          "auth_users. Repeatable and/or comma-separated.");
+ABSL_FLAG(std::string, tls_handshake_timeout, "10s",
+          "Longest a TLS handshake may take, inbound and outbound.");
+ABSL_FLAG(std::string, auth_users, "",
+          "SMTP AUTH credentials file: USER:$scrypt$... lines (`ringpost passwd USER`). "
+          "AUTH PLAIN and LOGIN are offered inside TLS only.");
+ABSL_FLAG(std::string, auth_failures_max, "5",
+          "AUTH failures from one client address within auth_failure_window before "
+          "it gets 421 (0 = no limit).");
+ABSL_FLAG(std::string, auth_failure_window, "5m", "Window for auth_failures_max.");
+ABSL_FLAG(std::string, auth_failure_delay, "5s",
+          "Delay before the 421 to a client over auth_failures_max.");
+ABSL_FLAG(std::string, outbound_tls, "may",
+          "Outbound TLS level: none, may (STARTTLS when offered), encrypt (TLS "
+          "required, any certificate), verify (chain to tls_ca_file + MX host name).");
+ABSL_FLAG(std::vector<std::string>, outbound_tls_policy, {},
+          "Per recipient domain TLS level DOMAIN=LEVEL, overriding outbound_tls. "
+          "Repeatable and/or comma-separated.");
+ABSL_FLAG(std::string, tls_ca_file, "/etc/ssl/certs/ca-certificates.crt",
+          "CA certificates (PEM) that outbound `verify` trusts.");
+ABSL_FLAG(std::string, tls_fallback_ttl, "1h",
+          "How long `may` delivers in plaintext to a host whose TLS handshake failed.");
 ABSL_FLAG(std::string, durability, "fsync",
           "fsync: 250 after DATA only once the message is on stable storage. "
           "none: no fdatasync, FOR BENCHMARKING ONLY, a crash loses accepted mail.");
@@ -154,6 +185,10 @@ std::vector<char*> ParseCommandLine(int argc, char* argv[]) {
   };
   ListFlag lists[] = {
       {"listen", &FLAGS_listen, {}, 0},
+      {"listen_tls", &FLAGS_listen_tls, {}, 0},
+      {"require_tls", &FLAGS_require_tls, {}, 0},
+      {"require_auth", &FLAGS_require_auth, {}, 0},
+      {"outbound_tls_policy", &FLAGS_outbound_tls_policy, {}, 0},
       {"route", &FLAGS_route, {}, 0},
       {"relay_networks", &FLAGS_relay_networks, {}, 0},
   };

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_join.h"
 #include "base/check.h"
 #include "base/mailbox.h"
@@ -181,11 +182,11 @@ absl::StatusOr<std::string> ParseListenItem(std::string_view item) {
 
 absl::StatusOr<Cidr> ParseCidrItem(std::string_view item) { return Cidr::Parse(item); }
 
-std::vector<Setting> BuildSettings() {
-  std::vector<Setting> s;
-  s.push_back(Setting{
-      "listen",
-      [](Config* c, std::string_view v) -> absl::Status {
+// A list of numeric listen addresses, each at most once.
+Setting AddressListSetting(std::string_view name, std::vector<std::string> Config::*field) {
+  return Setting{
+      name,
+      [field](Config* c, std::string_view v) -> absl::Status {
         absl::StatusOr<std::vector<std::string>> items = ParseItems<std::string>(v, &ParseListenItem);
         if (!items.ok()) return items.status();
         for (size_t i = 0; i < items->size(); i++) {
@@ -195,11 +196,18 @@ std::vector<Setting> BuildSettings() {
             }
           }
         }
-        c->listen = *std::move(items);
+        c->*field = *std::move(items);
         return absl::OkStatus();
       },
-      [](const Config& c) { return absl::StrJoin(c.listen, ","); },
-      [](std::string_view item) { return ParseListenItem(item).status(); }});
+      [field](const Config& c) { return absl::StrJoin(c.*field, ","); },
+      [](std::string_view item) { return ParseListenItem(item).status(); }};
+}
+
+absl::StatusOr<TlsPolicy> ParseTlsPolicyItem(std::string_view item) { return ParseTlsPolicy(item); }
+
+std::vector<Setting> BuildSettings() {
+  std::vector<Setting> s;
+  s.push_back(AddressListSetting("listen", &Config::listen));
   s.push_back(Setting{"shards",
                       [](Config* c, std::string_view v) -> absl::Status {
                         absl::StatusOr<uint64_t> n = ParseUint(v, 256);
@@ -271,6 +279,52 @@ std::vector<Setting> BuildSettings() {
   s.push_back(BytesSetting("max_queue_memory", &Config::max_queue_memory, kMiB, 1024 * kGiB));
   s.push_back(StringSetting("tls_cert", &Config::tls_cert, nullptr));
   s.push_back(StringSetting("tls_key", &Config::tls_key, nullptr));
+  s.push_back(AddressListSetting("listen_tls", &Config::listen_tls));
+  s.push_back(AddressListSetting("require_tls", &Config::require_tls));
+  s.push_back(AddressListSetting("require_auth", &Config::require_auth));
+  s.push_back(DurationSetting("tls_handshake_timeout", &Config::tls_handshake_timeout, kMs,
+                              absl::Minutes(10)));
+  s.push_back(StringSetting("auth_users", &Config::auth_users, nullptr));
+  s.push_back(CountSetting("auth_failures_max", &Config::auth_failures_max, 0, 1'000'000));
+  s.push_back(DurationSetting("auth_failure_window", &Config::auth_failure_window,
+                              absl::Seconds(1), kDay));
+  s.push_back(DurationSetting("auth_failure_delay", &Config::auth_failure_delay,
+                              absl::ZeroDuration(), absl::Minutes(5)));
+  s.push_back(Setting{"outbound_tls",
+                      [](Config* c, std::string_view v) -> absl::Status {
+                        absl::StatusOr<TlsLevel> level = ParseTlsLevel(v);
+                        if (!level.ok()) return level.status();
+                        c->outbound_tls = *level;
+                        return absl::OkStatus();
+                      },
+                      [](const Config& c) { return std::string(TlsLevelName(c.outbound_tls)); },
+                      nullptr});
+  s.push_back(Setting{
+      "outbound_tls_policy",
+      [](Config* c, std::string_view v) -> absl::Status {
+        absl::StatusOr<std::vector<TlsPolicy>> items =
+            ParseItems<TlsPolicy>(v, &ParseTlsPolicyItem);
+        if (!items.ok()) return items.status();
+        for (size_t i = 0; i < items->size(); i++) {
+          for (size_t j = 0; j < i; j++) {
+            if ((*items)[i].domain == (*items)[j].domain) {
+              return absl::InvalidArgumentError(
+                  Cat("two TLS policies for domain ", Quote((*items)[i].domain)));
+            }
+          }
+        }
+        c->outbound_tls_policy = *std::move(items);
+        return absl::OkStatus();
+      },
+      [](const Config& c) {
+        return absl::StrJoin(c.outbound_tls_policy, ",", [](std::string* out, const TlsPolicy& p) {
+          CatAppend(out, p.domain, "=", TlsLevelName(p.level));
+        });
+      },
+      [](std::string_view item) { return ParseTlsPolicy(item).status(); }});
+  s.push_back(StringSetting("tls_ca_file", &Config::tls_ca_file, nullptr));
+  s.push_back(DurationSetting("tls_fallback_ttl", &Config::tls_fallback_ttl, absl::ZeroDuration(),
+                              7 * kDay));
   s.push_back(Setting{"durability",
                       [](Config* c, std::string_view v) -> absl::Status {
                         if (v == "fsync") {
@@ -423,6 +477,38 @@ absl::Status ValidateConfig(const Config& config) {
   }
   if (config.tls_cert.empty() != config.tls_key.empty()) {
     return absl::InvalidArgumentError("tls_cert and tls_key must be set together");
+  }
+  const bool tls = !config.tls_cert.empty();
+  if (!config.listen_tls.empty() && !tls) {
+    return absl::InvalidArgumentError("listen_tls needs tls_cert and tls_key");
+  }
+  if (!config.auth_users.empty() && !tls) {
+    return absl::InvalidArgumentError(
+        "auth_users needs tls_cert and tls_key (AUTH is offered only inside TLS)");
+  }
+  if (!config.require_tls.empty() && !tls) {
+    return absl::InvalidArgumentError("require_tls needs tls_cert and tls_key");
+  }
+  if (!config.require_auth.empty() && config.auth_users.empty()) {
+    return absl::InvalidArgumentError("require_auth needs auth_users");
+  }
+  auto listened = [&](const std::string& a) {
+    return absl::c_linear_search(config.listen, a) || absl::c_linear_search(config.listen_tls, a);
+  };
+  for (const auto* list : {&config.require_tls, &config.require_auth}) {
+    for (const std::string& a : *list) {
+      if (!listened(a)) {
+        return absl::InvalidArgumentError(
+            Cat(list == &config.require_tls ? "require_tls" : "require_auth", ": ", a,
+                " is not a listen or listen_tls address"));
+      }
+    }
+  }
+  for (const std::string& a : config.listen_tls) {
+    if (absl::c_linear_search(config.listen, a) || a == config.admin) {
+      return absl::InvalidArgumentError(
+          Cat("listen_tls address ", a, " is also a listen or admin address"));
+    }
   }
   if (config.commit_max_bytes > config.segment_bytes) {
     return absl::InvalidArgumentError(Cat(

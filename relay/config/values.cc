@@ -423,6 +423,30 @@ bool IsFullyQualifiedHostname(std::string_view name) {
                       [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); });
 }
 
+namespace {
+
+// A recipient domain as route and TLS policy entries name it: lowercase,
+// without a trailing dot, a domain name (not an address).
+absl::StatusOr<std::string> ParseDomainKey(std::string_view text, std::string_view entry,
+                                           bool star_allowed) {
+  std::string_view domain = Sv(absl::StripAsciiWhitespace(Av(text)));
+  if (!domain.empty() && domain.back() == '.' && domain != ".") domain.remove_suffix(1);
+  std::string key = absl::AsciiStrToLower(Av(domain));
+  if (star_allowed && key == "*") return key;
+  // The domain of recipient addresses it is for (ASCII: entries are
+  // matched against lowercased domains byte by byte).
+  const base::NameError e = base::CheckName(key, base::kMailDomain);
+  if (e != base::NameError::kOk || LooksNumeric(key)) {
+    return absl::InvalidArgumentError(
+        Cat(Quote(entry), ": bad domain ", Quote(domain),
+            star_allowed ? " (a domain name or *" : " (a domain name",
+            e != base::NameError::kOk ? Cat(": ", base::NameErrorText(e)) : std::string(), ")"));
+  }
+  return key;
+}
+
+}  // namespace
+
 absl::StatusOr<Route> ParseRoute(std::string_view text) {
   const size_t eq = text.find('=');
   if (eq == std::string_view::npos) {
@@ -430,26 +454,57 @@ absl::StatusOr<Route> ParseRoute(std::string_view text) {
         Cat(Quote(text), ": expected DOMAIN=HOST[:PORT], e.g. example.com=10.0.0.1:25"));
   }
   Route r;
-  std::string_view domain = Sv(absl::StripAsciiWhitespace(Av(text.substr(0, eq))));
-  if (!domain.empty() && domain.back() == '.' && domain != ".") domain.remove_suffix(1);
-  r.domain = absl::AsciiStrToLower(Av(domain));
-  if (r.domain != "*") {
-    // The domain of recipient addresses it is for (ASCII: routes are
-    // matched against lowercased domains byte by byte).
-    const base::NameError e = base::CheckName(r.domain, base::kMailDomain);
-    if (e != base::NameError::kOk || LooksNumeric(r.domain)) {
-      return absl::InvalidArgumentError(
-          Cat(Quote(text), ": bad domain ", Quote(domain), " (a domain name or *",
-              e != base::NameError::kOk ? Cat(": ", base::NameErrorText(e)) : std::string(),
-              ")"));
-    }
-  }
+  absl::StatusOr<std::string> domain = ParseDomainKey(text.substr(0, eq), text, true);
+  if (!domain.ok()) return domain.status();
+  r.domain = *std::move(domain);
   absl::StatusOr<HostPort> hp =
       ParseHostPort(Sv(absl::StripAsciiWhitespace(Av(text.substr(eq + 1)))), uint16_t{25});
   if (!hp.ok()) return hp.status();
   r.host = std::move(hp->host);
   r.port = hp->port;
   return r;
+}
+
+std::string_view TlsLevelName(TlsLevel level) {
+  switch (level) {
+    case TlsLevel::kNone: return "none";
+    case TlsLevel::kMay: return "may";
+    case TlsLevel::kEncrypt: return "encrypt";
+    case TlsLevel::kVerify: return "verify";
+  }
+  return "may";
+}
+
+absl::StatusOr<TlsLevel> ParseTlsLevel(std::string_view text) {
+  for (TlsLevel level : {TlsLevel::kNone, TlsLevel::kMay, TlsLevel::kEncrypt, TlsLevel::kVerify}) {
+    if (text == TlsLevelName(level)) return level;
+  }
+  return absl::InvalidArgumentError(
+      Cat("must be none, may, encrypt or verify, got ", Quote(text)));
+}
+
+absl::StatusOr<TlsPolicy> ParseTlsPolicy(std::string_view text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        Cat(Quote(text), ": expected DOMAIN=LEVEL, e.g. example.com=verify"));
+  }
+  TlsPolicy p;
+  absl::StatusOr<std::string> domain = ParseDomainKey(text.substr(0, eq), text, false);
+  if (!domain.ok()) return domain.status();
+  p.domain = *std::move(domain);
+  absl::StatusOr<TlsLevel> level =
+      ParseTlsLevel(Sv(absl::StripAsciiWhitespace(Av(text.substr(eq + 1)))));
+  if (!level.ok()) return absl::InvalidArgumentError(Cat(Quote(text), ": ", level.status().message()));
+  p.level = *level;
+  return p;
+}
+
+TlsLevel TlsLevelFor(const Config& config, std::string_view domain) {
+  for (const TlsPolicy& p : config.outbound_tls_policy) {
+    if (p.domain == domain) return p.level;
+  }
+  return config.outbound_tls;
 }
 
 }  // namespace ringpost
