@@ -79,8 +79,11 @@ SmtpClient::SmtpClient(ClientHost* host, std::string helo_name)
     : host_(host), helo_name_(std::move(helo_name)) {}
 
 void SmtpClient::Feed(std::string_view data) {
-  // Each round consumes input or stops: bounded by data.size().
-  while (!data.empty() && state_ != State::kEnded) {
+  // Each round consumes input or stops: bounded by data.size(). Nothing
+  // fed during the handshake is a reply: it was sent in plaintext after the
+  // 220 to STARTTLS, where an attacker may have injected it.
+  while (!data.empty() && state_ != State::kEnded &&
+         state_ != State::kTlsHandshake) {
     smtp::ReplyParser::Result r = parser_.Parse(data, &reply_);
     data.remove_prefix(r.consumed);
     if (r.status == smtp::ReplyParser::Status::kNeedMore) return;
@@ -88,7 +91,11 @@ void SmtpClient::Feed(std::string_view data) {
       End(451, "4.5.0", "protocol error: malformed reply from server");
       return;
     }
+    // The rest of this read stays unread even when the host finishes the
+    // handshake within StartTls(), before OnReply returns.
+    const bool last_plaintext = state_ == State::kStartTls && reply_.code == 220;
     OnReply(reply_);
+    if (last_plaintext) return;
   }
 }
 
@@ -117,8 +124,7 @@ void SmtpClient::OnReply(const smtp::ServerReply& reply) {
     case State::kEhlo:
       if (ok) {
         caps_ = smtp::ParseEhloCapabilities(reply);
-        state_ = State::kIdle;
-        return NotifyIdle();
+        return AfterHello();
       }
       if (reply.code >= 500) {
         SendLine("HELO ", helo_name_);
@@ -131,11 +137,12 @@ void SmtpClient::OnReply(const smtp::ServerReply& reply) {
     case State::kHelo:
       if (ok) {
         caps_ = smtp::EhloCapabilities{};
-        state_ = State::kIdle;
-        return NotifyIdle();
+        return AfterHello();
       }
       if (failed) return EndWithReply(reply);
       return End(451, "4.5.0", Unexpected("HELO", reply));
+    case State::kStartTls:
+      return OnStartTlsReply(reply);
     case State::kBusy:
       return OnPartReply(reply);
     case State::kRset:
@@ -158,9 +165,80 @@ void SmtpClient::OnReply(const smtp::ServerReply& reply) {
       // Unsolicited (typically 421 before the server hangs up).
       if (failed) return EndWithReply(reply);
       return End(451, "4.5.0", Unexpected("nothing", reply));
+    case State::kTlsHandshake:  // Feed() reads nothing during the handshake
     case State::kEnded:
       return;
   }
+}
+
+void SmtpClient::set_tls(TlsWant want) {
+  CHECK(state_ == State::kGreeting);
+  tls_want_ = want;
+}
+
+void SmtpClient::AfterHello() {
+  // Inside TLS a STARTTLS offered again is ignored (RFC 3207 4: no second
+  // TLS session while one is active).
+  if (!tls_active_ && tls_want_ != TlsWant::kNone) {
+    if (caps_.Has(smtp::kExtStartTls)) {
+      SendLine("STARTTLS");
+      host_->OutputReady();
+      state_ = State::kStartTls;
+      return;
+    }
+    if (tls_want_ == TlsWant::kRequire) {
+      return EndWithoutTls("TLS is required, but the server does not offer STARTTLS");
+    }
+  }
+  state_ = State::kIdle;
+  NotifyIdle();
+}
+
+void SmtpClient::OnStartTlsReply(const smtp::ServerReply& reply) {
+  if (reply.code == 220) {
+    // Before the call: the host may finish the handshake inside it.
+    state_ = State::kTlsHandshake;
+    host_->StartTls();
+    return;
+  }
+  if (tls_want_ == TlsWant::kRequire) {
+    std::string text = "TLS is required, but the server refused STARTTLS: ";
+    text.append(std::to_string(reply.code));
+    text.push_back(' ');
+    text.append(reply.text);
+    return EndWithoutTls(text);
+  }
+  // 421 ends the session at any step.
+  if (reply.code == 421) return EndWithReply(reply);
+  if (Negative(reply.code)) {
+    // kMay: RFC 3207 4 lets the client go on in plaintext, and nothing
+    // there voids what the first EHLO offered.
+    state_ = State::kIdle;
+    return NotifyIdle();
+  }
+  End(451, "4.5.0", Unexpected("STARTTLS", reply));
+}
+
+void SmtpClient::TlsEstablished() {
+  if (state_ == State::kEnded) return;
+  CHECK(state_ == State::kTlsHandshake);
+  tls_active_ = true;
+  // RFC 3207 4.2: what the server said in plaintext is void; only the
+  // answer to the EHLO inside TLS counts.
+  caps_ = smtp::EhloCapabilities{};
+  SendLine("EHLO ", helo_name_);
+  host_->OutputReady();
+  state_ = State::kEhlo;
+}
+
+void SmtpClient::EndWithoutTls(std::string_view text) {
+  // QUIT without waiting for its reply (as Postfix does by default): a host
+  // that closes gracefully lets the queued QUIT leave first. 451 like the
+  // client's other local reasons to end; 4.7.5 (RFC 3463: cryptographic
+  // failure) says why.
+  SendLine("QUIT");
+  host_->OutputReady();
+  End(451, "4.7.5", text);
 }
 
 void SmtpClient::OnPartReply(const smtp::ServerReply& reply) {
@@ -266,6 +344,8 @@ Wait SmtpClient::waiting_for() const {
       return Wait::kGreeting;
     case State::kEhlo:
     case State::kHelo:
+    case State::kStartTls:
+    case State::kTlsHandshake:  // the host's handshake, under the same timeout
     case State::kRset:
     case State::kQuit:
       return Wait::kCommand;

@@ -39,9 +39,21 @@
 // its recipients fail with 554 5.6.0 and the connection ends (only closing
 // abandons a DATA); BDAT content is never scanned.
 //
+// STARTTLS (RFC 3207), per set_tls(): after the first EHLO, with kMay or
+// kRequire and STARTTLS offered, the client sends STARTTLS; on 220 the host
+// runs the handshake (StartTls) and reports it (TlsEstablished), and the
+// client sends EHLO again and keeps only what that second EHLO offers. The
+// 220 is the last plaintext reply read: anything after it in the same
+// Feed() came before the handshake and is dropped unread (the CVE-2011-0411
+// injection, client side), as is anything fed while the handshake runs.
+// With kMay a refused STARTTLS leaves the session in plaintext with the
+// first EHLO's capabilities. With kRequire, no STARTTLS (not offered, only
+// HELO, or refused) ends the session before any transaction: the client
+// sends QUIT without waiting for its reply and ends with 451 4.7.5.
+//
 // Host callbacks: Begin() may call OnTransactionDone (local failures) but
-// never OnIdle; OnIdle comes from Feed() only. OnSessionEnd is the last
-// thing the client does in a call.
+// never OnIdle; OnIdle and StartTls come from Feed() only. OnSessionEnd is
+// the last thing the client does in a call.
 #pragma once
 
 #include <cstdint>
@@ -83,12 +95,24 @@ class ClientHost {
   virtual void OnIdle() = 0;
   // Every recipient of the transaction `cookie` has an outcome.
   virtual void OnTransactionDone(void* cookie, std::vector<RecipientOutcome>& outcomes) = 0;
-  // The session is over (QUIT done, protocol error or refused greeting).
-  // `reply` says why; the host closes the connection.
+  // The session is over (QUIT done, protocol error, refused greeting, or
+  // TLS required and not started). `reply` says why; the host closes the
+  // connection.
   virtual void OnSessionEnd(const RecipientOutcome& reason) = 0;
+  // The peer answered 220 to STARTTLS. The host runs the TLS handshake on the
+  // connection and then calls SmtpClient::TlsEstablished() (or Abort() when it fails).
+  // The client sends nothing until then.
+  virtual void StartTls() = 0;
 
  protected:
   ~ClientHost() = default;
+};
+
+// Whether the client uses STARTTLS (RFC 3207); see SmtpClient::set_tls.
+enum class TlsWant : uint8_t {
+  kNone,     // never STARTTLS
+  kMay,      // STARTTLS when offered; plaintext otherwise or when the peer refuses it
+  kRequire,  // STARTTLS must be offered and accepted, else the session ends with 4.7.5
 };
 
 // The reply the client waits for now (the oldest one outstanding), so the
@@ -97,7 +121,7 @@ class ClientHost {
 enum class Wait : uint8_t {
   kNone,      // nothing outstanding: idle (pooled) or ended
   kGreeting,  // 220 banner
-  kCommand,   // EHLO, HELO, RSET, QUIT
+  kCommand,   // EHLO, HELO, STARTTLS (and its handshake), RSET, QUIT
   kMail,      // MAIL FROM reply
   kRcpt,      // RCPT TO replies
   kDataInit,  // 354 after DATA
@@ -121,6 +145,15 @@ class SmtpClient {
   void set_max_in_flight(size_t n) { max_in_flight_ = n == 0 ? 1 : n; }
   // The EHLO/HELO argument; only before the greeting has been answered.
   void set_helo_name(std::string name) { helo_name_ = std::move(name); }
+  // Whether to use STARTTLS; kNone unless set. Only before the greeting has
+  // been answered.
+  void set_tls(TlsWant want);
+  // The handshake finished: the client sends EHLO again (RFC 3207 4.2) and
+  // forgets the capabilities it learnt in plaintext. Only after StartTls();
+  // ignored once the session has ended (an Abort during the handshake).
+  void TlsEstablished();
+  // The handshake has finished on this connection.
+  bool tls_active() const { return tls_active_; }
   // Recipients per SMTP transaction; a Transaction with more is sent as
   // several transactions (same content) and reported once. 0 = no limit.
   void set_max_recipients_per_transaction(size_t n) { max_rcpts_ = n; }
@@ -152,6 +185,8 @@ class SmtpClient {
     kGreeting,
     kEhlo,
     kHelo,
+    kStartTls,      // awaiting the STARTTLS reply
+    kTlsHandshake,  // the host runs the handshake (StartTls)
     kIdle,
     kBusy,   // SMTP transactions in flight (parts_)
     kRset,   // awaiting the RSET reply
@@ -200,6 +235,12 @@ class SmtpClient {
   void FinishMessage(Message* msg);
   void NotifyIdle();
   void EndWithReply(const smtp::ServerReply& reply);
+  // After a 2xx to EHLO or HELO: STARTTLS, or idle, or (TLS required and
+  // not offered) the end.
+  void AfterHello();
+  void OnStartTlsReply(const smtp::ServerReply& reply);
+  // kRequire without TLS: QUIT, and the session ends with 451 4.7.5 `text`.
+  void EndWithoutTls(std::string_view text);
   // Ends the session: undecided recipients of every transaction in flight
   // take `code` if it is 4xx/5xx, else a local 451 4.4.2; then
   // OnSessionEnd.
@@ -213,6 +254,8 @@ class SmtpClient {
   ClientHost* host_;
   std::string helo_name_;
   State state_ = State::kGreeting;
+  TlsWant tls_want_ = TlsWant::kNone;
+  bool tls_active_ = false;
   smtp::ReplyParser parser_;
   smtp::ServerReply reply_;
   smtp::EhloCapabilities caps_;

@@ -19,6 +19,7 @@ class NullHost : public ClientHost {
     delivered += o[0].delivered() ? 1 : 0;
   }
   void OnSessionEnd(const RecipientOutcome&) override {}
+  void StartTls() override {}
   std::string out;
   int64_t delivered = 0;
 };

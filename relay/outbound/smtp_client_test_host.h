@@ -1,7 +1,8 @@
-// smtp_client_test_host.h — what smtp_client_test.cc and
-// smtp_client_errors_test.cc share: a ClientHost that records everything
-// the client does, the EHLO replies the scripts use, and small helpers.
-// Test-only: listed in both tests' srcs, never in a library.
+// smtp_client_test_host.h — what smtp_client_test.cc,
+// smtp_client_errors_test.cc and smtp_client_tls_test.cc share: a
+// ClientHost that records everything the client does, the EHLO replies the
+// scripts use, and small helpers. Test-only: listed in the tests' srcs,
+// never in a library.
 #pragma once
 
 #include <string>
@@ -26,6 +27,7 @@ class TestHost : public ClientHost {
     ended = true;
     end_reason = r;
   }
+  void StartTls() override { ++start_tls; }
   std::string Take() {
     std::string s;
     s.swap(out);
@@ -33,6 +35,7 @@ class TestHost : public ClientHost {
   }
   std::string out;
   int idle = 0;
+  int start_tls = 0;
   std::vector<std::vector<RecipientOutcome>> results;
   bool ended = false;
   RecipientOutcome end_reason;
