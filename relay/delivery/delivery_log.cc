@@ -85,8 +85,8 @@ constexpr size_t kMaxEscapedPerByte = 6;  // \u00XX
 constexpr size_t kMaxNumberChars = 20;    // UINT64_MAX; INT_MIN is 11
 constexpr size_t kMaxTimeChars = sizeof(SecondCache::text) + 5;  // + "mmmZ\""
 // Everything else: field names, punctuation, the type's name and the id
-// (180 chars at most).
-constexpr size_t kMaxFixedChars = 256;
+// (about 270 chars with every TLS and AUTH field).
+constexpr size_t kMaxFixedChars = 384;
 // Past the end of the record: stores of constant size may run up to 16
 // bytes past the cursor (JsonString's SIMD copies, RecordStart, Time).
 // What they leave there is overwritten or never read.
@@ -283,7 +283,8 @@ size_t MaxLogRecordSize(const LogRecord& r) {
   return kMaxFixedChars + MaxJsonStringChars(r.sender) + MaxJsonStringChars(r.recipient) +
          MaxJsonStringChars(r.domain) + MaxJsonStringChars(r.peer) +
          MaxJsonStringChars(r.enhanced) + MaxJsonStringChars(r.response) +
-         3 * kMaxNumberChars + 2 * kMaxTimeChars + kStoreSlack;
+         MaxJsonStringChars(r.tls_version) + MaxJsonStringChars(r.tls_cipher) +
+         MaxJsonStringChars(r.auth_user) + 3 * kMaxNumberChars + 2 * kMaxTimeChars + kStoreSlack;
 }
 
 char* WriteLogRecord(const LogRecord& r, char* out) {
@@ -313,9 +314,21 @@ char* WriteLogRecord(const LogRecord& r, char* out) {
   w.Put(",\"size\":");
   w.Number(r.size);
   if (r.tls) {
-    w.Put(",\"tls\":true");
+    w.Put(",\"tls\":true,\"tls_version\":");
+    w.JsonString(r.tls_version);
+    w.Put(",\"tls_cipher\":");
+    w.JsonString(r.tls_cipher);
+    if (r.tls_verified) {
+      w.Put(",\"tls_verified\":true");
+    } else {
+      w.Put(",\"tls_verified\":false");
+    }
   } else {
     w.Put(",\"tls\":false");
+  }
+  if (!r.auth_user.empty()) {
+    w.Put(",\"auth_user\":");
+    w.JsonString(r.auth_user);
   }
   w.Put(",\"queued_at\":");
   w.Time(r.queued_at_ms, &queued_cache);

@@ -54,6 +54,12 @@ struct LogRecord {
   uint32_t attempt = 0;
   uint64_t size = 0;
   bool tls = false;
+  // With tls: what the handshake settled (Delivery and TransientFailure
+  // after TLS, Reception over TLS). Written only when tls is true.
+  std::string_view tls_version;  // "TLSv1.3"
+  std::string_view tls_cipher;   // "TLS_AES_128_GCM_SHA256"
+  bool tls_verified = false;     // outbound: chain and name checked (verify)
+  std::string_view auth_user;    // Reception: the SMTP AUTH user; written when set
   int64_t queued_at_ms = 0;    // wall clock
   int64_t event_at_ms = 0;
 };

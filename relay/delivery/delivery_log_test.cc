@@ -89,7 +89,14 @@ std::string ReferenceRecord(const LogRecord& r) {
   out += ",\"response\":" + Reference(r.response);
   out += ",\"attempt\":" + std::to_string(r.attempt);
   out += ",\"size\":" + std::to_string(r.size);
-  out += r.tls ? ",\"tls\":true" : ",\"tls\":false";
+  if (r.tls) {
+    out += ",\"tls\":true,\"tls_version\":" + Reference(r.tls_version);
+    out += ",\"tls_cipher\":" + Reference(r.tls_cipher);
+    out += r.tls_verified ? ",\"tls_verified\":true" : ",\"tls_verified\":false";
+  } else {
+    out += ",\"tls\":false";
+  }
+  if (!r.auth_user.empty()) out += ",\"auth_user\":" + Reference(r.auth_user);
   out += ",\"queued_at\":" + ReferenceTime(r.queued_at_ms);
   out += ",\"event_at\":" + ReferenceTime(r.event_at_ms);
   return out + "}\n";
@@ -241,6 +248,10 @@ TEST(DeliveryLogTest, RecordsMatchTheReferenceFormatter) {
     r.attempt = attempts[k % std::size(attempts)];
     r.size = sizes[(k / 3) % std::size(sizes)];
     r.tls = (k / 6) % 2 == 1;
+    r.tls_version = strings[(k * 29 + 6) % strings.size()];
+    r.tls_cipher = strings[(k * 31 + 7) % strings.size()];
+    r.tls_verified = (k / 12) % 2 == 1;
+    r.auth_user = (k / 4) % 3 == 0 ? std::string_view() : strings[(k * 37 + 8) % strings.size()];
     r.queued_at_ms = times[k % std::size(times)];
     r.event_at_ms = times[(k / 2 + 3) % std::size(times)];
     if (r.event_at_ms < INT64_MAX - 4) r.event_at_ms += static_cast<int64_t>(k % 5);

@@ -13,12 +13,15 @@
 //     (relay/delivery/scheduler), finished (recycled) there.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "queue/spool.h"
+#include "relay/config/config.h"
 #include "relay/runtime/timer_wheel.h"
 
 namespace ringpost {
@@ -73,6 +76,15 @@ struct Message {
   }
 };
 
+// Where a destination's mail goes (the router tells the pool): addresses in
+// delivery order, the host name each belongs to (the MX host, or a route's
+// host: TLS verifies it and sends it as SNI), and the TLS level.
+struct Targets {
+  std::vector<sockaddr_storage> addrs;
+  std::vector<std::string> names;  // one per address
+  TlsLevel tls = TlsLevel::kMay;
+};
+
 struct DeliveryJob {
   delivery::Scheduler* owner = nullptr;  // the scheduler whose queues hold it
   Message* message = nullptr;
@@ -81,6 +93,12 @@ struct DeliveryJob {
   uint32_t attempts = 0;
   bool expire_at_retry = false;  // the retry timer was cut short by max_age
   runtime::Timer retry_timer;
+  // The TLS of the connection of its last attempt (set by the outbound
+  // connection with the outcomes; the scheduler logs it).
+  bool tls = false;
+  bool tls_verified = false;
+  std::string tls_version;
+  std::string tls_cipher;
 
   // Back to the defaults, keeping the vectors' storage (for recycling).
   void Reset() {
@@ -89,6 +107,8 @@ struct DeliveryJob {
     rcpts.clear();
     attempts = 0;
     expire_at_retry = false;
+    tls = false;
+    tls_verified = false;
   }
 };
 

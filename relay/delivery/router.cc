@@ -4,6 +4,12 @@
 #include <string>
 
 namespace ringpost::delivery {
+namespace {
+
+// Appended to the site key of domains whose TLS level is not the default.
+std::string SiteSuffix(TlsLevel level) { return "|tls=" + std::string(TlsLevelName(level)); }
+
+}  // namespace
 
 Router::Router(const Config* config, int shard, runtime::Loop* loop, dns::MxCache* mx_cache,
                dns::MxSource* mx, RouterHost* host)
@@ -40,10 +46,16 @@ void Router::Route(DeliveryJob* job) {
       }
     }
   }
+  // Domains with their own TLS level get sites of their own: a site's
+  // connections all speak one level.
+  const TlsLevel level = TlsLevelFor(*config_, job->domain);
+  const bool own_level = level != config_->outbound_tls;
   if (route != nullptr) {
-    outbound::Site*& known = route_sites_[static_cast<size_t>(route - routes.data())];
+    outbound::Site* scratch = nullptr;
+    outbound::Site*& known =
+        own_level ? scratch : route_sites_[static_cast<size_t>(route - routes.data())];
     if (known == nullptr) {
-      const std::string key = route->host + ":" + std::to_string(route->port);
+      std::string key = route->host + ":" + std::to_string(route->port);
       const std::string literal = route->host.find(':') != std::string::npos
                                       ? "[" + route->host + "]:" + std::to_string(route->port)
                                       : key;
@@ -52,8 +64,12 @@ void Router::Route(DeliveryJob* job) {
         return host_->RouteFailed(job, Status{451, "4.4.4"},
                                   "route host " + route->host + " is not an IP address literal");
       }
-      const std::vector<sockaddr_storage> addrs = {*addr};
-      known = host_->Destination(key, &addrs);
+      Targets targets;
+      targets.addrs = {*addr};
+      targets.names = {route->host};
+      targets.tls = level;
+      if (own_level) key += SiteSuffix(level);
+      known = host_->Destination(key, &targets);
     }
     return host_->Enqueue(known, job);
   }
@@ -84,15 +100,24 @@ void Router::Resolved(DeliveryJob* job, const dns::MxResult& r) {
     return host_->RouteFailed(
         job, DnsFailureStatus(r.status == dns::MxStatus::kPermanent, r.code, r.enhanced), r.text);
   }
-  std::vector<sockaddr_storage> addrs;
+  Targets& targets = targets_;  // reused: no allocation once warm
+  targets.addrs.clear();
+  targets.names.clear();
   for (const dns::MxHost& h : r.hosts) {
-    for (const sockaddr_storage& a : h.addresses) addrs.push_back(a);
+    for (const sockaddr_storage& a : h.addresses) {
+      targets.addrs.push_back(a);
+      targets.names.push_back(h.name);
+    }
   }
-  if (addrs.empty()) {
+  if (targets.addrs.empty()) {
     return host_->RouteFailed(job, Status{451, "4.4.3"},
                               "no address for the MX hosts of " + job->domain);
   }
-  host_->Enqueue(host_->Destination(r.site_key, &addrs), job);
+  targets.tls = TlsLevelFor(*config_, job->domain);
+  if (targets.tls == config_->outbound_tls) {
+    return host_->Enqueue(host_->Destination(r.site_key, &targets), job);
+  }
+  host_->Enqueue(host_->Destination(r.site_key + SiteSuffix(targets.tls), &targets), job);
 }
 
 }  // namespace ringpost::delivery

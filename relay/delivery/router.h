@@ -38,10 +38,11 @@ namespace ringpost::delivery {
 
 class RouterHost {
  public:
-  // The destination named `key`, made on first use; with `addrs`, its
-  // addresses (in delivery order) become those when they differ.
+  // The destination named `key`, made on first use; with `targets`, its
+  // addresses (in delivery order), their host names and the TLS level
+  // become those.
   virtual outbound::Site* Destination(std::string_view key,
-                                      const std::vector<sockaddr_storage>* addrs) = 0;
+                                      const Targets* targets) = 0;
   virtual void Enqueue(outbound::Site* site, DeliveryJob* job) = 0;
   // The job cannot be routed now (or ever): `status` for every recipient.
   virtual void RouteFailed(DeliveryJob* job, const Status& status, std::string_view text) = 0;
@@ -74,6 +75,7 @@ class Router {
   dns::MxSource* mx_;
   RouterHost* host_;
   std::vector<outbound::Site*> route_sites_;  // per config routes entry, once known
+  Targets targets_;                 // scratch for Resolved
   absl::flat_hash_set<DeliveryJob*> waiting_dns_;  // jobs whose MX lookup runs
   bool draining_ = false;
 };

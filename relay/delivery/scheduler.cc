@@ -110,6 +110,7 @@ void Scheduler::ExpireJob(DeliveryJob* job) {
 
 void Scheduler::Fail(DeliveryJob* job, std::string_view peer, const Status& status,
                      std::string_view text) {
+  job->tls = false;  // no connection carried this attempt
   std::vector<client::RecipientOutcome> outcomes(job->rcpts.size());
   for (auto& o : outcomes) {
     o.code = status.code;
@@ -138,6 +139,10 @@ void Scheduler::Outcomes(DeliveryJob* job, std::string_view peer,
     const client::RecipientOutcome& o = outcomes[k];
     LogRecord r = JobRecord(*job, rcpt, now);
     r.peer = peer;
+    r.tls = job->tls;
+    r.tls_version = job->tls_version;
+    r.tls_cipher = job->tls_cipher;
+    r.tls_verified = job->tls_verified;
     r.code = o.code;
     r.enhanced = o.enhanced;
     r.response = o.text;

@@ -38,7 +38,7 @@ std::string LocalAddressLiteral(int fd) {
 std::string_view WaitName(client::Wait wait) {
   switch (wait) {
     case client::Wait::kGreeting: return "greeting";
-    case client::Wait::kCommand: return "reply to EHLO/RSET/QUIT";
+    case client::Wait::kCommand: return "reply to EHLO/STARTTLS/RSET/QUIT";
     case client::Wait::kMail: return "reply to MAIL FROM";
     case client::Wait::kRcpt: return "reply to RCPT TO";
     case client::Wait::kDataInit: return "reply to DATA";
@@ -48,15 +48,45 @@ std::string_view WaitName(client::Wait wait) {
   return "reply";
 }
 
+client::TlsWant WantFor(TlsLevel level) {
+  switch (level) {
+    case TlsLevel::kNone: return client::TlsWant::kNone;
+    case TlsLevel::kMay: return client::TlsWant::kMay;
+    case TlsLevel::kEncrypt:
+    case TlsLevel::kVerify: return client::TlsWant::kRequire;
+  }
+  return client::TlsWant::kMay;
+}
+
 }  // namespace
 
+bool PlaintextHosts::Contains(const std::string& peer, uint64_t now_ms) {
+  auto it = until_.find(peer);
+  if (it == until_.end()) return false;
+  if (it->second > now_ms) return true;
+  until_.erase(it);
+  return false;
+}
+
+void PlaintextHosts::Add(const std::string& peer, uint64_t until_ms) {
+  if (until_.size() >= kMaxEntries && !until_.contains(peer)) {
+    // Rare (that many hosts failing TLS within the TTL): forgetting one
+    // costs it one more failed handshake.
+    until_.erase(until_.begin());
+  }
+  until_[peer] = until_ms;
+}
+
 Connection::Connection(const ConnectionContext* context, ConnectionOwner* owner,
-                       const sockaddr_storage& addr, size_t addr_index)
+                       const sockaddr_storage& addr, size_t addr_index, TlsLevel tls,
+                       std::string tls_name)
     : context_(context),
       owner_(owner),
       client_(this, context->helo_name),
       addr_(addr),
-      addr_index_(addr_index) {
+      addr_index_(addr_index),
+      tls_level_(context->tls != nullptr ? tls : TlsLevel::kNone),
+      tls_name_(std::move(tls_name)) {
   client_.set_max_in_flight(context->config->outbound_pipeline_depth);
   client_.set_max_recipients_per_transaction(context->config->max_recipients_per_transaction);
   timer_.context = this;
@@ -119,11 +149,61 @@ void Connection::Quit() {
 }
 
 void Connection::OutputReady() {
-  if (stream_ != nullptr) {
-    stream_->Flush();
-  } else {
+  if (stream_ == nullptr) {
     sink_.clear();
+    return;
   }
+  if (tls_ != nullptr) {
+    if (!tls_->handshake_done() || plain_out_.empty()) return;
+    // Send fails only on a channel that already failed, whose Receive
+    // ended the connection: the output has nowhere to go.
+    tls_->Send(plain_out_, &stream_->output());
+    plain_out_.clear();
+    if (plain_out_.capacity() > kRetainedSendBuffer) plain_out_ = std::string();
+  }
+  stream_->Flush();
+}
+
+void Connection::StartTls() {
+  // The peer said 220 to STARTTLS: from here every byte is TLS.
+  tls_ = tls::Channel::NewClient(context_->tls, tls_name_, tls_level_ == TlsLevel::kVerify,
+                                 peer_ + "|" + tls_name_);
+  tls_->Start(&stream_->output());
+  stream_->Flush();
+  ArmTimer();
+}
+
+void Connection::OnTlsData(std::string_view data) {
+  const bool was_up = tls_->handshake_done();
+  plain_in_.clear();
+  const tls::Channel::Result r = tls_->Receive(data, &plain_in_, &stream_->output());
+  if (!stream_->output().empty()) stream_->Flush();
+  if (r == tls::Channel::Result::kError) return OnTlsFailure(tls_->error());
+  if (!was_up && tls_->handshake_done()) {
+    tls_info_ = tls_->Info();
+    client_.TlsEstablished();  // EHLO again, inside TLS
+  }
+  if (!plain_in_.empty()) client_.Feed(plain_in_);
+  if (r == tls::Channel::Result::kClosed && stream_ != nullptr) stream_->Close();
+}
+
+void Connection::OnTlsFailure(std::string_view error) {
+  if (tls_level_ == TlsLevel::kMay) {
+    // RFC 7435: opportunistic TLS that fails falls back to plaintext.
+    context_->plaintext_hosts->Add(
+        peer_, context_->loop->now_ms() + ToMs(context_->config->tls_fallback_ttl));
+    tls_fallback_ = true;
+  }
+  Fail(451, "4.7.5", "TLS with " + peer_ + " failed: " + std::string(error), -EPROTO);
+}
+
+void Connection::Fail(int code, std::string_view enhanced, std::string why, int error) {
+  client_.Abort(why);
+  end_reason_.code = code;
+  end_reason_.enhanced = std::string(enhanced);
+  end_reason_.text = std::move(why);
+  // Abort, not Close: a failed TLS stream's queued bytes are worthless.
+  stream_->Abort(error);
 }
 
 void Connection::OnIdle() {
@@ -138,7 +218,14 @@ void Connection::OnTransactionDone(void* cookie,
                                    std::vector<client::RecipientOutcome>& outcomes) {
   auto* job = static_cast<DeliveryJob*>(cookie);
   --in_flight_;
-  if (job != nullptr) owner_->TransactionDone(job, peer_, outcomes);
+  if (job == nullptr) return;
+  job->tls = tls_ != nullptr && tls_->handshake_done();
+  if (job->tls) {
+    job->tls_version = tls_info_.version;
+    job->tls_cipher = tls_info_.cipher;
+    job->tls_verified = tls_info_.verified;
+  }
+  owner_->TransactionDone(job, peer_, outcomes);
 }
 
 void Connection::OnSessionEnd(const client::RecipientOutcome& reason) {
@@ -147,7 +234,11 @@ void Connection::OnSessionEnd(const client::RecipientOutcome& reason) {
 }
 
 void Connection::OnStreamData(std::string_view data) {
-  client_.Feed(data);
+  if (tls_ != nullptr) {
+    OnTlsData(data);
+  } else {
+    client_.Feed(data);
+  }
   // A reply arrived: the wait for the next one starts now.
   if (stream_ != nullptr && !stream_->closed()) ArmTimer();
 }
@@ -188,6 +279,11 @@ void Connection::OnConnected(int fd) {
   // Without a fully qualified hostname, EHLO names the connection's own
   // address as a literal (RFC 5321 4.1.4), which receivers accept.
   if (context_->helo_name.empty()) client_.set_helo_name(LocalAddressLiteral(fd));
+  if (tls_level_ == TlsLevel::kMay &&
+      context_->plaintext_hosts->Contains(peer_, context_->loop->now_ms())) {
+    tls_level_ = TlsLevel::kNone;
+  }
+  client_.set_tls(WantFor(tls_level_));
   stream_ = new runtime::Stream(context_->loop, fd, this);
   // Message bodies leave through here, many per send: keep the buffers
   // (two per connection at most) instead of regrowing them.
@@ -199,7 +295,8 @@ void Connection::OnConnected(int fd) {
 void Connection::ArmTimer() {
   const Config& c = *context_->config;
   absl::Duration d;
-  switch (client_.waiting_for()) {
+  const bool handshaking = tls_ != nullptr && !tls_->handshake_done();
+  switch (handshaking ? client::Wait::kGreeting : client_.waiting_for()) {
     case client::Wait::kNone:
       if (busy() || stream_ == nullptr) {
         context_->loop->timers().Disarm(&timer_);
@@ -208,7 +305,7 @@ void Connection::ArmTimer() {
       d = c.connection_idle;
       break;
     case client::Wait::kGreeting:
-      d = c.greeting_timeout;
+      d = handshaking ? c.tls_handshake_timeout : c.greeting_timeout;
       break;
     case client::Wait::kCommand:
       d = c.command_timeout;
@@ -247,12 +344,9 @@ void Connection::OnTimer() {
       stream_->bytes_sent() != sent_mark_) {
     return ArmTimer();  // the content is still moving: data_block restarts
   }
-  std::string why = "timeout waiting for " + std::string(WaitName(wait)) + " from " + peer_;
-  client_.Abort(why);
-  end_reason_.code = 451;
-  end_reason_.enhanced = "4.4.2";
-  end_reason_.text = why;
-  stream_->Abort(-ETIMEDOUT);
+  if (tls_ != nullptr && !tls_->handshake_done()) return OnTlsFailure("handshake timed out");
+  Fail(451, "4.4.2", "timeout waiting for " + std::string(WaitName(wait)) + " from " + peer_,
+       -ETIMEDOUT);
 }
 
 void Connection::Finish() {

@@ -17,15 +17,19 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "relay/config/config.h"
 #include "relay/delivery/message.h"
 #include "relay/outbound/smtp_client.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/stream.h"
+#include "relay/tls/channel.h"
+#include "relay/tls/context.h"
 
 namespace ringpost::outbound {
 
@@ -51,6 +55,19 @@ class ConnectionOwner {
   ~ConnectionOwner() = default;
 };
 
+// Hosts (by address) whose TLS handshake failed under `may`: mail to them
+// goes in plaintext until the entry expires (tls_fallback_ttl). Bounded:
+// when full, expired entries go first, then any.
+class PlaintextHosts {
+ public:
+  bool Contains(const std::string& peer, uint64_t now_ms);
+  void Add(const std::string& peer, uint64_t until_ms);
+
+ private:
+  static constexpr size_t kMaxEntries = 65536;
+  absl::flat_hash_map<std::string, uint64_t> until_;
+};
+
 // What every outbound connection of one shard shares.
 struct ConnectionContext {
   runtime::Loop* loop = nullptr;
@@ -58,12 +75,16 @@ struct ConnectionContext {
   // Outbound EHLO name; empty: each connection names its own address as a
   // literal (RFC 5321 4.1.4).
   std::string helo_name;
+  tls::ClientContext* tls = nullptr;
+  PlaintextHosts* plaintext_hosts = nullptr;
 };
 
 class Connection final : public runtime::StreamHandler, public client::ClientHost {
  public:
+  // `tls_name`: the host name of `addr` (TLS verifies it, SNI names it).
   Connection(const ConnectionContext* context, ConnectionOwner* owner,
-             const sockaddr_storage& addr, size_t addr_index);
+             const sockaddr_storage& addr, size_t addr_index, TlsLevel tls,
+             std::string tls_name);
   ~Connection();
 
   void Connect();
@@ -75,15 +96,23 @@ class Connection final : public runtime::StreamHandler, public client::ClientHos
   void Abort();
 
   bool busy() const { return in_flight_ > 0; }
+  // Closed because a `may` handshake failed: the host is to be tried again
+  // in plaintext, not counted as a failed address.
+  bool tls_fallback() const { return tls_fallback_; }
   bool connecting() const { return connecting_; }
   size_t addr_index() const { return addr_index_; }
   size_t capacity() const { return client_.capacity(); }
   bool parked = false;      // in its site's idle list
   Site* site = nullptr;     // the owner's destination this connection serves
 
-  // ClientHost
-  std::string& Output() override { return stream_ != nullptr ? stream_->output() : sink_; }
+  // ClientHost. Inside TLS the client writes plaintext to plain_out_, which
+  // OutputReady encrypts into the stream.
+  std::string& Output() override {
+    if (stream_ == nullptr) return sink_;
+    return tls_ != nullptr ? plain_out_ : stream_->output();
+  }
   void OutputReady() override;
+  void StartTls() override;
   void OnIdle() override;
   void OnTransactionDone(void* cookie, std::vector<client::RecipientOutcome>& outcomes) override;
   void OnSessionEnd(const client::RecipientOutcome& reason) override;
@@ -99,6 +128,10 @@ class Connection final : public runtime::StreamHandler, public client::ClientHos
   void ArmTimer();
   void OnTimer();
   void Finish();
+  void OnTlsData(std::string_view data);
+  void OnTlsFailure(std::string_view error);
+  // Sets the session-end reason and closes: the connection is unusable.
+  void Fail(int code, std::string_view enhanced, std::string why, int error);
 
   const ConnectionContext* context_;
   ConnectionOwner* owner_;
@@ -118,6 +151,13 @@ class Connection final : public runtime::StreamHandler, public client::ClientHos
   size_t addr_index_ = 0;  // which of the site's addresses
   std::string peer_;       // the address connected to, for logs
   std::string sink_;
+  TlsLevel tls_level_;                    // of this connection (after fallback)
+  std::string tls_name_;
+  std::unique_ptr<tls::Channel> tls_;     // from the 220 to STARTTLS on
+  tls::ChannelInfo tls_info_;             // once the handshake is done
+  std::string plain_out_;                 // client output inside TLS
+  std::string plain_in_;                  // decrypted server bytes, one read
+  bool tls_fallback_ = false;
 };
 
 }  // namespace ringpost::outbound

@@ -11,18 +11,20 @@
 namespace ringpost::outbound {
 
 Pool::Pool(runtime::Loop* loop, const Config* config, int shards, std::string helo_name,
-           PoolHost* host)
+           tls::ClientContext* tls, PoolHost* host)
     : share_(std::max<size_t>(1, config->max_connections_per_destination /
                                      static_cast<size_t>(shards))),
       host_(host) {
   context_.loop = loop;
   context_.config = config;
   context_.helo_name = std::move(helo_name);
+  context_.tls = tls;
+  context_.plaintext_hosts = &plaintext_hosts_;
 }
 
 Pool::~Pool() = default;
 
-Site* Pool::Destination(std::string_view key, const std::vector<sockaddr_storage>* addrs) {
+Site* Pool::Destination(std::string_view key, const Targets* targets) {
   auto it = sites_.find(absl::string_view(key.data(), key.size()));
   if (it == sites_.end()) {
     auto site = std::make_unique<Site>();
@@ -32,14 +34,17 @@ Site* Pool::Destination(std::string_view key, const std::vector<sockaddr_storage
   Site* site = it->second.get();
   // Addresses change only when the DNS does, so a refresh with the same
   // ones keeps the position of the current one.
-  if (addrs != nullptr &&
-      (site->addrs.size() != addrs->size() ||
-       memcmp(site->addrs.data(), addrs->data(), addrs->size() * sizeof(sockaddr_storage)) !=
-           0)) {
-    site->addrs = *addrs;
+  if (targets == nullptr) return site;
+  CHECK(targets->names.size() == targets->addrs.size());
+  const std::vector<sockaddr_storage>& addrs = targets->addrs;
+  if (site->addrs.size() != addrs.size() ||
+      memcmp(site->addrs.data(), addrs.data(), addrs.size() * sizeof(sockaddr_storage)) != 0) {
+    site->addrs = addrs;
     site->current = 0;
     site->failed_in_a_row = 0;
   }
+  if (site->names != targets->names) site->names = targets->names;
+  site->tls = targets->tls;
   return site;
 }
 
@@ -63,7 +68,8 @@ void Pool::Kick(Site* site) {
   while (site->conns.size() < share_ &&
          site->ready.size() > site->connecting * site->capacity) {
     const size_t index = site->current % site->addrs.size();
-    auto* conn = new Connection(&context_, this, site->addrs[index], index);
+    auto* conn = new Connection(&context_, this, site->addrs[index], index, site->tls,
+                                site->names[index]);
     conn->site = site;
     site->conns.push_back(conn);
     ++site->connecting;
@@ -112,6 +118,12 @@ void Pool::ConnectionClosed(Connection* conn, bool ever_ready,
   erase(site->conns);
   erase(site->idle);
   if (ever_ready) return Kick(site);
+  if (conn->tls_fallback()) {
+    // `may` and the handshake failed: the same host again, in plaintext
+    // (PlaintextHosts says so now), not the next address.
+    if (site->connecting > 0) --site->connecting;
+    return Kick(site);
+  }
   if (site->connecting > 0) --site->connecting;
   // Concurrent attempts to the same address count as one failure.
   if (site->conns.size() == site->connecting && site->current == conn->addr_index()) {

@@ -18,6 +18,10 @@
 // out, an error greeting) moves the site to its next address; once every
 // address failed in a row, the jobs waiting are deferred with a temporary
 // status (delivery::AfterConnectFailure and ConnectionFailureStatus decide).
+//
+// TLS: a connection at level `may` whose handshake fails is not a failed
+// address: the host goes on PlaintextHosts for tls_fallback_ttl and the site
+// connects to it again at once, in plaintext.
 #pragma once
 
 #include <sys/socket.h>
@@ -38,8 +42,10 @@
 namespace ringpost::outbound {
 
 struct Site {
-  std::string key;  // route "host:port", or the MX site key
+  std::string key;  // route "host:port", or the MX site key (+ "|tls=LEVEL")
   std::vector<sockaddr_storage> addrs;
+  std::vector<std::string> names;  // host name of each address
+  TlsLevel tls = TlsLevel::kMay;
   size_t current = 0;          // new connections go to addrs[current]
   size_t failed_in_a_row = 0;  // addresses that failed since one worked
   size_t capacity = 1;         // transactions per connection, learned from EHLO
@@ -65,13 +71,14 @@ class PoolHost {
 
 class Pool final : public ConnectionOwner {
  public:
+  // `tls`: this shard's outbound TLS context (CA store, session cache).
   Pool(runtime::Loop* loop, const Config* config, int shards, std::string helo_name,
-       PoolHost* host);
+       tls::ClientContext* tls, PoolHost* host);
   ~Pool();
 
-  // The site named `key`, made on first use. With `addrs`, its addresses
+  // The site named `key`, made on first use. With `targets`, its addresses
   // become those when they differ (a changed DNS answer restarts failover).
-  Site* Destination(std::string_view key, const std::vector<sockaddr_storage>* addrs);
+  Site* Destination(std::string_view key, const Targets* targets);
   void Enqueue(Site* site, DeliveryJob* job);
 
   // Drain: parked connections quit; no job starts from here on.
@@ -96,6 +103,7 @@ class Pool final : public ConnectionOwner {
   void DeferQueue(Site* site, const client::RecipientOutcome& reason);
 
   ConnectionContext context_;
+  PlaintextHosts plaintext_hosts_;
   size_t share_;  // this shard's share of max_connections_per_destination
   PoolHost* host_;
   absl::flat_hash_map<std::string, std::unique_ptr<Site>> sites_;

@@ -172,8 +172,11 @@ absl::Status Shard::Setup() {
   cc.log = log_.get();
   server_ = std::make_unique<inbound::Server>(&config_, std::move(cc), &shared_->clients,
                                               &shared_->connections);
+  tls::ClientContext::Options tls_options;
+  tls_options.ca_file = c.tls_ca_file;
+  tls_client_ = std::make_unique<tls::ClientContext>(tls_options);
   pool_ = std::make_unique<outbound::Pool>(loop_.get(), &config_, shared_->shards,
-                                           shared_->helo_name,
+                                           shared_->helo_name, tls_client_.get(),
                                            static_cast<outbound::PoolHost*>(this));
   router_ = std::make_unique<delivery::Router>(&config_, index_, loop_.get(),
                                                shared_->mx_cache.get(), mx_.get(),

@@ -44,6 +44,7 @@
 #include "relay/outbound/pool.h"
 #include "relay/runtime/free_list.h"
 #include "relay/runtime/loop.h"
+#include "relay/tls/context.h"
 #include "relay/shard/cross_shard.h"
 #include "relay/spool/uring_spool_io.h"
 
@@ -127,9 +128,8 @@ class Shard final : private inbound::IntakeHost,
   void Route(DeliveryJob* job) override { router_->Route(job); }
   void SendOutcome(Message* msg, uint32_t rcpt, uint8_t kind) override;
   // delivery::RouterHost
-  outbound::Site* Destination(std::string_view key,
-                              const std::vector<sockaddr_storage>* addrs) override {
-    return pool_->Destination(key, addrs);
+  outbound::Site* Destination(std::string_view key, const Targets* targets) override {
+    return pool_->Destination(key, targets);
   }
   void Enqueue(outbound::Site* site, DeliveryJob* job) override { pool_->Enqueue(site, job); }
   void RouteFailed(DeliveryJob* job, const delivery::Status& status,
@@ -164,6 +164,7 @@ class Shard final : private inbound::IntakeHost,
   std::unique_ptr<dns::MxResolver> mx_;
   std::unique_ptr<inbound::Intake> intake_;
   std::unique_ptr<inbound::Server> server_;
+  std::unique_ptr<tls::ClientContext> tls_client_;
   std::unique_ptr<outbound::Pool> pool_;
   std::unique_ptr<delivery::Router> router_;
   std::unique_ptr<delivery::Scheduler> scheduler_;

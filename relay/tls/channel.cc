@@ -1,5 +1,7 @@
 #include "relay/tls/channel.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -45,6 +47,7 @@ std::string VerifyFailure(long result, std::string_view name) {
     case X509_V_ERR_CERT_NOT_YET_VALID:
       return "certificate not yet valid";
     case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
       return absl::StrCat("certificate name mismatch (expected ", std::string(name), ")");
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
@@ -133,10 +136,20 @@ std::unique_ptr<Channel> Channel::NewClient(ClientContext* context, std::string_
   channel->session_key_ = absl::StrCat(verify ? "verify|" : "any|", session_key);
   channel->verify_ = verify;
   std::string name(server_name);
-  if (!name.empty()) CHECK(SSL_set_tlsext_host_name(ssl, name.c_str()));
+  // A route to an address literal: no SNI (RFC 6066 3 allows host names
+  // only), and `verify` checks the certificate's IP address entries.
+  in6_addr scratch;
+  const bool literal = inet_pton(AF_INET, name.c_str(), &scratch) == 1 ||
+                       inet_pton(AF_INET6, name.c_str(), &scratch) == 1;
+  if (!name.empty() && !literal) CHECK(SSL_set_tlsext_host_name(ssl, name.c_str()));
   if (verify) {
     SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
-    CHECK(SSL_set1_host(ssl, name.c_str()));
+    if (literal) {
+      CHECK(X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()));
+    } else {
+      CHECK(SSL_set1_host(ssl, name.c_str()));
+    }
+    channel->verify_name_ = name;
   } else {
     // Opportunistic or encrypt-only: any certificate (RFC 7435).
     SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
@@ -212,8 +225,7 @@ Channel::Result Channel::Fail(int ssl_error) {
   long verify = client_ && verify_ ? SSL_get_verify_result(ssl_) : X509_V_OK;
   if (verify != X509_V_OK) {
     ERR_clear_error();
-    const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
-    error_ = VerifyFailure(verify, name != nullptr ? name : "");
+    error_ = VerifyFailure(verify, verify_name_);
   } else if (ssl_error == SSL_ERROR_SYSCALL) {
     ERR_clear_error();
     error_ = "unexpected end of the TLS stream";

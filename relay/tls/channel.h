@@ -57,9 +57,10 @@ class Channel {
   // A server channel on `ctx` (a ServerContext's current SSL_CTX).
   static std::unique_ptr<Channel> NewServer(ssl_ctx_st* ctx);
 
-  // A client channel. `server_name` is sent as SNI when non-empty; with
-  // `verify`, the chain must lead to the context's CA store and the
-  // certificate must name `server_name`. Sessions are resumed from and saved
+  // A client channel. `server_name` is sent as SNI when it is a host name;
+  // with `verify`, the chain must lead to the context's CA store and the
+  // certificate must name `server_name` (a DNS entry, or for an address
+  // literal an IP entry). Sessions are resumed from and saved
   // to `context` under `session_key` (per destination).
   static std::unique_ptr<Channel> NewClient(ClientContext* context, std::string_view server_name,
                                             bool verify, std::string session_key);
@@ -96,6 +97,7 @@ class Channel {
   ssl_st* ssl_;
   ClientContext* client_context_ = nullptr;
   std::string session_key_;
+  std::string verify_name_;  // the name or address `verify` checks
   // The caller's buffers for the length of one call.
   std::string_view in_;
   std::string* wire_ = nullptr;

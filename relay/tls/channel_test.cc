@@ -124,6 +124,21 @@ TEST_F(ChannelTest, RsaCertificate) {
   EXPECT_TRUE(p.client->handshake_done()) << p.client->error();
 }
 
+TEST_F(ChannelTest, VerifiesAnAddressLiteralAgainstIpEntries) {
+  CertSpec spec;
+  spec.name = "127.0.0.1";
+  Serve(ca_.Issue(spec));
+  ClientContext client(ClientOptions());
+  Pair p = Connect(&client, "127.0.0.1", /*verify=*/true);
+  p.Handshake();
+  EXPECT_TRUE(p.client->handshake_done()) << p.client->error();
+  Pair wrong = Connect(&client, "127.0.0.2", /*verify=*/true);
+  wrong.Handshake();
+  EXPECT_NE(wrong.client->error().find("certificate name mismatch (expected 127.0.0.2)"),
+            std::string::npos)
+      << wrong.client->error();
+}
+
 TEST_F(ChannelTest, ResumesPerDestination) {
   ClientContext client(ClientOptions());
   {

@@ -1,5 +1,7 @@
 #include "relay/tls/test_certs.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec_key.h>
@@ -83,8 +85,11 @@ KeyPair Make(const CertSpec& spec, bool ca, X509* issuer, EVP_PKEY* issuer_key) 
     AddExtension(cert.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign");
   } else {
     AddExtension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
+    in6_addr scratch;
+    const bool ip = inet_pton(AF_INET, spec.name.c_str(), &scratch) == 1 ||
+                    inet_pton(AF_INET6, spec.name.c_str(), &scratch) == 1;
     AddExtension(cert.get(), signer, NID_subject_alt_name,
-                 absl::StrCat("DNS:", spec.name).c_str());
+                 absl::StrCat(ip ? "IP:" : "DNS:", spec.name).c_str());
     AddExtension(cert.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth");
   }
   CHECK(X509_sign(cert.get(), issuer_key != nullptr ? issuer_key : key.get(), EVP_sha256()));

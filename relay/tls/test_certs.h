@@ -12,7 +12,7 @@ namespace ringpost::tls::testing {
 enum class KeyType : uint8_t { kEcdsaP256, kRsa2048 };
 
 struct CertSpec {
-  std::string name = "localhost";  // CN and the one DNS subjectAltName
+  std::string name = "localhost";  // CN and the one subjectAltName (DNS, or IP for an address)
   KeyType key = KeyType::kEcdsaP256;
   int64_t not_before_s = -3600;          // relative to now
   int64_t not_after_s = 365 * 86400;     // relative to now
