@@ -24,7 +24,9 @@
 #include "dns/address.h"
 #include "dns/mx_cache.h"
 #include "dns/resolv_conf.h"
+#include "relay/auth/credentials.h"
 #include "relay/config/config.h"
+#include "relay/tls/context.h"
 #include "relay/runtime/loop.h"
 #include "relay/shard/shard.h"
 
@@ -57,6 +59,14 @@ int main(int argc, char* argv[]) {
   absl::SetProgramUsageMessage(
       "outbound SMTP relay on per-core io_uring shards.\n"
       "usage: ringpost [--config=FILE] [--flag=value ...]; see docs/configuration.md");
+  // `ringpost passwd USER`: a line for the auth_users file (password on stdin).
+  if (argc >= 2 && std::string_view(argv[1]) == "passwd") {
+    if (argc != 3) {
+      fprintf(stderr, "usage: ringpost passwd USER < password\n");
+      return 2;
+    }
+    return ringpost::auth::PasswdMain(argv[2], stdin, stdout, stderr);
+  }
   std::vector<char*> args = ringpost::ParseCommandLine(argc, argv);
   if (args.size() > 1) {
     fprintf(stderr, "ringpost: unexpected argument '%s' (flags look like --name=value)\n",
@@ -87,6 +97,33 @@ int main(int argc, char* argv[]) {
             "outbound EHLO sends the connection's address literal instead (set "
             "--hostname)\n",
             c.hostname.c_str());
+  }
+
+  if (!c.tls_cert.empty()) {
+    auto tls = ringpost::tls::ServerContext::Create(c.tls_cert, c.tls_key);
+    if (!tls.ok()) {
+      fprintf(stderr, "ringpost: %s\n", std::string(tls.status().message()).c_str());
+      return 2;
+    }
+    shared->tls_server = *std::move(tls);
+  }
+  if (!c.auth_users.empty()) {
+    auto credentials = ringpost::auth::Credentials::Load(c.auth_users);
+    if (!credentials.ok()) {
+      fprintf(stderr, "ringpost: auth_users: %s\n",
+              std::string(credentials.status().message()).c_str());
+      return 2;
+    }
+    shared->credentials.Set(*std::move(credentials));
+  }
+  {
+    ringpost::tls::ClientContext::Options o;
+    o.ca_file = c.tls_ca_file;
+    ringpost::tls::ClientContext probe(o);
+    if (!probe.ca_error().empty()) {
+      fprintf(stderr, "ringpost: WARNING: %s: outbound `verify` deliveries will fail\n",
+              probe.ca_error().c_str());
+    }
   }
 
   if (!MakeDirs(c.spool)) {
@@ -201,15 +238,36 @@ int main(int argc, char* argv[]) {
     return 1;
   }
   for (const std::string& l : c.listen) fprintf(stderr, "ringpost: listening on %s\n", l.c_str());
+  for (const std::string& l : c.listen_tls) {
+    fprintf(stderr, "ringpost: listening on %s (implicit TLS)\n", l.c_str());
+  }
   fprintf(stderr, "ringpost: ready\n");
 
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      fprintf(stderr,
-              "ringpost: SIGHUP: configuration reload is not supported yet; "
-              "restart to apply changes\n");
+      // Certificates and credentials only; other settings need a restart.
+      if (shared->tls_server != nullptr) {
+        absl::Status st = shared->tls_server->Reload();
+        if (st.ok()) {
+          fprintf(stderr, "ringpost: SIGHUP: reloaded %s and %s\n", c.tls_cert.c_str(),
+                  c.tls_key.c_str());
+        } else {
+          fprintf(stderr, "ringpost: SIGHUP: keeping the current certificate: %s\n",
+                  std::string(st.message()).c_str());
+        }
+      }
+      if (!c.auth_users.empty()) {
+        auto credentials = ringpost::auth::Credentials::Load(c.auth_users);
+        if (credentials.ok()) {
+          shared->credentials.Set(*std::move(credentials));
+          fprintf(stderr, "ringpost: SIGHUP: reloaded auth_users %s\n", c.auth_users.c_str());
+        } else {
+          fprintf(stderr, "ringpost: SIGHUP: keeping the current auth_users: %s\n",
+                  std::string(credentials.status().message()).c_str());
+        }
+      }
       continue;
     }
     fprintf(stderr, "ringpost: %s: draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");

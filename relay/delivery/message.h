@@ -52,6 +52,9 @@ struct Message {
   int64_t queued_at_ms = 0;  // wall clock
   bool eight_bit = false;
   bool smtputf8 = false;
+  // How it arrived, for the Reception record (not spooled).
+  std::string auth_user;  // SMTP AUTH user; empty: none
+  std::string tls;        // "TLSv1.3 with cipher ..."; empty: plaintext
   uint32_t remaining = 0;        // recipients without a final outcome (origin only)
   uint64_t accounted_bytes = 0;  // counted in the origin's queued bytes
   CommitListener* submitter = nullptr;  // until its commit reports
@@ -67,6 +70,8 @@ struct Message {
     recipients.clear();
     content.clear();
     queued_at_ms = 0;
+    auth_user.clear();
+    tls.clear();
     eight_bit = false;
     smtputf8 = false;
     remaining = 0;

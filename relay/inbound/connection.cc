@@ -4,18 +4,25 @@
 #include <cerrno>
 #include <utility>
 
+#include "relay/inbound/authenticator.h"
 #include "relay/smtp/command_parser.h"
 
 namespace ringpost::inbound {
 
 Connection::Connection(const ConnectionContext* context, ConnectionOwner* owner, int fd,
-                       std::string ip, bool relay_allowed)
+                       std::string ip, bool relay_allowed, ListenerMode mode)
     : context_(context),
       owner_(owner),
       ip_(std::move(ip)),
       stream_(new runtime::Stream(context->loop, fd, this)),
       session_(this, context->limits, context->hostname,
-               server::ClientInfo{ip_, relay_allowed}) {
+               server::ClientInfo{.address = ip_,
+                                  .relay_allowed = relay_allowed,
+                                  .tls_available = context->tls != nullptr,
+                                  .auth_available = context->auth != nullptr,
+                                  .require_tls = mode.require_tls,
+                                  .require_auth = mode.require_auth}),
+      mode_(mode) {
   idle_timer_.context = this;
   idle_timer_.callback = [](runtime::Timer* t) {
     static_cast<Connection*>(t->context)->OnIdleTimeout();
@@ -25,14 +32,45 @@ Connection::Connection(const ConnectionContext* context, ConnectionOwner* owner,
 
 void Connection::Start() {
   stream_->Start();
+  if (mode_.implicit_tls) {
+    // RFC 8314: the banner comes once the handshake is done.
+    NewTlsChannel();
+    return;
+  }
   session_.Start();
   ArmIdle();
 }
 
 void Connection::Refuse(std::string_view reply) {
   refused_ = true;
-  stream_->Write(reply);
+  // A client of a listen_tls port expects a ServerHello, not text.
+  if (!mode_.implicit_tls) stream_->Write(reply);
   stream_->Close();
+}
+
+void Connection::NewTlsChannel() {
+  tls::ServerContext::UniqueCtx ctx = context_->tls->Current();
+  tls_ = tls::Channel::NewServer(ctx.get());
+  ArmIdle();  // the handshake timeout
+}
+
+void Connection::StartTls() {
+  // The 220 is queued as plaintext; every byte after it is TLS.
+  NewTlsChannel();
+}
+
+server::AuthVerdict Connection::Authenticate(std::string_view user, std::string_view password) {
+  const server::AuthVerdict verdict =
+      context_->auth->Check(ip_, user, password, context_->loop->now_ms());
+  if (verdict == server::AuthVerdict::kBlocked && context_->auth_failure_delay_ms > 0) {
+    // The 421 leaves after auth_failure_delay: a guesser waits, the shard
+    // does not. Nothing more is read meanwhile.
+    tarpit_ = true;
+    UpdateReading();
+    context_->loop->timers().Arm(&idle_timer_,
+                                 context_->loop->now_ms() + context_->auth_failure_delay_ms);
+  }
+  return verdict;
 }
 
 void Connection::Abort() {
@@ -40,6 +78,30 @@ void Connection::Abort() {
 }
 
 void Connection::OnStreamData(std::string_view data) {
+  if (tls_ != nullptr) return OnTlsData(data);
+  FeedSession(data);
+}
+
+void Connection::OnTlsData(std::string_view data) {
+  const bool was_up = tls_->handshake_done();
+  plain_in_.clear();
+  const tls::Channel::Result r = tls_->Receive(data, &plain_in_, &stream_->output());
+  if (r == tls::Channel::Result::kError) {
+    // Nothing to tell the client in SMTP: the alert (if any) is queued.
+    stream_->Close();
+    return;
+  }
+  if (!was_up && tls_->handshake_done()) {
+    session_.TlsEstablished(tls_->Description());
+    if (mode_.implicit_tls) session_.Start();
+    ArmIdle();
+  }
+  if (!stream_->output().empty() || !plain_out_.empty()) OutputReady();
+  if (!plain_in_.empty()) FeedSession(plain_in_);
+  if (r == tls::Channel::Result::kClosed && stream_ != nullptr) stream_->Close();
+}
+
+void Connection::FeedSession(std::string_view data) {
   // RFC 5321 4.5.3.2: the 5-minute wait for a command restarts when a
   // command arrives, not on each byte; inside message content every read
   // counts (the data block timeout).
@@ -64,6 +126,13 @@ void Connection::OutputReady() {
     sink_.clear();
     return;
   }
+  if (tarpit_) return;  // held until the delay passes
+  if (tls_ != nullptr && tls_->handshake_done() && !plain_out_.empty()) {
+    // Fails only on a channel that already failed (the stream is closing).
+    tls_->Send(plain_out_, &stream_->output());
+    plain_out_.clear();
+    if (plain_out_.capacity() > kMaxQueuedReplyBytes) plain_out_ = std::string();
+  }
   stream_->Flush();
   // A client that sends commands but never reads the replies must not make
   // us queue replies without bound: stop reading it until they left.
@@ -86,7 +155,16 @@ void Connection::Submit(std::unique_ptr<server::IncomingMessage> message) {
 }
 
 void Connection::CloseAfterOutput() {
-  if (stream_ != nullptr) stream_->Close();
+  if (tarpit_) {
+    close_after_tarpit_ = true;
+    return;
+  }
+  if (stream_ == nullptr) return;
+  if (tls_ != nullptr && tls_->handshake_done()) {
+    OutputReady();
+    tls_->Close(&stream_->output());  // close_notify
+  }
+  stream_->Close();
 }
 
 void Connection::PauseInput() {
@@ -126,7 +204,7 @@ void Connection::Committed(absl::Status status, uint64_t id) {
 
 void Connection::UpdateReading() {
   if (stream_ == nullptr) return;
-  if (session_paused_ || output_paused_) {
+  if (session_paused_ || output_paused_ || tarpit_) {
     stream_->PauseReading();
   } else {
     stream_->ResumeReading();
@@ -134,13 +212,27 @@ void Connection::UpdateReading() {
 }
 
 void Connection::ArmIdle() {
+  if (tarpit_) return;
   const uint64_t now = context_->loop->now_ms();
-  uint64_t deadline = now + context_->idle_timeout_ms;
+  const bool handshaking = tls_ != nullptr && !tls_->handshake_done();
+  uint64_t deadline =
+      now + (handshaking ? context_->tls_handshake_timeout_ms : context_->idle_timeout_ms);
   if (deadline > session_deadline_ms_) deadline = session_deadline_ms_;
   context_->loop->timers().Arm(&idle_timer_, deadline);
 }
 
 void Connection::OnIdleTimeout() {
+  if (tarpit_) {
+    tarpit_ = false;
+    OutputReady();
+    if (close_after_tarpit_) CloseAfterOutput();
+    UpdateReading();
+    return ArmIdle();
+  }
+  if (tls_ != nullptr && !tls_->handshake_done()) {
+    if (stream_ != nullptr) stream_->Abort(-ETIMEDOUT);  // no SMTP to speak yet
+    return;
+  }
   if (session_.awaiting_commit()) return ArmIdle();
   session_.OnTimeout();
 }

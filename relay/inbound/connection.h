@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -28,10 +29,20 @@
 #include "relay/inbound/submit_port.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/stream.h"
+#include "relay/tls/channel.h"
+#include "relay/tls/context.h"
 
 namespace ringpost::inbound {
 
+class Authenticator;
 class Connection;
+
+// What a listener asks of its connections.
+struct ListenerMode {
+  bool implicit_tls = false;  // listen_tls: the handshake comes first (RFC 8314)
+  bool require_tls = false;
+  bool require_auth = false;
+};
 
 // What every inbound connection of one shard shares.
 struct ConnectionContext {
@@ -42,6 +53,10 @@ struct ConnectionContext {
   uint64_t session_timeout_ms = 0;
   SubmitPort* submit = nullptr;
   DeliveryLog* log = nullptr;
+  tls::ServerContext* tls = nullptr;  // null: no STARTTLS, no listen_tls
+  Authenticator* auth = nullptr;      // null: no AUTH
+  uint64_t tls_handshake_timeout_ms = 0;
+  uint64_t auth_failure_delay_ms = 0;
 };
 
 class ConnectionOwner {
@@ -59,7 +74,7 @@ class Connection final : public runtime::StreamHandler,
                          public CommitListener {
  public:
   Connection(const ConnectionContext* context, ConnectionOwner* owner, int fd, std::string ip,
-             bool relay_allowed);
+             bool relay_allowed, ListenerMode mode);
 
   void Start();
   // Refuses a connection over a limit with `reply` (a 421) and closes.
@@ -78,9 +93,15 @@ class Connection final : public runtime::StreamHandler,
   void OnStreamClosed(int error) override;
   void OnStreamDrained() override;
 
-  // SessionHost
-  std::string& Output() override { return stream_ != nullptr ? stream_->output() : sink_; }
+  // SessionHost. Inside TLS the session writes plaintext to plain_out_,
+  // which OutputReady encrypts into the stream.
+  std::string& Output() override {
+    if (stream_ == nullptr) return sink_;
+    return tls_ != nullptr ? plain_out_ : stream_->output();
+  }
   void OutputReady() override;
+  void StartTls() override;
+  server::AuthVerdict Authenticate(std::string_view user, std::string_view password) override;
   uint64_t NewMessageId() override { return context_->submit->NewMessageId(); }
   std::unique_ptr<server::IncomingMessage> NewIncomingMessage() override {
     return context_->submit->NewIncomingMessage();
@@ -102,6 +123,9 @@ class Connection final : public runtime::StreamHandler,
   static constexpr size_t kMaxQueuedReplyBytes = 256 * 1024;
 
   void UpdateReading();
+  void NewTlsChannel();
+  void OnTlsData(std::string_view data);
+  void FeedSession(std::string_view data);
   void ArmIdle();
   void OnIdleTimeout();
   void Destroy();
@@ -119,6 +143,13 @@ class Connection final : public runtime::StreamHandler,
   bool output_paused_ = false;   // the client does not read its replies
   bool closed_ = false;
   bool refused_ = false;
+  ListenerMode mode_;
+  std::unique_ptr<tls::Channel> tls_;  // from STARTTLS's 220 (or accept, listen_tls) on
+  std::string plain_out_;              // session output inside TLS
+  std::string plain_in_;               // decrypted client bytes, one read
+  // Over auth_failures_max: the 421 is held for auth_failure_delay.
+  bool tarpit_ = false;
+  bool close_after_tarpit_ = false;
 };
 
 }  // namespace ringpost::inbound

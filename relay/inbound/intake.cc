@@ -88,6 +88,8 @@ void Intake::Submit(CommitListener* listener, std::unique_ptr<server::IncomingMe
   msg->queued_at_ms = record.queued_at_ms;
   msg->eight_bit = in->eight_bit;
   msg->smtputf8 = in->smtputf8;
+  std::swap(msg->auth_user, in->auth_user);
+  std::swap(msg->tls, in->tls);
   msg->submitter = listener;
   // Two pointers: the callback fits AnyInvocable's inline storage.
   auto locator = spool_->AppendMessage(
@@ -161,10 +163,21 @@ void Intake::Committed(Message* msg, absl::Status status) {
   const int64_t now = loop_->wall_ms();
   std::vector<uint32_t>& all = rcpt_scratch_;
   all.resize(msg->recipients.size());
+  // "TLSv1.3 with cipher TLS_AES_128_GCM_SHA256" (tls::Channel::Description).
+  std::string_view tls_version = msg->tls;
+  std::string_view tls_cipher;
+  if (const size_t with = tls_version.find(" with cipher "); with != std::string_view::npos) {
+    tls_cipher = tls_version.substr(with + 13);
+    tls_version = tls_version.substr(0, with);
+  }
   for (uint32_t i = 0; i < all.size(); ++i) {
     all[i] = i;
     LogRecord r;
     r.type = LogEvent::kReception;
+    r.tls = !msg->tls.empty();
+    r.tls_version = tls_version;
+    r.tls_cipher = tls_cipher;
+    r.auth_user = msg->auth_user;
     r.id = id;
     r.sender = msg->sender;
     r.recipient = msg->recipients[i];

@@ -6,6 +6,8 @@
 
 #include <utility>
 
+#include "absl/algorithm/container.h"
+
 namespace ringpost::inbound {
 namespace {
 
@@ -41,14 +43,25 @@ Server::Server(const Config* config, ConnectionContext context, ClientCounter* c
 Server::~Server() = default;
 
 absl::Status Server::Listen() {
-  for (const std::string& listen : config_->listen) {
+  auto open = [this](const std::string& listen, bool implicit_tls) -> absl::Status {
     auto addr = runtime::ParseHostPort(listen);
     if (!addr.ok()) return addr.status();
+    ListenerMode mode;
+    mode.implicit_tls = implicit_tls;
+    mode.require_tls = absl::c_linear_search(config_->require_tls, listen);
+    mode.require_auth = absl::c_linear_search(config_->require_auth, listen);
     auto l = runtime::Listener::Create(context_.loop, *addr, 4096,
-                                       [this](int fd) { Accept(fd); });
+                                       [this, mode](int fd) { Accept(fd, mode); });
     if (!l.ok()) return l.status();
     ports_.push_back((*l)->port());
     listeners_.push_back(std::move(*l));
+    return absl::OkStatus();
+  };
+  for (const std::string& listen : config_->listen) {
+    if (absl::Status s = open(listen, false); !s.ok()) return s;
+  }
+  for (const std::string& listen : config_->listen_tls) {
+    if (absl::Status s = open(listen, true); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -57,10 +70,10 @@ uint16_t Server::port(size_t listener) const {
   return listener < ports_.size() ? ports_[listener] : 0;
 }
 
-void Server::Accept(int fd) {
+void Server::Accept(int fd, ListenerMode mode) {
   std::string ip = PeerAddress(fd);
   const bool relay = RelayAllowed(*config_, fd);
-  auto* conn = new Connection(&context_, this, fd, ip, relay);
+  auto* conn = new Connection(&context_, this, fd, ip, relay, mode);
   conns_.insert(conn);
   const std::string& host = context_.hostname;
   if (draining_) {

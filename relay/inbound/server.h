@@ -31,7 +31,8 @@ class Server final : public ConnectionOwner {
          std::atomic<int>* connections);
   ~Server();
 
-  // Opens config->listen's sockets on the context's loop.
+  // Opens config->listen's then config->listen_tls's sockets on the
+  // context's loop (port(i) counts them in that order).
   absl::Status Listen();
   uint16_t port(size_t listener) const;
   size_t connections() const { return conns_.size(); }
@@ -45,7 +46,7 @@ class Server final : public ConnectionOwner {
   void ConnectionClosed(Connection* conn) override;
 
  private:
-  void Accept(int fd);
+  void Accept(int fd, ListenerMode mode);
 
   const Config* config_;
   ConnectionContext context_;

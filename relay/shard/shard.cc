@@ -170,6 +170,13 @@ absl::Status Shard::Setup() {
   cc.session_timeout_ms = ToMs(c.session_timeout);
   cc.submit = intake_.get();
   cc.log = log_.get();
+  cc.tls = shared_->tls_server.get();
+  if (!c.auth_users.empty()) {
+    authenticator_ = std::make_unique<inbound::Authenticator>(c, &shared_->credentials);
+    cc.auth = authenticator_.get();
+  }
+  cc.tls_handshake_timeout_ms = ToMs(c.tls_handshake_timeout);
+  cc.auth_failure_delay_ms = ToMs(c.auth_failure_delay);
   server_ = std::make_unique<inbound::Server>(&config_, std::move(cc), &shared_->clients,
                                               &shared_->connections);
   tls::ClientContext::Options tls_options;

@@ -44,6 +44,7 @@
 #include "relay/outbound/pool.h"
 #include "relay/runtime/free_list.h"
 #include "relay/runtime/loop.h"
+#include "relay/inbound/authenticator.h"
 #include "relay/tls/context.h"
 #include "relay/shard/cross_shard.h"
 #include "relay/spool/uring_spool_io.h"
@@ -61,6 +62,10 @@ struct Shared {
   // each connection names its own address as a literal (RFC 5321 4.1.4).
   std::string helo_name;
   int log_fd = -1;
+  // Inbound TLS (null without tls_cert) and AUTH credentials: main loads
+  // both at start and again on SIGHUP.
+  std::unique_ptr<tls::ServerContext> tls_server;
+  inbound::CredentialSource credentials;
   std::unique_ptr<shard::Switchboard> switchboard;
   std::vector<Shard*> shard_list;
   inbound::ClientCounter clients;
@@ -163,6 +168,7 @@ class Shard final : private inbound::IntakeHost,
   std::unique_ptr<delivery::DnsClient> resolver_;
   std::unique_ptr<dns::MxResolver> mx_;
   std::unique_ptr<inbound::Intake> intake_;
+  std::unique_ptr<inbound::Authenticator> authenticator_;
   std::unique_ptr<inbound::Server> server_;
   std::unique_ptr<tls::ClientContext> tls_client_;
   std::unique_ptr<outbound::Pool> pool_;
