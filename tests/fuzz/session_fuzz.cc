@@ -65,6 +65,12 @@ class RecordingHost : public ringpost::server::SessionHost {
     FUZZ_CHECK(code >= 400);
     FUZZ_CHECK(code < 600);
   }
+  // Neither is offered (ClientInfo defaults).
+  void StartTls() override { FUZZ_CHECK(false); }
+  ringpost::server::AuthVerdict Authenticate(std::string_view, std::string_view) override {
+    FUZZ_CHECK(false);
+    return ringpost::server::AuthVerdict::kBad;
+  }
 
   std::string out;
   uint64_t next_id = 0x1000;
