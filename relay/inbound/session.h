@@ -30,7 +30,7 @@
 //     one the session prepends, is refused (554 5.4.0): a mail loop;
 //   - relaying only for clients in relay_networks (else 554 5.7.1), except
 //     RCPT TO:<Postmaster> (RFC 5321 4.5.1), accepted from anyone and
-//     rewritten to limits.postmaster.
+//     rewritten to limits.postmaster;
 //   - STARTTLS: the 220 is the last plaintext the client gets (it waits
 //     for every held reply and pending commit), and whatever the client sent
 //     after the STARTTLS line is discarded, never run over TLS (the
@@ -167,10 +167,11 @@ class Session {
           ClientInfo client);
 
   void Start();                    // sends the banner
-  void Feed(std::string_view data);  // bytes from the client
+  // Bytes from the client (dropped between StartTls() and TlsEstablished()).
+  void Feed(std::string_view data);
   // The message given to Submit is durable (ok) or could not be spooled.
   void OnSubmitted(absl::Status status, uint64_t id);
-  // The idle timer fired: 421 and close.
+  // The idle timer fired: 421 and close (mid-handshake: just close).
   void OnTimeout();
   // Server shutdown: answer 421 and close at the next opportunity.
   void Shutdown();
@@ -240,11 +241,11 @@ class Session {
   // input.
   bool ReadAuthLine();
   void HandleAuthResponse(std::string_view line);
-  // `response` (base64, "=" for empty as an initial response) is the next
-  // step's input.
+  // The next step's input: a base64 response (an initial response "=" has
+  // already been mapped to empty).
   void AuthStepInput(std::string_view response);
   void FinishAuth(std::string_view user, std::string_view password);
-  // Ends the AUTH exchange without a verdict (the caller replies).
+  // Back to commands, the exchange's buffers wiped (the caller replies).
   void EndAuthExchange();
   // Index in cmd.params of the first MAIL parameter refused (555), or
   // kParamsMax: with AUTH offered, AUTH= is accepted and ignored (RFC 4954 5).
