@@ -82,6 +82,18 @@ size_t CountReceivedHeaders(std::string_view content, size_t enough) {
 // reserved ahead: the declaration is not yet the octets.
 constexpr uint64_t kReserveAheadMax = 1 << 20;
 
+// The longest command line read before it is refused, judged from its start
+// (the whole line may not be here yet): RFC 4954's bound for AUTH, whose
+// initial response can be long, else RFC 5321's grown for MAIL/RCPT
+// parameters.
+size_t CommandOctetsAllowed(std::string_view line_start) {
+  constexpr std::string_view kAuth = "AUTH ";
+  return line_start.size() >= kAuth.size() &&
+                 smtp::AsciiEqualsIgnoreCase(line_start.substr(0, kAuth.size()), kAuth)
+             ? smtp::kAuthLineOctetsMax
+             : smtp::kMailRcptLineOctetsMax;
+}
+
 }  // namespace
 
 Session::Session(SessionHost* host, const SessionLimits* limits,
@@ -163,12 +175,14 @@ void Session::Reject(std::string_view sender, std::string_view recipient, int co
 }
 
 bool Session::CanProcess() const {
-  return state_ != State::kClosed &&
+  return state_ != State::kClosed && state_ != State::kTlsHandshake && !starttls_waiting_ &&
          commits_in_flight_ < limits_->commits_in_flight_max;
 }
 
 void Session::Feed(std::string_view data) {
-  if (state_ == State::kClosed) return;
+  // During the handshake the host feeds nothing; were it to, those bytes
+  // could only be plaintext sent after STARTTLS: dropped.
+  if (state_ == State::kClosed || state_ == State::kTlsHandshake) return;
   if (input_.empty() && CanProcess()) {
     // Common case: process straight from the receive buffer.
     input_view_ = data;
@@ -215,10 +229,14 @@ void Session::Process() {
       ConsumeBdat();
       continue;
     }
+    if (state_ == State::kAuth) {
+      if (!ReadAuthLine()) return;
+      continue;
+    }
 
     const size_t lf = input_view_.find('\n');
     if (lf == std::string_view::npos) {
-      if (input_view_.size() > smtp::kMailRcptLineOctetsMax) {
+      if (input_view_.size() > CommandOctetsAllowed(input_view_)) {
         if (!discarding_line_) {
           Reply(500, "5.5.2", "Error: line too long");
           CountError();
@@ -281,7 +299,7 @@ void Session::ResetTransaction() {
 
 void Session::ProcessCommandLine(std::string_view line) {
   if (line.size() + 2 > limits_->command_line_octets_max &&
-      line.size() + 2 > smtp::kMailRcptLineOctetsMax) {
+      line.size() + 2 > CommandOctetsAllowed(line)) {
     Reply(500, "5.5.2", "Error: line too long");
     CountError();
     return;
@@ -340,15 +358,20 @@ void Session::ProcessCommandLine(std::string_view line) {
       HandleBdat(cmd);
       break;
     case smtp::Verb::kStartTls:
+      HandleStartTls();
+      break;
     case smtp::Verb::kAuth:
-      Reply(502, "5.5.1", "Error: command not implemented");
-      CountError();
+      HandleAuth(cmd);
       break;
     case smtp::Verb::kUnknown:
       Reply(500, "5.5.2", "Error: command not recognized");
       CountError();
       break;
   }
+  MaybeShutdown();
+}
+
+void Session::MaybeShutdown() {
   if (shutdown_ && state_ == State::kCommand && !have_mail_ && commits_in_flight_ == 0) {
     Reply(421, "4.3.2", hostname_ + " Service shutting down, closing connection");
     Close();
@@ -373,7 +396,11 @@ void Session::HandleEhlo(const smtp::Command& cmd, bool extended) {
   out += hostname_;
   out += "\r\n250-PIPELINING\r\n250-SIZE ";
   out += std::to_string(limits_->message_octets_max);
-  out += "\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250 ENHANCEDSTATUSCODES\r\n";
+  out += "\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n";
+  if (client_.tls_available && !tls_active_) out += "250-STARTTLS\r\n";
+  // Never in plaintext: the password would cross the network in clear.
+  if (client_.auth_available && tls_active_) out += "250-AUTH PLAIN LOGIN\r\n";
+  out += "250 ENHANCEDSTATUSCODES\r\n";
   OutReady();
 }
 
@@ -383,13 +410,21 @@ void Session::HandleMail(const smtp::Command& cmd) {
     CountError();
     return;
   }
+  if (client_.require_tls && !tls_active_) {
+    Reject(cmd.path, "", 530, "5.7.0", "Must issue a STARTTLS command first");
+    return;
+  }
+  if (client_.require_auth && auth_user_.empty()) {
+    Reject(cmd.path, "", 530, "5.7.0", "Authentication required");
+    return;
+  }
   if (have_mail_) {
     Reply(503, "5.5.1", "Error: nested MAIL command");
     CountError();
     return;
   }
-  if (cmd.unknown_param != smtp::kParamsMax) {
-    RefuseParam(cmd, "");
+  if (const uint8_t refused = RefusedMailParam(cmd); refused != smtp::kParamsMax) {
+    RefuseParam(cmd, cmd.params[refused], "");
     return;
   }
   if (cmd.body == smtp::BodyType::kBinaryMime) {  // BINARYMIME is not offered
@@ -429,7 +464,7 @@ void Session::HandleRcpt(const smtp::Command& cmd) {
     return;
   }
   if (cmd.unknown_param != smtp::kParamsMax) {
-    RefuseParam(cmd, cmd.path);
+    RefuseParam(cmd, cmd.params[cmd.unknown_param], cmd.path);
     return;
   }
   if (cmd.path_utf8 && !message_->smtputf8) {
@@ -449,7 +484,8 @@ void Session::HandleRcpt(const smtp::Command& cmd) {
     Reply(250, "2.1.5", "Ok");
     return;
   }
-  if (!client_.relay_allowed) {
+  // An authenticated client relays like one in relay_networks.
+  if (!client_.relay_allowed && auth_user_.empty()) {
     Reject(message_->sender, cmd.path, 554, "5.7.1", "Relay access denied");
     return;
   }
@@ -486,12 +522,14 @@ void Session::HandleData() {
 void Session::StartContent(uint64_t content_hint) {
   message_->id = host_->NewMessageId();
   message_->received_at_ms = host_->WallClockMs();
+  message_->auth_user = auth_user_;
+  message_->tls = tls_;
   AppendReceivedHeader(content_hint);
   content_start_ = message_->content.size();
 }
 
-void Session::RefuseParam(const smtp::Command& cmd, std::string_view recipient) {
-  const smtp::Param& p = cmd.params[cmd.unknown_param];
+void Session::RefuseParam(const smtp::Command& cmd, const smtp::Param& p,
+                          std::string_view recipient) {
   std::string text = "Error: unsupported parameter ";
   text.append(p.keyword.substr(0, 64));  // letters, digits, '-' (parser)
   const std::string_view sender =
@@ -619,10 +657,25 @@ void Session::AppendReceivedHeader(uint64_t content_hint) {
   h += helo_;
   h += " ([";
   h += client_.address;
-  h += "])\r\n\tby ";
+  h += "])\r\n\t";
+  if (tls_active_) {
+    h += "(using ";
+    h += tls_;
+    h += ")\r\n\t";
+  }
+  h += "by ";
   h += hostname_;
   h += " (ringpost) with ";
-  h += extended_ ? "ESMTP" : "SMTP";
+  // RFC 3848: S for TLS, A for AUTH, registered for ESMTP only (AUTH needs
+  // EHLO; HELO over TLS stays "SMTP"). Who authenticated is not written:
+  // the header travels with the message.
+  if (extended_) {
+    h += "ESMTP";
+    if (tls_active_) h += 'S';
+    if (!auth_user_.empty()) h += 'A';
+  } else {
+    h += "SMTP";
+  }
   h += " id ";
   queue::AppendMessageId(message_->id, &h);
   h += ";\r\n\t";
@@ -683,9 +736,11 @@ void Session::OnSubmitted(absl::Status status, uint64_t id) {
   }
   FlushHeld();
   if (state_ == State::kClosed) return;
-  if (shutdown_ && commits_in_flight_ == 0 && state_ == State::kCommand && !have_mail_) {
-    Reply(421, "4.3.2", hostname_ + " Service shutting down, closing connection");
-    Close();
+  MaybeShutdown();
+  if (state_ == State::kClosed) return;
+  if (starttls_waiting_) {
+    // Every reply before the STARTTLS is out once the last commit is.
+    if (commits_in_flight_ == 0) AcceptStartTls();
     return;
   }
   if (paused_ && CanProcess()) {
@@ -697,16 +752,14 @@ void Session::OnSubmitted(absl::Status status, uint64_t id) {
 
 void Session::OnTimeout() {
   if (state_ == State::kClosed || commits_in_flight_ > 0) return;
-  Reply(421, "4.4.2", hostname_ + " Error: timeout exceeded");
+  // Mid-handshake a reply could be neither plaintext nor encrypted: just close.
+  if (state_ != State::kTlsHandshake) Reply(421, "4.4.2", hostname_ + " Error: timeout exceeded");
   Close();
 }
 
 void Session::Shutdown() {
   shutdown_ = true;
-  if (state_ == State::kCommand && !have_mail_ && commits_in_flight_ == 0) {
-    Reply(421, "4.3.2", hostname_ + " Service shutting down, closing connection");
-    Close();
-  }
+  MaybeShutdown();
 }
 
 }  // namespace ringpost::server

@@ -7,7 +7,9 @@
 // stable storage. So the whole protocol is testable without sockets.
 //
 // Protocol: RFC 5321 with PIPELINING (2920), SIZE (1870), 8BITMIME (6152),
-// ENHANCEDSTATUSCODES (2034, 3463), CHUNKING (3030), SMTPUTF8 (6531).
+// ENHANCEDSTATUSCODES (2034, 3463), CHUNKING (3030), SMTPUTF8 (6531),
+// STARTTLS (3207) and AUTH PLAIN/LOGIN (4954, 4616), the last two when the
+// host offers them (ClientInfo).
 // Strict where it matters:
 //   - command lines end in CRLF; a bare LF or CR is refused (500 5.5.2);
 //   - in DATA only CRLF.CRLF ends the message; bare LF/CR anywhere rejects
@@ -28,7 +30,18 @@
 //     one the session prepends, is refused (554 5.4.0): a mail loop;
 //   - relaying only for clients in relay_networks (else 554 5.7.1), except
 //     RCPT TO:<Postmaster> (RFC 5321 4.5.1), accepted from anyone and
-//     rewritten to limits.postmaster.
+//     rewritten to limits.postmaster;
+//   - STARTTLS: the 220 is the last plaintext the client gets (it waits
+//     for every held reply and pending commit), and whatever the client sent
+//     after the STARTTLS line is discarded, never run over TLS (the
+//     CVE-2011-0411 class). Refused inside a mail transaction (503): the
+//     client finishes or resets it first, so no envelope straddles the
+//     upgrade. Over TLS the session starts afresh (RFC 3207 4.2): EHLO again;
+//   - AUTH only over TLS, never offered or accepted in plaintext (538); one
+//     success per session; credentials go to the host undecorated and never
+//     into a reply or the Received header. An authenticated client may relay
+//     like one in relay_networks. When AUTH is offered, MAIL's AUTH=
+//     parameter (RFC 4954 5) is accepted and ignored.
 // `250 2.0.0 Ok: queued as ID` is sent only from OnSubmitted(ok), i.e. after
 // the spool's group commit synced the message.
 //
@@ -76,6 +89,8 @@ struct IncomingMessage {
   bool eight_bit = false;
   bool smtputf8 = false;
   int64_t received_at_ms = 0;           // wall clock
+  std::string auth_user;                // AUTH identity, "" if none
+  std::string tls;                      // TLS description, "" if plaintext
 
   // Back to the defaults, keeping the strings' storage (for recycling).
   void Reset() {
@@ -86,8 +101,12 @@ struct IncomingMessage {
     eight_bit = false;
     smtputf8 = false;
     received_at_ms = 0;
+    auth_user.clear();
+    tls.clear();
   }
 };
+
+enum class AuthVerdict : uint8_t { kOk, kBad, kBlocked };
 
 class SessionHost {
  public:
@@ -116,6 +135,15 @@ class SessionHost {
   // one recipient.
   virtual void OnRejected(std::string_view sender, std::string_view recipient,
                           int code, std::string_view enhanced, std::string_view text) = 0;
+  // STARTTLS accepted: the "220 2.0.0 Ready to start TLS" reply has been
+  // appended to Output() and OutputReady() called; every client byte the
+  // session held unprocessed was discarded. The host sends the 220 in
+  // plaintext, then runs the TLS handshake, then calls
+  // Session::TlsEstablished(). The session processes nothing until then.
+  virtual void StartTls() = 0;
+  // AUTH credentials (already decoded). kBlocked: too many failures from
+  // this client.
+  virtual AuthVerdict Authenticate(std::string_view user, std::string_view password) = 0;
 
  protected:
   ~SessionHost() = default;
@@ -124,6 +152,13 @@ class SessionHost {
 struct ClientInfo {
   std::string address;       // "192.0.2.1" or "2001:db8::1" (no port)
   bool relay_allowed = false;
+  bool tls_available = false;  // the server has a certificate: offer STARTTLS
+  bool auth_available = false; // auth_users is set: offer AUTH (inside TLS only)
+  // This listener: MAIL/AUTH need TLS first (530 5.7.0 Must issue a STARTTLS
+  // command first).
+  bool require_tls = false;
+  // This listener: MAIL needs AUTH first (530 5.7.0 Authentication required).
+  bool require_auth = false;
 };
 
 class Session {
@@ -132,13 +167,20 @@ class Session {
           ClientInfo client);
 
   void Start();                    // sends the banner
-  void Feed(std::string_view data);  // bytes from the client
+  // Bytes from the client (dropped between StartTls() and TlsEstablished()).
+  void Feed(std::string_view data);
   // The message given to Submit is durable (ok) or could not be spooled.
   void OnSubmitted(absl::Status status, uint64_t id);
-  // The idle timer fired: 421 and close.
+  // The idle timer fired: 421 and close (mid-handshake: just close).
   void OnTimeout();
   // Server shutdown: answer 421 and close at the next opportunity.
   void Shutdown();
+  // TLS is up (after StartTls(), or before Start() for implicit TLS on a
+  // listen_tls port). `description` (e.g. "TLSv1.3 TLS_AES_128_GCM_SHA256",
+  // no CR or LF) goes into the Received header's comment and into
+  // IncomingMessage::tls. The session forgets EHLO/HELO and any transaction
+  // (RFC 3207 4.2: the client must EHLO again); no banner is re-sent.
+  void TlsEstablished(std::string_view description);
 
   bool awaiting_commit() const { return commits_in_flight_ > 0; }
   bool closed() const { return state_ == State::kClosed; }
@@ -148,14 +190,21 @@ class Session {
   // complete command, but on every read inside content (RFC 5321 4.5.3.2).
   uint64_t commands_read() const { return commands_read_; }
   bool reading_content() const { return state_ == State::kData || state_ == State::kBdat; }
+  bool tls_active() const { return tls_active_; }
+  // The identity of a successful AUTH; empty if not authenticated.
+  const std::string& auth_user() const { return auth_user_; }
 
  private:
   enum class State : uint8_t {
     kCommand,  // reading command lines
     kData,     // inside DATA
     kBdat,     // reading the octets of a BDAT chunk
+    kAuth,     // reading the client's response lines of an AUTH exchange
+    kTlsHandshake,  // STARTTLS answered; input is discarded until TLS is up
     kClosed,
   };
+  // What the next response line of an AUTH exchange is.
+  enum class AuthStep : uint8_t { kPlain, kLoginUser, kLoginPassword };
 
   // Output produced while a commit is pending waits here, in order. A
   // commit's own reply is written when it is flushed, ahead of `text`.
@@ -184,10 +233,30 @@ class Session {
   void HandleData();
   void FinishData();
   void HandleBdat(const smtp::Command& cmd);
+  // STARTTLS and AUTH, in session_auth.cc.
+  void HandleStartTls();
+  void AcceptStartTls();  // 220, discard the rest of the input, host StartTls
+  void HandleAuth(const smtp::Command& cmd);
+  // One line of an AUTH exchange from input_view_; false when it needs more
+  // input.
+  bool ReadAuthLine();
+  void HandleAuthResponse(std::string_view line);
+  // The next step's input: a base64 response (an initial response "=" has
+  // already been mapped to empty).
+  void AuthStepInput(std::string_view response);
+  void FinishAuth(std::string_view user, std::string_view password);
+  // Back to commands, the exchange's buffers wiped (the caller replies).
+  void EndAuthExchange();
+  // Index in cmd.params of the first MAIL parameter refused (555), or
+  // kParamsMax: with AUTH offered, AUTH= is accepted and ignored (RFC 4954 5).
+  uint8_t RefusedMailParam(const smtp::Command& cmd) const;
+  // 421 and close if a shutdown waits for a quiet moment.
+  void MaybeShutdown();
   // A BDAT whose size did not parse: 521 and close.
   void RefuseUnframeableBdat();
   // 555 for a MAIL/RCPT parameter the session does not support.
-  void RefuseParam(const smtp::Command& cmd, std::string_view recipient);
+  void RefuseParam(const smtp::Command& cmd, const smtp::Param& param,
+                   std::string_view recipient);
   // The finished message has more Received: lines than hops_max.
   bool TooManyHops() const;
   void ConsumeBdat();
@@ -220,6 +289,14 @@ class Session {
   smtp::DataScanner scanner_;
   size_t errors_ = 0;
   uint64_t messages_accepted_ = 0;
+  // STARTTLS and AUTH.
+  bool tls_active_ = false;
+  std::string tls_;                // the host's description of the TLS session
+  bool starttls_waiting_ = false;  // STARTTLS read, waits for pending commits
+  std::string auth_user_;
+  AuthStep auth_step_ = AuthStep::kPlain;
+  std::string auth_login_user_;    // LOGIN: the user name, until the password
+  std::string auth_octets_;        // decoded response (wiped after use)
   bool paused_ = false;
   bool shutdown_ = false;
   bool close_when_flushed_ = false;

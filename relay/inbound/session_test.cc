@@ -34,6 +34,12 @@ class TestHost : public SessionHost {
                   std::string_view, std::string_view) override {
     rejections.push_back(std::to_string(code) + " " + std::string(recipient));
   }
+  // STARTTLS and AUTH are not offered here (session_tls_test.cc).
+  void StartTls() override { ADD_FAILURE() << "StartTls without tls_available"; }
+  AuthVerdict Authenticate(std::string_view, std::string_view) override {
+    ADD_FAILURE() << "Authenticate without auth_available";
+    return AuthVerdict::kBad;
+  }
   std::vector<std::string> rejections;
 
   std::string Take() {

@@ -2,10 +2,19 @@
 //
 // Input: u8 flags (bit 0 relaying allowed, bit 1 spool full at MAIL, bit 2
 // small limits, bit 3 some commits fail, bit 4 shutdown at the end, bit 5
-// idle timeout at the end), u8 chunking seed, then the bytes a client sends.
+// idle timeout at the end, bit 6 STARTTLS offered, bit 7 AUTH offered), u8
+// chunking seed, then, only if bit 6 or 7 is set, u8 TLS flags (bit 0
+// require_tls, bit 1 require_auth, bit 2 implicit TLS: up before the
+// banner), then the bytes a client sends. With STARTTLS offered those bytes
+// are segments separated by kTlsMarker: when the session accepts STARTTLS,
+// the rest of the current segment is plaintext the client sent before the
+// handshake (dropped, as the host's handshake would swallow it), the host
+// "handshakes", and the next segment is what the client sends over TLS.
+// The host accepts one user (kUser, kPassword) and blocks the user
+// "blocked".
 // The session runs twice against a host that records everything: once fed
-// in one piece, once in random chunks, each commit answered right after the
-// Feed that produced it. Checks:
+// in one piece (per segment), once in random chunks, each commit answered
+// right after the Feed that produced it. Checks:
 //   - the output is a sequence of well-formed replies (3 digits 2..5, " " or
 //     "-", CRLF only at line ends, one code per multi-line reply);
 //   - "250 ... queued as ID" appears exactly for the messages whose commit
@@ -18,7 +27,14 @@
 //     bare CR/LF, content within the size limit (+ header), at most hops_max
 //     Received: lines in its header section;
 //   - the two runs produce the same replies and the same messages: TCP may
-//     split a client's stream anywhere.
+//     split a client's stream anywhere;
+//   - STARTTLS: the 220 is the last output before the handshake, StartTls
+//     only when offered and at most once, and messages carry the TLS
+//     description exactly when TLS was up; AUTH: Authenticate only when
+//     offered and over TLS, with non-empty fields of at most 255 octets;
+//     a message relayed for a client outside relay_networks names the
+//     authenticated user; require_tls/require_auth hold for every message;
+//     the password never appears in a reply.
 // Input is held back while the session has paused it (as the shard does).
 // Seeds: tests/fuzz/corpus/session/.
 
@@ -42,9 +58,16 @@ namespace {
 
 using ringpost::fuzz::FuzzInput;
 using ringpost::fuzz::FuzzRng;
+using ringpost::server::AuthVerdict;
 using ringpost::server::IncomingMessage;
 using ringpost::server::Session;
 using ringpost::server::SessionLimits;
+
+constexpr std::string_view kTlsMarker = std::string_view("\0TLS\0", 5);
+constexpr std::string_view kTlsDescription = "TLSv1.3 TLS_AES_128_GCM_SHA256";
+constexpr std::string_view kUser = "fuzz";
+constexpr std::string_view kPassword = "p@ss w0rd!";
+constexpr std::string_view k220 = "220 2.0.0 Ready to start TLS\r\n";
 
 class RecordingHost : public ringpost::server::SessionHost {
  public:
@@ -65,6 +88,24 @@ class RecordingHost : public ringpost::server::SessionHost {
     FUZZ_CHECK(code >= 400);
     FUZZ_CHECK(code < 600);
   }
+  void StartTls() override {
+    FUZZ_CHECK(tls_available);
+    FUZZ_CHECK(!tls_started);
+    FUZZ_CHECK(out.size() >= k220.size());
+    FUZZ_CHECK(std::string_view(out).substr(out.size() - k220.size()) == k220);
+    tls_started = true;
+    out_at_starttls = out.size();
+  }
+  AuthVerdict Authenticate(std::string_view user, std::string_view password) override {
+    FUZZ_CHECK(auth_available);
+    FUZZ_CHECK(tls_up);
+    FUZZ_CHECK(!user.empty());
+    FUZZ_CHECK(!password.empty());
+    FUZZ_CHECK(user.size() <= 255);
+    FUZZ_CHECK(password.size() <= 255);
+    if (user == "blocked") return AuthVerdict::kBlocked;
+    return user == kUser && password == kPassword ? AuthVerdict::kOk : AuthVerdict::kBad;
+  }
 
   std::string out;
   uint64_t next_id = 0x1000;
@@ -74,6 +115,11 @@ class RecordingHost : public ringpost::server::SessionHost {
   std::vector<uint64_t> committed_ok;
   bool closed = false;
   bool paused = false;
+  bool tls_available = false;
+  bool auth_available = false;
+  bool tls_started = false;  // StartTls() was called
+  size_t out_at_starttls = 0;
+  bool tls_up = false;       // the driver called TlsEstablished()
 };
 
 // Header lines beginning "Received:" (any case) before the first empty
@@ -118,7 +164,22 @@ void CommitAll(Session* s, RecordingHost* host, int fail_every, int* counter) {
   }
 }
 
-Run RunSession(std::string_view text, uint8_t flags, bool chunked, uint64_t seed) {
+// `text` cut at every kTlsMarker when STARTTLS is offered, else whole.
+std::vector<std::string_view> Segments(std::string_view text, bool tls) {
+  std::vector<std::string_view> segments;
+  // Bounded: each iteration consumes a marker or ends.
+  while (tls) {
+    const size_t marker = text.find(kTlsMarker);
+    if (marker == std::string_view::npos) break;
+    segments.push_back(text.substr(0, marker));
+    text.remove_prefix(marker + kTlsMarker.size());
+  }
+  segments.push_back(text);
+  return segments;
+}
+
+Run RunSession(std::string_view text, uint8_t flags, uint8_t tls_flags, bool chunked,
+               uint64_t seed) {
   SessionLimits limits;
   limits.postmaster = "postmaster@admin.fuzz";
   if ((flags & 4) != 0) {
@@ -132,44 +193,90 @@ Run RunSession(std::string_view text, uint8_t flags, bool chunked, uint64_t seed
   }
   RecordingHost host;
   if ((flags & 2) != 0) host.spool = absl::ResourceExhaustedError("disk full");
-  Session session(&host, &limits, "mx.fuzz",
-                  ringpost::server::ClientInfo{"192.0.2.1", (flags & 1) != 0});
+  ringpost::server::ClientInfo client;
+  client.address = "192.0.2.1";
+  client.relay_allowed = (flags & 1) != 0;
+  client.tls_available = host.tls_available = (flags & 64) != 0;
+  client.auth_available = host.auth_available = (flags & 128) != 0;
+  client.require_tls = (tls_flags & 1) != 0;
+  client.require_auth = (tls_flags & 2) != 0;
+  Session session(&host, &limits, "mx.fuzz", client);
+  if ((tls_flags & 4) != 0) {
+    session.TlsEstablished(kTlsDescription);
+    host.tls_up = true;
+  }
   session.Start();
   const int fail_every = (flags & 8) != 0 ? 3 : 0;
   int commits = 0;
   FuzzRng rng(seed);
-  std::string_view rest = text;
-  // Bounded: each round feeds at least one byte or answers commits; a paused
-  // session with nothing to answer ends the run.
-  for (size_t round = 0; round <= 2 * text.size() + 2 && !rest.empty(); ++round) {
-    if (host.paused) {
-      if (host.pending.empty()) break;
-      CommitAll(&session, &host, fail_every, &commits);
-      continue;
+  bool stuck = false;
+  for (const std::string_view segment : Segments(text, client.tls_available)) {
+    std::string_view rest = segment;
+    // Bounded: each round feeds at least one byte or answers commits; a
+    // paused session with nothing to answer ends the run.
+    for (size_t round = 0; round <= 2 * segment.size() + 2 && !rest.empty(); ++round) {
+      if (host.paused) {
+        if (host.pending.empty()) {
+          stuck = true;
+          break;
+        }
+        CommitAll(&session, &host, fail_every, &commits);
+      } else {
+        const size_t n = chunked ? std::min(rest.size(), rng.Between(1, 64)) : rest.size();
+        session.Feed(rest.substr(0, n));
+        rest.remove_prefix(n);
+        CommitAll(&session, &host, fail_every, &commits);
+      }
+      // The rest of the segment was sent before the handshake: gone.
+      if (host.tls_started && !host.tls_up) break;
     }
-    const size_t n = chunked ? std::min(rest.size(), rng.Between(1, 64)) : rest.size();
-    session.Feed(rest.substr(0, n));
-    rest.remove_prefix(n);
     CommitAll(&session, &host, fail_every, &commits);
+    if (host.tls_started && !host.tls_up) {
+      FUZZ_CHECK(host.out.size() == host.out_at_starttls);  // the 220 was the last
+      session.TlsEstablished(kTlsDescription);
+      host.tls_up = true;
+    }
+    if (stuck) break;
   }
-  CommitAll(&session, &host, fail_every, &commits);
   if ((flags & 16) != 0) session.Shutdown();
   if ((flags & 32) != 0) session.OnTimeout();
 
   Run run;
   run.output = std::move(host.out);
   run.committed_ok = host.committed_ok;
+  FUZZ_CHECK(run.output.find(kPassword) == std::string::npos);
   for (const auto& m : host.submitted) {
     std::string flat = std::to_string(m->id) + "|" + m->sender;
     for (const auto& r : m->recipients) flat += "|" + r;
-    flat += "|" + std::to_string(m->eight_bit) + "|" + m->content;
+    flat += "|" + std::to_string(m->eight_bit) + "|" + m->auth_user + "|" + m->tls + "|" +
+            m->content;
     run.messages.push_back(std::move(flat));
+
+    // TLS and AUTH as they were when the message was read.
+    FUZZ_CHECK(m->tls.empty() || m->tls == kTlsDescription);
+    FUZZ_CHECK(m->tls.empty() || host.tls_up);
+    FUZZ_CHECK(m->auth_user.empty() || m->auth_user == kUser);
+    FUZZ_CHECK(m->auth_user.empty() || !m->tls.empty());
+    FUZZ_CHECK(!client.require_tls || !m->tls.empty());
+    FUZZ_CHECK(!client.require_auth || !m->auth_user.empty());
+    // Our Received header: the HELO name (no CR or LF) ends at the first
+    // "([address])" CRLF; the TLS comment and protocol follow.
+    constexpr std::string_view kFrom = "([192.0.2.1])\r\n\t";
+    const size_t from = m->content.find(kFrom);
+    FUZZ_CHECK(from != std::string::npos);
+    const std::string_view after = std::string_view(m->content).substr(from + kFrom.size());
+    FUZZ_CHECK(after.starts_with("(using ") == !m->tls.empty());
+    constexpr std::string_view kWith = " (ringpost) with ";
+    const size_t with = after.find(kWith);
+    FUZZ_CHECK(with != std::string_view::npos);
+    const std::string_view protocol = after.substr(with + kWith.size(), 8);
+    FUZZ_CHECK(protocol.starts_with("ESMTPSA ") == !m->auth_user.empty());
 
     // A message the client could legitimately have sent.
     FUZZ_CHECK(!m->recipients.empty());
     FUZZ_CHECK(m->recipients.size() <= limits.recipients_max);
     for (const auto& r : m->recipients) {
-      FUZZ_CHECK((flags & 1) != 0 || r == limits.postmaster);
+      FUZZ_CHECK((flags & 1) != 0 || r == limits.postmaster || !m->auth_user.empty());
       FUZZ_CHECK(!ringpost::smtp::DomainOf(r).empty());
       ringpost::smtp::Command cmd;
       const std::string line = "RCPT TO:<" + r + ">";
@@ -268,10 +375,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzInput in(data, size);
   const uint8_t flags = in.U8();
   const uint8_t seed = in.U8();
+  // Read only when TLS or AUTH is offered: older seeds keep their meaning.
+  const uint8_t tls_flags = (flags & 0xC0) != 0 ? in.U8() : 0;
   const std::string_view text = in.Rest();
 
-  const Run whole = RunSession(text, flags, false, 0);
-  const Run chunked = RunSession(text, flags, true, seed);
+  const Run whole = RunSession(text, flags, tls_flags, false, 0);
+  const Run chunked = RunSession(text, flags, tls_flags, true, seed);
   for (const Run* r : {&whole, &chunked}) {
     const std::vector<std::string> queued = CheckReplies(r->output);
     FUZZ_CHECK(queued.size() == r->committed_ok.size());
