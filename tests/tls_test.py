@@ -1,0 +1,343 @@
+"""TLS and AUTH with real peers from Debian: Python's smtplib and ssl
+(OpenSSL), swaks and `openssl s_client` as clients of the relay; a Python
+SMTP server with OpenSSL's TLS as the relay's destination. Certificates are
+made by the `openssl` command in the test.
+"""
+import os
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+from tests import hostile_lib as hl
+from tests.lib import harness as h
+
+USER, PASSWORD = "alice", "correct horse battery"
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_pki(wd):
+    """A CA and leaf certificates: good (localhost + 127.0.0.1), expired,
+    wrong name, self-signed. Returns {name: (cert, key)} and the CA path."""
+    pki = os.path.join(wd, "pki")
+    os.makedirs(pki)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/CN=ringpost test CA",
+            cwd=pki)
+    out = {}
+
+    def leaf(name, cn, san, days="30", start=None):
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}", cwd=pki)
+        with open(os.path.join(pki, f"{name}.ext"), "w") as f:
+            f.write(f"subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n")
+        if start is None:
+            openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                    "-CAcreateserial", "-out", f"{name}.pem", "-days", days, "-extfile",
+                    f"{name}.ext", cwd=pki)
+        else:
+            # An expired certificate: `openssl ca` takes explicit dates.
+            with open(os.path.join(pki, "ca.cnf"), "w") as f:
+                f.write("[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\n"
+                        "serial=serial\ndefault_md=sha256\npolicy=p\ncopy_extensions=copy\n"
+                        "[p]\ncommonName=supplied\n")
+            open(os.path.join(pki, "index.txt"), "w").close()
+            with open(os.path.join(pki, "serial"), "w") as f:
+                f.write("1000\n")
+            openssl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key",
+                    "-in", f"{name}.csr", "-out", f"{name}.pem", "-startdate", start,
+                    "-enddate", "20200102000000Z", "-extfile", f"{name}.ext", cwd=pki)
+        out[name] = (os.path.join(pki, f"{name}.pem"), os.path.join(pki, f"{name}.key"))
+
+    leaf("good", "localhost", "DNS:localhost,IP:127.0.0.1")
+    leaf("wrongname", "other.example", "DNS:other.example")
+    leaf("expired", "localhost", "DNS:localhost,IP:127.0.0.1", start="20200101000000Z")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "self.key", "-out", "self.pem", "-days", "30", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", cwd=pki)
+    out["selfsigned"] = (os.path.join(pki, "self.pem"), os.path.join(pki, "self.key"))
+    return out, os.path.join(pki, "ca.pem")
+
+
+def passwd_line(bins, user, password):
+    r = subprocess.run([bins.ringpost, "passwd", user], input=(password + "\n").encode(),
+                       capture_output=True, timeout=60, check=True)
+    return r.stdout.decode()
+
+
+def client_context(ca):
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.check_hostname = True
+    return ctx
+
+
+class TlsDestination(hl.ScriptedServer):
+    """An SMTP server whose TLS is OpenSSL's (Python's ssl module). It offers
+    STARTTLS when `offer_tls`, accepts every message and remembers, per
+    message, the TLS version it arrived under ("" for plaintext)."""
+
+    def __init__(self, port, cert, key, offer_tls=True):
+        super().__init__(port)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.offer_tls = offer_tls
+        self.messages = []  # (tls version, recipients)
+        self.handshakes = 0
+
+    def serve(self, conn):
+        self.tls_socks = getattr(self, "tls_socks", [])
+        try:
+            self._converse(conn)
+        finally:
+            for t in self.tls_socks:
+                t.close()
+
+    def _converse(self, conn):
+        conn.settimeout(10)
+        f = conn.makefile("rb")
+        out = conn
+        out.sendall(b"220 dest.test ESMTP\r\n")
+        tls_version, rcpts = "", []
+        while not self.stop_event.is_set():
+            line = f.readline()
+            if not line:
+                return
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                caps = [b"250-dest.test", b"250-PIPELINING"]
+                if self.offer_tls and not tls_version:
+                    caps.append(b"250-STARTTLS")
+                caps.append(b"250 8BITMIME")
+                out.sendall(b"\r\n".join(caps) + b"\r\n")
+            elif line.upper().startswith(b"STARTTLS"):
+                out.sendall(b"220 2.0.0 go ahead\r\n")
+                try:
+                    tls = self.ctx.wrap_socket(conn, server_side=True)
+                except (ssl.SSLError, OSError):
+                    return
+                with self.lock:
+                    self.handshakes += 1
+                    self.tls_socks.append(tls)
+                tls_version = tls.version()
+                out, f = tls, tls.makefile("rb")
+            elif verb == b"MAIL":
+                rcpts = []
+                out.sendall(b"250 2.1.0 ok\r\n")
+            elif verb == b"RCPT":
+                rcpts.append(line.split(b"<", 1)[1].split(b">", 1)[0].decode())
+                out.sendall(b"250 2.1.5 ok\r\n")
+            elif verb == b"DATA":
+                out.sendall(b"354 go\r\n")
+                while True:
+                    l = f.readline()
+                    if not l or l == b".\r\n":
+                        break
+                with self.lock:
+                    self.messages.append((tls_version, rcpts))
+                out.sendall(b"250 2.0.0 queued\r\n")
+            elif verb == b"QUIT":
+                out.sendall(b"221 2.0.0 bye\r\n")
+                return
+            else:
+                out.sendall(b"250 2.0.0 ok\r\n")
+
+
+class TlsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.bins = h.Binaries(ARGV)
+        cls.wd = h.workdir("tls")
+        cls.certs, cls.ca = make_pki(cls.wd)
+        cls.users = os.path.join(cls.wd, "users")
+        with open(cls.users, "w") as f:
+            f.write(passwd_line(cls.bins, USER, PASSWORD))
+
+    def start(self, name, sink_port, *extra):
+        wd = os.path.join(self.wd, name)
+        os.makedirs(wd)
+        port, tls_port = h.free_port(), h.free_port()
+        cert, key = self.certs["good"]
+        relay = h.start_relay(self.bins, wd, port, sink_port, f"--tls_cert={cert}",
+                              f"--tls_key={key}", f"--listen_tls=127.0.0.1:{tls_port}",
+                              f"--auth_users={self.users}", *extra)
+        h.wait_port(tls_port, proc=relay)
+        return wd, relay, port, tls_port
+
+    def test_starttls_auth_and_relay_from_outside_relay_networks(self):
+        sink_port = h.free_port()
+        sink = h.start_sink(self.bins, self.wd, sink_port, name="sink-auth")
+        wd, relay, port, _ = self.start("auth", sink_port, "--relay_networks=192.0.2.0/24")
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+                s.ehlo("client.test")
+                self.assertTrue(s.has_extn("starttls"))
+                self.assertFalse(s.has_extn("auth"))  # never over plaintext
+                code, _ = s.docmd("AUTH", "PLAIN")
+                self.assertEqual(code, 538)
+                s.starttls(context=client_context(self.ca))
+                s.ehlo("client.test")
+                self.assertFalse(s.has_extn("starttls"))
+                self.assertIn("PLAIN", s.esmtp_features["auth"].upper())
+                with self.assertRaises(smtplib.SMTPAuthenticationError) as ctx:
+                    s.login(USER, "wrong")
+                self.assertEqual(ctx.exception.smtp_code, 535)
+                self.assertIn(b"5.7.8", ctx.exception.smtp_error)
+                s.login(USER, PASSWORD)
+                self.assertEqual(
+                    s.sendmail("a@origin.test", ["b@dest.test"], b"Subject: tls\r\n\r\nhi\r\n"), {})
+            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Delivery", 0) >= 1,
+                       timeout=20, what="Delivery record")
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            sink.stop()
+        rec = [r for r in h.delivery_log(wd) if r["type"] == "Reception"][0]
+        self.assertTrue(rec["tls"])
+        self.assertEqual(rec["auth_user"], USER)
+        self.assertIn(rec["tls_version"], ("TLSv1.2", "TLSv1.3"))
+
+    def test_implicit_tls_swaks_and_openssl(self):
+        if shutil.which("swaks") is None:
+            self.fail("swaks is not installed (tools/packages lists it)")
+        sink_port = h.free_port()
+        sink = h.start_sink(self.bins, self.wd, sink_port, name="sink-implicit")
+        wd, relay, port, tls_port = self.start("implicit", sink_port)
+        try:
+            base = ["swaks", "--server", "127.0.0.1", "--from", "a@origin.test",
+                    "--to", "b@dest.test", "--helo", "client.test", "--timeout", "20"]
+            for extra in (["--port", str(port), "--tls"],
+                          ["--port", str(tls_port), "--tls-on-connect"],
+                          ["--port", str(port), "--tls", "--auth", "PLAIN",
+                           "--auth-user", USER, "--auth-password", PASSWORD],
+                          ["--port", str(tls_port), "--tls-on-connect", "--auth", "LOGIN",
+                           "--auth-user", USER, "--auth-password", PASSWORD]):
+                r = subprocess.run(base + extra, capture_output=True, timeout=60)
+                self.assertEqual(r.returncode, 0, (extra, r.stdout[-2000:], r.stderr[-2000:]))
+            # openssl s_client: STARTTLS, and the chain verifies against the CA.
+            r = subprocess.run(
+                ["openssl", "s_client", "-starttls", "smtp", "-connect", f"127.0.0.1:{port}",
+                 "-CAfile", self.ca, "-verify_return_error", "-verify_hostname", "localhost"],
+                input=b"QUIT\r\n", capture_output=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+            self.assertIn(b"Verify return code: 0 (ok)", r.stdout)
+            # TLS 1.1 is refused.
+            r = subprocess.run(
+                ["openssl", "s_client", "-connect", f"127.0.0.1:{tls_port}", "-tls1_1"],
+                input=b"", capture_output=True, timeout=60)
+            self.assertNotEqual(r.returncode, 0)
+            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Delivery", 0) >= 4,
+                       timeout=30, what="four deliveries")
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            sink.stop()
+        auth = [r.get("auth_user") for r in h.delivery_log(wd) if r["type"] == "Reception"]
+        self.assertEqual(sorted(a or "" for a in auth), ["", "", USER, USER])
+
+    def test_plaintext_pipelined_after_starttls_is_discarded(self):
+        sink_port = h.free_port()
+        sink = h.start_sink(self.bins, self.wd, sink_port, name="sink-cve")
+        wd, relay, port, _ = self.start("cve", sink_port)
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+            f = sock.makefile("rb")
+            self.assertTrue(f.readline().startswith(b"220"))
+            sock.sendall(b"EHLO client.test\r\n")
+            while True:
+                line = f.readline()
+                if line[3:4] == b" ":
+                    break
+            sock.sendall(b"STARTTLS\r\nRSET\r\n")  # one write (CVE-2011-0411)
+            self.assertTrue(f.readline().startswith(b"220"))
+            tls = client_context(self.ca).wrap_socket(sock, server_hostname="localhost")
+            tf = tls.makefile("rb")
+            tls.sendall(b"NOOP\r\n")
+            # The first reply inside TLS answers NOOP, not an injected RSET.
+            self.assertEqual(tf.readline(), b"250 2.0.0 Ok\r\n")
+            tls.sendall(b"QUIT\r\n")
+            self.assertTrue(tf.readline().startswith(b"221"))
+            tls.close()
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            sink.stop()
+
+    def test_auth_failures_get_421_after_a_delay(self):
+        sink_port = h.free_port()
+        sink = h.start_sink(self.bins, self.wd, sink_port, name="sink-limit")
+        wd, relay, port, tls_port = self.start("limit", sink_port, "--auth_failures_max=2",
+                                               "--auth_failure_delay=1s")
+        try:
+            with smtplib.SMTP_SSL("127.0.0.1", tls_port, timeout=30,
+                                  context=client_context(self.ca)) as s:
+                s.ehlo("client.test")
+                wrong = "PLAIN AGFsaWNlAHdyb25n"  # \0alice\0wrong
+                for _ in range(2):
+                    self.assertEqual(s.docmd("AUTH", wrong)[0], 535)
+                started = time.monotonic()
+                code, text = s.docmd("AUTH", wrong)
+                self.assertEqual(code, 421, text)
+                self.assertGreaterEqual(time.monotonic() - started, 0.9)
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            sink.stop()
+
+    def outbound(self, name, cert, level, offer_tls=True):
+        """Relay -> TlsDestination at `level`; returns (destination, log)."""
+        dest_port = h.free_port()
+        dest = TlsDestination(dest_port, *self.certs[cert], offer_tls=offer_tls)
+        dest.start()
+        wd = os.path.join(self.wd, name)
+        os.makedirs(wd)
+        port = h.free_port()
+        relay = h.start_relay(self.bins, wd, port, dest_port, f"--outbound_tls={level}",
+                              f"--tls_ca_file={self.ca}", "--retry_min=1h", "--retry_max=1h")
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+                s.sendmail("a@origin.test", ["b@dest.test"], b"Subject: out\r\n\r\nhi\r\n")
+            h.wait_for(lambda: any(r["type"] in ("Delivery", "TransientFailure")
+                                   for r in h.delivery_log(wd)),
+                       timeout=30, what="an outbound outcome")
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            dest.shutdown()
+        return dest, [r for r in h.delivery_log(wd) if r["type"] != "Reception"]
+
+    def test_outbound_levels(self):
+        dest, log = self.outbound("verify-good", "good", "verify")
+        self.assertEqual(log[0]["type"], "Delivery", log)
+        self.assertTrue(log[0]["tls"] and log[0]["tls_verified"], log)
+        self.assertEqual(dest.messages[0][0], log[0]["tls_version"])
+        for cert, why in (("selfsigned", "untrusted certificate"),
+                          ("expired", "certificate expired"),
+                          ("wrongname", "certificate name mismatch")):
+            with self.subTest(cert=cert):
+                dest, log = self.outbound("verify-" + cert, cert, "verify")
+                self.assertEqual(log[0]["type"], "TransientFailure", log)
+                self.assertEqual(log[0]["enhanced"], "4.7.5", log)
+                self.assertIn(why, log[0]["response"])
+                self.assertEqual(dest.messages, [])
+        # The same certificates are fine under `encrypt`.
+        dest, log = self.outbound("encrypt-self", "selfsigned", "encrypt")
+        self.assertEqual(log[0]["type"], "Delivery", log)
+        self.assertTrue(log[0]["tls"])
+        self.assertFalse(log[0]["tls_verified"])
+        # Downgrade: the peer stops offering STARTTLS.
+        dest, log = self.outbound("encrypt-downgrade", "good", "encrypt", offer_tls=False)
+        self.assertEqual(log[0]["type"], "TransientFailure", log)
+        self.assertEqual(log[0]["enhanced"], "4.7.5", log)
+        self.assertIn("does not offer STARTTLS", log[0]["response"])
+        # `may` without STARTTLS delivers in plaintext.
+        dest, log = self.outbound("may-plain", "good", "may", offer_tls=False)
+        self.assertEqual(log[0]["type"], "Delivery", log)
+        self.assertFalse(log[0]["tls"])
+
+
+if __name__ == "__main__":
+    ARGV = sys.argv
+    unittest.main(argv=[sys.argv[0]], verbosity=2)
