@@ -90,7 +90,7 @@ def _run_on_pty(argv, timeout, preexec_fn=None):
 
 class PrivatePostfix:
     def __init__(self, workdir, sink_port, cpus=None, cgroup=None, process_limit=300,
-                 dest_concurrency=32):
+                 dest_concurrency=32, main_cf_extra=""):
         self.dir = workdir
         self.conf = os.path.join(workdir, "conf")
         self.queue = os.path.join(workdir, "queue")
@@ -103,6 +103,7 @@ class PrivatePostfix:
         self.master_pid = None
         self.process_limit = process_limit
         self.dest_concurrency = dest_concurrency
+        self.main_cf_extra = main_cf_extra  # appended to main.cf (tests: TLS)
         self.started = False
 
     def _render(self, name, values):
@@ -133,6 +134,9 @@ class PrivatePostfix:
                   "PROCESS_LIMIT": self.process_limit,
                   "DEST_CONCURRENCY": self.dest_concurrency}
         self._render("main.cf", values)
+        if self.main_cf_extra:
+            with open(os.path.join(self.conf, "main.cf"), "a") as f:
+                f.write("\n" + self.main_cf_extra + "\n")
         self._render("master.cf", values)
         rc, text = _run_on_pty(["postfix", "-c", self.conf, "start"], timeout,
                                preexec_fn=preexec(self.cpus, self.cgroup))

@@ -17,6 +17,10 @@ import unittest
 from tests import hostile_lib as hl
 from tests.lib import harness as h
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "bench"))
+import harness_postfix  # noqa: E402  (bench/: the private Postfix instance)
+
 USER, PASSWORD = "alice", "correct horse battery"
 
 
@@ -336,6 +340,55 @@ class TlsTest(unittest.TestCase):
         dest, log = self.outbound("may-plain", "good", "may", offer_tls=False)
         self.assertEqual(log[0]["type"], "Delivery", log)
         self.assertFalse(log[0]["tls"])
+
+    def test_postfix_as_tls_destination(self):
+        why = harness_postfix.postfix_missing()
+        if why is not None:
+            self.fail(why)
+        cert, key = self.certs["good"]
+        sink_port, postfix_port = h.free_port(), h.free_port()
+        sink = h.start_sink(self.bins, self.wd, sink_port, name="sink-postfix")
+        pf = harness_postfix.PrivatePostfix(
+            os.path.join(self.wd, "postfix"), sink_port, process_limit=20, dest_concurrency=2,
+            main_cf_extra="\n".join([
+                f"smtpd_tls_cert_file = {cert}",
+                f"smtpd_tls_key_file = {key}",
+                "smtpd_tls_security_level = may",
+                "smtpd_tls_loglevel = 1",
+                "smtpd_tls_received_header = yes",
+            ]))
+        wd = os.path.join(self.wd, "to-postfix")
+        os.makedirs(wd)
+        try:
+            pf.start(postfix_port)
+            relay = h.start_relay(self.bins, wd, h.free_port(), postfix_port,
+                                  "--outbound_tls=verify", f"--tls_ca_file={self.ca}")
+            try:
+                with smtplib.SMTP("127.0.0.1", relay.port if hasattr(relay, "port") else
+                                  int(relay.argv[1].rsplit(":", 1)[1]), timeout=30) as s:
+                    for i in range(3):
+                        s.sendmail("a@origin.test", [f"b{i}@dest.test"],
+                                   b"Subject: via postfix\r\n\r\nhi\r\n")
+                h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Delivery", 0) >= 3,
+                           timeout=60, what="three deliveries to Postfix")
+                h.wait_for(lambda: h.read_json(f"{self.wd}/sink-postfix.report.json")
+                           .get("messages", 0) >= 3 if os.path.exists(
+                               f"{self.wd}/sink-postfix.report.json") else False,
+                           timeout=60, what="Postfix relayed to the sink")
+            finally:
+                self.assertEqual(relay.stop(), 0)
+        finally:
+            pf.stop()
+            sink.stop()
+        deliveries = [r for r in h.delivery_log(wd) if r["type"] == "Delivery"]
+        for r in deliveries:
+            self.assertTrue(r["tls"] and r["tls_verified"], r)
+            self.assertIn(r["tls_version"], ("TLSv1.2", "TLSv1.3"))
+        with open(pf.maillog, errors="replace") as f:
+            log = f.read()
+        self.assertIn("TLS connection established from", log)
+        # One connection carried every message; later ones resume the session.
+        self.assertGreaterEqual(log.count("TLS connection established from"), 1)
 
 
 if __name__ == "__main__":
