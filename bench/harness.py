@@ -37,6 +37,9 @@ Usage:
   tools/dev bench --quick                # ~1-2 min: 1 KB, small sweep
   tools/dev bench                        # full matrix, ~10-20 min
   tools/dev bench --sizes=1k --shards=1 --durability=fsync --chunking=off
+  tools/dev bench --quick --tls=off,on   # also every matrix and floor run
+                                         # over STARTTLS (loadgen -> relay
+                                         # -> sink), compared in a table
   tools/dev bench --docs                 # also rewrite docs/benchmarks.md's
                                          # harness section and the chart
   python3 bench/harness.py --render bench/results/X.json --docs
@@ -67,6 +70,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import harness_postfix  # noqa: E402
 import harness_procs as hp  # noqa: E402
 import harness_report  # noqa: E402
+import harness_tls  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 DOMAINS = "a.test,b.test,c.test,d.test"
@@ -157,13 +161,13 @@ class Sink:
     """The bundled sink on a free port; count() asks it (SIGUSR1) for its
     report without stopping it."""
 
-    def __init__(self, ctx, workdir, cpu, cgroup=None, name="sink"):
+    def __init__(self, ctx, workdir, cpu, cgroup=None, name="sink", tls=False):
         self.report = os.path.join(workdir, f"{name}.json")
         self.err_path = os.path.join(workdir, f"{name}.err")
         port_file = os.path.join(workdir, f"{name}.port")
         self.proc = subprocess.Popen(
             [ctx.bins["sink"], "--listen=127.0.0.1:0", f"--port_file={port_file}",
-             f"--report={self.report}", f"--cpu={cpu}"],
+             f"--report={self.report}", f"--cpu={cpu}", *tls_args(ctx, tls)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.err_path, "w"), preexec_fn=hp.preexec({cpu}, cgroup))
         ctx.live.add(self.proc)
@@ -207,6 +211,13 @@ class Sink:
             return None
 
 
+def tls_args(ctx, tls):
+    """The certificate flags of a TLS server (sink or relay), or none."""
+    if not tls:
+        return []
+    return [f"--tls_cert={ctx.tls_files['cert']}", f"--tls_key={ctx.tls_files['key']}"]
+
+
 def tail(path, n=6):
     try:
         with open(path, errors="replace") as f:
@@ -235,6 +246,8 @@ def run_loadgen(ctx, port, spec, sender, tag, messages=None, duration=None, guar
         argv.append(f"--rate={spec['rate']}")
     if spec["chunking"]:
         argv += ["--chunking", f"--inflight={spec['inflight']}"]
+    if spec.get("tls"):
+        argv.append("--tls")
     with open(out, "w") as fo, open(err, "w") as fe:
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe,
                              preexec_fn=hp.preexec({ctx.load_cpu}))
@@ -331,7 +344,7 @@ def parse_delivery_log(path, sender):
 def run_key(spec):
     return (spec["system"], spec["size"], spec.get("durability"), spec.get("shards"),
             spec["chunking"], spec["connections"], spec["inflight"] if spec["chunking"] else 1,
-            spec.get("paced_of"))
+            spec.get("paced_of"), spec.get("tls", False))
 
 
 def spec_label(spec):
@@ -339,6 +352,8 @@ def spec_label(spec):
     if spec["system"] == "ringpost":
         parts += [spec["durability"], f"{spec['shards']} shard(s)"]
     parts.append(f"BDAT x{spec['inflight']}" if spec["chunking"] else "DATA")
+    if spec.get("tls"):
+        parts.append("TLS")
     parts.append(f"{spec['connections']} conn")
     if spec.get("paced_of"):
         parts.append("at half the maximum")
@@ -510,15 +525,18 @@ def run_ringpost(ctx, spec, n):
     sink = relay = None
     cg = ctx.cgroups.child(f"relay-{n}")
     try:
-        sink = Sink(ctx, work, ctx.load_cpu)
+        sink = Sink(ctx, work, ctx.load_cpu, tls=spec.get("tls"))
         port = hp.free_port()
         dlog = os.path.join(work, "delivery.log")
+        # TLS: STARTTLS offered to loadgen, and TLS (any certificate) to the
+        # sink; the relay's flags for both are the contract of issue 13.
+        tls_relay = (tls_args(ctx, True) + ["--outbound_tls=encrypt"]) if spec.get("tls") else []
         err = os.path.join(work, "relay.err")
         relay = subprocess.Popen(
             [ctx.bins["ringpost"], f"--listen=127.0.0.1:{port}", f"--shards={spec['shards']}",
              f"--spool={work}/spool", f"--log={dlog}", f"--route=*=127.0.0.1:{sink.port}",
              f"--durability={spec['durability']}", "--hostname=relay.bench.ringpost.invalid",
-             *ctx.relay_args],
+             *tls_relay, *ctx.relay_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(err, "w"),
             preexec_fn=hp.preexec(ctx.relay_cpus, cg))
         ctx.live.add(relay)
@@ -634,7 +652,7 @@ def run_floor(ctx, spec, n):
     cg = ctx.cgroups.child(f"floor-{n}")
     sink = None
     try:
-        sink = Sink(ctx, work, min(ctx.relay_cpus), cg)
+        sink = Sink(ctx, work, min(ctx.relay_cpus), cg, tls=spec.get("tls"))
         meter = hp.CpuMeter(cg, sink.proc.pid)
         measured_load(ctx, r, spec, sink.port, sink, meter, cg, f"floor{n}")
         r.pop("sink_cpu_us_per_msg", None)  # that is cpu_us_per_msg here
@@ -691,12 +709,15 @@ def build_plan(a):
         spec["groups"] = [group]
         plan.append(spec)
 
+    # TLS and plaintext next to each other, in the matrix and the floor;
+    # Postfix, the paced runs and the sweep stay plaintext.
     for size in a.sizes:
         for dur in a.durability:
             for shards in a.shards:
                 for ch in a.chunking:
-                    add("matrix", system="ringpost", size=size, durability=dur, shards=shards,
-                        chunking=ch, connections=a.connections)
+                    for tls in a.tls:
+                        add("matrix", system="ringpost", size=size, durability=dur,
+                            shards=shards, chunking=ch, connections=a.connections, tls=tls)
     if a.postfix:
         for size in a.sizes:
             for ch in a.chunking:
@@ -705,7 +726,9 @@ def build_plan(a):
     if a.floor:
         for size in a.sizes:
             for ch in a.chunking:
-                add("floor", system="floor", size=size, chunking=ch, connections=a.connections)
+                for tls in a.tls:
+                    add("floor", system="floor", size=size, chunking=ch,
+                        connections=a.connections, tls=tls)
     # Latency at half the maximum throughput: each first-size, durable,
     # first-shard-count mode again, paced by loadgen --rate at half of what
     # its matrix run reached (known only then: see the main loop), and the
@@ -750,6 +773,9 @@ def parse_args(argv):
     ap.add_argument("--durability", help="comma list of fsync,none (default both)")
     ap.add_argument("--shards", help="comma list, e.g. 1,2 (default 1,2)")
     ap.add_argument("--chunking", help="comma list of off,on (default both)")
+    ap.add_argument("--tls", help="comma list of off,on (default off): on = STARTTLS from "
+                                  "loadgen to the relay (or the floor's sink) and TLS from "
+                                  "the relay to the sink, with a throwaway certificate")
     ap.add_argument("--connections", type=int, default=16, help="loadgen connections (16)")
     ap.add_argument("--inflight", type=int, default=32,
                     help="transactions in flight per connection with CHUNKING (32)")
@@ -794,6 +820,7 @@ def parse_args(argv):
         a.durability = [x.strip() for x in (a.durability or "fsync,none").split(",")]
         a.shards = ints(a.shards or "1,2")
         chunk = [x.strip() for x in (a.chunking or "off,on").split(",")]
+        tls = [x.strip() for x in (a.tls or "off").split(",")]
         if a.sweep == "none":
             a.sweep = []
         else:
@@ -810,6 +837,9 @@ def parse_args(argv):
     if any(c not in ("off", "on") for c in chunk):
         ap.error("--chunking takes off and/or on")
     a.chunking = [c == "on" for c in chunk]
+    if not tls or any(t not in ("off", "on") for t in tls):
+        ap.error("--tls takes off and/or on")
+    a.tls = [t == "on" for t in tls]
     if a.duration is None:
         a.duration = 2 if a.quick else 8
     if a.duration < 1 or not a.sizes or not a.shards or a.connections < 1 or a.inflight < 1:
@@ -879,6 +909,13 @@ def main(argv):
         perf_note = ("perf (package linux-perf) is not installed" if shutil.which("perf") is None
                      else "no cgroup to filter perf on")
     ctx.postfix_missing = harness_postfix.postfix_missing() if a.postfix else "--no-postfix"
+    try:
+        ctx.tls_files = harness_tls.make_certs(os.path.join(ctx.tmp, "tls")) if any(a.tls) \
+            else None
+    except RuntimeError as e:
+        log(str(e))
+        shutil.rmtree(ctx.tmp, ignore_errors=True)
+        return 2
     hp.set_subreaper()
     try:
         os.sched_setaffinity(0, {ctx.load_cpu})
@@ -900,7 +937,7 @@ def main(argv):
                      "postfix_sweep": a.postfix_sweep, "relay_cpus": sorted(ctx.relay_cpus),
                      "load_cpu": ctx.load_cpu, "postfix_cpus": sorted(ctx.postfix_cpus),
                      "postfix_concurrency": a.postfix_concurrency,
-                     "relay_args": ctx.relay_args,
+                     "relay_args": ctx.relay_args, "tls": a.tls,
                      "rcpt_domains": DOMAINS},
         "postfix_version": harness_postfix.postfix_version() if not ctx.postfix_missing
         else None,

@@ -29,7 +29,8 @@ def fmt(v, digits=0, na="n/a"):
 
 
 def mode(r):
-    return f"BDAT ×{r['inflight']}" if r["chunking"] else "DATA"
+    m = f"BDAT ×{r['inflight']}" if r["chunking"] else "DATA"
+    return m + " TLS" if r.get("tls") else m
 
 
 def ms(us):
@@ -212,6 +213,36 @@ def paced_table(runs):
     return table(headers, rows)
 
 
+def tls_table(runs):
+    """Each TLS run next to its plaintext twin (same system, size,
+    durability, shards, mode, connections) from the same harness run."""
+    headers = ["system", "size", "durability", "shards", "mode", "plaintext CPU µs/msg",
+               "TLS CPU µs/msg", "TLS ÷ plaintext", "plaintext msgs/s", "TLS msgs/s",
+               "TLS accept p99 ms"]
+
+    def twin_key(r):
+        return (r["system"], r["size"], r.get("durability"), r.get("shards"), r["chunking"],
+                r["inflight"] if r["chunking"] else 1, r["connections"])
+    plain = {twin_key(r): r for r in runs if not r.get("tls")}
+    rows = []
+    for r in runs:
+        if not r.get("tls"):
+            continue
+        p = plain.get(twin_key(r))
+        m = f"BDAT ×{r['inflight']}" if r["chunking"] else "DATA"
+        head = [r["system"], size_label(r["size"]), r.get("durability") or "—",
+                r.get("shards") or "—", m]
+        ok = r["status"] == "ok" and p is not None and p["status"] == "ok"
+        pc, tc = (p or {}).get("cpu_us_per_msg"), r.get("cpu_us_per_msg")
+        rows.append(head + [
+            fmt(pc, 1) if p and p["status"] == "ok" else (status_cell(p) if p else "not run"),
+            fmt(tc, 1) if r["status"] == "ok" else status_cell(r),
+            f"{tc / pc:.2f}×" if ok and pc and tc else "n/a",
+            fmt((p or {}).get("msgs_per_sec")), fmt(r.get("msgs_per_sec")),
+            fmt(ms((r.get("accept_latency_us") or {}).get("p99")), 2)])
+    return table(headers, rows) if rows else None
+
+
 def headline(result):
     s = result["settings"]
     g = result.get("git") or {}
@@ -248,6 +279,10 @@ def text_tables(result):
     if pc:
         out += ["ringpost at half its maximum (loadgen --rate), durable, first size and "
                 "shard count", paced_table(pc), ""]
+    t = tls_table(in_group(result, "matrix") + in_group(result, "floor"))
+    if t:
+        out += ["TLS against plaintext (CPU: the relay's, or the sink's for the floor; "
+                "connections reused, so handshakes are amortised)", t, ""]
     s = in_group(result, "sweep")
     if s:
         out += ["Connection sweep (chart)", sweep_table(s), ""]
@@ -345,6 +380,11 @@ def docs_section(result, chart_rel, result_rel, chart_error):
         out += ["**Latency at half the maximum** (the same mode paced by `loadgen --rate` at "
                 "half the msgs/s its matrix run reached; durable; `floor`: loadgen → sink at "
                 "the same pace, no relay; its CPU is the sink's)", "", paced_table(pc), ""]
+    t = tls_table(in_group(result, "matrix") + in_group(result, "floor"))
+    if t:
+        out += ["**TLS against plaintext** (STARTTLS from loadgen, TLS from the relay to the "
+                "sink; CPU: the relay's, or the sink's for the floor; connections are reused, "
+                "so handshakes are amortised)", "", t, ""]
     s = in_group(result, "sweep")
     if s:
         out += ["**Connection sweep**", "", sweep_table(s), ""]

@@ -111,6 +111,24 @@ class Plan(unittest.TestCase):
         self.assertEqual(plan[0]["size"], 10240)
         self.assertTrue(plan[0]["chunking"])
 
+    def test_tls_doubles_matrix_and_floor_only(self):
+        a = harness.parse_args(["--sizes=1k", "--durability=fsync", "--shards=1",
+                                "--chunking=off,on", "--tls=off,on", "--sweep=16",
+                                "--no-postfix"])
+        plan = harness.build_plan(a)
+        keys = [harness.run_key(p) for p in plan]
+        self.assertEqual(len(keys), len(set(keys)))
+        for group in ("matrix", "floor"):
+            runs = [p for p in plan if group in p["groups"]]
+            self.assertEqual(sorted((p["chunking"], p["tls"]) for p in runs),
+                             [(False, False), (False, True), (True, False), (True, True)])
+        self.assertFalse(any(p.get("tls") for p in plan
+                             if "paced" in p["groups"] or p["groups"] == ["sweep"]))
+        self.assertIn("TLS", harness.spec_label([p for p in plan if p.get("tls")][0]))
+        self.assertEqual(harness.parse_args([]).tls, [False])
+        with self.assertRaises(SystemExit):
+            harness.parse_args(["--tls=maybe"])
+
 
 class Report(unittest.TestCase):
     def result(self):
@@ -155,6 +173,16 @@ class Report(unittest.TestCase):
         self.assertNotIn("\nold\n", text)
         self.assertEqual(text.count(harness_report.BEGIN), 1)
         self.assertIn("| 1 KB | fsync | 1 | DATA |", text)
+
+    def test_tls_table_pairs_twins(self):
+        res = self.result()
+        tls = dict(res["runs"][0], tls=True, cpu_us_per_msg=60.0, label="tls")
+        res["runs"].append(tls)
+        t = harness_report.tls_table(harness_report.in_group(res, "matrix"))
+        self.assertIn("| ringpost | 1 KB | fsync | 1 | DATA | 50.0 | 60.0 | 1.20× |", t)
+        self.assertIn("DATA TLS", harness_report.text_tables(res))
+        self.assertIsNone(harness_report.tls_table(harness_report.in_group(
+            self.result(), "matrix")))
 
 
 if __name__ == "__main__":

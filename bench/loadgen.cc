@@ -8,6 +8,12 @@
 // transaction a reply belongs to is always the oldest one open. Transactions
 // live in a second ring of `inflight` slots: nothing is allocated per
 // message; the output buffer, header scratch and reply text are reused.
+//
+// --tls: after the first EHLO the client sends STARTTLS and, on 220, starts
+// a tls::Channel client (no verification: the bench's certificates are
+// throwaway) and says EHLO again; from then on `out_` points at the TLS
+// session's plaintext, which Flush() seals into records. Each thread has one
+// ClientContext, so a reconnect resumes the session.
 #include "bench/loadgen.h"
 
 #include <time.h>
@@ -20,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -29,9 +36,11 @@
 #include "absl/strings/str_format.h"
 #include "bench/counters.h"
 #include "bench/message_generator.h"
+#include "bench/tls_session.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/stream.h"
 #include "relay/smtp/reply_parser.h"
+#include "relay/tls/context.h"
 
 namespace ringpost::bench {
 
@@ -155,12 +164,15 @@ class LoadgenWorker {
     }
   }
   void CountConnect(bool ok) { ok ? ++connects_ : ++connect_failures_; }
+  tls::ClientContext* tls_context() { return tls_context_.get(); }
 
   // --- after join ---
   const LatencyHistogram& latency() const { return latency_; }
   const std::vector<std::string>& ids() const { return ids_; }
   uint64_t connects() const { return connects_; }
   uint64_t connect_failures() const { return connect_failures_; }
+  uint64_t tls_handshakes() const { return tls_handshakes_; }
+  uint64_t tls_resumed() const { return tls_resumed_; }
   bool timed_out() const { return timed_out_; }
   bool duration_reached() const { return duration_reached_; }
   uint64_t finish_ns() const { return finish_ns_; }
@@ -208,6 +220,9 @@ class LoadgenWorker {
   std::vector<std::string> ids_;
   uint64_t connects_ = 0;
   uint64_t connect_failures_ = 0;
+  std::unique_ptr<tls::ClientContext> tls_context_;  // --tls
+  uint64_t tls_handshakes_ = 0;  // from tls_context_, kept when it goes
+  uint64_t tls_resumed_ = 0;
   uint64_t finish_ns_ = 0;
 };
 
@@ -267,7 +282,7 @@ class LoadgenClient final : public StreamHandler {
       }
       if (txns_.size() >= inflight_) break;
       if (!pipelining_ && !expects_.empty()) break;
-      if (!txns_.empty() && stream_->queued_bytes() > kOutputHighWater) break;
+      if (!txns_.empty() && QueuedBytes() > kOutputHighWater) break;
       uint64_t index = 0;
       const LoadgenWorker::Claim claim = w_->ClaimMessage(this, &index);
       if (claim == LoadgenWorker::Claim::kWait) break;
@@ -279,15 +294,15 @@ class LoadgenClient final : public StreamHandler {
       t.index = index;
       w_->counters().attempted.Add();
     }
-    stream_->Flush();
+    Flush();
   }
 
   bool parked = false;  // on the worker's rate wait list
 
  private:
   enum class State : uint8_t {
-    kIdle, kConnecting, kGreeting, kEhlo, kHelo, kReady, kQuitting, kClosing, kBackoff,
-    kFinished
+    kIdle, kConnecting, kGreeting, kEhlo, kHelo, kStartTls, kTlsHandshake, kReady, kQuitting,
+    kClosing, kBackoff, kFinished
   };
   enum class Expect : uint8_t { kMail, kRcpt, kData, kDataEnd, kBdat, kRset, kQuit };
   struct Txn {
@@ -304,7 +319,15 @@ class LoadgenClient final : public StreamHandler {
     return static_cast<size_t>(w_->options().inflight) * (recipients_ + 3) + 4;
   }
   uint32_t CommandsBeforeBody() const { return recipients_ + 2; }
-  std::string& out() { return stream_->output(); }
+  std::string& out() { return *out_; }
+  size_t QueuedBytes() const {
+    return stream_->queued_bytes() + (tls_ != nullptr ? tls_->plain_out().size() : 0);
+  }
+  // Sends what this turn produced.
+  void Flush() {
+    if (tls_ != nullptr) tls_->Seal(&stream_->output());
+    stream_->Flush();
+  }
 
   void OnConnected(int fd) {
     if (fd < 0) return Failed(/*reached_ready=*/false);
@@ -313,6 +336,7 @@ class LoadgenClient final : public StreamHandler {
       return Finish();
     }
     stream_ = new Stream(w_->loop(), fd, this);
+    out_ = &stream_->output();
     state_ = State::kGreeting;
     reached_ready_ = false;
     stream_->Start();
@@ -396,19 +420,66 @@ class LoadgenClient final : public StreamHandler {
   }
 
   void OnStreamData(std::string_view data) override {
+    if (tls_ != nullptr) return OnTlsData(data);
+    if (!HandleReplies(data)) return;
+    Pump();
+    Flush();  // EHLO and other replies to the handshake
+  }
+
+  void OnTlsData(std::string_view data) {
+    const bool was_done = tls_->handshake_done();
+    if (tls_->Receive(data, &stream_->output()) != tls::Channel::Result::kOk) {
+      WarnOnce(tls_->channel().error().c_str());
+      ProtocolError();
+      return;
+    }
+    if (!was_done && tls_->handshake_done()) {
+      out().append("EHLO ").append(w_->options().helo).append("\r\n");
+      state_ = State::kEhlo;
+    }
+    if (!HandleReplies(tls_->plain_in())) return;
+    Pump();
+    Flush();
+  }
+
+  // False when the connection is being dropped.
+  bool HandleReplies(std::string_view data) {
     // Bounded: every Parse call consumes input or ends the loop.
     while (!data.empty()) {
       const smtp::ReplyParser::Result r = parser_.Parse(data, &reply_);
       data.remove_prefix(r.consumed);
       if (r.status == smtp::ReplyParser::Status::kNeedMore) break;
-      if (r.status == smtp::ReplyParser::Status::kError) {
-        ProtocolError();
-        return;
-      }
-      if (!HandleReply()) return;
+      if (r.status == smtp::ReplyParser::Status::kError) return ProtocolError();
+      if (!HandleReply()) return false;
+      // RFC 3207 section 4: nothing may follow the 220 to STARTTLS in
+      // plaintext (it would be injected into the TLS session).
+      if (state_ == State::kTlsHandshake && !data.empty()) return ProtocolError();
     }
-    Pump();
-    stream_->Flush();  // EHLO and other replies to the handshake
+    return true;
+  }
+
+  static void WarnOnce(const char* what) {
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true)) fprintf(stderr, "loadgen: --tls: %s\n", what);
+  }
+
+  void StartTls(const smtp::EhloCapabilities& caps) {
+    if (!caps.Has(smtp::kExtStartTls)) {
+      WarnOnce("the server does not offer STARTTLS");
+      ProtocolError();
+      return;
+    }
+    out().append("STARTTLS\r\n");
+    state_ = State::kStartTls;
+  }
+
+  // The server said 220 to STARTTLS: the ClientHello leaves in this turn.
+  void BeginTls() {
+    tls_ = std::make_unique<TlsSession>(tls::Channel::NewClient(
+        w_->tls_context(), /*server_name=*/"", /*verify=*/false, w_->options().target));
+    tls_->channel().Start(&stream_->output());
+    out_ = &tls_->plain_out();
+    state_ = State::kTlsHandshake;
   }
 
   // False when the connection is being dropped.
@@ -426,10 +497,25 @@ class LoadgenClient final : public StreamHandler {
           state_ = State::kHelo;
           return true;
         }
+        if (w_->options().tls && tls_ == nullptr) {
+          StartTls(smtp::ParseEhloCapabilities(reply_));
+          return state_ == State::kStartTls;
+        }
         Ready(smtp::ParseEhloCapabilities(reply_));
+        return true;
+      case State::kStartTls:
+        if (code != 220) {
+          WarnOnce("the server refused STARTTLS");
+          return ProtocolError();
+        }
+        BeginTls();
         return true;
       case State::kHelo:
         if (code != 250) return ProtocolError();
+        if (w_->options().tls) {
+          WarnOnce("the server does not speak ESMTP, so no STARTTLS");
+          return ProtocolError();
+        }
         Ready(smtp::EhloCapabilities{});
         return true;
       case State::kReady:
@@ -540,6 +626,8 @@ class LoadgenClient final : public StreamHandler {
     const State was = state_;
     stream_->Release();
     stream_ = nullptr;
+    out_ = nullptr;
+    tls_.reset();
     // Whatever was in flight has an unknown outcome.
     w_->counters().errors.Add(txns_.size());
     txns_.clear();
@@ -578,6 +666,8 @@ class LoadgenClient final : public StreamHandler {
   const uint32_t recipients_;
   State state_ = State::kIdle;
   Stream* stream_ = nullptr;
+  std::string* out_ = nullptr;  // the stream's output; with TLS, plaintext to seal
+  std::unique_ptr<TlsSession> tls_;  // after STARTTLS (--tls)
   smtp::ReplyParser parser_;
   smtp::ServerReply reply_;
   bool pipelining_ = false;
@@ -701,6 +791,10 @@ void LoadgenWorker::ThreadMain(std::promise<absl::Status> ready, std::atomic<int
     };
     l->timers().Arm(&duration_timer_, start_ms_ + uint64_t{options_.duration_s} * 1000);
   }
+  if (options_.tls) {
+    // Default options: the system CA bundle, unused (no verification).
+    tls_context_ = std::make_unique<tls::ClientContext>(tls::ClientContext::Options());
+  }
   for (int i = 0; i < connections_; ++i) clients_.push_back(std::make_unique<LoadgenClient>(this));
   live_clients_ = connections_;
   {
@@ -720,6 +814,11 @@ void LoadgenWorker::ThreadMain(std::promise<absl::Status> ready, std::atomic<int
     l->timers().Disarm(t);
   }
   clients_.clear();
+  if (tls_context_ != nullptr) {
+    tls_handshakes_ = tls_context_->handshakes();
+    tls_resumed_ = tls_context_->resumed();
+    tls_context_.reset();
+  }
   loop->reset();
   loop_unlocked_ = nullptr;
   running->fetch_sub(1);
@@ -750,11 +849,12 @@ std::string LoadgenResult::ToJson() const {
       "\"errors\": %d, \"seconds\": %.3f, \"msgs_per_sec\": %.1f, "
       "\"latency_us\": {\"p50\": %d, \"p90\": %d, \"p99\": %d, \"p999\": %d, \"max\": %d}, "
       "\"requested\": %d, \"connects\": %d, \"connect_failures\": %d, \"timed_out\": %s, "
-      "\"duration_reached\": %s}",
+      "\"duration_reached\": %s, \"tls_handshakes\": %d, \"tls_resumed\": %d}",
       accepted, attempted, rejected_4xx, rejected_5xx, errors, seconds, MessagesPerSecond(),
       latency_us.Percentile(0.50), latency_us.Percentile(0.90), latency_us.Percentile(0.99),
       latency_us.Percentile(0.999), latency_us.max(), requested, connects, connect_failures,
-      timed_out ? "true" : "false", duration_reached ? "true" : "false");
+      timed_out ? "true" : "false", duration_reached ? "true" : "false", tls_handshakes,
+      tls_resumed);
 }
 
 Loadgen::Loadgen(const LoadgenOptions& options) : options_(options) {}
@@ -863,6 +963,8 @@ LoadgenResult Loadgen::Wait() {
     r.latency_us.Merge(w->latency());
     r.connects += w->connects();
     r.connect_failures += w->connect_failures();
+    r.tls_handshakes += w->tls_handshakes();
+    r.tls_resumed += w->tls_resumed();
     r.timed_out = r.timed_out || w->timed_out();
     r.duration_reached = r.duration_reached || w->duration_reached();
     finish_ns = std::max(finish_ns, w->finish_ns());

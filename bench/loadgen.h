@@ -17,6 +17,10 @@
 // unknown, never retried) and it reconnects, giving up after
 // `reconnect_attempts` consecutive failures that never reached EHLO.
 //
+// --tls: STARTTLS after the first EHLO, then EHLO and all traffic over a
+// tls::Channel (no certificate verification); a server that does not offer
+// it fails the connection. Sessions are resumed on reconnect.
+//
 // Latency: from the moment a message's last byte (end of data or the BDAT
 // LAST chunk) was queued for sending — it leaves at the end of that loop
 // turn — to the 2xx reply, in microseconds, in a LatencyHistogram.
@@ -53,6 +57,7 @@ struct LoadgenOptions {
   std::string sender = "loadgen@loadgen.ringpost.invalid";
   double rate = 0;               // messages/second over all threads; 0: no limit
   bool chunking = false;         // BDAT when the server offers CHUNKING
+  bool tls = false;              // STARTTLS, required
   int inflight = 1;              // transactions outstanding per connection
   int threads = 1;
   int cpu = -1;                  // pin thread i to cpu + i
@@ -85,6 +90,8 @@ struct LoadgenResult {
   uint64_t errors = 0;
   uint64_t connects = 0;          // sessions that reached EHLO
   uint64_t connect_failures = 0;  // connects or greetings that failed
+  uint64_t tls_handshakes = 0;    // --tls: handshakes completed
+  uint64_t tls_resumed = 0;       // of which resumed a session
   bool timed_out = false;
   bool duration_reached = false;  // --duration_s ended the run
   double seconds = 0;             // from start until the last thread finished
@@ -104,7 +111,8 @@ struct LoadgenResult {
   // {"messages": accepted, "attempted", "rejected_4xx", "rejected_5xx",
   //  "errors", "seconds", "msgs_per_sec", "latency_us": {"p50", "p90",
   //  "p99", "p999", "max"}, plus "requested", "connects",
-  //  "connect_failures", "timed_out", "duration_reached"}.
+  //  "connect_failures", "timed_out", "duration_reached", "tls_handshakes",
+  //  "tls_resumed"}.
   std::string ToJson() const;
 };
 

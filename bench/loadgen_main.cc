@@ -20,6 +20,8 @@
 //   --rate=MSGS_PER_SEC    pace message starts (0: as fast as possible)
 //   --chunking             BDAT <size> LAST instead of DATA, when the server
 //                          offers CHUNKING
+//   --tls                  STARTTLS after EHLO (required of the server), then
+//                          everything over TLS; no certificate verification
 //   --inflight=N           transactions outstanding per connection (1); with
 //                          PIPELINING, MAIL/RCPT/DATA go together, and with
 //                          --chunking whole transactions go back to back
@@ -43,7 +45,8 @@
 //    messages / seconds, "latency_us": {"p50", "p90", "p99", "p999", "max"}
 //    from queueing the last byte of a message to its 2xx reply, in
 //    microseconds (bucket upper bounds, within 3%), "requested",
-//    "connects", "connect_failures", "timed_out", "duration_reached"}
+//    "connects", "connect_failures", "timed_out", "duration_reached",
+//    "tls_handshakes" (completed, --tls), "tls_resumed" (of which resumed)}
 // Exit status: 0 when every requested message was accepted (when
 // --duration_s ended the run: every message attempted until then), 1
 // otherwise (the JSON is still printed), 2 on bad flags or start-up failure.
@@ -69,6 +72,7 @@ ABSL_FLAG(std::string, rcpt_domains, "example.com", "comma-separated recipient d
 ABSL_FLAG(std::string, sender, "loadgen@loadgen.ringpost.invalid", "envelope sender");
 ABSL_FLAG(double, rate, 0, "messages per second; 0: as fast as possible");
 ABSL_FLAG(bool, chunking, false, "use BDAT LAST instead of DATA when offered");
+ABSL_FLAG(bool, tls, false, "STARTTLS after EHLO, then everything over TLS");
 ABSL_FLAG(int32_t, inflight, 1, "transactions pipelined per connection");
 ABSL_FLAG(int32_t, threads, 1, "loop threads");
 ABSL_FLAG(int32_t, cpu, -1, "pin thread i to CPU cpu+i; -1: no pinning");
@@ -107,6 +111,7 @@ int Main() {
   o.sender = absl::GetFlag(FLAGS_sender);
   o.rate = absl::GetFlag(FLAGS_rate);
   o.chunking = absl::GetFlag(FLAGS_chunking);
+  o.tls = absl::GetFlag(FLAGS_tls);
   o.inflight = absl::GetFlag(FLAGS_inflight);
   o.threads = absl::GetFlag(FLAGS_threads);
   o.cpu = absl::GetFlag(FLAGS_cpu);

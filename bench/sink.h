@@ -14,6 +14,11 @@
 // deterministically on the first attempt of each distinct message id (451),
 // which lets tests check the relay's retry path exactly.
 //
+// STARTTLS (RFC 3207): with a certificate and key (tls_cert, tls_key) EHLO
+// offers STARTTLS; after its 220 the connection runs through a tls::Channel
+// server and the session starts over (a new EHLO). Without them STARTTLS is
+// answered 454 and nothing else changes.
+//
 // Counting: each shard counts in its own RelaxedCounters; Counts() sums
 // them. Bodies are not kept unless save_dir is set (debug mode, with
 // blocking file writes on the loop thread).
@@ -37,6 +42,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "relay/tls/context.h"
 
 namespace ringpost::bench {
 
@@ -61,6 +67,9 @@ struct SinkOptions {
   std::string save_dir;      // debug: DIR/<n>.eml and DIR/<n>.env per message
   uint32_t idle_timeout_s = 300;
   std::string hostname = "sink.ringpost.invalid";
+  // PEM files; both or neither. Loaded once by Start() for every thread.
+  std::string tls_cert;
+  std::string tls_key;
   // Loop sizing.
   unsigned recv_buffers = 1024;
   unsigned recv_buffer_bytes = 16384;
@@ -77,6 +86,8 @@ struct SinkCounts {
   uint64_t rcpt_rejected = 0;    // RCPT answered 550 by fault injection
   uint64_t bdat_chunks = 0;      // BDAT commands seen
   uint64_t protocol_errors = 0;  // commands answered 500/501/503/554
+  uint64_t tls_handshakes = 0;   // STARTTLS handshakes completed
+  uint64_t tls_messages = 0;     // accepted messages that came over TLS
 };
 
 // One JSON object on one line, keys as in SinkCounts.
@@ -107,6 +118,9 @@ class Sink {
 
   // For --fail_first_attempt_4xx: true the first time `id` is seen.
   bool FirstAttempt(const std::string& id);
+  // The server SSL_CTX for STARTTLS, null without tls_cert. Shared by the
+  // shards (BoringSSL's SSL_CTX may be used from several threads).
+  ssl_ctx_st* tls_ctx() const { return tls_ctx_.get(); }
 
  private:
   explicit Sink(const SinkOptions& options);
@@ -118,6 +132,7 @@ class Sink {
   bool joined_ = false;
   std::mutex seen_mu_;
   absl::flat_hash_set<std::string> seen_ids_;  // guarded by seen_mu_
+  tls::ServerContext::UniqueCtx tls_ctx_;
 };
 
 }  // namespace ringpost::bench

@@ -34,6 +34,9 @@
 //   --stats_interval_ms=N   print counts to stderr every N ms (0: off)
 //   --idle_timeout_s=N      close idle connections with 421 (300; 0: never)
 //   --port_file=PATH        write the bound port (decimal) once listening
+//   --tls_cert=PEM --tls_key=PEM
+//                           offer STARTTLS with this certificate chain and
+//                           key; the session continues over TLS after its 220
 //
 // Signals: SIGTERM or SIGINT stop every loop, then the report and id files
 // are written and the process exits 0. SIGUSR1 writes the report and prints
@@ -45,7 +48,9 @@
 //    octets, "connections": accepted connections, "rejected_4xx" /
 //    "rejected_5xx": messages refused at end of data, "dropped": messages
 //    answered by closing the connection, "rcpt_rejected", "bdat_chunks",
-//    "protocol_errors": commands answered 5xx for syntax or sequence}
+//    "protocol_errors": commands answered 5xx for syntax or sequence,
+//    "tls_handshakes": STARTTLS handshakes completed, "tls_messages":
+//    accepted messages that came over TLS}
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -81,6 +86,8 @@ ABSL_FLAG(std::string, report, "", "write the counts as JSON here at exit and on
 ABSL_FLAG(uint32_t, stats_interval_ms, 0, "print counts to stderr this often; 0: off");
 ABSL_FLAG(uint32_t, idle_timeout_s, 300, "close idle connections after this; 0: never");
 ABSL_FLAG(std::string, port_file, "", "write the bound port here once listening");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: offer STARTTLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
 
 namespace ringpost::bench {
 namespace {
@@ -88,13 +95,14 @@ namespace {
 void PrintCounts(const SinkCounts& c, double rate) {
   fprintf(stderr,
           "sink: messages=%llu (%.0f/s) recipients=%llu connections=%llu "
-          "4xx=%llu 5xx=%llu dropped=%llu\n",
+          "4xx=%llu 5xx=%llu dropped=%llu tls_handshakes=%llu\n",
           static_cast<unsigned long long>(c.messages), rate,
           static_cast<unsigned long long>(c.recipients),
           static_cast<unsigned long long>(c.connections),
           static_cast<unsigned long long>(c.rejected_4xx),
           static_cast<unsigned long long>(c.rejected_5xx),
-          static_cast<unsigned long long>(c.dropped));
+          static_cast<unsigned long long>(c.dropped),
+          static_cast<unsigned long long>(c.tls_handshakes));
 }
 
 void WriteReport(const Sink& sink) {
@@ -127,6 +135,8 @@ int Main() {
   o.record_ids = !absl::GetFlag(FLAGS_record_ids).empty();
   o.save_dir = absl::GetFlag(FLAGS_save_dir);
   o.idle_timeout_s = absl::GetFlag(FLAGS_idle_timeout_s);
+  o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  o.tls_key = absl::GetFlag(FLAGS_tls_key);
   if (!o.save_dir.empty()) {
     if (mkdir(o.save_dir.c_str(), 0755) != 0 && errno != EEXIST) {
       fprintf(stderr, "sink: cannot create --save_dir %s: %s\n", o.save_dir.c_str(),
@@ -152,8 +162,8 @@ int Main() {
     return 2;
   }
   Sink& s = **sink;
-  fprintf(stderr, "sink: listening on %s (port %u) with %d thread(s)\n", o.listen.c_str(),
-          s.port(), o.threads);
+  fprintf(stderr, "sink: listening on %s (port %u) with %d thread(s)%s\n", o.listen.c_str(),
+          s.port(), o.threads, o.tls_cert.empty() ? "" : ", STARTTLS offered");
   if (const std::string pf = absl::GetFlag(FLAGS_port_file); !pf.empty()) {
     absl::Status st = WriteFileAtomically(pf, absl::StrCat(s.port(), "\n"));
     if (!st.ok()) fprintf(stderr, "sink: %s\n", st.ToString().c_str());

@@ -128,6 +128,17 @@ TEST(SinkTest, EhloAdvertisesExtensions) {
   EXPECT_TRUE(c.Eof());
 }
 
+TEST(SinkTest, StartTlsWithoutACertificateIsNotOffered) {
+  auto sink = StartSink();
+  Client c(sink->port());
+  EXPECT_EQ(c.Code(), "220");
+  c.Send("EHLO test.example\r\n");
+  EXPECT_EQ(c.Reply().find("STARTTLS"), std::string::npos);
+  c.Send("STARTTLS\r\nNOOP\r\n");
+  EXPECT_EQ(c.Code(), "454");
+  EXPECT_EQ(c.Code(), "250");  // still plaintext SMTP
+}
+
 TEST(SinkTest, PipelinedTransactionsInOneWrite) {
   SinkOptions o;
   o.record_ids = true;

@@ -1,0 +1,49 @@
+// bench/tls_session.h — a tls::Channel between an SMTP session of the bench
+// (sink or load generator) and its Stream, once STARTTLS has succeeded.
+//
+// The session keeps writing replies or commands as text, into plain_out()
+// instead of the stream's output; Seal() turns them into records on the
+// stream's output before it is flushed. Peer bytes go through Receive(),
+// which leaves the plaintext in plain_in() and appends handshake records,
+// alerts and tickets straight to the stream's output.
+#ifndef RINGPOST_BENCH_TLS_SESSION_H_
+#define RINGPOST_BENCH_TLS_SESSION_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "relay/tls/channel.h"
+
+namespace ringpost::bench {
+
+class TlsSession {
+ public:
+  explicit TlsSession(std::unique_ptr<tls::Channel> channel) : channel_(std::move(channel)) {}
+
+  tls::Channel& channel() { return *channel_; }
+  bool handshake_done() const { return channel_->handshake_done(); }
+
+  // Text for the peer; it leaves encrypted at the next Seal().
+  std::string& plain_out() { return plain_out_; }
+  // The plaintext of the last Receive().
+  const std::string& plain_in() const { return plain_in_; }
+
+  // Peer bytes in. kError: channel().error() says why; `wire` may hold an
+  // alert.
+  tls::Channel::Result Receive(std::string_view data, std::string* wire);
+
+  // Encrypts plain_out() onto `wire`. Before the handshake is done the text
+  // waits (nothing is written then in a well-behaved session: both sides
+  // speak only after the handshake).
+  void Seal(std::string* wire);
+
+ private:
+  std::unique_ptr<tls::Channel> channel_;
+  std::string plain_out_;
+  std::string plain_in_;
+};
+
+}  // namespace ringpost::bench
+
+#endif  // RINGPOST_BENCH_TLS_SESSION_H_
