@@ -62,6 +62,8 @@ constexpr uint32_t kMinLog2N = 10;
 constexpr uint32_t kMaxLog2N = 20;
 constexpr uint32_t kMaxR = 32;
 constexpr uint32_t kMaxP = 16;
+constexpr uint64_t kMaxScryptMemory = uint64_t{256} << 20;
+constexpr uint64_t kMaxScryptWork = uint64_t{1} << 21;
 // Far above any real list of submitters; a bound so a wrong path (a log, a
 // device) fails fast instead of filling memory.
 constexpr size_t kMaxFileBytes = 16 << 20;
@@ -98,6 +100,17 @@ absl::Status CheckParams(uint32_t log2_n, uint32_t r, uint32_t p) {
   if (log2_n >= 16 * r) {
     return absl::InvalidArgumentError(
         StrCat("ln=", log2_n, " needs r >= ", log2_n / 16 + 1, " (N < 2^(16 r))"));
+  }
+  // Every verification runs on a shard's event loop: bound its memory
+  // (128 r N bytes) and its work (N r p block mixes) to 16 times the
+  // defaults' (16 MiB; 2^17), so a hand-edited line cannot stall a shard
+  // for seconds or take gigabytes.
+  const uint64_t memory = uint64_t{128} * r << log2_n;
+  const uint64_t work = (uint64_t{r} * p) << log2_n;
+  if (memory > kMaxScryptMemory || work > kMaxScryptWork) {
+    return absl::InvalidArgumentError(
+        StrCat("ln=", log2_n, ",r=", r, ",p=", p, " costs more than 16 times the default ",
+               "(ln=14,r=8,p=1): at most ", kMaxScryptMemory >> 20, " MiB and N*r*p <= 2^21"));
   }
   return absl::OkStatus();
 }
