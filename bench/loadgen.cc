@@ -36,7 +36,7 @@
 #include "absl/strings/str_format.h"
 #include "bench/counters.h"
 #include "bench/message_generator.h"
-#include "bench/tls_session.h"
+#include "relay/tls/pipe.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/stream.h"
 #include "relay/smtp/reply_parser.h"
@@ -475,7 +475,7 @@ class LoadgenClient final : public StreamHandler {
 
   // The server said 220 to STARTTLS: the ClientHello leaves in this turn.
   void BeginTls() {
-    tls_ = std::make_unique<TlsSession>(tls::Channel::NewClient(
+    tls_ = std::make_unique<tls::Pipe>(tls::Channel::NewClient(
         w_->tls_context(), /*server_name=*/"", /*verify=*/false, w_->options().target));
     tls_->channel().Start(&stream_->output());
     out_ = &tls_->plain_out();
@@ -667,7 +667,7 @@ class LoadgenClient final : public StreamHandler {
   State state_ = State::kIdle;
   Stream* stream_ = nullptr;
   std::string* out_ = nullptr;  // the stream's output; with TLS, plaintext to seal
-  std::unique_ptr<TlsSession> tls_;  // after STARTTLS (--tls)
+  std::unique_ptr<tls::Pipe> tls_;  // after STARTTLS (--tls)
   smtp::ReplyParser parser_;
   smtp::ServerReply reply_;
   bool pipelining_ = false;

@@ -32,7 +32,7 @@
 #include "bench/counters.h"
 #include "bench/header_scanner.h"
 #include "bench/report_file.h"
-#include "bench/tls_session.h"
+#include "relay/tls/pipe.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/stream.h"
 #include "relay/smtp/command_parser.h"
@@ -261,7 +261,7 @@ class SinkSession final : public StreamHandler {
     state_ = State::kCommand;
     greeted_ = false;
     ResetTransaction();
-    tls_ = std::make_unique<TlsSession>(tls::Channel::NewServer(shard_->sink()->tls_ctx()));
+    tls_ = std::make_unique<tls::Pipe>(tls::Channel::NewServer(shard_->sink()->tls_ctx()));
     out_ = &tls_->plain_out();
   }
 
@@ -648,7 +648,7 @@ class SinkSession final : public StreamHandler {
   SinkShard* shard_;
   Stream* stream_;
   std::string* out_;  // the stream's output; after STARTTLS, plaintext to seal
-  std::unique_ptr<TlsSession> tls_;  // after STARTTLS
+  std::unique_ptr<tls::Pipe> tls_;  // after STARTTLS
   State state_ = State::kCommand;
   std::string pending_;  // unconsumed input (partial line, delayed commands)
   bool paused_ = false;

@@ -50,7 +50,7 @@ void Connection::Refuse(std::string_view reply) {
 
 void Connection::NewTlsChannel() {
   tls::ServerContext::UniqueCtx ctx = context_->tls->Current();
-  tls_ = tls::Channel::NewServer(ctx.get());
+  tls_ = std::make_unique<tls::Pipe>(tls::Channel::NewServer(ctx.get()));
   ArmIdle();  // the handshake timeout
 }
 
@@ -84,20 +84,19 @@ void Connection::OnStreamData(std::string_view data) {
 
 void Connection::OnTlsData(std::string_view data) {
   const bool was_up = tls_->handshake_done();
-  plain_in_.clear();
-  const tls::Channel::Result r = tls_->Receive(data, &plain_in_, &stream_->output());
+  const tls::Channel::Result r = tls_->Receive(data, &stream_->output());
   if (r == tls::Channel::Result::kError) {
     // Nothing to tell the client in SMTP: the alert (if any) is queued.
     stream_->Close();
     return;
   }
   if (!was_up && tls_->handshake_done()) {
-    session_.TlsEstablished(tls_->Description());
+    session_.TlsEstablished(tls_->channel().Description());
     if (mode_.implicit_tls) session_.Start();
     ArmIdle();
   }
-  if (!stream_->output().empty() || !plain_out_.empty()) OutputReady();
-  if (!plain_in_.empty()) FeedSession(plain_in_);
+  if (!stream_->output().empty() || !tls_->plain_out().empty()) OutputReady();
+  if (!tls_->plain_in().empty()) FeedSession(tls_->plain_in());
   if (r == tls::Channel::Result::kClosed && stream_ != nullptr) stream_->Close();
 }
 
@@ -127,12 +126,7 @@ void Connection::OutputReady() {
     return;
   }
   if (tarpit_) return;  // held until the delay passes
-  if (tls_ != nullptr && tls_->handshake_done() && !plain_out_.empty()) {
-    // Fails only on a channel that already failed (the stream is closing).
-    tls_->Send(plain_out_, &stream_->output());
-    plain_out_.clear();
-    if (plain_out_.capacity() > kMaxQueuedReplyBytes) plain_out_ = std::string();
-  }
+  if (tls_ != nullptr) tls_->Seal(&stream_->output());
   stream_->Flush();
   // A client that sends commands but never reads the replies must not make
   // us queue replies without bound: stop reading it until they left.
@@ -162,7 +156,7 @@ void Connection::CloseAfterOutput() {
   if (stream_ == nullptr) return;
   if (tls_ != nullptr && tls_->handshake_done()) {
     OutputReady();
-    tls_->Close(&stream_->output());  // close_notify
+    tls_->channel().Close(&stream_->output());  // close_notify
   }
   stream_->Close();
 }

@@ -29,8 +29,8 @@
 #include "relay/inbound/submit_port.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/stream.h"
-#include "relay/tls/channel.h"
 #include "relay/tls/context.h"
+#include "relay/tls/pipe.h"
 
 namespace ringpost::inbound {
 
@@ -93,11 +93,11 @@ class Connection final : public runtime::StreamHandler,
   void OnStreamClosed(int error) override;
   void OnStreamDrained() override;
 
-  // SessionHost. Inside TLS the session writes plaintext to plain_out_,
-  // which OutputReady encrypts into the stream.
+  // SessionHost. Inside TLS the session writes plaintext to the pipe, which
+  // OutputReady encrypts into the stream.
   std::string& Output() override {
     if (stream_ == nullptr) return sink_;
-    return tls_ != nullptr ? plain_out_ : stream_->output();
+    return tls_ != nullptr ? tls_->plain_out() : stream_->output();
   }
   void OutputReady() override;
   void StartTls() override;
@@ -144,9 +144,7 @@ class Connection final : public runtime::StreamHandler,
   bool closed_ = false;
   bool refused_ = false;
   ListenerMode mode_;
-  std::unique_ptr<tls::Channel> tls_;  // from STARTTLS's 220 (or accept, listen_tls) on
-  std::string plain_out_;              // session output inside TLS
-  std::string plain_in_;               // decrypted client bytes, one read
+  std::unique_ptr<tls::Pipe> tls_;  // from STARTTLS's 220 (or accept, listen_tls) on
   // Over auth_failures_max: the 421 is held for auth_failure_delay.
   bool tarpit_ = false;
   bool close_after_tarpit_ = false;

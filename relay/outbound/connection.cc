@@ -154,36 +154,32 @@ void Connection::OutputReady() {
     return;
   }
   if (tls_ != nullptr) {
-    if (!tls_->handshake_done() || plain_out_.empty()) return;
-    // Send fails only on a channel that already failed, whose Receive
-    // ended the connection: the output has nowhere to go.
-    tls_->Send(plain_out_, &stream_->output());
-    plain_out_.clear();
-    if (plain_out_.capacity() > kRetainedSendBuffer) plain_out_ = std::string();
+    tls_->Seal(&stream_->output());
+    // Message bodies pass through here: keep a buffer like the stream's.
+    if (tls_->plain_out().capacity() > kRetainedSendBuffer) tls_->plain_out() = std::string();
   }
   stream_->Flush();
 }
 
 void Connection::StartTls() {
   // The peer said 220 to STARTTLS: from here every byte is TLS.
-  tls_ = tls::Channel::NewClient(context_->tls, tls_name_, tls_level_ == TlsLevel::kVerify,
-                                 peer_ + "|" + tls_name_);
-  tls_->Start(&stream_->output());
+  tls_ = std::make_unique<tls::Pipe>(tls::Channel::NewClient(
+      context_->tls, tls_name_, tls_level_ == TlsLevel::kVerify, peer_ + "|" + tls_name_));
+  tls_->channel().Start(&stream_->output());
   stream_->Flush();
   ArmTimer();
 }
 
 void Connection::OnTlsData(std::string_view data) {
   const bool was_up = tls_->handshake_done();
-  plain_in_.clear();
-  const tls::Channel::Result r = tls_->Receive(data, &plain_in_, &stream_->output());
+  const tls::Channel::Result r = tls_->Receive(data, &stream_->output());
   if (!stream_->output().empty()) stream_->Flush();
-  if (r == tls::Channel::Result::kError) return OnTlsFailure(tls_->error());
+  if (r == tls::Channel::Result::kError) return OnTlsFailure(tls_->channel().error());
   if (!was_up && tls_->handshake_done()) {
-    tls_info_ = tls_->Info();
+    tls_info_ = tls_->channel().Info();
     client_.TlsEstablished();  // EHLO again, inside TLS
   }
-  if (!plain_in_.empty()) client_.Feed(plain_in_);
+  if (!tls_->plain_in().empty()) client_.Feed(tls_->plain_in());
   if (r == tls::Channel::Result::kClosed && stream_ != nullptr) stream_->Close();
 }
 

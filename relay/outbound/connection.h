@@ -28,8 +28,8 @@
 #include "relay/outbound/smtp_client.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/stream.h"
-#include "relay/tls/channel.h"
 #include "relay/tls/context.h"
+#include "relay/tls/pipe.h"
 
 namespace ringpost::outbound {
 
@@ -105,11 +105,11 @@ class Connection final : public runtime::StreamHandler, public client::ClientHos
   bool parked = false;      // in its site's idle list
   Site* site = nullptr;     // the owner's destination this connection serves
 
-  // ClientHost. Inside TLS the client writes plaintext to plain_out_, which
+  // ClientHost. Inside TLS the client writes plaintext to the pipe, which
   // OutputReady encrypts into the stream.
   std::string& Output() override {
     if (stream_ == nullptr) return sink_;
-    return tls_ != nullptr ? plain_out_ : stream_->output();
+    return tls_ != nullptr ? tls_->plain_out() : stream_->output();
   }
   void OutputReady() override;
   void StartTls() override;
@@ -153,10 +153,8 @@ class Connection final : public runtime::StreamHandler, public client::ClientHos
   std::string sink_;
   TlsLevel tls_level_;                    // of this connection (after fallback)
   std::string tls_name_;
-  std::unique_ptr<tls::Channel> tls_;     // from the 220 to STARTTLS on
+  std::unique_ptr<tls::Pipe> tls_;        // from the 220 to STARTTLS on
   tls::ChannelInfo tls_info_;             // once the handshake is done
-  std::string plain_out_;                 // client output inside TLS
-  std::string plain_in_;                  // decrypted server bytes, one read
   bool tls_fallback_ = false;
 };
 

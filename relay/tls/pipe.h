@@ -1,13 +1,15 @@
-// bench/tls_session.h — a tls::Channel between an SMTP session of the bench
-// (sink or load generator) and its Stream, once STARTTLS has succeeded.
+// relay/tls/pipe.h — a tls::Channel between an SMTP state machine and its
+// Stream, once STARTTLS has succeeded (or from the start, on an implicit-TLS
+// port): the relay's inbound and outbound connections, the bench's sink and
+// load generator.
 //
 // The session keeps writing replies or commands as text, into plain_out()
 // instead of the stream's output; Seal() turns them into records on the
 // stream's output before it is flushed. Peer bytes go through Receive(),
 // which leaves the plaintext in plain_in() and appends handshake records,
 // alerts and tickets straight to the stream's output.
-#ifndef RINGPOST_BENCH_TLS_SESSION_H_
-#define RINGPOST_BENCH_TLS_SESSION_H_
+#ifndef RINGPOST_RELAY_TLS_PIPE_H_
+#define RINGPOST_RELAY_TLS_PIPE_H_
 
 #include <memory>
 #include <string>
@@ -15,13 +17,13 @@
 
 #include "relay/tls/channel.h"
 
-namespace ringpost::bench {
+namespace ringpost::tls {
 
-class TlsSession {
+class Pipe {
  public:
-  explicit TlsSession(std::unique_ptr<tls::Channel> channel) : channel_(std::move(channel)) {}
+  explicit Pipe(std::unique_ptr<Channel> channel) : channel_(std::move(channel)) {}
 
-  tls::Channel& channel() { return *channel_; }
+  Channel& channel() { return *channel_; }
   bool handshake_done() const { return channel_->handshake_done(); }
 
   // Text for the peer; it leaves encrypted at the next Seal().
@@ -31,7 +33,7 @@ class TlsSession {
 
   // Peer bytes in. kError: channel().error() says why; `wire` may hold an
   // alert.
-  tls::Channel::Result Receive(std::string_view data, std::string* wire);
+  Channel::Result Receive(std::string_view data, std::string* wire);
 
   // Encrypts plain_out() onto `wire`. Before the handshake is done the text
   // waits (nothing is written then in a well-behaved session: both sides
@@ -39,11 +41,11 @@ class TlsSession {
   void Seal(std::string* wire);
 
  private:
-  std::unique_ptr<tls::Channel> channel_;
+  std::unique_ptr<Channel> channel_;
   std::string plain_out_;
   std::string plain_in_;
 };
 
-}  // namespace ringpost::bench
+}  // namespace ringpost::tls
 
-#endif  // RINGPOST_BENCH_TLS_SESSION_H_
+#endif  // RINGPOST_RELAY_TLS_PIPE_H_

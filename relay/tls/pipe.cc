@@ -1,14 +1,14 @@
-#include "bench/tls_session.h"
+// pipe.cc — see pipe.h.
+#include "relay/tls/pipe.h"
 
+namespace ringpost::tls {
 
-namespace ringpost::bench {
-
-tls::Channel::Result TlsSession::Receive(std::string_view data, std::string* wire) {
+Channel::Result Pipe::Receive(std::string_view data, std::string* wire) {
   plain_in_.clear();
   return channel_->Receive(data, &plain_in_, wire);
 }
 
-void TlsSession::Seal(std::string* wire) {
+void Pipe::Seal(std::string* wire) {
   if (plain_out_.empty() || !channel_->handshake_done()) return;
   // Send fails only on a channel that already failed, and a failed channel
   // has closed its connection: nothing is lost that could have been sent.
@@ -16,4 +16,4 @@ void TlsSession::Seal(std::string* wire) {
   plain_out_.clear();
 }
 
-}  // namespace ringpost::bench
+}  // namespace ringpost::tls
