@@ -13,7 +13,11 @@
 # start-up and warm-up cancel out. Counts instructions only (not cache
 # misses, not the kernel): use it for user-space A/B steps, and
 # bench/profile.sh or the harness for time. Needs valgrind (Debian's
-# package). About a minute per run.
+# package). About a minute per run. RELAY_FLAGS="..." adds relay flags;
+# SINK_FLAGS (see profile.sh) the sink's. TLS on both sides of the relay:
+#   SINK_FLAGS="--tls_cert=C --tls_key=K" \
+#   RELAY_FLAGS="--tls_cert=C --tls_key=K --outbound_tls=encrypt" \
+#   bench/instructions.sh "" "--connections=16 --chunking --inflight=32 --tls"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "instructions.sh: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
@@ -31,7 +35,7 @@ chmod +x "$wrapper"
 for n in 10000 30000; do
   rm -f "$out/run.$n"* "$dir/delivery.log"  # (a previous run's log would end the wait)
   RINGPOST_CG_RUN=$n RINGPOST_BIN=$wrapper PROFILE_DIR=$dir \
-    bench/profile.sh --messages=$n "--shards=1" "$loadgen_flags" >/dev/null 2>&1 &
+    bench/profile.sh --messages=$n "--shards=1 ${RELAY_FLAGS:-}" "$loadgen_flags" >/dev/null 2>&1 &
   profile=$!
   # Dump once all are delivered: the relay's own shutdown under valgrind
   # may not see its signal, so it is then killed.

@@ -17,6 +17,7 @@
 # (software clock: this VM has no hardware counters) and the hottest
 # symbols by thread (PERF_CALLGRAPH=dwarf for stacks through libc, PERF_FREQ
 # for the rate). RELAY_ENV="K=V ..." sets the relay's environment;
+# SINK_FLAGS="..." adds sink flags (TLS: --tls_cert=PEM --tls_key=PEM);
 # RINGPOST_BIN=path runs another relay binary (e.g. one built from the base
 # commit in a git worktree) for an A/B against the same sink and loadgen. Work files under ${PROFILE_DIR:-/tmp/ringpost-profile}.
 #
@@ -55,7 +56,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-"$bin/bench/sink" --listen=127.0.0.1:$sink_port --cpu=1 >"$dir/sink.out" 2>&1 &
+"$bin/bench/sink" --listen=127.0.0.1:$sink_port --cpu=1 ${SINK_FLAGS:-} >"$dir/sink.out" 2>&1 &
 sink=$!; pids+=($sink)
 # shellcheck disable=SC2086
 env ${RELAY_ENV:-} "${RINGPOST_BIN:-$bin/relay/ringpost}" --listen=127.0.0.1:$relay_port --spool="$dir/spool" \

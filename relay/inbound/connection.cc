@@ -51,6 +51,7 @@ void Connection::Refuse(std::string_view reply) {
 void Connection::NewTlsChannel() {
   tls::ServerContext::UniqueCtx ctx = context_->tls->Current();
   tls_ = std::make_unique<tls::Pipe>(tls::Channel::NewServer(ctx.get()));
+  stream_->set_output_filter(tls_.get());  // replies are sealed once per send
   ArmIdle();  // the handshake timeout
 }
 
@@ -126,7 +127,6 @@ void Connection::OutputReady() {
     return;
   }
   if (tarpit_) return;  // held until the delay passes
-  if (tls_ != nullptr) tls_->Seal(&stream_->output());
   stream_->Flush();
   // A client that sends commands but never reads the replies must not make
   // us queue replies without bound: stop reading it until they left.
@@ -155,8 +155,8 @@ void Connection::CloseAfterOutput() {
   }
   if (stream_ == nullptr) return;
   if (tls_ != nullptr && tls_->handshake_done()) {
-    OutputReady();
-    tls_->channel().Close(&stream_->output());  // close_notify
+    tls_->Seal(&stream_->output());             // the last replies,
+    tls_->channel().Close(&stream_->output());  // then close_notify
   }
   stream_->Close();
 }

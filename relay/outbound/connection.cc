@@ -153,18 +153,15 @@ void Connection::OutputReady() {
     sink_.clear();
     return;
   }
-  if (tls_ != nullptr) {
-    tls_->Seal(&stream_->output());
-    // Message bodies pass through here: keep a buffer like the stream's.
-    if (tls_->plain_out().capacity() > kRetainedSendBuffer) tls_->plain_out() = std::string();
-  }
-  stream_->Flush();
+  stream_->Flush();  // inside TLS the stream seals the turn's output once
 }
 
 void Connection::StartTls() {
   // The peer said 220 to STARTTLS: from here every byte is TLS.
   tls_ = std::make_unique<tls::Pipe>(tls::Channel::NewClient(
       context_->tls, tls_name_, tls_level_ == TlsLevel::kVerify, peer_ + "|" + tls_name_));
+  tls_->set_retained_buffer(kRetainedSendBuffer);  // message bodies pass through
+  stream_->set_output_filter(tls_.get());
   tls_->channel().Start(&stream_->output());
   stream_->Flush();
   ArmTimer();

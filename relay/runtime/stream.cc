@@ -95,7 +95,8 @@ void Stream::Write(std::string_view data) {
 }
 
 void Stream::Flush() {
-  if (!out_.empty() && !send_in_flight_) loop_->Defer(this);
+  // With a filter the bytes may wait in it: seal at the end of the turn.
+  if ((!out_.empty() || filter_ != nullptr) && !send_in_flight_) loop_->Defer(this);
 }
 
 void Stream::RunDeferred() {
@@ -103,6 +104,7 @@ void Stream::RunDeferred() {
     recv_ = RecvOp::kIdle;
     ArmRecv();  // stays Idle when paused or closing by now
   }
+  if (open_or_draining() && !send_in_flight_) Seal();
   if (open_or_draining() && !send_in_flight_ && !out_.empty()) IssueSend();
   if (lifecycle_ == Lifecycle::kDraining && !send_in_flight_ && out_.empty()) {
     IssueClose(0);
@@ -140,6 +142,7 @@ void Stream::OnSend(int32_t res, uint32_t) {
   bytes_out_ += static_cast<uint64_t>(res);
   sent_ += static_cast<size_t>(res);
   if (open_or_draining()) {
+    Seal();  // what the handler wrote while the send was in flight
     if (sent_ < sending_.size() || !out_.empty()) {
       IssueSend();  // short send: continue where it stopped
     } else if (lifecycle_ == Lifecycle::kDraining) {
@@ -174,6 +177,7 @@ void Stream::ResumeReading() {
 // Lifecycle: Open -> Draining (output queued or in flight) or Open -> Closing.
 void Stream::Close() {
   if (lifecycle_ != Lifecycle::kOpen) return;
+  Seal();
   if (!send_in_flight_ && out_.empty()) return IssueClose(0);
   lifecycle_ = Lifecycle::kDraining;
   loop_->Defer(this);
@@ -217,6 +221,7 @@ void Stream::OnClose(int32_t, uint32_t) {
 void Stream::Release() {
   CHECK(!released_);
   released_ = true;
+  filter_ = nullptr;  // it belongs to the handler
   if (lifecycle_ == Lifecycle::kOpen) IssueClose(0);
   MaybeFree();
 }

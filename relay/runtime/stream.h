@@ -112,6 +112,18 @@ class StreamHandler {
   ~StreamHandler() = default;
 };
 
+// A transformation of the handler's output applied once per send (TLS:
+// plaintext in, records out), so what the handler writes during a turn is
+// sealed together instead of write by write.
+class OutputFilter {
+ public:
+  // Appends what the handler queued with the filter, transformed, to `out`.
+  virtual void Seal(std::string* out) = 0;
+
+ protected:
+  ~OutputFilter() = default;
+};
+
 class Stream final : private Deferred {
  public:
   Stream(Loop* loop, int fd, StreamHandler* handler);
@@ -136,6 +148,12 @@ class Stream final : private Deferred {
   void Abort(int error);
   // The handler lets go; the stream frees itself when idle. No more calls.
   void Release();
+
+  // From now on the filter's output is appended to the stream's before each
+  // send, on Close() and when a send completes. Bytes written straight to
+  // output() are not filtered (they go out in the order they were
+  // appended). Null: none. Release() drops it.
+  void set_output_filter(OutputFilter* filter) { filter_ = filter; }
 
   // A sent buffer up to this capacity is kept for the next output (64 KiB:
   // idle connections hold little). Streams that carry message bodies set
@@ -166,6 +184,9 @@ class Stream final : private Deferred {
   void OnSend(int32_t res, uint32_t flags);
   void OnClose(int32_t res, uint32_t flags);
   void MaybeFree();
+  void Seal() {
+    if (filter_ != nullptr) filter_->Seal(&out_);
+  }
   bool open_or_draining() const { return lifecycle_ <= Lifecycle::kDraining; }
   bool recv_in_kernel() const {
     return recv_ == RecvOp::kArmed || recv_ == RecvOp::kCancelling;
@@ -174,6 +195,7 @@ class Stream final : private Deferred {
   Loop* loop_;
   int fd_;
   StreamHandler* handler_;
+  OutputFilter* filter_ = nullptr;
   MemberCompletion<Stream, &Stream::OnRecv> recv_done_{this};
   MemberCompletion<Stream, &Stream::OnSend> send_done_{this};
   MemberCompletion<Stream, &Stream::OnClose> close_done_{this};

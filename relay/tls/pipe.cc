@@ -14,6 +14,7 @@ void Pipe::Seal(std::string* wire) {
   // has closed its connection: nothing is lost that could have been sent.
   channel_->Send(plain_out_, wire);
   plain_out_.clear();
+  if (plain_out_.capacity() > retained_buffer_) std::string().swap(plain_out_);
 }
 
 }  // namespace ringpost::tls

@@ -15,11 +15,16 @@
 #include <string>
 #include <string_view>
 
+#include "relay/runtime/stream.h"
 #include "relay/tls/channel.h"
 
 namespace ringpost::tls {
 
-class Pipe {
+// Installed as its Stream's output filter (runtime::OutputFilter), it seals
+// once per send whatever the state machine wrote during the turn: a
+// pipelined burst of replies or transactions becomes a few full records
+// instead of one record per write.
+class Pipe final : public runtime::OutputFilter {
  public:
   explicit Pipe(std::unique_ptr<Channel> channel) : channel_(std::move(channel)) {}
 
@@ -38,10 +43,15 @@ class Pipe {
   // Encrypts plain_out() onto `wire`. Before the handshake is done the text
   // waits (nothing is written then in a well-behaved session: both sides
   // speak only after the handshake).
-  void Seal(std::string* wire);
+  void Seal(std::string* wire) override;
+
+  // A plaintext buffer up to this capacity is kept for the next output
+  // (connections that carry message bodies set more, like their streams).
+  void set_retained_buffer(size_t bytes) { retained_buffer_ = bytes; }
 
  private:
   std::unique_ptr<Channel> channel_;
+  size_t retained_buffer_ = 64 * 1024;
   std::string plain_out_;
   std::string plain_in_;
 };
