@@ -207,6 +207,9 @@ void Channel::Step(std::string* plain) {
     int n = SSL_read(ssl_, chunk, sizeof(chunk));
     if (n > 0) {
       plain->append(chunk, static_cast<size_t>(n));
+      // BoringSSL reads no TLS record ahead: with the input used up and no
+      // decrypted bytes left, another SSL_read could only say WANT_READ.
+      if (in_.empty() && SSL_pending(ssl_) == 0) return;
       continue;
     }
     int e = SSL_get_error(ssl_, n);
