@@ -5,6 +5,7 @@ made by the `openssl` command in the test.
 """
 import os
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -63,6 +64,7 @@ def make_pki(wd):
         out[name] = (os.path.join(pki, f"{name}.pem"), os.path.join(pki, f"{name}.key"))
 
     leaf("good", "localhost", "DNS:localhost,IP:127.0.0.1")
+    leaf("good2", "localhost", "DNS:localhost,IP:127.0.0.1")
     leaf("wrongname", "other.example", "DNS:other.example")
     leaf("expired", "localhost", "DNS:localhost,IP:127.0.0.1", start="20200101000000Z")
     openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -97,8 +99,9 @@ class TlsDestination(hl.ScriptedServer):
     STARTTLS when `offer_tls`, accepts every message and remembers, per
     message, the TLS version it arrived under ("" for plaintext)."""
 
-    def __init__(self, port, cert, key, offer_tls=True):
+    def __init__(self, port, cert, key, offer_tls=True, break_tls=False):
         super().__init__(port)
+        self.break_tls = break_tls  # answer 220 to STARTTLS, then garbage
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
         self.offer_tls = offer_tls
@@ -132,6 +135,15 @@ class TlsDestination(hl.ScriptedServer):
                 out.sendall(b"\r\n".join(caps) + b"\r\n")
             elif line.upper().startswith(b"STARTTLS"):
                 out.sendall(b"220 2.0.0 go ahead\r\n")
+                if self.break_tls:
+                    # Garbage where the ServerHello belongs; then wait for the
+                    # relay to give up (closing with its ClientHello unread
+                    # would reset the connection instead).
+                    out.sendall(b"this is not a TLS record\r\n")
+                    conn.shutdown(socket.SHUT_WR)
+                    while conn.recv(4096):
+                        pass
+                    return
                 try:
                     tls = self.ctx.wrap_socket(conn, server_side=True)
                 except (ssl.SSLError, OSError):
@@ -300,10 +312,11 @@ class TlsTest(unittest.TestCase):
             self.assertEqual(relay.stop(), 0)
             sink.stop()
 
-    def outbound(self, name, cert, level, offer_tls=True):
+    def outbound(self, name, cert, level, offer_tls=True, break_tls=False):
         """Relay -> TlsDestination at `level`; returns (destination, log)."""
         dest_port = h.free_port()
-        dest = TlsDestination(dest_port, *self.certs[cert], offer_tls=offer_tls)
+        dest = TlsDestination(dest_port, *self.certs[cert], offer_tls=offer_tls,
+                              break_tls=break_tls)
         dest.start()
         wd = os.path.join(self.wd, name)
         os.makedirs(wd)
@@ -345,10 +358,107 @@ class TlsTest(unittest.TestCase):
         self.assertEqual(log[0]["type"], "TransientFailure", log)
         self.assertEqual(log[0]["enhanced"], "4.7.5", log)
         self.assertIn("does not offer STARTTLS", log[0]["response"])
+        # `may` whose handshake fails: the same host again, in plaintext; no
+        # failure is logged. `encrypt` defers instead.
+        dest, log = self.outbound("may-broken", "good", "may", break_tls=True)
+        self.assertEqual([r["type"] for r in log], ["Delivery"], log)
+        self.assertFalse(log[0]["tls"])
+        self.assertEqual(dest.messages, [("", ["b@dest.test"])])
+        self.assertGreaterEqual(dest.connections, 2)
+        dest, log = self.outbound("encrypt-broken", "good", "encrypt", break_tls=True)
+        self.assertEqual(log[0]["type"], "TransientFailure", log)
+        self.assertEqual(log[0]["enhanced"], "4.7.5", log)
+        self.assertIn("TLS handshake failed", log[0]["response"])
         # `may` without STARTTLS delivers in plaintext.
         dest, log = self.outbound("may-plain", "good", "may", offer_tls=False)
         self.assertEqual(log[0]["type"], "Delivery", log)
         self.assertFalse(log[0]["tls"])
+
+    def test_sighup_reloads_the_certificate_without_dropping_sessions(self):
+        sink_port = h.free_port()
+        sink = h.start_sink(self.bins, self.wd, sink_port, name="sink-reload")
+        wd = os.path.join(self.wd, "reload")
+        os.makedirs(wd)
+        live_cert, live_key = os.path.join(wd, "cert.pem"), os.path.join(wd, "key.pem")
+        shutil.copy(self.certs["good"][0], live_cert)
+        shutil.copy(self.certs["good"][1], live_key)
+        port, tls_port = h.free_port(), h.free_port()
+        relay = h.start_relay(self.bins, wd, port, sink_port, f"--tls_cert={live_cert}",
+                              f"--tls_key={live_key}", f"--listen_tls=127.0.0.1:{tls_port}")
+        h.wait_port(tls_port, proc=relay)
+
+        def served_cert():
+            with socket.create_connection(("127.0.0.1", tls_port), timeout=20) as raw:
+                with client_context(self.ca).wrap_socket(raw, server_hostname="localhost") as t:
+                    return t.getpeercert(binary_form=True)
+
+        def pem_der(path):
+            with open(path) as f:
+                return ssl.PEM_cert_to_DER_cert(f.read())
+
+        def sighup_and_wait(text, count):
+            relay.popen.send_signal(signal.SIGHUP)
+            h.wait_for(lambda: relay.stderr().count(text) >= count, timeout=20,
+                       what=f"'{text}' in the relay's stderr")
+
+        try:
+            self.assertEqual(served_cert(), pem_der(self.certs["good"][0]))
+            with smtplib.SMTP_SSL("127.0.0.1", tls_port, timeout=30,
+                                  context=client_context(self.ca)) as open_session:
+                open_session.ehlo("client.test")
+                shutil.copy(self.certs["good2"][0], live_cert)
+                shutil.copy(self.certs["good2"][1], live_key)
+                sighup_and_wait("SIGHUP: reloaded", 1)
+                self.assertEqual(served_cert(), pem_der(self.certs["good2"][0]))
+                # A file that does not load keeps the pair in use.
+                with open(live_cert, "w") as f:
+                    f.write("not a certificate\n")
+                sighup_and_wait("SIGHUP: keeping the current certificate", 1)
+                self.assertEqual(served_cert(), pem_der(self.certs["good2"][0]))
+                # The session from before the reloads goes on.
+                self.assertEqual(open_session.noop()[0], 250)
+                self.assertEqual(open_session.sendmail("a@origin.test", ["b@dest.test"],
+                                                       b"Subject: r\r\n\r\nx\r\n"), {})
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            sink.stop()
+
+    def test_handshake_timeout_and_listener_requirements(self):
+        sink_port = h.free_port()
+        sink = h.start_sink(self.bins, self.wd, sink_port, name="sink-require")
+        port = h.free_port()
+        wd, relay, port, tls_port = self.start(
+            "require", sink_port, "--tls_handshake_timeout=300ms")
+        try:
+            # A client that never starts its handshake is closed.
+            with socket.create_connection(("127.0.0.1", tls_port), timeout=20) as raw:
+                self.assertEqual(raw.recv(1), b"")
+        finally:
+            self.assertEqual(relay.stop(), 0)
+        wd2 = os.path.join(self.wd, "require2")
+        os.makedirs(wd2)
+        port = h.free_port()
+        cert, key = self.certs["good"]
+        relay = h.start_relay(self.bins, wd2, port, sink_port, f"--tls_cert={cert}",
+                              f"--tls_key={key}", f"--auth_users={self.users}",
+                              f"--require_tls=127.0.0.1:{port}",
+                              f"--require_auth=127.0.0.1:{port}")
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+                s.ehlo("client.test")
+                code, text = s.docmd("MAIL", "FROM:<a@origin.test>")
+                self.assertEqual((code, text[:5]), (530, b"5.7.0"), text)
+                s.starttls(context=client_context(self.ca))
+                s.ehlo("client.test")
+                code, text = s.docmd("MAIL", "FROM:<a@origin.test>")
+                self.assertEqual(code, 530, text)
+                self.assertIn(b"Authentication required", text)
+                s.login(USER, PASSWORD)
+                self.assertEqual(s.sendmail("a@origin.test", ["b@dest.test"],
+                                            b"Subject: q\r\n\r\nx\r\n"), {})
+        finally:
+            self.assertEqual(relay.stop(), 0)
+            sink.stop()
 
     def test_postfix_as_tls_destination(self):
         why = harness_postfix.postfix_missing()

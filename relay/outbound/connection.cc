@@ -181,13 +181,21 @@ void Connection::OnTlsData(std::string_view data) {
 }
 
 void Connection::OnTlsFailure(std::string_view error) {
+  NoteTlsFailure(error);
+  client_.Abort(end_reason_.text);
+  stream_->Abort(-EPROTO);  // a failed TLS stream's queued bytes are worthless
+}
+
+void Connection::NoteTlsFailure(std::string_view error) {
   if (tls_level_ == TlsLevel::kMay) {
     // RFC 7435: opportunistic TLS that fails falls back to plaintext.
     context_->plaintext_hosts->Add(
         peer_, context_->loop->now_ms() + ToMs(context_->config->tls_fallback_ttl));
     tls_fallback_ = true;
   }
-  Fail(451, "4.7.5", "TLS with " + peer_ + " failed: " + std::string(error), -EPROTO);
+  end_reason_.code = 451;
+  end_reason_.enhanced = "4.7.5";
+  end_reason_.text = "TLS with " + peer_ + " failed: " + std::string(error);
 }
 
 void Connection::Fail(int code, std::string_view enhanced, std::string why, int error) {
@@ -195,8 +203,7 @@ void Connection::Fail(int code, std::string_view enhanced, std::string why, int 
   end_reason_.code = code;
   end_reason_.enhanced = std::string(enhanced);
   end_reason_.text = std::move(why);
-  // Abort, not Close: a failed TLS stream's queued bytes are worthless.
-  stream_->Abort(error);
+  stream_->Abort(error);  // unusable: whatever is queued is dropped
 }
 
 void Connection::OnIdle() {
@@ -242,6 +249,14 @@ void Connection::OnStreamDrained() {
 }
 
 void Connection::OnStreamClosed(int error) {
+  if (!client_.ended() && tls_ != nullptr && !tls_->handshake_done()) {
+    // Lost in the middle of the handshake: a failed handshake, for `may`'s
+    // fallback and for the reason logged.
+    std::string why = error == 0 ? "connection closed by peer"
+                                 : std::string("connection lost: ") + strerror(-error);
+    NoteTlsFailure(why);
+    client_.Abort(end_reason_.text);
+  }
   if (!client_.ended()) {
     std::string why = error == 0 ? "connection closed by " + peer_
                                  : "connection to " + peer_ + " lost: " + strerror(-error);

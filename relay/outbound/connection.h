@@ -130,6 +130,9 @@ class Connection final : public runtime::StreamHandler, public client::ClientHos
   void Finish();
   void OnTlsData(std::string_view data);
   void OnTlsFailure(std::string_view error);
+  // Records a failed handshake: the 4.7.5 reason, and for `may` the host's
+  // plaintext fallback.
+  void NoteTlsFailure(std::string_view error);
   // Sets the session-end reason and closes: the connection is unusable.
   void Fail(int code, std::string_view enhanced, std::string why, int error);
 
