@@ -136,9 +136,12 @@ class TlsDestination(hl.ScriptedServer):
             elif line.upper().startswith(b"STARTTLS"):
                 out.sendall(b"220 2.0.0 go ahead\r\n")
                 if self.break_tls:
-                    # Garbage where the ServerHello belongs; then wait for the
-                    # relay to give up (closing with its ClientHello unread
-                    # would reset the connection instead).
+                    # Garbage where the ServerHello belongs, once the
+                    # ClientHello has started to arrive (sent with the 220,
+                    # the relay would drop it as plaintext after STARTTLS);
+                    # then wait for the relay to give up (closing with its
+                    # ClientHello unread would reset the connection instead).
+                    conn.recv(1)
                     out.sendall(b"this is not a TLS record\r\n")
                     conn.shutdown(socket.SHUT_WR)
                     while conn.recv(4096):
