@@ -8,38 +8,13 @@
 #include <vector>
 
 #include "bench/loadgen.h"
+#include "bench/roundtrip.h"
 #include "bench/sink.h"
 #include "gtest/gtest.h"
 
 namespace ringpost::bench {
 namespace {
 
-struct RunResult {
-  LoadgenResult lg;
-  SinkCounts sink;
-  std::vector<std::string> sink_ids;
-};
-
-RunResult RoundTrip(SinkOptions so, LoadgenOptions lo) {
-  so.listen = "127.0.0.1:0";
-  so.record_ids = true;
-  auto sink = Sink::Start(so);
-  EXPECT_TRUE(sink.ok()) << sink.status();
-  if (!sink.ok()) return {};
-  lo.target = "127.0.0.1:" + std::to_string((*sink)->port());
-  lo.record_ids = true;
-  lo.timeout_s = 60;
-  auto lg = Loadgen::Start(lo);
-  EXPECT_TRUE(lg.ok()) << lg.status();
-  if (!lg.ok()) return {};
-  RunResult run;
-  run.lg = (*lg)->Wait();
-  (*sink)->RequestStop();
-  (*sink)->Wait();
-  run.sink = (*sink)->Counts();
-  run.sink_ids = (*sink)->AcceptedIds();
-  return run;
-}
 
 LoadgenOptions Load(uint64_t messages, int connections) {
   LoadgenOptions o;
