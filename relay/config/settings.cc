@@ -203,7 +203,31 @@ Setting AddressListSetting(std::string_view name, std::vector<std::string> Confi
       [](std::string_view item) { return ParseListenItem(item).status(); }};
 }
 
-absl::StatusOr<TlsPolicy> ParseTlsPolicyItem(std::string_view item) { return ParseTlsPolicy(item); }
+// A list of DOMAIN=... entries (routes, TLS policies), each domain at most
+// once; `duplicate` starts the error for a domain given twice.
+template <typename Item>
+Setting DomainListSetting(std::string_view name, std::vector<Item> Config::*field,
+                          absl::StatusOr<Item> (*parse)(std::string_view),
+                          const char* duplicate,
+                          void (*format_item)(std::string*, const Item&)) {
+  return Setting{
+      name,
+      [field, parse, duplicate](Config* c, std::string_view v) -> absl::Status {
+        absl::StatusOr<std::vector<Item>> items = ParseItems<Item>(v, parse);
+        if (!items.ok()) return items.status();
+        for (size_t i = 0; i < items->size(); i++) {
+          for (size_t j = 0; j < i; j++) {
+            if ((*items)[i].domain == (*items)[j].domain) {
+              return absl::InvalidArgumentError(Cat(duplicate, Quote((*items)[i].domain)));
+            }
+          }
+        }
+        c->*field = *std::move(items);
+        return absl::OkStatus();
+      },
+      [field, format_item](const Config& c) { return absl::StrJoin(c.*field, ",", format_item); },
+      [parse](std::string_view item) { return parse(item).status(); }};
+}
 
 std::vector<Setting> BuildSettings() {
   std::vector<Setting> s;
@@ -243,28 +267,11 @@ std::vector<Setting> BuildSettings() {
                              [](std::string* out, const Cidr& n) { out->append(n.ToString()); });
       },
       [](std::string_view item) { return Cidr::Parse(item).status(); }});
-  s.push_back(Setting{
-      "route",
-      [](Config* c, std::string_view v) -> absl::Status {
-        absl::StatusOr<std::vector<Route>> items = ParseItems<Route>(v, &ParseRoute);
-        if (!items.ok()) return items.status();
-        for (size_t i = 0; i < items->size(); i++) {
-          for (size_t j = 0; j < i; j++) {
-            if ((*items)[i].domain == (*items)[j].domain) {
-              return absl::InvalidArgumentError(
-                  Cat("two routes for domain ", Quote((*items)[i].domain)));
-            }
-          }
-        }
-        c->routes = *std::move(items);
-        return absl::OkStatus();
-      },
-      [](const Config& c) {
-        return absl::StrJoin(c.routes, ",", [](std::string* out, const Route& r) {
-          CatAppend(out, r.domain, "=", FormatHostPort(r.host, r.port));
-        });
-      },
-      [](std::string_view item) { return ParseRoute(item).status(); }});
+  s.push_back(DomainListSetting<Route>(
+      "route", &Config::routes, &ParseRoute, "two routes for domain ",
+      [](std::string* out, const Route& r) {
+        CatAppend(out, r.domain, "=", FormatHostPort(r.host, r.port));
+      }));
   s.push_back(CountSetting("dest_port", &Config::dest_port, 1, 65535));
   s.push_back(StringSetting("admin", &Config::admin, &CheckNumericAddress));
   s.push_back(StringSetting("log", &Config::log, nullptr));
@@ -299,31 +306,15 @@ std::vector<Setting> BuildSettings() {
                       },
                       [](const Config& c) { return std::string(TlsLevelName(c.outbound_tls)); },
                       nullptr});
-  s.push_back(Setting{
-      "outbound_tls_policy",
-      [](Config* c, std::string_view v) -> absl::Status {
-        absl::StatusOr<std::vector<TlsPolicy>> items =
-            ParseItems<TlsPolicy>(v, &ParseTlsPolicyItem);
-        if (!items.ok()) return items.status();
-        for (size_t i = 0; i < items->size(); i++) {
-          for (size_t j = 0; j < i; j++) {
-            if ((*items)[i].domain == (*items)[j].domain) {
-              return absl::InvalidArgumentError(
-                  Cat("two TLS policies for domain ", Quote((*items)[i].domain)));
-            }
-          }
-        }
-        c->outbound_tls_policy = *std::move(items);
-        return absl::OkStatus();
-      },
-      [](const Config& c) {
-        return absl::StrJoin(c.outbound_tls_policy, ",", [](std::string* out, const TlsPolicy& p) {
-          CatAppend(out, p.domain, "=", TlsLevelName(p.level));
-        });
-      },
-      [](std::string_view item) { return ParseTlsPolicy(item).status(); }});
+  s.push_back(DomainListSetting<TlsPolicy>(
+      "outbound_tls_policy", &Config::outbound_tls_policy, &ParseTlsPolicy,
+      "two TLS policies for domain ", [](std::string* out, const TlsPolicy& p) {
+        CatAppend(out, p.domain, "=", TlsLevelName(p.level));
+      }));
   s.push_back(StringSetting("tls_ca_file", &Config::tls_ca_file, nullptr));
-  s.push_back(DurationSetting("tls_fallback_ttl", &Config::tls_fallback_ttl, absl::ZeroDuration(),
+  // At least a minute: the plaintext retry that follows a failed handshake
+  // must find the host remembered, or it would try TLS again at once.
+  s.push_back(DurationSetting("tls_fallback_ttl", &Config::tls_fallback_ttl, absl::Minutes(1),
                               7 * kDay));
   s.push_back(Setting{"durability",
                       [](Config* c, std::string_view v) -> absl::Status {

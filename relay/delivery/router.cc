@@ -19,7 +19,7 @@ Router::Router(const Config* config, int shard, runtime::Loop* loop, dns::MxCach
       mx_cache_(mx_cache),
       mx_(mx),
       host_(host),
-      route_sites_(config->routes.size(), nullptr) {}
+      route_sites_(config->routes.size() * kTlsLevels, nullptr) {}
 
 Router::~Router() = default;
 
@@ -51,9 +51,10 @@ void Router::Route(DeliveryJob* job) {
   const TlsLevel level = TlsLevelFor(*config_, job->domain);
   const bool own_level = level != config_->outbound_tls;
   if (route != nullptr) {
-    outbound::Site* scratch = nullptr;
+    // One site per route and TLS level, found once.
     outbound::Site*& known =
-        own_level ? scratch : route_sites_[static_cast<size_t>(route - routes.data())];
+        route_sites_[static_cast<size_t>(route - routes.data()) * kTlsLevels +
+                     static_cast<size_t>(level)];
     if (known == nullptr) {
       std::string key = route->host + ":" + std::to_string(route->port);
       const std::string literal = route->host.find(':') != std::string::npos

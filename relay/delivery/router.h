@@ -74,7 +74,8 @@ class Router {
   dns::MxCache* mx_cache_;
   dns::MxSource* mx_;
   RouterHost* host_;
-  std::vector<outbound::Site*> route_sites_;  // per config routes entry, once known
+  static constexpr size_t kTlsLevels = 4;     // TlsLevel's values
+  std::vector<outbound::Site*> route_sites_;  // per routes entry and TLS level, once known
   Targets targets_;                 // scratch for Resolved
   absl::flat_hash_set<DeliveryJob*> waiting_dns_;  // jobs whose MX lookup runs
   bool draining_ = false;
