@@ -5,6 +5,9 @@
 // error: the receive is re-armed once buffers come back. Output is appended
 // to a buffer and sent once per turn, whatever the handler wrote during it;
 // short sends continue where they stopped. One send is in flight at a time.
+// An OutputFilter (TLS) may hold the handler's writes: the stream has it
+// seal them onto the buffer before each send, so a turn's writes are
+// transformed together.
 //
 // Lifetime: a Stream is heap-allocated and owned by its handler until the
 // handler calls Release(); from then on it closes itself (if not closed) and

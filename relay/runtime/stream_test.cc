@@ -18,10 +18,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <cctype>
 #include <string>
 #include <string_view>
 
@@ -265,6 +267,47 @@ TEST_F(StreamTest, CloseWithOutputPendingSendsEverythingThenCloses) {
   EXPECT_TRUE(peer_->got == payload);
   EXPECT_EQ(rec_.close_error, 0);
   EXPECT_EQ(rec_.drained_calls, 0);  // draining ends in a close, not a drain
+}
+
+// Upper-cases what the handler queued with it and brackets each sealed run,
+// so the test sees which writes were sealed together, and in what order.
+class UpperFilter final : public OutputFilter {
+ public:
+  void Seal(std::string* out) override {
+    if (pending.empty()) return;
+    out->push_back('[');
+    for (char c : pending) out->push_back(static_cast<char>(toupper(c)));
+    out->push_back(']');
+    pending.clear();
+  }
+  std::string pending;
+};
+
+TEST_F(StreamTest, OutputFilterSealsATurnsWritesTogetherAndOnClose) {
+  Connect();
+  Stream* s = rec_.stream;
+  UpperFilter filter;
+  s->set_output_filter(&filter);
+  s->Start();
+  // Bytes written straight to the stream keep their place before the run.
+  s->Write("plain ");
+  for (const char* w : {"one ", "two ", "three"}) {
+    filter.pending += w;
+    s->Flush();
+  }
+  ASSERT_TRUE(RunUntil([&] {
+    peer_->Pump();
+    return peer_->got.size() == 21;
+  }));
+  EXPECT_EQ(peer_->got, "plain [ONE TWO THREE]");
+  // Written while nothing is in flight, sealed on Close.
+  filter.pending = "last";
+  s->Close();
+  ASSERT_TRUE(RunUntil([&] {
+    peer_->Pump();
+    return peer_->eof && rec_.closed_calls == 1;
+  }));
+  EXPECT_EQ(peer_->got, "plain [ONE TWO THREE][LAST]");
 }
 
 TEST_F(StreamTest, CloseWithNothingQueuedClosesAtOnce) {
