@@ -534,7 +534,7 @@ def run_ringpost(ctx, spec, n):
         err = os.path.join(work, "relay.err")
         relay = subprocess.Popen(
             [ctx.bins["ringpost"], f"--listen=127.0.0.1:{port}", f"--shards={spec['shards']}",
-             f"--spool={work}/spool", f"--log={dlog}", f"--route=*=127.0.0.1:{sink.port}",
+             f"--spool={work}/spool", f"--log={dlog}", f"--route=*=127.0.0.1:{sink.port}", "--drain_grace=0",
              f"--durability={spec['durability']}", "--hostname=relay.bench.ringpost.invalid",
              *tls_relay, *ctx.relay_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(err, "w"),
@@ -676,7 +676,7 @@ def probe_relay_chunking(ctx):
     port = hp.free_port()
     relay = subprocess.Popen(
         [ctx.bins["ringpost"], f"--listen=127.0.0.1:{port}", "--shards=1",
-         f"--spool={work}/spool", f"--log={work}/delivery.log", "--route=*=127.0.0.1:9",
+         f"--spool={work}/spool", f"--log={work}/delivery.log", "--route=*=127.0.0.1:9", "--drain_grace=0",
          "--durability=none"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         preexec_fn=hp.preexec(ctx.relay_cpus))

@@ -42,7 +42,7 @@ def main():
         port, tls_port, admin = free_port(), free_port(), free_port()
         relay = subprocess.Popen(
             [os.path.join(a.bin, "relay/ringpost"), "--shards=1", f"--listen=127.0.0.1:{port}",
-             f"--listen_tls=127.0.0.1:{tls_port}", f"--spool={d}/spool",
+             f"--listen_tls=127.0.0.1:{tls_port}", f"--spool={d}/spool", "--drain_grace=0",
              "--route=*=127.0.0.1:9", "--hostname=relay.test", "--dns=127.0.0.1:9",
              f"--admin=127.0.0.1:{admin}", f"--tls_cert={cert}", f"--tls_key={key}",
              f"--max_connections_per_client={4 * a.sessions}"],

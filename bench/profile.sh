@@ -59,7 +59,7 @@ trap cleanup EXIT
 "$bin/bench/sink" --listen=127.0.0.1:$sink_port --cpu=1 ${SINK_FLAGS:-} >"$dir/sink.out" 2>&1 &
 sink=$!; pids+=($sink)
 # shellcheck disable=SC2086
-env ${RELAY_ENV:-} "${RINGPOST_BIN:-$bin/relay/ringpost}" --listen=127.0.0.1:$relay_port --spool="$dir/spool" \
+env ${RELAY_ENV:-} "${RINGPOST_BIN:-$bin/relay/ringpost}" --listen=127.0.0.1:$relay_port --spool="$dir/spool" --drain_grace=0 \
   --log="$dir/delivery.log" --route="*=127.0.0.1:$sink_port" --dns=127.0.0.1:9 \
   $relay_flags >"$dir/relay.out" 2>&1 &
 relay=$!; pids+=($relay)

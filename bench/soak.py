@@ -54,7 +54,7 @@ def main():
                                 stdout=subprocess.DEVNULL, stderr=open(f"{work}/sink.err", "w"))
         procs.append(sink)
         relay = subprocess.Popen([b["ringpost"], f"--listen=127.0.0.1:{relay_port}",
-                                  f"--spool={work}/spool", f"--log={work}/delivery.log",
+                                  f"--spool={work}/spool", f"--log={work}/delivery.log", "--drain_grace=0",
                                   f"--route=*=127.0.0.1:{sink_port}", "--dns=127.0.0.1:9",
                                   "--shards=1", *args.relay_arg],
                                  stdout=subprocess.DEVNULL,

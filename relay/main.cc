@@ -4,8 +4,10 @@
 //
 // Starts one shard per CPU (or --shards), each a pinned thread with its own
 // io_uring loop, listener, spool segments and delivery queues, then waits
-// for signals: SIGTERM/SIGINT drain (stop accepting, 421 to new sessions,
-// finish in-flight work, keep the queue on disk, exit 0).
+// for signals: SIGTERM/SIGINT drain (after drain_grace: stop accepting, 421
+// to new sessions, finish in-flight work within drain_timeout, keep the
+// queue on disk, exit 0; a second signal cuts it short), SIGHUP reloads the
+// certificate and credentials, SIGUSR1 reopens the delivery log.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -51,6 +53,57 @@ bool WaitForShards(ringpost::Shared* shared, int expected) {
     if (started + failed >= expected) return failed == 0;
     usleep(1000);
   }
+}
+
+// SIGHUP: the certificate pair and the credentials, each kept as it was when
+// its file does not load. Other settings still need a restart.
+void Reload(ringpost::Shared& shared) {
+  const ringpost::Config& c = shared.config;
+  if (shared.tls_server != nullptr) {
+    absl::Status st = shared.tls_server->Reload();
+    if (st.ok()) {
+      fprintf(stderr, "ringpost: SIGHUP: reloaded %s and %s\n", c.tls_cert.c_str(),
+              c.tls_key.c_str());
+    } else {
+      fprintf(stderr, "ringpost: SIGHUP: keeping the current certificate: %s\n",
+              std::string(st.message()).c_str());
+    }
+  }
+  if (!c.auth_users.empty()) {
+    auto credentials = ringpost::auth::Credentials::Load(c.auth_users);
+    if (credentials.ok()) {
+      shared.credentials.Set(*std::move(credentials));
+      fprintf(stderr, "ringpost: SIGHUP: reloaded auth_users %s\n", c.auth_users.c_str());
+    } else {
+      fprintf(stderr, "ringpost: SIGHUP: keeping the current auth_users: %s\n",
+              std::string(credentials.status().message()).c_str());
+    }
+  }
+}
+
+// SIGUSR1: the delivery log's path is opened again and put in place of the
+// descriptor every shard writes to (dup2 swaps it atomically), so a log
+// rotated away is let go and a fresh file takes the next records.
+void ReopenLog(const std::string& path, int log_fd) {
+  const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0 || dup2(fd, log_fd) < 0) {
+    fprintf(stderr,
+            "ringpost: SIGUSR1: cannot reopen delivery log %s: %s; still writing the old one\n",
+            path.c_str(), strerror(errno));
+  } else {
+    fprintf(stderr, "ringpost: SIGUSR1: reopened delivery log %s\n", path.c_str());
+  }
+  if (fd >= 0) close(fd);
+}
+
+// Waits at most `timeout` for one of `signals`; false on timeout.
+bool WaitSignal(const sigset_t& signals, absl::Duration timeout, int* sig) {
+  if (timeout < absl::ZeroDuration()) timeout = absl::ZeroDuration();
+  const timespec ts = absl::ToTimespec(timeout);
+  const int got = sigtimedwait(&signals, nullptr, &ts);
+  if (got < 0) return false;
+  *sig = got;
+  return true;
 }
 
 }  // namespace
@@ -166,6 +219,7 @@ int main(int argc, char* argv[]) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -243,37 +297,39 @@ int main(int argc, char* argv[]) {
   }
   fprintf(stderr, "ringpost: ready\n");
 
-  for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      // Certificates and credentials only; other settings need a restart.
-      if (shared->tls_server != nullptr) {
-        absl::Status st = shared->tls_server->Reload();
-        if (st.ok()) {
-          fprintf(stderr, "ringpost: SIGHUP: reloaded %s and %s\n", c.tls_cert.c_str(),
-                  c.tls_key.c_str());
-        } else {
-          fprintf(stderr, "ringpost: SIGHUP: keeping the current certificate: %s\n",
-                  std::string(st.message()).c_str());
-        }
-      }
-      if (!c.auth_users.empty()) {
-        auto credentials = ringpost::auth::Credentials::Load(c.auth_users);
-        if (credentials.ok()) {
-          shared->credentials.Set(*std::move(credentials));
-          fprintf(stderr, "ringpost: SIGHUP: reloaded auth_users %s\n", c.auth_users.c_str());
-        } else {
-          fprintf(stderr, "ringpost: SIGHUP: keeping the current auth_users: %s\n",
-                  std::string(credentials.status().message()).c_str());
-        }
-      }
-      continue;
+  // Signals, on this thread only. SIGHUP reloads certificates and
+  // credentials; SIGUSR1 reopens the delivery log (logrotate). The first
+  // SIGTERM/SIGINT starts the drain: mail is still taken for drain_grace,
+  // then the shards drain; a second one ends the grace and the wait for
+  // in-flight deliveries (their messages stay queued).
+  auto handle = [&](int sig) {
+    if (sig == SIGHUP) Reload(*shared);
+    if (sig == SIGUSR1) ReopenLog(log_path, shared->log_fd);
+  };
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0 || (sig != SIGTERM && sig != SIGINT)) handle(sig);
+  fprintf(stderr, "ringpost: %s: draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  bool hurry = false;
+  const absl::Time grace_end = absl::Now() + c.drain_grace;
+  while (!hurry && absl::Now() < grace_end) {
+    if (!WaitSignal(signals, grace_end - absl::Now(), &sig)) continue;
+    if (sig == SIGTERM || sig == SIGINT) {
+      hurry = true;
+    } else {
+      handle(sig);
     }
-    fprintf(stderr, "ringpost: %s: draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    break;
   }
+  if (hurry) shared->hurry.store(true);
   for (auto& s : shards) s->RequestStop();
+  while (shared->stopped.load() < static_cast<int>(shards.size())) {
+    if (!WaitSignal(signals, absl::Milliseconds(100), &sig)) continue;
+    if (sig == SIGTERM || sig == SIGINT) {
+      fprintf(stderr, "ringpost: second signal: not waiting for deliveries in flight\n");
+      shared->hurry.store(true);
+    } else {
+      handle(sig);
+    }
+  }
   for (auto& s : shards) s->Join();
   for (auto& s : shards) s->FreeAfterStop();
   ringpost::ShardStats total;

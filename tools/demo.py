@@ -78,7 +78,7 @@ def main():
         procs.append(sink)
         wait_port(sink_port)
         relay = subprocess.Popen([f"{BIN}/relay/ringpost", f"--listen=127.0.0.1:{relay_port}",
-                                  f"--shards={a.shards}", f"--spool={tmp}/spool",
+                                  f"--shards={a.shards}", f"--spool={tmp}/spool", "--drain_grace=0",
                                   f"--log={log}", f"--route=*=127.0.0.1:{sink_port}",
                                   f"--durability={a.durability}", "--hostname=relay.demo"])
         procs.append(relay)

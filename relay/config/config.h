@@ -193,6 +193,12 @@ struct Config {
   size_t recv_buffers = 1024;       // power of two, per shard
   size_t recv_buffer_bytes = 16384;
 
+  // Drain (SIGTERM/SIGINT): mail is still taken for drain_grace (so a load
+  // balancer can notice /readyz), then listeners close and in-flight work
+  // finishes within drain_timeout.
+  absl::Duration drain_grace = absl::Seconds(10);
+  absl::Duration drain_timeout = absl::Seconds(30);
+
   // Cross-shard rings (shard A hands jobs to the owner shard B; outcomes
   // flow back). One ring per ordered pair of distinct shards.
   // Entries per ring: power of two, 16..65536. Memory for all rings:

@@ -99,6 +99,12 @@ ABSL_FLAG(std::vector<std::string>, outbound_tls_policy, {},
           "Repeatable and/or comma-separated.");
 ABSL_FLAG(std::string, tls_ca_file, "/etc/ssl/certs/ca-certificates.crt",
           "CA certificates (PEM) that outbound `verify` trusts.");
+ABSL_FLAG(std::string, drain_grace, "10s",
+          "SIGTERM/SIGINT: keep accepting mail this long before closing the listeners "
+          "(/readyz says 503 from the signal on, so a load balancer moves away).");
+ABSL_FLAG(std::string, drain_timeout, "30s",
+          "Drain: longest wait for in-flight deliveries before the relay stops (their "
+          "messages stay queued). A second SIGTERM/SIGINT ends the wait at once.");
 ABSL_FLAG(std::string, tls_fallback_ttl, "1h",
           "How long `may` delivers in plaintext to a host whose TLS handshake failed.");
 ABSL_FLAG(std::string, durability, "fsync",

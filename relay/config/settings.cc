@@ -312,6 +312,10 @@ std::vector<Setting> BuildSettings() {
         CatAppend(out, p.domain, "=", TlsLevelName(p.level));
       }));
   s.push_back(StringSetting("tls_ca_file", &Config::tls_ca_file, nullptr));
+  s.push_back(DurationSetting("drain_grace", &Config::drain_grace, absl::ZeroDuration(),
+                              absl::Minutes(10)));
+  s.push_back(DurationSetting("drain_timeout", &Config::drain_timeout, absl::Seconds(1),
+                              absl::Hours(1)));
   // At least a minute: the plaintext retry that follows a failed handshake
   // must find the host remembered, or it would try TLS again at once.
   s.push_back(DurationSetting("tls_fallback_ttl", &Config::tls_fallback_ttl, absl::Minutes(1),

@@ -13,7 +13,6 @@ uint64_t ToMs(absl::Duration d) {
   return static_cast<uint64_t>(absl::ToInt64Milliseconds(d));
 }
 
-constexpr uint64_t kDrainTimeoutMs = 30000;
 constexpr uint64_t kCloseTimeoutMs = 5000;
 constexpr uint64_t kDrainTickMs = 10;
 
@@ -83,6 +82,7 @@ void Shard::ThreadMain() {
   shared_->switchboard->Publish(index_, loop_.get());
   shared_->started.fetch_add(1);
   loop_->Run();
+  shared_->stopped.fetch_add(1);
   if (outcomes_dropped_at_stop_ > 0) {
     fprintf(stderr,
             "ringpost: shard %d: drain timed out: %llu outcomes not journaled; those "
@@ -264,7 +264,7 @@ void Shard::StartDrain() {
   pool_->StartDrain();
   router_->StartDrain();
   scheduler_->StartDrain();
-  drain_deadline_ms_ = loop_->now_ms() + kDrainTimeoutMs;
+  drain_deadline_ms_ = loop_->now_ms() + ToMs(config_.drain_timeout);
   loop_->timers().Arm(&drain_timer_, loop_->now_ms() + kDrainTickMs);
 }
 
@@ -276,7 +276,8 @@ void Shard::StartDrain() {
 // has nothing staged or in flight and its log is written; (3) it closes
 // what is left and stops.
 void Shard::DrainTick() {
-  const bool timed_out = loop_->now_ms() >= drain_deadline_ms_;
+  const bool timed_out =
+      loop_->now_ms() >= drain_deadline_ms_ || shared_->hurry.load(std::memory_order_relaxed);
   if (!settled_ && ((!pool_->Busy() && mailbox_.BacklogEmpty()) || timed_out)) {
     settled_ = true;
     shared_->settled.fetch_add(1);

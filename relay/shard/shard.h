@@ -74,6 +74,11 @@ struct Shared {
   // Drain: shards that will send no more cross-shard outcomes (their
   // outbound work ended and their backlogs are in the rings).
   std::atomic<int> settled{0};
+  // A second SIGTERM/SIGINT: in-flight deliveries are not waited for (their
+  // messages stay queued; nothing acknowledged is lost).
+  std::atomic<bool> hurry{false};
+  // Shard threads that finished (main waits on it while it handles signals).
+  std::atomic<int> stopped{0};
   std::atomic<int> connections{0};
   // MX resolution: one cache for the process; servers read at start-up.
   // mx_cache is null when no DNS server is configured (routes only).

@@ -144,6 +144,11 @@ def start_sink(bins, wd, port, *extra, name="sink"):
     return p
 
 
+# SIGTERM drains at once: the grace a load balancer needs (drain_grace,
+# 10 s by default) would only make every test's stop slower. Tests of the
+# grace itself pass their own --drain_grace (the later flag wins).
+DRAIN = ["--drain_grace=0"]
+
 # Tests never query a real resolver: unless a test names its own --dns, the
 # relay gets a loopback port where nothing listens (lookups fail fast).
 NO_DNS = "--dns=127.0.0.1:9"
@@ -158,7 +163,7 @@ def start_relay(bins, wd, port, sink_port, *extra, name="relay", spool=None):
     admin = ([] if any(a.startswith("--admin=") for a in extra)
              else [f"--admin=127.0.0.1:{free_port()}"])
     route = [] if sink_port is None else [f"--route=*=127.0.0.1:{sink_port}"]
-    p = Proc(name, [bins.ringpost, f"--listen=127.0.0.1:{port}", f"--spool={spool}",
+    p = Proc(name, [bins.ringpost, f"--listen=127.0.0.1:{port}", f"--spool={spool}", *DRAIN,
                     f"--log={wd}/delivery.log", *route,
                     "--hostname=relay.test", *dns, *admin, *extra], wd)
     try:
