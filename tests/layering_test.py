@@ -73,6 +73,11 @@ class LayeringTest(unittest.TestCase):
         self.check_prefixes("relay/runtime/", ["relay/runtime/", "base/"],
                             "the io_uring runtime imports nothing above it")
 
+    def test_protocol_parsers_are_pure(self):
+        # Bytes in, decisions out: no I/O and nothing of the relay's above base/.
+        self.check_prefixes("relay/proxy/", ["relay/proxy/", "base/"],
+                            "the PROXY header parser is pure")
+
     def test_outcome_policy_is_pure(self):
         for path in ("relay/delivery/outcome_policy.h", "relay/delivery/outcome_policy.cc"):
             incs = [i for i in self.includes[path] if i != "relay/delivery/outcome_policy.h"]
