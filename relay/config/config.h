@@ -136,6 +136,11 @@ struct Config {
   uint64_t max_message_size = uint64_t{50} << 20;
   uint64_t max_queue_memory = uint64_t{1} << 30;  // queued bodies in memory
 
+  // PROXY protocol (behind a load balancer): connections from these
+  // networks must begin with a v1 or v2 header naming the real client.
+  std::vector<Cidr> proxy_trusted;
+  absl::Duration proxy_timeout = absl::Seconds(5);
+
   // TLS and AUTH, inbound.
   std::string tls_cert;  // PEM paths; both or neither: STARTTLS offered
   std::string tls_key;

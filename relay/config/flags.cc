@@ -71,6 +71,11 @@ ABSL_FLAG(std::string, max_message_size, "50M",
           "Advertised with SIZE.");
 ABSL_FLAG(std::string, tls_cert, "", "TLS certificate chain (PEM). Set with tls_key.");
 ABSL_FLAG(std::string, tls_key, "", "TLS private key (PEM). Set with tls_cert.");
+ABSL_FLAG(std::vector<std::string>, proxy_trusted, {},
+          "CIDRs of load balancers whose connections must start with a PROXY protocol "
+          "v1 or v2 header naming the real client. Repeatable and/or comma-separated.");
+ABSL_FLAG(std::string, proxy_timeout, "5s",
+          "Longest wait for the PROXY header from a proxy_trusted peer.");
 ABSL_FLAG(std::vector<std::string>, listen_tls, {},
           "Implicit-TLS (RFC 8314, port 465) listen address ADDR:PORT. Needs tls_cert. "
           "Repeatable and/or comma-separated.");
@@ -192,6 +197,7 @@ std::vector<char*> ParseCommandLine(int argc, char* argv[]) {
   ListFlag lists[] = {
       {"listen", &FLAGS_listen, {}, 0},
       {"listen_tls", &FLAGS_listen_tls, {}, 0},
+      {"proxy_trusted", &FLAGS_proxy_trusted, {}, 0},
       {"require_tls", &FLAGS_require_tls, {}, 0},
       {"require_auth", &FLAGS_require_auth, {}, 0},
       {"outbound_tls_policy", &FLAGS_outbound_tls_policy, {}, 0},

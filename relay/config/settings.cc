@@ -267,6 +267,21 @@ std::vector<Setting> BuildSettings() {
                              [](std::string* out, const Cidr& n) { out->append(n.ToString()); });
       },
       [](std::string_view item) { return Cidr::Parse(item).status(); }});
+  s.push_back(Setting{
+      "proxy_trusted",
+      [](Config* c, std::string_view v) -> absl::Status {
+        absl::StatusOr<std::vector<Cidr>> items = ParseItems<Cidr>(v, &ParseCidrItem);
+        if (!items.ok()) return items.status();
+        c->proxy_trusted = *std::move(items);
+        return absl::OkStatus();
+      },
+      [](const Config& c) {
+        return absl::StrJoin(c.proxy_trusted, ",",
+                             [](std::string* out, const Cidr& n) { out->append(n.ToString()); });
+      },
+      [](std::string_view item) { return Cidr::Parse(item).status(); }});
+  s.push_back(DurationSetting("proxy_timeout", &Config::proxy_timeout, absl::Milliseconds(1),
+                              absl::Minutes(5)));
   s.push_back(DomainListSetting<Route>(
       "route", &Config::routes, &ParseRoute, "two routes for domain ",
       [](std::string* out, const Route& r) {

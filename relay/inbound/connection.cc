@@ -1,10 +1,14 @@
 // connection.cc — see connection.h.
 #include "relay/inbound/connection.h"
 
+#include <sys/socket.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <utility>
 
 #include "relay/inbound/authenticator.h"
+#include "relay/proxy/proxy_header.h"
 #include "relay/smtp/command_parser.h"
 
 namespace ringpost::inbound {
@@ -22,7 +26,8 @@ Connection::Connection(const ConnectionContext* context, ConnectionOwner* owner,
                                   .auth_available = context->auth != nullptr,
                                   .require_tls = mode.require_tls,
                                   .require_auth = mode.require_auth}),
-      mode_(mode) {
+      mode_(mode),
+      awaiting_proxy_(mode.proxy_header) {
   idle_timer_.context = this;
   idle_timer_.callback = [](runtime::Timer* t) {
     static_cast<Connection*>(t->context)->OnIdleTimeout();
@@ -32,13 +37,71 @@ Connection::Connection(const ConnectionContext* context, ConnectionOwner* owner,
 
 void Connection::Start() {
   stream_->Start();
+  if (awaiting_proxy_) {
+    // The balancer speaks first: nothing is sent before its header.
+    context_->loop->timers().Arm(&idle_timer_,
+                                 context_->loop->now_ms() + context_->proxy_timeout_ms);
+    return;
+  }
+  Begin({});
+}
+
+void Connection::Begin(std::string_view early) {
   if (mode_.implicit_tls) {
     // RFC 8314: the banner comes once the handshake is done.
     NewTlsChannel();
+    if (!early.empty()) OnTlsData(early);
     return;
   }
   session_.Start();
   ArmIdle();
+  if (!early.empty()) FeedSession(early);
+}
+
+void Connection::OnProxyData(std::string_view data) {
+  proxy_in_.append(data);
+  const proxy::Result r = proxy::Parse(proxy_in_);
+  if (r.status == proxy::Status::kNeedMore) return;
+  if (r.status == proxy::Status::kError) {
+    // Postfix's smtpd_upstream_proxy_protocol: a bad header ends the
+    // connection, with a line naming the peer; nothing is said to it.
+    fprintf(stderr, "ringpost: PROXY header from %s refused: %s\n", ip_.c_str(),
+            r.error.c_str());
+    stream_->Close();
+    return;
+  }
+  awaiting_proxy_ = false;
+  context_->loop->timers().Disarm(&idle_timer_);
+  bool relay_allowed = false;
+  sockaddr_storage client = r.header.source;
+  if (r.header.local) {
+    // A health check of the balancer's own: a session from the balancer.
+    socklen_t len = sizeof(client);
+    if (getpeername(stream_->fd(), reinterpret_cast<sockaddr*>(&client), &len) != 0) {
+      stream_->Close();
+      return;
+    }
+  }
+  ip_ = runtime::FormatAddress(client);
+  if (const size_t colon = ip_.rfind(':'); colon != std::string::npos) {
+    // FormatAddress gives ADDR:PORT ([V6]:PORT): the session wants the address.
+    ip_.resize(colon);
+    if (!ip_.empty() && ip_.front() == '[') ip_ = ip_.substr(1, ip_.size() - 2);
+  }
+  if (!owner_->ClientIdentified(this, client, &relay_allowed)) {
+    // Over max_connections_per_client. Not Refuse(): this connection was
+    // counted in max_connections when it was accepted.
+    if (!mode_.implicit_tls) {
+      stream_->Write("421 4.7.0 " + context_->hostname +
+                     " Error: too many connections from your address\r\n");
+    }
+    stream_->Close();
+    return;
+  }
+  session_.SetClient(ip_, relay_allowed);
+  std::string early = proxy_in_.substr(r.consumed);
+  proxy_in_ = std::string();
+  Begin(early);
 }
 
 void Connection::Refuse(std::string_view reply) {
@@ -79,6 +142,18 @@ void Connection::Abort() {
 }
 
 void Connection::OnStreamData(std::string_view data) {
+  if (awaiting_proxy_) return OnProxyData(data);
+  if (first_data_) {
+    first_data_ = false;
+    // A PROXY header from a peer outside proxy_trusted: someone claiming to
+    // speak for another address. Refused like a bad header.
+    if (tls_ == nullptr && !mode_.implicit_tls && proxy::LooksLikeHeader(data)) {
+      fprintf(stderr, "ringpost: PROXY header from %s refused: not in proxy_trusted\n",
+              ip_.c_str());
+      stream_->Close();
+      return;
+    }
+  }
   if (tls_ != nullptr) return OnTlsData(data);
   FeedSession(data);
 }
@@ -216,6 +291,11 @@ void Connection::ArmIdle() {
 }
 
 void Connection::OnIdleTimeout() {
+  if (awaiting_proxy_) {
+    fprintf(stderr, "ringpost: no PROXY header from %s within proxy_timeout\n", ip_.c_str());
+    if (stream_ != nullptr) stream_->Close();
+    return;
+  }
   if (tarpit_) {
     tarpit_ = false;
     OutputReady();

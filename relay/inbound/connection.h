@@ -18,6 +18,8 @@
 // kMaxQueuedReplyBytes queued), until they have left.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,6 +42,7 @@ class Connection;
 // What a listener asks of its connections.
 struct ListenerMode {
   bool implicit_tls = false;  // listen_tls: the handshake comes first (RFC 8314)
+  bool proxy_header = false;  // the peer is in proxy_trusted: a PROXY header comes first
   bool require_tls = false;
   bool require_auth = false;
 };
@@ -57,10 +60,17 @@ struct ConnectionContext {
   Authenticator* auth = nullptr;      // null: no AUTH
   uint64_t tls_handshake_timeout_ms = 0;
   uint64_t auth_failure_delay_ms = 0;
+  uint64_t proxy_timeout_ms = 0;
 };
 
 class ConnectionOwner {
  public:
+  // A PROXY header named the client behind the balancer (`client`; for a
+  // LOCAL header the balancer itself). Counts it against the per-client
+  // limit and says whether it may relay; false: over the limit (the
+  // connection is refused).
+  virtual bool ClientIdentified(Connection* conn, const sockaddr_storage& client,
+                                bool* relay_allowed) = 0;
   // The connection is gone (closed, and no commit outstanding); it frees
   // itself right after this returns.
   virtual void ConnectionClosed(Connection* conn) = 0;
@@ -86,6 +96,10 @@ class Connection final : public runtime::StreamHandler,
 
   bool awaiting_commit() const { return commits_pending_ > 0; }
   const std::string& ip() const { return ip_; }
+  // The address counted in the per-client limit ("" = none yet: a proxied
+  // connection before its header).
+  const std::string& counted_ip() const { return counted_ip_; }
+  void set_counted_ip(std::string ip) { counted_ip_ = std::move(ip); }
   bool refused() const { return refused_; }
 
   // StreamHandler
@@ -123,6 +137,10 @@ class Connection final : public runtime::StreamHandler,
   static constexpr size_t kMaxQueuedReplyBytes = 256 * 1024;
 
   void UpdateReading();
+  void OnProxyData(std::string_view data);
+  // The session (or, on a listen_tls port, the handshake) begins; `early`:
+  // client bytes that came with the PROXY header.
+  void Begin(std::string_view early);
   void NewTlsChannel();
   void OnTlsData(std::string_view data);
   void FeedSession(std::string_view data);
@@ -144,6 +162,10 @@ class Connection final : public runtime::StreamHandler,
   bool closed_ = false;
   bool refused_ = false;
   ListenerMode mode_;
+  std::string counted_ip_;
+  bool awaiting_proxy_ = false;  // a PROXY header is still to come
+  bool first_data_ = true;       // the client has sent nothing yet
+  std::string proxy_in_;         // the header so far (bounded by proxy::kMaxV2Bytes)
   std::unique_ptr<tls::Pipe> tls_;  // from STARTTLS's 220 (or accept, listen_tls) on
   // Over auth_failures_max: the 421 is held for auth_failure_delay.
   bool tarpit_ = false;

@@ -24,14 +24,18 @@ std::string PeerAddress(int fd) {
   return buf;
 }
 
-bool RelayAllowed(const Config& config, int fd) {
-  sockaddr_storage ss = {};
-  socklen_t len = sizeof(ss);
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
-  for (const Cidr& c : config.relay_networks) {
-    if (c.Contains(ss)) return true;
+bool InNetworks(const std::vector<Cidr>& networks, const sockaddr_storage& addr) {
+  for (const Cidr& c : networks) {
+    if (c.Contains(addr)) return true;
   }
   return false;
+}
+
+sockaddr_storage PeerOf(int fd) {
+  sockaddr_storage ss = {};
+  socklen_t len = sizeof(ss);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) ss.ss_family = AF_UNSPEC;
+  return ss;
 }
 
 }  // namespace
@@ -72,7 +76,11 @@ uint16_t Server::port(size_t listener) const {
 
 void Server::Accept(int fd, ListenerMode mode) {
   std::string ip = PeerAddress(fd);
-  const bool relay = RelayAllowed(*config_, fd);
+  const sockaddr_storage peer = PeerOf(fd);
+  const bool relay = InNetworks(config_->relay_networks, peer);
+  // A load balancer's connection: the client it carries is counted once its
+  // PROXY header names it (ClientIdentified).
+  mode.proxy_header = InNetworks(config_->proxy_trusted, peer);
   auto* conn = new Connection(&context_, this, fd, ip, relay, mode);
   conns_.insert(conn);
   const std::string& host = context_.hostname;
@@ -85,20 +93,29 @@ void Server::Accept(int fd, ListenerMode mode) {
     conn->Refuse("421 4.7.0 " + host + " Error: too many connections\r\n");
     return;
   }
-  if (!clients_->TryAdd(ip, config_->max_connections_per_client)) {
-    connections_->fetch_sub(1);
-    conn->Refuse("421 4.7.0 " + host + " Error: too many connections from your address\r\n");
-    return;
+  if (!mode.proxy_header) {
+    if (!clients_->TryAdd(ip, config_->max_connections_per_client)) {
+      connections_->fetch_sub(1);
+      conn->Refuse("421 4.7.0 " + host + " Error: too many connections from your address\r\n");
+      return;
+    }
+    conn->set_counted_ip(ip);
   }
   conn->Start();
 }
 
+bool Server::ClientIdentified(Connection* conn, const sockaddr_storage& client,
+                              bool* relay_allowed) {
+  *relay_allowed = InNetworks(config_->relay_networks, client);
+  if (!clients_->TryAdd(conn->ip(), config_->max_connections_per_client)) return false;
+  conn->set_counted_ip(conn->ip());
+  return true;
+}
+
 void Server::ConnectionClosed(Connection* conn) {
   conns_.erase(conn);
-  if (!conn->refused()) {
-    clients_->Remove(conn->ip());
-    connections_->fetch_sub(1);
-  }
+  if (!conn->counted_ip().empty()) clients_->Remove(conn->counted_ip());
+  if (!conn->refused()) connections_->fetch_sub(1);
 }
 
 void Server::StartDrain() {

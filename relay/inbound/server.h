@@ -44,6 +44,8 @@ class Server final : public ConnectionOwner {
   void AbortAll();
 
   void ConnectionClosed(Connection* conn) override;
+  bool ClientIdentified(Connection* conn, const sockaddr_storage& client,
+                        bool* relay_allowed) override;
 
  private:
   void Accept(int fd, ListenerMode mode);

@@ -166,6 +166,11 @@ class Session {
   Session(SessionHost* host, const SessionLimits* limits, std::string hostname,
           ClientInfo client);
 
+  // The real client, named by a PROXY header (relay/proxy) before Start().
+  void SetClient(std::string address, bool relay_allowed) {
+    client_.address = std::move(address);
+    client_.relay_allowed = relay_allowed;
+  }
   void Start();                    // sends the banner
   // Bytes from the client (dropped between StartTls() and TlsEstablished()).
   void Feed(std::string_view data);

@@ -325,4 +325,9 @@ Result Parse(std::string_view data) {
   return r;
 }
 
+bool LooksLikeHeader(std::string_view first_bytes) {
+  return first_bytes.substr(0, 6) == "PROXY " ||
+         first_bytes.substr(0, kV2Signature.size()) == kV2Signature;
+}
+
 }  // namespace ringpost::proxy

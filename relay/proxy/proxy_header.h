@@ -93,6 +93,11 @@ struct Result {
 // connection (the caller accumulates; stateless). See above.
 Result Parse(std::string_view data);
 
+// Whether a client's first bytes open like a PROXY header ("PROXY " or the
+// v2 signature). The listener refuses a header from a peer outside
+// proxy_trusted: it would be claiming to speak for another address.
+bool LooksLikeHeader(std::string_view first_bytes);
+
 // The longest v1 line, CRLF included: "PROXY UNKNOWN" with two full IPv6
 // addresses and ports (the specification's worst case).
 inline constexpr size_t kMaxV1Bytes = 107;

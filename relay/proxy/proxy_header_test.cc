@@ -347,3 +347,17 @@ TEST(ProxyHeader, TheLimitsDecide) {
 
 }  // namespace
 }  // namespace ringpost::proxy
+
+namespace ringpost::proxy {
+namespace {
+
+TEST(LooksLikeHeaderTest, V1AndV2OpeningsOnly) {
+  EXPECT_TRUE(LooksLikeHeader("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n"));
+  EXPECT_TRUE(LooksLikeHeader(std::string_view("\r\n\r\n\0\r\nQUIT\n\x21", 13)));
+  EXPECT_FALSE(LooksLikeHeader("EHLO client.example\r\n"));
+  EXPECT_FALSE(LooksLikeHeader("PROX"));
+  EXPECT_FALSE(LooksLikeHeader(""));
+}
+
+}  // namespace
+}  // namespace ringpost::proxy

@@ -177,6 +177,7 @@ absl::Status Shard::Setup() {
   }
   cc.tls_handshake_timeout_ms = ToMs(c.tls_handshake_timeout);
   cc.auth_failure_delay_ms = ToMs(c.auth_failure_delay);
+  cc.proxy_timeout_ms = ToMs(c.proxy_timeout);
   server_ = std::make_unique<inbound::Server>(&config_, std::move(cc), &shared_->clients,
                                               &shared_->connections);
   tls::ClientContext::Options tls_options;
