@@ -77,6 +77,8 @@ class LayeringTest(unittest.TestCase):
         # Bytes in, decisions out: no I/O and nothing of the relay's above base/.
         self.check_prefixes("relay/proxy/", ["relay/proxy/", "base/"],
                             "the PROXY header parser is pure")
+        self.check_prefixes("relay/admin/", ["relay/admin/", "base/"],
+                            "the admin HTTP and metrics text code is pure")
 
     def test_outcome_policy_is_pure(self):
         for path in ("relay/delivery/outcome_policy.h", "relay/delivery/outcome_policy.cc"):
