@@ -136,6 +136,10 @@ int main(int argc, char* argv[]) {
   shared->config = *config;
   ringpost::Config& c = shared->config;
   shared->shards = c.shards > 0 ? c.shards : ringpost::runtime::AvailableCpus();
+  shared->heartbeat_ms = std::make_unique<std::atomic<uint64_t>[]>(shared->shards);
+  for (int i = 0; i < shared->shards; i++) {
+    shared->heartbeat_ms[i].store(ringpost::shard::SteadyMs());
+  }
   if (c.hostname.empty()) {
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);
@@ -308,6 +312,7 @@ int main(int argc, char* argv[]) {
   };
   int sig = 0;
   while (sigwait(&signals, &sig) != 0 || (sig != SIGTERM && sig != SIGINT)) handle(sig);
+  shared->draining.store(true);  // /readyz says 503 from now on
   fprintf(stderr, "ringpost: %s: draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   bool hurry = false;
   const absl::Time grace_end = absl::Now() + c.drain_grace;

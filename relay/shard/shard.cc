@@ -193,6 +193,12 @@ absl::Status Shard::Setup() {
                                                      &free_jobs_,
                                                      static_cast<delivery::SchedulerHost*>(this));
   if (absl::Status s = server_->Listen(); !s.ok()) return s;
+  if (index_ == 0 && !c.admin.empty()) {
+    auto admin = shard::AdminEndpoint::Create(loop_.get(), shared_,
+                                              static_cast<shard::AdminSource*>(this));
+    if (!admin.ok()) return admin.status();
+    admin_ = *std::move(admin);
+  }
 
   // One loop turn, after the completions: MX answers for this shard, items
   // from other shards, then what this turn produced leaves — cross-shard
@@ -210,6 +216,8 @@ absl::Status Shard::Setup() {
     });
   });
   loop_->AddTurnHook([this] {
+    // /healthz: this loop turned (an idle loop turns at least every second).
+    shared_->heartbeat_ms[index_].store(shard::SteadyMs(), std::memory_order_relaxed);
     mailbox_.Flush(loop_.get());
     intake_->FlushTurn(draining_);
     log_->Flush(/*force=*/draining_);
@@ -287,7 +295,7 @@ void Shard::DrainTick() {
   const bool quiet = !server_->AwaitingCommits() && !spool_->HasIoInFlight() && log_->idle() &&
                      !HasInboundWork() && (resolver_ == nullptr || resolver_->idle());
   if (closing_) {
-    if ((server_->empty() && !pool_->HasConnections()) ||
+    if ((server_->empty() && !pool_->HasConnections() && (admin_ == nullptr || admin_->empty())) ||
         loop_->now_ms() >= close_deadline_ms_) {
       loop_->Quit();
       return;
@@ -303,6 +311,7 @@ void Shard::CloseAllConnections() {
   close_deadline_ms_ = loop_->now_ms() + kCloseTimeoutMs;
   server_->AbortAll();
   pool_->AbortAll();
+  if (admin_ != nullptr) admin_->Close();
 }
 
 void Shard::FreeAfterStop() {

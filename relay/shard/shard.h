@@ -45,6 +45,7 @@
 #include "relay/runtime/free_list.h"
 #include "relay/runtime/loop.h"
 #include "relay/inbound/authenticator.h"
+#include "relay/shard/admin_endpoint.h"
 #include "relay/tls/context.h"
 #include "relay/shard/cross_shard.h"
 #include "relay/spool/uring_spool_io.h"
@@ -79,6 +80,10 @@ struct Shared {
   std::atomic<bool> hurry{false};
   // Shard threads that finished (main waits on it while it handles signals).
   std::atomic<int> stopped{0};
+  // /readyz: 503 from the first SIGTERM/SIGINT on (main sets it).
+  std::atomic<bool> draining{false};
+  // Per shard: when its loop last turned (shard::SteadyMs), for /healthz.
+  std::unique_ptr<std::atomic<uint64_t>[]> heartbeat_ms;
   std::atomic<int> connections{0};
   // MX resolution: one cache for the process; servers read at start-up.
   // mx_cache is null when no DNS server is configured (routes only).
@@ -99,7 +104,8 @@ struct ShardStats {
 class Shard final : private inbound::IntakeHost,
                     private delivery::SchedulerHost,
                     private delivery::RouterHost,
-                    private outbound::PoolHost {
+                    private outbound::PoolHost,
+                    private shard::AdminSource {
  public:
   Shard(Shared* shared, int index);
   ~Shard();
@@ -129,6 +135,9 @@ class Shard final : private inbound::IntakeHost,
   void StartDrain();
   void DrainTick();
   void CloseAllConnections();
+
+  // shard::AdminSource
+  bool SpoolAvailable() override { return intake_->CanAccept().ok(); }
 
   // inbound::IntakeHost
   void SendJob(DeliveryJob* job) override;
@@ -173,6 +182,7 @@ class Shard final : private inbound::IntakeHost,
   std::unique_ptr<delivery::DnsClient> resolver_;
   std::unique_ptr<dns::MxResolver> mx_;
   std::unique_ptr<inbound::Intake> intake_;
+  std::unique_ptr<shard::AdminEndpoint> admin_;  // shard 0 only
   std::unique_ptr<inbound::Authenticator> authenticator_;
   std::unique_ptr<inbound::Server> server_;
   std::unique_ptr<tls::ClientContext> tls_client_;
