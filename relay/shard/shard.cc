@@ -295,8 +295,12 @@ void Shard::DrainTick() {
   const bool quiet = !server_->AwaitingCommits() && !spool_->HasIoInFlight() && log_->idle() &&
                      !HasInboundWork() && (resolver_ == nullptr || resolver_->idle());
   if (closing_) {
-    if ((server_->empty() && !pool_->HasConnections() && (admin_ == nullptr || admin_->empty())) ||
-        loop_->now_ms() >= close_deadline_ms_) {
+    // Spool I/O still in flight (a commit, a new segment's zero-fill) is
+    // waited for even after a drain that timed out or was hurried: its
+    // buffers and callbacks must not outlive the loop.
+    const bool idle = server_->empty() && !pool_->HasConnections() &&
+                      (admin_ == nullptr || admin_->empty()) && !spool_->HasIoInFlight();
+    if (idle || loop_->now_ms() >= close_deadline_ms_) {
       loop_->Quit();
       return;
     }
