@@ -60,18 +60,8 @@ class ProxiedSession:
         self.sock.close()
 
 
-class ProxyTest(unittest.TestCase):
-    def setUp(self):
-        self.bins = h.Binaries(ARGV)
-        self.wd = h.workdir("proxy")
-        self.sink_port = h.free_port()
-        self.sink = h.start_sink(self.bins, self.wd, self.sink_port)
-        self.addCleanup(self.sink.stop)
-
-    def start(self, *extra):
-        port = h.free_port()
-        relay = h.start_relay(self.bins, self.wd, port, self.sink_port, *extra)
-        return relay, port
+class ProxyTest(h.RelayCase):
+    WORKDIR = "proxy"
 
     def test_headers_name_the_real_client(self):
         relay, port = self.start("--proxy_trusted=127.0.0.1/32",
@@ -157,5 +147,4 @@ class ProxyTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ARGV = sys.argv
     unittest.main(argv=[sys.argv[0]], verbosity=2)

@@ -18,18 +18,8 @@ def exited(relay):
     return relay.popen.poll() is not None
 
 
-class SignalsTest(unittest.TestCase):
-    def setUp(self):
-        self.bins = h.Binaries(ARGV)
-        self.wd = h.workdir("signals")
-        self.sink_port = h.free_port()
-        self.sink = h.start_sink(self.bins, self.wd, self.sink_port)
-        self.addCleanup(self.sink.stop)
-
-    def start(self, *extra):
-        port = h.free_port()
-        relay = h.start_relay(self.bins, self.wd, port, self.sink_port, *extra)
-        return relay, port
+class SignalsTest(h.RelayCase):
+    WORKDIR = "signals"
 
     def test_mail_is_still_taken_during_the_grace(self):
         relay, port = self.start("--drain_grace=2s")
@@ -81,5 +71,4 @@ class SignalsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ARGV = sys.argv
     unittest.main(argv=[sys.argv[0]], verbosity=2)

@@ -203,6 +203,23 @@ Setting AddressListSetting(std::string_view name, std::vector<std::string> Confi
       [](std::string_view item) { return ParseListenItem(item).status(); }};
 }
 
+// A list of networks (CIDRs).
+Setting CidrListSetting(std::string_view name, std::vector<Cidr> Config::*field) {
+  return Setting{
+      name,
+      [field](Config* c, std::string_view v) -> absl::Status {
+        absl::StatusOr<std::vector<Cidr>> items = ParseItems<Cidr>(v, &ParseCidrItem);
+        if (!items.ok()) return items.status();
+        c->*field = *std::move(items);
+        return absl::OkStatus();
+      },
+      [field](const Config& c) {
+        return absl::StrJoin(c.*field, ",",
+                             [](std::string* out, const Cidr& n) { out->append(n.ToString()); });
+      },
+      [](std::string_view item) { return Cidr::Parse(item).status(); }};
+}
+
 // A list of DOMAIN=... entries (routes, TLS policies), each domain at most
 // once; `duplicate` starts the error for a domain given twice.
 template <typename Item>
@@ -254,32 +271,8 @@ std::vector<Setting> BuildSettings() {
                               7 * absl::Hours(24)));
   s.push_back(CountSetting("dns_cache_size", &Config::dns_cache_size, 16, 10'000'000));
   s.push_back(BoolSetting("ipv6", &Config::ipv6));
-  s.push_back(Setting{
-      "relay_networks",
-      [](Config* c, std::string_view v) -> absl::Status {
-        absl::StatusOr<std::vector<Cidr>> items = ParseItems<Cidr>(v, &ParseCidrItem);
-        if (!items.ok()) return items.status();
-        c->relay_networks = *std::move(items);
-        return absl::OkStatus();
-      },
-      [](const Config& c) {
-        return absl::StrJoin(c.relay_networks, ",",
-                             [](std::string* out, const Cidr& n) { out->append(n.ToString()); });
-      },
-      [](std::string_view item) { return Cidr::Parse(item).status(); }});
-  s.push_back(Setting{
-      "proxy_trusted",
-      [](Config* c, std::string_view v) -> absl::Status {
-        absl::StatusOr<std::vector<Cidr>> items = ParseItems<Cidr>(v, &ParseCidrItem);
-        if (!items.ok()) return items.status();
-        c->proxy_trusted = *std::move(items);
-        return absl::OkStatus();
-      },
-      [](const Config& c) {
-        return absl::StrJoin(c.proxy_trusted, ",",
-                             [](std::string* out, const Cidr& n) { out->append(n.ToString()); });
-      },
-      [](std::string_view item) { return Cidr::Parse(item).status(); }});
+  s.push_back(CidrListSetting("relay_networks", &Config::relay_networks));
+  s.push_back(CidrListSetting("proxy_trusted", &Config::proxy_trusted));
   s.push_back(DurationSetting("proxy_timeout", &Config::proxy_timeout, absl::Milliseconds(1),
                               absl::Minutes(5)));
   s.push_back(DomainListSetting<Route>(

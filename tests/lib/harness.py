@@ -9,8 +9,10 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
 
 
 _handed_out = set()
@@ -287,3 +289,22 @@ def count_types(records):
 def read_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+class RelayCase(unittest.TestCase):
+    """A test case with a sink started in setUp (stopped at cleanup) and
+    start(*flags) for relays routed to it."""
+
+    WORKDIR = "relay"
+
+    def setUp(self):
+        self.bins = Binaries(sys.argv)  # the test's command line: the binaries
+        self.wd = workdir(self.WORKDIR)
+        self.sink_port = free_port()
+        self.sink = start_sink(self.bins, self.wd, self.sink_port)
+        self.addCleanup(self.sink.stop)
+
+    def start(self, *extra):
+        port = free_port()
+        relay = start_relay(self.bins, self.wd, port, self.sink_port, *extra)
+        return relay, port
