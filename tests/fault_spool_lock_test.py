@@ -53,7 +53,8 @@ class SpoolLock(unittest.TestCase):
 
             started = time.monotonic()
             second = h.Proc("relay-b", [bins.ringpost, f"--listen=127.0.0.1:{relay_port}",
-                                        f"--spool={spool}", f"--log={wd}/delivery-b.log", "--drain_grace=0",
+                                        f"--spool={spool}", f"--log={wd}/delivery-b.log",
+                                        "--drain_grace=0", f"--admin=127.0.0.1:{h.free_port()}",
                                         f"--route=*=127.0.0.1:{sink_port}",
                                         "--hostname=relay.test", h.NO_DNS, *flags], wd)
             rc = second.wait(timeout=20)

@@ -89,7 +89,8 @@ class PendingBugs(unittest.TestCase):
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
             p = subprocess.run([h.Binaries(ARGV).ringpost, f"--config={path}",
-                                f"--spool={wd}/spool", "--drain_grace=0"], capture_output=True, text=True,
+                                f"--spool={wd}/spool", "--drain_grace=0"],
+                               capture_output=True, text=True,
                                timeout=30)
             self.assertGreater(p.returncode, 0,
                                f"{text!r}: killed by signal {-p.returncode}: {p.stderr}")

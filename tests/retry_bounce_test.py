@@ -128,7 +128,8 @@ class RetryAndBounce(unittest.TestCase):
         relay_port = h.free_port()
         # A route for another domain only; the DNS server does not answer.
         relay = h.Proc("relay", [bins.ringpost, f"--listen=127.0.0.1:{relay_port}",
-                                 f"--spool={wd}/spool", f"--log={wd}/delivery.log", "--drain_grace=0",
+                                 f"--spool={wd}/spool", f"--log={wd}/delivery.log",
+                                 "--drain_grace=0", f"--admin=127.0.0.1:{h.free_port()}",
                                  "--route=only.test=127.0.0.1:9", "--retry_min=60s",
                                  h.NO_DNS, "--dns_timeout=200ms", "--dns_attempts=1"], wd)
         try:
