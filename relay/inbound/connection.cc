@@ -82,12 +82,7 @@ void Connection::OnProxyData(std::string_view data) {
       return;
     }
   }
-  ip_ = runtime::FormatAddress(client);
-  if (const size_t colon = ip_.rfind(':'); colon != std::string::npos) {
-    // FormatAddress gives ADDR:PORT ([V6]:PORT): the session wants the address.
-    ip_.resize(colon);
-    if (!ip_.empty() && ip_.front() == '[') ip_ = ip_.substr(1, ip_.size() - 2);
-  }
+  ip_ = runtime::FormatHost(client);
   if (!owner_->ClientIdentified(this, client, &relay_allowed)) {
     // Over max_connections_per_client. Not Refuse(): this connection was
     // counted in max_connections when it was accepted.

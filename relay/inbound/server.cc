@@ -11,19 +11,6 @@
 namespace ringpost::inbound {
 namespace {
 
-std::string PeerAddress(int fd) {
-  sockaddr_storage ss = {};
-  socklen_t len = sizeof(ss);
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof(buf));
-  } else if (ss.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof(buf));
-  }
-  return buf;
-}
-
 bool InNetworks(const std::vector<Cidr>& networks, const sockaddr_storage& addr) {
   for (const Cidr& c : networks) {
     if (c.Contains(addr)) return true;
@@ -75,8 +62,8 @@ uint16_t Server::port(size_t listener) const {
 }
 
 void Server::Accept(int fd, ListenerMode mode) {
-  std::string ip = PeerAddress(fd);
   const sockaddr_storage peer = PeerOf(fd);
+  std::string ip = runtime::FormatHost(peer);
   const bool relay = InNetworks(config_->relay_networks, peer);
   // A load balancer's connection: the client it carries is counted once its
   // PROXY header names it (ClientIdentified).

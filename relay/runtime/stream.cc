@@ -278,17 +278,28 @@ absl::StatusOr<sockaddr_storage> ParseHostPort(std::string_view text) {
   return addr;
 }
 
-std::string FormatAddress(const sockaddr_storage& addr) {
+std::string FormatHost(const sockaddr_storage& addr) {
   char buf[INET6_ADDRSTRLEN] = {};
   if (addr.ss_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&addr);
-    inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof(buf));
-    return absl::StrCat(buf, ":", ntohs(v4->sin_port));
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, buf, sizeof(buf));
+    return buf;
   }
   if (addr.ss_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&addr);
-    inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof(buf));
-    return absl::StrCat("[", buf, "]:", ntohs(v6->sin6_port));
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr, buf,
+              sizeof(buf));
+    return buf;
+  }
+  return "unknown";
+}
+
+std::string FormatAddress(const sockaddr_storage& addr) {
+  if (addr.ss_family == AF_INET) {
+    return absl::StrCat(FormatHost(addr), ":",
+                        ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    return absl::StrCat("[", FormatHost(addr), "]:",
+                        ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port));
   }
   return "unknown";
 }

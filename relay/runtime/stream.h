@@ -220,6 +220,9 @@ class Stream final : private Deferred {
 // Parses "1.2.3.4:25", "[::1]:25". Port 0 allowed.
 absl::StatusOr<sockaddr_storage> ParseHostPort(std::string_view text);
 std::string FormatAddress(const sockaddr_storage& addr);
+// The address alone, without port or brackets ("192.0.2.1", "2001:db8::1");
+// "unknown" for other families.
+std::string FormatHost(const sockaddr_storage& addr);
 socklen_t AddressLength(const sockaddr_storage& addr);
 
 class Listener final {
