@@ -666,10 +666,12 @@ void Session::AppendReceivedHeader(uint64_t content_hint) {
   h += "by ";
   h += hostname_;
   h += " (ringpost) with ";
-  // RFC 3848: S for TLS, A for AUTH, registered for ESMTP only (AUTH needs
-  // EHLO; HELO over TLS stays "SMTP"). Who authenticated is not written:
-  // the header travels with the message.
-  if (extended_) {
+  // RFC 3848: S for TLS, A for AUTH, registered for ESMTP only (HELO over
+  // TLS stays "SMTP"). AUTH needs EHLO, and an identity outlives a later
+  // HELO (as in Postfix), so an authenticated session is ESMTP[S]A whatever
+  // greeting came last. Who authenticated is not written: the header
+  // travels with the message.
+  if (extended_ || !auth_user_.empty()) {
     h += "ESMTP";
     if (tls_active_) h += 'S';
     if (!auth_user_.empty()) h += 'A';
