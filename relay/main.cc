@@ -7,7 +7,7 @@
 // for signals: SIGTERM/SIGINT drain (after drain_grace: stop accepting, 421
 // to new sessions, finish in-flight work within drain_timeout, keep the
 // queue on disk, exit 0; a second signal cuts it short), SIGHUP reloads the
-// certificate and credentials, SIGUSR1 reopens the delivery log.
+// configuration (what can change live), SIGUSR1 reopens the delivery log.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -55,30 +55,82 @@ bool WaitForShards(ringpost::Shared* shared, int expected) {
   }
 }
 
-// SIGHUP: the certificate pair and the credentials, each kept as it was when
-// its file does not load. Other settings still need a restart.
-void Reload(ringpost::Shared& shared) {
-  const ringpost::Config& c = shared.config;
-  if (shared.tls_server != nullptr) {
-    absl::Status st = shared.tls_server->Reload();
-    if (st.ok()) {
-      fprintf(stderr, "ringpost: SIGHUP: reloaded %s and %s\n", c.tls_cert.c_str(),
-              c.tls_key.c_str());
-    } else {
-      fprintf(stderr, "ringpost: SIGHUP: keeping the current certificate: %s\n",
-              std::string(st.message()).c_str());
-    }
-  }
+// SIGHUP: the config file (and the command-line flags, which still win)
+// read again. What can change live goes to the shards; settings that need a
+// restart keep their running values, each named in the log. The certificate
+// pair and the credentials are read again even when their paths did not
+// change (renewed in place). A file that does not load or validate, or a
+// certificate or credentials file that does not load, changes nothing: the
+// log names the file, line and key, and /readyz is 503 until a reload
+// succeeds. `loaded`: the running config as loaded (before start-up filled
+// in the hostname and bound ports), replaced on success.
+void Reload(ringpost::Shared& shared, ringpost::Config* loaded) {
+  const std::string path = absl::GetFlag(FLAGS_config);
+  auto refuse = [&shared](const std::string& why) {
+    fprintf(stderr, "ringpost: SIGHUP: reload refused, keeping the running configuration: %s\n",
+            why.c_str());
+    shared.SetReloadError(why);
+  };
+  absl::StatusOr<ringpost::Config> next = ringpost::LoadConfig(path);
+  if (!next.ok()) return refuse(std::string(next.status().message()));
+  absl::StatusOr<ringpost::ReloadPlan> plan = ringpost::PlanReload(*loaded, *std::move(next));
+  if (!plan.ok()) return refuse(std::string(plan.status().message()));
+  const ringpost::Config& c = plan->config;
+
+  // Files the config names: all must load before anything changes.
+  std::shared_ptr<const ringpost::auth::Credentials> credentials;
   if (!c.auth_users.empty()) {
-    auto credentials = ringpost::auth::Credentials::Load(c.auth_users);
-    if (credentials.ok()) {
-      shared.credentials.Set(*std::move(credentials));
-      fprintf(stderr, "ringpost: SIGHUP: reloaded auth_users %s\n", c.auth_users.c_str());
-    } else {
-      fprintf(stderr, "ringpost: SIGHUP: keeping the current auth_users: %s\n",
-              std::string(credentials.status().message()).c_str());
+    auto loaded_credentials = ringpost::auth::Credentials::Load(c.auth_users);
+    if (!loaded_credentials.ok()) {
+      return refuse("auth_users: " + std::string(loaded_credentials.status().message()));
+    }
+    credentials = *std::move(loaded_credentials);
+  }
+  if (shared.tls_server != nullptr) {
+    if (absl::Status st = shared.tls_server->Reload(c.tls_cert, c.tls_key); !st.ok()) {
+      return refuse(std::string(st.message()));
     }
   }
+  shared.credentials.Set(credentials);
+
+  auto r = std::make_shared<ringpost::Reloaded>();
+  r->config = c;
+  // What start-up resolved stays (both need a restart to change).
+  r->config.hostname = shared.config.hostname;
+  r->config.listen = shared.config.listen;
+  r->tls_client = ringpost::tls::NewClientCtx(c.tls_ca_file, &r->tls_ca_error);
+  if (!r->tls_ca_error.empty()) {
+    fprintf(stderr, "ringpost: SIGHUP: WARNING: %s: outbound `verify` deliveries will fail\n",
+            r->tls_ca_error.c_str());
+  }
+  for (const std::string& name : plan->kept) {
+    fprintf(stderr, "ringpost: SIGHUP: %s changed in the file but needs a restart; still %s\n",
+            name.c_str(), ringpost::DescribeSetting(*loaded, name).c_str());
+  }
+  shared.PublishReload(r);
+  *loaded = std::move(plan->config);
+  shared.SetReloadError("");
+
+  // Each shard takes it at its next loop turn (within a second when idle).
+  const uint64_t generation = r->generation;
+  int behind = 0;
+  for (int attempt = 0; attempt < 500; ++attempt) {  // bounded: 5 s
+    behind = 0;
+    for (int i = 0; i < shared.shards; ++i) {
+      if (shared.applied_generation[i].load(std::memory_order_acquire) < generation) ++behind;
+    }
+    if (behind == 0) break;
+    usleep(10000);
+  }
+  std::string changed;
+  for (const std::string& name : plan->changed) changed += (changed.empty() ? "" : ", ") + name;
+  fprintf(stderr, "ringpost: SIGHUP: reloaded %s (generation %llu): %s%s\n",
+          path.empty() ? "(no config file)" : path.c_str(),
+          static_cast<unsigned long long>(generation),
+          changed.empty() ? "no live setting changed" : ("changed " + changed).c_str(),
+          behind == 0 ? ""
+                      : ("; " + std::to_string(behind) + " shard(s) have not taken it yet")
+                            .c_str());
 }
 
 // SIGUSR1: the delivery log's path is opened again and put in place of the
@@ -132,13 +184,17 @@ int main(int argc, char* argv[]) {
     return 2;
   }
 
+  // As loaded: what a SIGHUP compares the file with.
+  ringpost::Config loaded = *config;
   auto shared = std::make_unique<ringpost::Shared>();
   shared->config = *config;
   ringpost::Config& c = shared->config;
   shared->shards = c.shards > 0 ? c.shards : ringpost::runtime::AvailableCpus();
   shared->heartbeat_ms = std::make_unique<std::atomic<uint64_t>[]>(shared->shards);
+  shared->applied_generation = std::make_unique<std::atomic<uint64_t>[]>(shared->shards);
   for (int i = 0; i < shared->shards; i++) {
     shared->heartbeat_ms[i].store(ringpost::shard::SteadyMs());
+    shared->applied_generation[i].store(0);
   }
   if (c.hostname.empty()) {
     char host[256] = {};
@@ -301,13 +357,13 @@ int main(int argc, char* argv[]) {
   }
   fprintf(stderr, "ringpost: ready\n");
 
-  // Signals, on this thread only. SIGHUP reloads certificates and
-  // credentials; SIGUSR1 reopens the delivery log (logrotate). The first
+  // Signals, on this thread only. SIGHUP reloads the configuration;
+  // SIGUSR1 reopens the delivery log (logrotate). The first
   // SIGTERM/SIGINT starts the drain: mail is still taken for drain_grace,
   // then the shards drain; a second one ends the grace and the wait for
   // in-flight deliveries (their messages stay queued).
   auto handle = [&](int sig) {
-    if (sig == SIGHUP) Reload(*shared);
+    if (sig == SIGHUP) Reload(*shared, &loaded);
     if (sig == SIGUSR1) ReopenLog(log_path, shared->log_fd);
   };
   int sig = 0;
@@ -315,7 +371,7 @@ int main(int argc, char* argv[]) {
   shared->draining.store(true);  // /readyz says 503 from now on
   fprintf(stderr, "ringpost: %s: draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   bool hurry = false;
-  const absl::Time grace_end = absl::Now() + c.drain_grace;
+  const absl::Time grace_end = absl::Now() + loaded.drain_grace;  // live: as last reloaded
   while (!hurry && absl::Now() < grace_end) {
     if (!WaitSignal(signals, grace_end - absl::Now(), &sig)) continue;
     if (sig == SIGTERM || sig == SIGINT) {

@@ -4,7 +4,7 @@ Load goes through HAProxy; every accepted message reaches the sink exactly
 once, and the relays' Reception records name the load generator's address,
 not HAProxy's. Then one relay is drained with SIGTERM under load: HAProxy
 takes it out on its /readyz, the load continues to the other, and nothing
-accepted is lost or duplicated.
+accepted is lost or duplicated. Same for SIGHUP reloads under load.
 """
 import collections
 import os
@@ -57,6 +57,7 @@ class HaproxyTest(unittest.TestCase):
             os.makedirs(wd)
             port, admin = h.free_port(), h.free_port()
             self.relays[name] = (wd, port, admin)
+            self.write_config(name, idle_timeout="5m")
             servers.append(SERVER.format(name=name, port=port, admin=admin))
         self.frontend = h.free_port()
         cfg = os.path.join(self.wd, "haproxy.cfg")
@@ -69,9 +70,15 @@ class HaproxyTest(unittest.TestCase):
         self.haproxy = h.Proc("haproxy", [haproxy, "-db", "-f", cfg], self.wd)
         h.wait_port(self.frontend, proc=self.haproxy)
 
+    def write_config(self, name, idle_timeout):
+        wd = self.relays[name][0]
+        with open(os.path.join(wd, "relay.toml"), "w") as f:
+            f.write(f'idle_timeout = "{idle_timeout}"\n')
+
     def start_relay(self, name):
         wd, port, admin = self.relays[name]
         return h.start_relay(self.bins, wd, port, self.sink_port, f"--admin=127.0.0.1:{admin}",
+                             f"--config={os.path.join(wd, 'relay.toml')}",
                              f"--proxy_trusted={HAPROXY_SOURCE}/32", "--drain_grace=2s",
                              name=f"relay-{name}")
 
@@ -138,6 +145,36 @@ class HaproxyTest(unittest.TestCase):
         self.assertEqual([i for i, n in got.items() if n != 1], [])
         with open(os.path.join(self.relays["a"][0], "relay-a.stderr")) as f:
             self.assertIn("SIGTERM: draining", f.read())
+
+    def test_sighup_under_load(self):
+        load = h.Proc("loadgen", [self.bins.loadgen, f"--target=127.0.0.1:{self.frontend}",
+                                  "--quiet", f"--record_ids={self.wd}/loadgen.ids",
+                                  "--connections=4", "--messages=6000", "--id_prefix=hup",
+                                  "--timeout_s=120"], self.wd)
+        h.wait_for(lambda: len(h.read_lines(os.path.join(self.wd, "loadgen.ids"))) > 0 or
+                   load.popen.poll() is not None, timeout=30, what="load to start")
+        # Three reloads of each relay while the load runs, each changing a
+        # live setting; each is waited for (its log line) before the next.
+        for round in range(3):
+            for name, p in self.procs.items():
+                self.write_config(name, idle_timeout=f"{6 + round}m")
+                before = p.stderr().count("SIGHUP: reloaded")
+                p.popen.send_signal(signal.SIGHUP)
+                h.wait_for(lambda: p.stderr().count("SIGHUP: reloaded") > before, timeout=20,
+                           what=f"relay {name} to reload")
+                self.assertIn("changed idle_timeout", p.stderr().splitlines()[-1])
+        self.assertEqual(load.wait(180), 0, load.stdout()[-2000:])
+        accepted = h.read_lines(os.path.join(self.wd, "loadgen.ids"))
+        self.assertEqual(len(accepted), 6000)
+        h.wait_for(lambda: self.outcomes() == (6000, 6000), timeout=120,
+                   what="every received message delivered")
+        for p in self.procs.values():
+            self.assertEqual(p.stop(), 0)
+            self.assertNotIn("reload refused", p.stderr())
+        self.sink.stop()
+        got = collections.Counter(h.read_lines(os.path.join(self.wd, "sink.ids")))
+        self.assertEqual(set(got), set(accepted))
+        self.assertEqual([i for i, n in got.items() if n != 1], [])
 
 
 if __name__ == "__main__":

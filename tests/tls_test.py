@@ -416,7 +416,8 @@ class TlsTest(unittest.TestCase):
                 # A file that does not load keeps the pair in use.
                 with open(live_cert, "w") as f:
                     f.write("not a certificate\n")
-                sighup_and_wait("SIGHUP: keeping the current certificate", 1)
+                sighup_and_wait("SIGHUP: reload refused, keeping the running configuration", 1)
+                self.assertIn(live_cert, relay.stderr().splitlines()[-1])
                 self.assertEqual(served_cert(), pem_der(self.certs["good2"][0]))
                 # The session from before the reloads goes on.
                 self.assertEqual(open_session.noop()[0], 250)

@@ -55,6 +55,12 @@ class FailureLimiter {
   // window has passed.
   bool Blocked(std::string_view address, uint64_t now_ms);
   void RecordFailure(std::string_view address, uint64_t now_ms);
+  // SIGHUP: new limits for the addresses tracked and those to come. Windows
+  // keep their start, so the order of records stays oldest first.
+  void SetPolicy(uint32_t max_failures, uint64_t window_ms) {
+    max_failures_ = max_failures;
+    window_ms_ = window_ms;
+  }
 
   size_t tracked() const { return entries_.size(); }
 

@@ -243,6 +243,26 @@ std::vector<char*> ParseCommandLine(int argc, char* argv[]);
 // One "name = value" line per setting, values in flag syntax, for start-up
 // logging. Empty strings print as "".
 std::string DescribeConfig(const Config& config);
+// The line of DescribeConfig for one setting ("" for an unknown name).
+std::string DescribeSetting(const Config& config, std::string_view name);
+
+// SIGHUP: the relay re-reads its file (and the command-line flags, which
+// still win) and applies what can change in a running process. Settings
+// that need a restart (listeners, shards, the spool, the DNS client, ring
+// sizes: see reload.cc and docs/configuration.md) keep their running
+// values; so do tls_cert and tls_key when one side has TLS and the other
+// has none.
+bool SettingNeedsRestart(std::string_view name);
+
+struct ReloadPlan {
+  Config config;                   // the file's config, restart-only settings as running
+  std::vector<std::string> changed;  // settings applied live, in SettingNames order
+  std::vector<std::string> kept;     // changed in the file, kept until a restart
+};
+// Compares `next` (a loaded, valid config) with `running` (the config as it
+// was loaded, before start-up resolved anything). Fails when `next` is not
+// valid together with the running values it cannot change.
+absl::StatusOr<ReloadPlan> PlanReload(const Config& running, Config next);
 
 // "250ms", "30s", "5m", "2h", "5d", compound "1h30m"; "0" alone is zero.
 // Bounded to 100 years.

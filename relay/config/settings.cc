@@ -527,15 +527,21 @@ absl::Status ValidateConfig(const Config& config) {
   return absl::OkStatus();
 }
 
+std::string DescribeSetting(const Config& config, std::string_view name) {
+  const Setting* s = FindSetting(name);
+  if (s == nullptr) return "";
+  std::string value = s->format(config);
+  std::string out = Cat(s->name, " = ", value.empty() ? "\"\"" : value);
+  if (s->name == "durability" && config.durability == Durability::kNone) {
+    CatAppend(&out, "  # WARNING: no fdatasync; a crash loses accepted mail (benchmarking only)");
+  }
+  return out;
+}
+
 std::string DescribeConfig(const Config& config) {
   std::string out;
-  for (const Setting& s : Settings()) {
-    std::string value = s.format(config);
-    CatAppend(&out, s.name, " = ", value.empty() ? "\"\"" : value);
-    if (s.name == "durability" && config.durability == Durability::kNone) {
-      CatAppend(&out, "  # WARNING: no fdatasync; a crash loses accepted mail (benchmarking only)");
-    }
-    out.push_back('\n');
+  for (std::string_view name : SettingNames()) {
+    CatAppend(&out, DescribeSetting(config, name), "\n");
   }
   return out;
 }

@@ -23,6 +23,8 @@ Router::Router(const Config* config, int shard, runtime::Loop* loop, dns::MxCach
 
 Router::~Router() = default;
 
+void Router::Reconfigure() { route_sites_.assign(config_->routes.size() * kTlsLevels, nullptr); }
+
 void Router::FreeWaiting() {
   for (DeliveryJob* job : waiting_dns_) delete job;  // their callbacks never run
   waiting_dns_.clear();

@@ -62,6 +62,10 @@ class Router {
 
   void Route(DeliveryJob* job);
   void StartDrain() { draining_ = true; }
+  // SIGHUP: the config it points to changed. Routes are looked up afresh
+  // (the sites found for the old ones keep the jobs already queued on
+  // them); TLS levels apply to the next job routed.
+  void Reconfigure();
   // After the loop stopped: frees the jobs whose MX lookup never answered.
   void FreeWaiting();
 

@@ -13,9 +13,13 @@ Scheduler::Scheduler(const Config* config, int shard, runtime::Loop* loop, Deliv
       jobs_(jobs),
       host_(host),
       random_state_(0x9E3779B97F4A7C15ull * static_cast<uint64_t>(shard + 1)) {
-  retry_.retry_min_ms = absl::ToInt64Milliseconds(config->retry_min);
-  retry_.retry_max_ms = absl::ToInt64Milliseconds(config->retry_max);
-  retry_.max_age_ms = absl::ToInt64Milliseconds(config->max_age);
+  Reconfigure();
+}
+
+void Scheduler::Reconfigure() {
+  retry_.retry_min_ms = absl::ToInt64Milliseconds(config_->retry_min);
+  retry_.retry_max_ms = absl::ToInt64Milliseconds(config_->retry_max);
+  retry_.max_age_ms = absl::ToInt64Milliseconds(config_->max_age);
 }
 
 Scheduler::~Scheduler() = default;

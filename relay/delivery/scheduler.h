@@ -69,6 +69,9 @@ class Scheduler {
   void Drop(DeliveryJob* job);
 
   void StartDrain() { draining_ = true; }
+  // SIGHUP: the config it points to changed (retry_min, retry_max,
+  // max_age); they apply from the next outcome on.
+  void Reconfigure();
   // After the loop stopped: frees the jobs waiting on retry timers.
   void FreeScheduled();
 

@@ -24,6 +24,11 @@ Authenticator::Authenticator(const Config& config, const CredentialSource* sourc
       limiter_(static_cast<uint32_t>(config.auth_failures_max),
                static_cast<uint64_t>(absl::ToInt64Milliseconds(config.auth_failure_window))) {}
 
+void Authenticator::Reconfigure(const Config& config) {
+  limiter_.SetPolicy(static_cast<uint32_t>(config.auth_failures_max),
+                     static_cast<uint64_t>(absl::ToInt64Milliseconds(config.auth_failure_window)));
+}
+
 server::AuthVerdict Authenticator::Check(std::string_view client_ip, std::string_view user,
                                          std::string_view password, uint64_t now_ms) {
   const std::string key = FailureKey(client_ip);

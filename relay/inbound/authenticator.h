@@ -47,6 +47,8 @@ class Authenticator {
   server::AuthVerdict Check(std::string_view client_ip, std::string_view user,
                             std::string_view password, uint64_t now_ms);
   uint64_t scrypt_runs() const { return verifier_.scrypt_runs(); }
+  // SIGHUP: auth_failures_max and auth_failure_window from `config`.
+  void Reconfigure(const Config& config);
 
  private:
   const CredentialSource* source_;

@@ -16,14 +16,16 @@ namespace ringpost::inbound {
 Connection::Connection(const ConnectionContext* context, ConnectionOwner* owner, int fd,
                        std::string ip, bool relay_allowed, ListenerMode mode)
     : context_(context),
+      limits_(context->limits),
+      auth_(context->auth),
       owner_(owner),
       ip_(std::move(ip)),
       stream_(new runtime::Stream(context->loop, fd, this)),
-      session_(this, context->limits, context->hostname,
+      session_(this, limits_.get(), context->hostname,
                server::ClientInfo{.address = ip_,
                                   .relay_allowed = relay_allowed,
                                   .tls_available = context->tls != nullptr,
-                                  .auth_available = context->auth != nullptr,
+                                  .auth_available = auth_ != nullptr,
                                   .require_tls = mode.require_tls,
                                   .require_auth = mode.require_auth}),
       mode_(mode),
@@ -120,7 +122,7 @@ void Connection::StartTls() {
 
 server::AuthVerdict Connection::Authenticate(std::string_view user, std::string_view password) {
   const server::AuthVerdict verdict =
-      context_->auth->Check(ip_, user, password, context_->loop->now_ms());
+      auth_->Check(ip_, user, password, context_->loop->now_ms());
   if (verdict == server::AuthVerdict::kBlocked && context_->auth_failure_delay_ms > 0) {
     // The 421 leaves after auth_failure_delay: a guesser waits, the shard
     // does not. Nothing more is read meanwhile.

@@ -47,10 +47,12 @@ struct ListenerMode {
   bool require_auth = false;
 };
 
-// What every inbound connection of one shard shares.
+// What every inbound connection of one shard shares. SIGHUP changes the
+// timeouts in place (a session sees them from its next wait on); a
+// connection keeps the limits and the authenticator it started with.
 struct ConnectionContext {
   runtime::Loop* loop = nullptr;
-  const server::SessionLimits* limits = nullptr;
+  std::shared_ptr<const server::SessionLimits> limits;
   std::string hostname;
   uint64_t idle_timeout_ms = 0;
   uint64_t session_timeout_ms = 0;
@@ -149,6 +151,9 @@ class Connection final : public runtime::StreamHandler,
   void Destroy();
 
   const ConnectionContext* context_;
+  // As they were when the connection came in (the context may change).
+  std::shared_ptr<const server::SessionLimits> limits_;
+  Authenticator* auth_;  // null: no AUTH
   ConnectionOwner* owner_;
   std::string ip_;
   runtime::Stream* stream_;

@@ -29,20 +29,37 @@ sockaddr_storage PeerOf(int fd) {
 
 Server::Server(const Config* config, ConnectionContext context, ClientCounter* clients,
                std::atomic<int>* connections)
-    : config_(config), context_(std::move(context)), clients_(clients), connections_(connections) {}
+    : config_(config), context_(std::move(context)), clients_(clients), connections_(connections) {
+  SetTimeouts();
+}
 
 Server::~Server() = default;
 
+void Server::SetTimeouts() {
+  auto ms = [](absl::Duration d) { return static_cast<uint64_t>(absl::ToInt64Milliseconds(d)); };
+  context_.idle_timeout_ms = ms(config_->idle_timeout);
+  context_.session_timeout_ms = ms(config_->session_timeout);
+  context_.tls_handshake_timeout_ms = ms(config_->tls_handshake_timeout);
+  context_.auth_failure_delay_ms = ms(config_->auth_failure_delay);
+  context_.proxy_timeout_ms = ms(config_->proxy_timeout);
+}
+
+void Server::Reconfigure(std::shared_ptr<const server::SessionLimits> limits,
+                         Authenticator* auth) {
+  context_.limits = std::move(limits);
+  context_.auth = auth;
+  SetTimeouts();
+}
+
 absl::Status Server::Listen() {
+  // Each listener keeps its configured name: require_tls and require_auth
+  // are looked up by it at accept, so a reload can change them.
   auto open = [this](const std::string& listen, bool implicit_tls) -> absl::Status {
     auto addr = runtime::ParseHostPort(listen);
     if (!addr.ok()) return addr.status();
-    ListenerMode mode;
-    mode.implicit_tls = implicit_tls;
-    mode.require_tls = absl::c_linear_search(config_->require_tls, listen);
-    mode.require_auth = absl::c_linear_search(config_->require_auth, listen);
-    auto l = runtime::Listener::Create(context_.loop, *addr, 4096,
-                                       [this, mode](int fd) { Accept(fd, mode); });
+    auto l = runtime::Listener::Create(
+        context_.loop, *addr, 4096,
+        [this, listen, implicit_tls](int fd) { Accept(fd, listen, implicit_tls); });
     if (!l.ok()) return l.status();
     ports_.push_back((*l)->port());
     listeners_.push_back(std::move(*l));
@@ -61,7 +78,11 @@ uint16_t Server::port(size_t listener) const {
   return listener < ports_.size() ? ports_[listener] : 0;
 }
 
-void Server::Accept(int fd, ListenerMode mode) {
+void Server::Accept(int fd, const std::string& listen, bool implicit_tls) {
+  ListenerMode mode;
+  mode.implicit_tls = implicit_tls;
+  mode.require_tls = absl::c_linear_search(config_->require_tls, listen);
+  mode.require_auth = absl::c_linear_search(config_->require_auth, listen);
   const sockaddr_storage peer = PeerOf(fd);
   std::string ip = runtime::FormatHost(peer);
   const bool relay = InNetworks(config_->relay_networks, peer);

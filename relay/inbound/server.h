@@ -26,7 +26,8 @@ namespace ringpost::inbound {
 
 class Server final : public ConnectionOwner {
  public:
-  // `clients` and `connections` are shared by every shard's Server.
+  // `clients` and `connections` are shared by every shard's Server. The
+  // context's timeouts are filled in from `config`.
   Server(const Config* config, ConnectionContext context, ClientCounter* clients,
          std::atomic<int>* connections);
   ~Server();
@@ -36,6 +37,11 @@ class Server final : public ConnectionOwner {
   absl::Status Listen();
   uint16_t port(size_t listener) const;
   size_t connections() const { return conns_.size(); }
+
+  // SIGHUP: the config it points to changed. New connections get `limits`
+  // and `auth`, relay_networks, proxy_trusted, require_tls, require_auth
+  // and the connection limits; every connection gets the new timeouts.
+  void Reconfigure(std::shared_ptr<const server::SessionLimits> limits, Authenticator* auth);
 
   void StartDrain();
   // Whether a connection still waits for the spool's answer.
@@ -48,7 +54,8 @@ class Server final : public ConnectionOwner {
                         bool* relay_allowed) override;
 
  private:
-  void Accept(int fd, ListenerMode mode);
+  void SetTimeouts();
+  void Accept(int fd, const std::string& listen, bool implicit_tls);
 
   const Config* config_;
   ConnectionContext context_;

@@ -12,17 +12,20 @@ namespace ringpost::outbound {
 
 Pool::Pool(runtime::Loop* loop, const Config* config, int shards, std::string helo_name,
            tls::ClientContext* tls, PoolHost* host)
-    : share_(std::max<size_t>(1, config->max_connections_per_destination /
-                                     static_cast<size_t>(shards))),
-      host_(host) {
+    : shards_(static_cast<size_t>(shards)), host_(host) {
   context_.loop = loop;
   context_.config = config;
   context_.helo_name = std::move(helo_name);
   context_.tls = tls;
   context_.plaintext_hosts = &plaintext_hosts_;
+  Reconfigure();
 }
 
 Pool::~Pool() = default;
+
+void Pool::Reconfigure() {
+  share_ = std::max<size_t>(1, context_.config->max_connections_per_destination / shards_);
+}
 
 Site* Pool::Destination(std::string_view key, const Targets* targets) {
   auto it = sites_.find(absl::string_view(key.data(), key.size()));

@@ -83,6 +83,11 @@ class Pool final : public ConnectionOwner {
 
   // Drain: parked connections quit; no job starts from here on.
   void StartDrain();
+  // SIGHUP: the config it points to changed. This shard's share of
+  // max_connections_per_destination is computed again (connections over a
+  // smaller share end as they finish); timeouts and per-connection limits
+  // are read where they are used.
+  void Reconfigure();
   bool Busy() const;  // a transaction is in flight
   bool HasConnections() const;
   void AbortAll();
@@ -104,7 +109,8 @@ class Pool final : public ConnectionOwner {
 
   ConnectionContext context_;
   PlaintextHosts plaintext_hosts_;
-  size_t share_;  // this shard's share of max_connections_per_destination
+  size_t shards_;
+  size_t share_ = 1;  // this shard's share of max_connections_per_destination
   PoolHost* host_;
   absl::flat_hash_map<std::string, std::unique_ptr<Site>> sites_;
   bool draining_ = false;

@@ -132,6 +132,11 @@ AdminEndpoint::Page AdminEndpoint::Readiness() const {
   if (!source_->SpoolAvailable()) {
     return Page{503, "text/plain; charset=utf-8", "the spool cannot take mail\n"};
   }
+  if (const std::string error = shared_->ReloadError(); !error.empty()) {
+    return Page{503, "text/plain; charset=utf-8",
+                "the last reload failed (still running the previous configuration): " + error +
+                    "\n"};
+  }
   return Page{200, "text/plain; charset=utf-8", "ready\n"};
 }
 

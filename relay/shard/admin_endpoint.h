@@ -9,8 +9,9 @@
 //
 //   /healthz  200 while every shard's loop turns; 503 naming a shard whose
 //             loop has not turned for kStallMs.
-//   /readyz   200, or 503 while draining or when shard 0's spool cannot
-//             take mail (disk full, segment errors).
+//   /readyz   200, or 503 while draining, when shard 0's spool cannot
+//             take mail (disk full, segment errors), or after a SIGHUP
+//             whose configuration was refused (until one is taken).
 //   /metrics  Prometheus text: counters per shard, connections, DNS cache.
 #pragma once
 

@@ -20,18 +20,22 @@ constexpr uint64_t kDrainTickMs = 10;
 
 Shard::Shard(Shared* shared, int index)
     : shared_(shared),
-      config_(shared->config),
       index_(index),
       mailbox_(shared->switchboard.get(), index, shared->config.max_cross_shard_backlog) {
-  limits_.command_line_octets_max = config_.max_command_line;
-  limits_.text_line_octets_max = config_.max_line_length;
-  limits_.message_octets_max = config_.max_message_size;
-  limits_.recipients_max = config_.max_recipients;
-  limits_.hops_max = config_.max_hops;
-  limits_.postmaster =
-      config_.postmaster.empty() ? "postmaster@" + shared->hostname : config_.postmaster;
   drain_timer_.context = this;
   drain_timer_.callback = [](runtime::Timer* t) { static_cast<Shard*>(t->context)->DrainTick(); };
+}
+
+std::shared_ptr<const server::SessionLimits> Shard::MakeLimits() const {
+  auto limits = std::make_shared<server::SessionLimits>();
+  limits->command_line_octets_max = config_.max_command_line;
+  limits->text_line_octets_max = config_.max_line_length;
+  limits->message_octets_max = config_.max_message_size;
+  limits->recipients_max = config_.max_recipients;
+  limits->hops_max = config_.max_hops;
+  limits->postmaster =
+      config_.postmaster.empty() ? "postmaster@" + shared_->hostname : config_.postmaster;
+  return limits;
 }
 
 Shard::~Shard() = default;
@@ -103,6 +107,10 @@ void Shard::ThreadMain() {
 }
 
 absl::Status Shard::Setup() {
+  // Copied here, not in the constructor: main fills in the ports shard 0
+  // bound (listen port 0) before the other shards start.
+  config_ = shared_->config;
+  limits_ = MakeLimits();
   const Config& c = config_;
   runtime::LoopOptions lo;
   lo.sq_entries = static_cast<unsigned>(c.sq_entries);
@@ -164,10 +172,8 @@ absl::Status Shard::Setup() {
                                               &free_jobs_, static_cast<inbound::IntakeHost*>(this));
   inbound::ConnectionContext cc;
   cc.loop = loop_.get();
-  cc.limits = &limits_;
+  cc.limits = limits_;
   cc.hostname = shared_->hostname;
-  cc.idle_timeout_ms = ToMs(c.idle_timeout);
-  cc.session_timeout_ms = ToMs(c.session_timeout);
   cc.submit = intake_.get();
   cc.log = log_.get();
   cc.tls = shared_->tls_server.get();
@@ -175,9 +181,6 @@ absl::Status Shard::Setup() {
     authenticator_ = std::make_unique<inbound::Authenticator>(c, &shared_->credentials);
     cc.auth = authenticator_.get();
   }
-  cc.tls_handshake_timeout_ms = ToMs(c.tls_handshake_timeout);
-  cc.auth_failure_delay_ms = ToMs(c.auth_failure_delay);
-  cc.proxy_timeout_ms = ToMs(c.proxy_timeout);
   server_ = std::make_unique<inbound::Server>(&config_, std::move(cc), &shared_->clients,
                                               &shared_->connections);
   tls::ClientContext::Options tls_options;
@@ -200,9 +203,10 @@ absl::Status Shard::Setup() {
     admin_ = *std::move(admin);
   }
 
-  // One loop turn, after the completions: MX answers for this shard, items
-  // from other shards, then what this turn produced leaves — cross-shard
-  // items to the rings, the group commit, the delivery log.
+  // One loop turn, after the completions: a reload, MX answers for this
+  // shard, items from other shards, then what this turn produced leaves —
+  // cross-shard items to the rings, the group commit, the delivery log.
+  loop_->AddTurnHook([this] { TakeReload(); });
   if (shared_->mx_cache != nullptr) {
     loop_->AddTurnHook([this] { shared_->mx_cache->DrainCompletions(index_); });
   }
@@ -232,6 +236,31 @@ absl::Status Shard::Setup() {
             recovered.size());
   }
   return absl::OkStatus();
+}
+
+// --- reload ------------------------------------------------------------------
+
+// Between events on this thread: nothing holds a reference into config_
+// across turns (the owners read it where they use it, and re-derive what
+// they cache in Reconfigure).
+void Shard::TakeReload() {
+  if (shared_->reload_generation.load(std::memory_order_acquire) == generation_) return;
+  std::shared_ptr<const Reloaded> r = shared_->CurrentReload();
+  if (r == nullptr || r->generation == generation_) return;
+  generation_ = r->generation;
+  config_ = r->config;
+  limits_ = MakeLimits();
+  if (!config_.auth_users.empty() && authenticator_ == nullptr) {
+    authenticator_ = std::make_unique<inbound::Authenticator>(config_, &shared_->credentials);
+  }
+  // Kept once made: sessions that offered AUTH still point to it.
+  if (authenticator_ != nullptr) authenticator_->Reconfigure(config_);
+  server_->Reconfigure(limits_, config_.auth_users.empty() ? nullptr : authenticator_.get());
+  if (r->tls_client != nullptr) tls_client_->Replace(r->tls_client, r->tls_ca_error);
+  pool_->Reconfigure();
+  router_->Reconfigure();
+  scheduler_->Reconfigure();
+  shared_->applied_generation[index_].store(generation_, std::memory_order_release);
 }
 
 // --- ports -------------------------------------------------------------------

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,8 +55,19 @@ namespace ringpost {
 
 class Shard;
 
-// Everything shards share: the immutable config, the switchboard, counters.
+// What a SIGHUP hands the shards (main builds it off the shards' threads).
+struct Reloaded {
+  uint64_t generation = 0;
+  Config config;  // the file's, with restart-only settings as running
+  // Outbound TLS with tls_ca_file read again (NewClientCtx).
+  std::shared_ptr<ssl_ctx_st> tls_client;
+  std::string tls_ca_error;
+};
+
+// Everything shards share: the config, the switchboard, counters.
 struct Shared {
+  // As at start: what the shards were built from. Each shard keeps its own
+  // copy of the live settings, replaced when a reload is published.
   Config config;
   int shards = 1;
   std::string hostname;
@@ -90,6 +102,37 @@ struct Shared {
   std::unique_ptr<dns::MxCache> mx_cache;
   dns::ServerConfig dns_servers;
   std::shared_ptr<const dns::LocalAddresses> local_addresses;
+
+  // SIGHUP. Main publishes; each shard takes the newest at the start of its
+  // next loop turn (an idle loop turns every second) and records its
+  // generation in applied_generation[shard].
+  void PublishReload(std::shared_ptr<Reloaded> r) {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    r->generation = reload_generation.load() + 1;
+    reloaded_ = std::move(r);
+    reload_generation.store(reloaded_->generation, std::memory_order_release);
+  }
+  std::shared_ptr<const Reloaded> CurrentReload() const {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    return reloaded_;
+  }
+  std::atomic<uint64_t> reload_generation{0};
+  std::unique_ptr<std::atomic<uint64_t>[]> applied_generation;
+  // Why the last reload was refused ("" once one succeeds): /readyz is 503
+  // with it, so the operator (and the balancer) notice.
+  void SetReloadError(std::string error) {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    reload_error_ = std::move(error);
+  }
+  std::string ReloadError() const {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    return reload_error_;
+  }
+
+ private:
+  mutable std::mutex reload_mu_;
+  std::shared_ptr<const Reloaded> reloaded_;  // guarded by reload_mu_
+  std::string reload_error_;                  // guarded by reload_mu_
 };
 
 struct ShardStats {
@@ -132,6 +175,9 @@ class Shard final : private inbound::IntakeHost,
   void Send(int to, const shard::CrossItem& item);
   // Cross-shard items or MX answers wait to be handled on this shard.
   bool HasInboundWork();
+  // SIGHUP: takes a newer published reload, if any (top of each turn).
+  void TakeReload();
+  std::shared_ptr<const server::SessionLimits> MakeLimits() const;
   void StartDrain();
   void DrainTick();
   void CloseAllConnections();
@@ -167,11 +213,14 @@ class Shard final : private inbound::IntakeHost,
   }
 
   Shared* shared_;
-  const Config& config_;
+  // The live settings (from Setup on): the owners point here; replaced by
+  // TakeReload.
+  Config config_;
+  uint64_t generation_ = 0;  // of the reload config_ came from
   int index_;
   std::thread thread_;
   std::string error_;
-  server::SessionLimits limits_;
+  std::shared_ptr<const server::SessionLimits> limits_;
   shard::Mailbox mailbox_;
   runtime::FreeList<DeliveryJob> free_jobs_{4096};
   // Made by Setup, on the shard's thread, in this order.

@@ -87,6 +87,8 @@ class Channel {
 
  private:
   friend class ClientContext;
+  friend std::shared_ptr<ssl_ctx_st> NewClientCtx(const std::string& ca_file,
+                                                  std::string* ca_error);
   Channel(ssl_st* ssl, bool client);
   Result Fail(int ssl_error);
   static int OnNewSession(ssl_st* ssl, ssl_session_st* session);

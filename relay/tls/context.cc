@@ -69,9 +69,13 @@ absl::StatusOr<std::unique_ptr<ServerContext>> ServerContext::Create(std::string
 
 ServerContext::~ServerContext() { SSL_CTX_free(ctx_); }
 
-absl::Status ServerContext::Reload() {
-  absl::StatusOr<UniqueCtx> fresh = NewServerCtx(cert_path_, key_path_);
+absl::Status ServerContext::Reload() { return Reload(cert_path_, key_path_); }
+
+absl::Status ServerContext::Reload(const std::string& cert_path, const std::string& key_path) {
+  absl::StatusOr<UniqueCtx> fresh = NewServerCtx(cert_path, key_path);
   if (!fresh.ok()) return fresh.status();
+  cert_path_ = cert_path;
+  key_path_ = key_path;
   ssl_ctx_st* old;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -95,26 +99,42 @@ uint64_t ServerContext::generation() const {
   return generation_;
 }
 
-ClientContext::ClientContext(const Options& options)
-    : ctx_(SSL_CTX_new(TLS_method())), max_sessions_(options.session_cache_entries) {
-  CHECK(ctx_ != nullptr);
-  CHECK(SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION));
-  CHECK(SSL_CTX_set_max_proto_version(ctx_, TLS1_3_VERSION));
-  // Sessions are kept here, per destination, not in BoringSSL's cache
-  // (which is keyed by session ID, useless to a client).
-  SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
-  SSL_CTX_sess_set_new_cb(ctx_, &Channel::OnNewSession);
+std::shared_ptr<ssl_ctx_st> NewClientCtx(const std::string& ca_file, std::string* ca_error) {
+  std::shared_ptr<ssl_ctx_st> ctx(SSL_CTX_new(TLS_method()), &SSL_CTX_free);
+  CHECK(ctx != nullptr);
+  CHECK(SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION));
+  CHECK(SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION));
+  // Sessions are kept by the ClientContext, per destination, not in
+  // BoringSSL's cache (which is keyed by session ID, useless to a client).
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+  SSL_CTX_sess_set_new_cb(ctx.get(), &Channel::OnNewSession);
   ERR_clear_error();
-  if (options.ca_file.empty()) {
-    ca_error_ = "tls_ca_file is empty";
-  } else if (!SSL_CTX_load_verify_locations(ctx_, options.ca_file.c_str(), nullptr)) {
-    ca_error_ = absl::StrCat("tls_ca_file ", options.ca_file, ": ", LastErrorText());
+  ca_error->clear();
+  if (ca_file.empty()) {
+    *ca_error = "tls_ca_file is empty";
+  } else if (!SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr)) {
+    *ca_error = absl::StrCat("tls_ca_file ", ca_file, ": ", LastErrorText());
   }
+  return ctx;
 }
 
-ClientContext::~ClientContext() {
+ClientContext::ClientContext(const Options& options)
+    : max_sessions_(options.session_cache_entries) {
+  ctx_ = NewClientCtx(options.ca_file, &ca_error_);
+}
+
+ClientContext::~ClientContext() { DropSessions(); }
+
+void ClientContext::Replace(std::shared_ptr<ssl_ctx_st> ctx, std::string ca_error) {
+  CHECK(ctx != nullptr);
+  ctx_ = std::move(ctx);
+  ca_error_ = std::move(ca_error);
+  DropSessions();
+}
+
+void ClientContext::DropSessions() {
   for (auto& [key, session] : sessions_) SSL_SESSION_free(session);
-  SSL_CTX_free(ctx_);
+  sessions_.clear();
 }
 
 ssl_session_st* ClientContext::Find(const std::string& key) const {

@@ -38,9 +38,12 @@ class ServerContext {
                                                                std::string key_path);
   ~ServerContext();
 
-  // Re-reads the certificate and key. On error the current pair stays and
-  // the status says what failed.
+  // Re-reads the certificate and key (the paths given last). On error the
+  // current pair stays and the status says what failed. From one thread
+  // at a time (main's signal handling).
   absl::Status Reload();
+  // The same from new paths, kept for later reloads only if they load.
+  absl::Status Reload(const std::string& cert_path, const std::string& key_path);
 
   // The SSL_CTX for a new handshake, with a reference the caller owns (pass
   // to Channel::NewServer, then SSL_CTX_free it: UniqueCtx does that).
@@ -57,12 +60,18 @@ class ServerContext {
   ServerContext(std::string cert_path, std::string key_path)
       : cert_path_(std::move(cert_path)), key_path_(std::move(key_path)) {}
 
-  const std::string cert_path_;
-  const std::string key_path_;
+  std::string cert_path_;  // touched only by Create and Reload
+  std::string key_path_;
   mutable std::mutex mu_;
   ssl_ctx_st* ctx_ = nullptr;  // guarded by mu_
   uint64_t generation_ = 0;    // guarded by mu_
 };
+
+// An outbound SSL_CTX: TLS 1.2/1.3, sessions handed to their ClientContext,
+// verification against `ca_file` ("" or unloadable: `*ca_error` says why,
+// and `verify` handshakes fail as untrusted). Reads the file: build it off
+// the shards (at start-up, or on main's thread for a SIGHUP).
+std::shared_ptr<ssl_ctx_st> NewClientCtx(const std::string& ca_file, std::string* ca_error);
 
 // Loads a certificate chain and key into a fresh server SSL_CTX (for the
 // relay, and for the bench sink). Errors name the file.
@@ -83,13 +92,17 @@ class ClientContext {
   ClientContext& operator=(const ClientContext&) = delete;
 
   const std::string& ca_error() const { return ca_error_; }
+  // SIGHUP: handshakes from now on use `ctx` (from NewClientCtx, possibly
+  // shared with other shards); channels already made keep the old one.
+  // Cached sessions are dropped: they were verified against the old CAs.
+  void Replace(std::shared_ptr<ssl_ctx_st> ctx, std::string ca_error);
   size_t cached_sessions() const { return sessions_.size(); }
   uint64_t resumed() const { return resumed_; }
   uint64_t handshakes() const { return handshakes_; }
 
  private:
   friend class Channel;
-  ssl_ctx_st* ctx() const { return ctx_; }
+  ssl_ctx_st* ctx() const { return ctx_.get(); }
   // The cached session for `key`, or null (not up-referenced).
   ssl_session_st* Find(const std::string& key) const;
   // Takes ownership of `session`.
@@ -99,7 +112,9 @@ class ClientContext {
     if (resumed) resumed_++;
   }
 
-  ssl_ctx_st* ctx_;
+  void DropSessions();
+
+  std::shared_ptr<ssl_ctx_st> ctx_;
   std::string ca_error_;
   size_t max_sessions_;
   absl::flat_hash_map<std::string, ssl_session_st*> sessions_;
