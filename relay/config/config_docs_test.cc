@@ -79,6 +79,24 @@ TEST(ConfigDocsTest, ReferenceTableRowShowsDefault) {
   }
 }
 
+// The Reload section lists exactly the settings that need a restart
+// (tls_cert/tls_key are named there for turning TLS on or off only).
+TEST(ConfigDocsTest, ReloadSectionListsExactlyTheRestartOnlySettings) {
+  const std::string doc = ReadRunfile("docs/configuration.md");
+  const size_t begin = doc.find("<!-- restart-only");
+  const size_t end = doc.find("<!-- end restart-only -->");
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  const std::string list = doc.substr(begin, end - begin);
+  for (std::string_view name : SettingNames()) {
+    const bool listed = list.find(Backticked(name)) != std::string::npos;
+    if (name == "tls_cert" || name == "tls_key") continue;
+    EXPECT_EQ(listed, SettingNeedsRestart(name))
+        << "docs/configuration.md, Reload: `" << name << "` "
+        << (listed ? "is listed but applies live" : "needs a restart but is not listed");
+  }
+}
+
 TEST(ConfigDocsTest, ExampleConfigParses) {
   const std::string text = ReadRunfile("docs/ringpost.example.toml");
   ASSERT_FALSE(text.empty());
