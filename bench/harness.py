@@ -52,6 +52,7 @@ run failed or lost or duplicated messages, 2 on bad arguments or set-up.
 import argparse
 import calendar
 import fcntl
+import http.client
 import json
 import os
 import platform
@@ -61,6 +62,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -344,7 +346,7 @@ def parse_delivery_log(path, sender):
 def run_key(spec):
     return (spec["system"], spec["size"], spec.get("durability"), spec.get("shards"),
             spec["chunking"], spec["connections"], spec["inflight"] if spec["chunking"] else 1,
-            spec.get("paced_of"), spec.get("tls", False))
+            spec.get("paced_of"), spec.get("tls", False), spec.get("scrape", False))
 
 
 def spec_label(spec):
@@ -354,6 +356,8 @@ def spec_label(spec):
     parts.append(f"BDAT x{spec['inflight']}" if spec["chunking"] else "DATA")
     if spec.get("tls"):
         parts.append("TLS")
+    if spec.get("scrape"):
+        parts.append("/metrics 1/s")
     parts.append(f"{spec['connections']} conn")
     if spec.get("paced_of"):
         parts.append("at half the maximum")
@@ -515,6 +519,38 @@ def relay_exit_stats(err_path):
             "max_per_commit": max(s["max_per_commit"] for s in shards)}
 
 
+class Scraper:
+    """GET /metrics on the relay's admin port once a second, as Prometheus
+    would, from a thread of the harness (outside the relay's cgroup: only
+    the relay's side of each scrape is in its CPU figure)."""
+
+    def __init__(self, port, interval=1.0):
+        self.port, self.interval = port, interval
+        self.counts = {"ok": 0, "failed": 0, "bytes": 0}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.done.wait(self.interval):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                c.request("GET", "/metrics")
+                resp = c.getresponse()
+                body = resp.read()
+                c.close()
+                ok = resp.status == 200
+                self.counts["ok" if ok else "failed"] += 1
+                self.counts["bytes"] += len(body)
+            except OSError:
+                self.counts["failed"] += 1
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(10)
+        return dict(self.counts)
+
+
 def run_ringpost(ctx, spec, n):
     r = base_result(spec)
     if spec["chunking"] and ctx.relay_chunking is False:
@@ -531,12 +567,13 @@ def run_ringpost(ctx, spec, n):
         # TLS: STARTTLS offered to loadgen, and TLS (any certificate) to the
         # sink; the relay's flags for both are the contract of issue 13.
         tls_relay = (tls_args(ctx, True) + ["--outbound_tls=encrypt"]) if spec.get("tls") else []
+        admin_port = hp.free_port()
         err = os.path.join(work, "relay.err")
         relay = subprocess.Popen(
             [ctx.bins["ringpost"], f"--listen=127.0.0.1:{port}", f"--shards={spec['shards']}",
              f"--spool={work}/spool", f"--log={dlog}", f"--route=*=127.0.0.1:{sink.port}", "--drain_grace=0",
              f"--durability={spec['durability']}", "--hostname=relay.bench.ringpost.invalid",
-             *tls_relay, *ctx.relay_args],
+             f"--admin=127.0.0.1:{admin_port}", *tls_relay, *ctx.relay_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(err, "w"),
             preexec_fn=hp.preexec(ctx.relay_cpus, cg))
         ctx.live.add(relay)
@@ -554,7 +591,14 @@ def run_ringpost(ctx, spec, n):
             if relay.poll() is not None:
                 return f"relay exited {relay.returncode}"
             return None
-        measured_load(ctx, r, spec, port, sink, meter, cg, f"run{n}", guard=guard)
+        scraper = Scraper(admin_port) if spec.get("scrape") else None
+        try:
+            measured_load(ctx, r, spec, port, sink, meter, cg, f"run{n}", guard=guard)
+        finally:
+            if scraper is not None:
+                r["scrapes"] = scraper.stop()
+        if scraper is not None and (r["scrapes"]["ok"] == 0 or r["scrapes"]["failed"]):
+            r.setdefault("notes", []).append(f"/metrics scrapes: {r['scrapes']}")
         if relay.poll() is None:
             r["peak_rss_kib"] = hp.status_kib(relay.pid, "VmHWM")
         else:
@@ -716,8 +760,10 @@ def build_plan(a):
             for shards in a.shards:
                 for ch in a.chunking:
                     for tls in a.tls:
-                        add("matrix", system="ringpost", size=size, durability=dur,
-                            shards=shards, chunking=ch, connections=a.connections, tls=tls)
+                        for scrape in a.scrape:
+                            add("matrix", system="ringpost", size=size, durability=dur,
+                                shards=shards, chunking=ch, connections=a.connections, tls=tls,
+                                scrape=scrape)
     if a.postfix:
         for size in a.sizes:
             for ch in a.chunking:
@@ -776,6 +822,8 @@ def parse_args(argv):
     ap.add_argument("--tls", help="comma list of off,on (default off): on = STARTTLS from "
                                   "loadgen to the relay (or the floor's sink) and TLS from "
                                   "the relay to the sink, with a throwaway certificate")
+    ap.add_argument("--scrape", help="comma list of off,on (default off): on = the harness "
+                    "GETs the relay's /metrics once a second during the run (matrix only)")
     ap.add_argument("--connections", type=int, default=16, help="loadgen connections (16)")
     ap.add_argument("--inflight", type=int, default=32,
                     help="transactions in flight per connection with CHUNKING (32)")
@@ -821,6 +869,7 @@ def parse_args(argv):
         a.shards = ints(a.shards or "1,2")
         chunk = [x.strip() for x in (a.chunking or "off,on").split(",")]
         tls = [x.strip() for x in (a.tls or "off").split(",")]
+        scrape = [x.strip() for x in (a.scrape or "off").split(",")]
         if a.sweep == "none":
             a.sweep = []
         else:
@@ -840,6 +889,9 @@ def parse_args(argv):
     if not tls or any(t not in ("off", "on") for t in tls):
         ap.error("--tls takes off and/or on")
     a.tls = [t == "on" for t in tls]
+    if not scrape or any(t not in ("off", "on") for t in scrape):
+        ap.error("--scrape takes off and/or on")
+    a.scrape = [t == "on" for t in scrape]
     if a.duration is None:
         a.duration = 2 if a.quick else 8
     if a.duration < 1 or not a.sizes or not a.shards or a.connections < 1 or a.inflight < 1:

@@ -30,7 +30,11 @@ def fmt(v, digits=0, na="n/a"):
 
 def mode(r):
     m = f"BDAT ×{r['inflight']}" if r["chunking"] else "DATA"
-    return m + " TLS" if r.get("tls") else m
+    if r.get("tls"):
+        m += " TLS"
+    if r.get("scrape"):
+        m += " /metrics 1/s"
+    return m
 
 
 def ms(us):
@@ -222,7 +226,7 @@ def tls_table(runs):
 
     def twin_key(r):
         return (r["system"], r["size"], r.get("durability"), r.get("shards"), r["chunking"],
-                r["inflight"] if r["chunking"] else 1, r["connections"])
+                r["inflight"] if r["chunking"] else 1, r["connections"], r.get("scrape", False))
     plain = {twin_key(r): r for r in runs if not r.get("tls")}
     rows = []
     for r in runs:
@@ -240,6 +244,36 @@ def tls_table(runs):
             f"{tc / pc:.2f}×" if ok and pc and tc else "n/a",
             fmt((p or {}).get("msgs_per_sec")), fmt(r.get("msgs_per_sec")),
             fmt(ms((r.get("accept_latency_us") or {}).get("p99")), 2)])
+    return table(headers, rows) if rows else None
+
+
+def scrape_table(runs):
+    """Each run scraped once a second (/metrics) next to its unscraped twin
+    (same everything else) from the same harness run."""
+    headers = ["size", "durability", "shards", "mode", "CPU µs/msg", "scraped CPU µs/msg",
+               "scraped ÷ not", "msgs/s", "scraped msgs/s", "scrapes (bytes)"]
+
+    def twin_key(r):
+        return (r["size"], r.get("durability"), r.get("shards"), r["chunking"],
+                r["inflight"] if r["chunking"] else 1, r["connections"], r.get("tls", False))
+    quiet = {twin_key(r): r for r in runs if not r.get("scrape")}
+    rows = []
+    for r in runs:
+        if not r.get("scrape"):
+            continue
+        q = quiet.get(twin_key(r))
+        m = (f"BDAT ×{r['inflight']}" if r["chunking"] else "DATA") + (" TLS" if r.get("tls")
+                                                                     else "")
+        ok = r["status"] == "ok" and q is not None and q["status"] == "ok"
+        qc, sc = (q or {}).get("cpu_us_per_msg"), r.get("cpu_us_per_msg")
+        sc_counts = r.get("scrapes") or {}
+        rows.append([size_label(r["size"]), r.get("durability"), r.get("shards"), m,
+                     fmt(qc, 1) if q and q["status"] == "ok" else
+                     (status_cell(q) if q else "not run"),
+                     fmt(sc, 1) if r["status"] == "ok" else status_cell(r),
+                     f"{sc / qc:.3f}×" if ok and qc and sc else "n/a",
+                     fmt((q or {}).get("msgs_per_sec")), fmt(r.get("msgs_per_sec")),
+                     f"{sc_counts.get('ok', 0)} ({fmt(sc_counts.get('bytes', 0))})"])
     return table(headers, rows) if rows else None
 
 
@@ -283,6 +317,9 @@ def text_tables(result):
     if t:
         out += ["TLS against plaintext (CPU: the relay's, or the sink's for the floor; "
                 "connections reused, so handshakes are amortised)", t, ""]
+    sc = scrape_table(in_group(result, "matrix"))
+    if sc:
+        out += ["/metrics scraped once a second against not scraped (CPU: the relay's)", sc, ""]
     s = in_group(result, "sweep")
     if s:
         out += ["Connection sweep (chart)", sweep_table(s), ""]
@@ -385,6 +422,10 @@ def docs_section(result, chart_rel, result_rel, chart_error):
         out += ["**TLS against plaintext** (STARTTLS from loadgen, TLS from the relay to the "
                 "sink; CPU: the relay's, or the sink's for the floor; connections are reused, "
                 "so handshakes are amortised)", "", t, ""]
+    sc = scrape_table(in_group(result, "matrix"))
+    if sc:
+        out += ["**/metrics scraped once a second** against the same run not scraped (CPU: the "
+                "relay's cgroup; the scraper runs in the harness)", "", sc, ""]
     s = in_group(result, "sweep")
     if s:
         out += ["**Connection sweep**", "", sweep_table(s), ""]

@@ -184,6 +184,30 @@ class Report(unittest.TestCase):
         self.assertIsNone(harness_report.tls_table(harness_report.in_group(
             self.result(), "matrix")))
 
+    def test_scrape_table_pairs_twins(self):
+        res = self.result()
+        scraped = dict(res["runs"][0], scrape=True, cpu_us_per_msg=50.5, label="scraped",
+                       scrapes={"ok": 8, "failed": 0, "bytes": 40000})
+        res["runs"].append(scraped)
+        t = harness_report.scrape_table(harness_report.in_group(res, "matrix"))
+        self.assertIn("| 1 KB | fsync | 1 | DATA | 50.0 | 50.5 | 1.010× |", t)
+        self.assertIn("| 8 (40,000) |", t)
+        self.assertIn("DATA /metrics 1/s", harness_report.text_tables(res))
+        self.assertIsNone(harness_report.scrape_table(harness_report.in_group(
+            self.result(), "matrix")))
+
+    def test_scrape_doubles_the_matrix_only(self):
+        a = harness.parse_args(["--sizes=1k", "--durability=fsync", "--shards=1",
+                                "--chunking=off", "--scrape=off,on", "--sweep=none",
+                                "--no-postfix"])
+        plan = harness.build_plan(a)
+        matrix = [p for p in plan if "matrix" in p["groups"]]
+        self.assertEqual(sorted(p["scrape"] for p in matrix), [False, True])
+        self.assertFalse(any(p.get("scrape") for p in plan if "matrix" not in p["groups"]))
+        self.assertEqual(harness.parse_args([]).scrape, [False])
+        with self.assertRaises(SystemExit):
+            harness.parse_args(["--scrape=sometimes"])
+
 
 if __name__ == "__main__":
     unittest.main()
