@@ -428,6 +428,8 @@ class Spool {
   bool HasIoInFlight() const { return io_in_flight_ > 0; }
   Stats stats() const;
   const std::string& shard_dir() const { return shard_dir_; }
+  // Bytes on disk of one segment's pair of files (both preallocated).
+  uint64_t segment_file_bytes() const { return options_.segment_bytes + journal_bytes_; }
 
  private:
   // Defined in spool_internal.h.

@@ -192,6 +192,7 @@ int main(int argc, char* argv[]) {
   shared->shards = c.shards > 0 ? c.shards : ringpost::runtime::AvailableCpus();
   shared->heartbeat_ms = std::make_unique<std::atomic<uint64_t>[]>(shared->shards);
   shared->applied_generation = std::make_unique<std::atomic<uint64_t>[]>(shared->shards);
+  shared->metrics = std::make_unique<ringpost::shard::ShardMetrics[]>(shared->shards);
   for (int i = 0; i < shared->shards; i++) {
     shared->heartbeat_ms[i].store(ringpost::shard::SteadyMs());
     shared->applied_generation[i].store(0);
@@ -320,6 +321,7 @@ int main(int argc, char* argv[]) {
           c.cross_shard_ring_entries, shared->shards * (shared->shards - 1),
           sizeof(ringpost::shard::CrossItem),
           static_cast<double>(shared->switchboard->ring_bytes()) / (1024.0 * 1024.0));
+  ringpost::shard::SampleSpoolDisk(shared.get());  // /metrics; then every second below
   std::vector<std::unique_ptr<ringpost::Shard>> shards;
   for (int i = 0; i < shared->shards; ++i) {
     shards.push_back(std::make_unique<ringpost::Shard>(shared.get(), i));
@@ -367,7 +369,17 @@ int main(int argc, char* argv[]) {
     if (sig == SIGUSR1) ReopenLog(log_path, shared->log_fd);
   };
   int sig = 0;
-  while (sigwait(&signals, &sig) != 0 || (sig != SIGTERM && sig != SIGINT)) handle(sig);
+  // Every second without a signal: the spool's free space for /metrics
+  // (statvfs blocks, so never on a shard).
+  for (;;) {
+    if (!WaitSignal(signals, absl::Seconds(1), &sig)) {
+      ringpost::shard::SampleSpoolDisk(shared.get());
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      break;
+    } else {
+      handle(sig);
+    }
+  }
   shared->draining.store(true);  // /readyz says 503 from now on
   fprintf(stderr, "ringpost: %s: draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   bool hurry = false;

@@ -50,6 +50,7 @@ struct Message {
   std::vector<std::string> recipients;
   std::string content;
   int64_t queued_at_ms = 0;  // wall clock
+  uint64_t submitted_ns = 0;  // the origin loop's turn clock at submission (metrics)
   bool eight_bit = false;
   bool smtputf8 = false;
   // How it arrived, for the Reception record (not spooled).
@@ -70,6 +71,7 @@ struct Message {
     recipients.clear();
     content.clear();
     queued_at_ms = 0;
+    submitted_ns = 0;
     auth_user.clear();
     tls.clear();
     eight_bit = false;

@@ -6,13 +6,16 @@
 namespace ringpost::delivery {
 
 Scheduler::Scheduler(const Config* config, int shard, runtime::Loop* loop, DeliveryLog* log,
-                     runtime::FreeList<DeliveryJob>* jobs, SchedulerHost* host)
+                     runtime::FreeList<DeliveryJob>* jobs, SchedulerHost* host,
+                     SchedulerMetrics* metrics)
     : config_(config),
       loop_(loop),
       log_(log),
       jobs_(jobs),
       host_(host),
-      random_state_(0x9E3779B97F4A7C15ull * static_cast<uint64_t>(shard + 1)) {
+      random_state_(0x9E3779B97F4A7C15ull * static_cast<uint64_t>(shard + 1)),
+      metrics_(metrics) {
+  CHECK(metrics_ != nullptr);
   Reconfigure();
 }
 
@@ -89,7 +92,7 @@ void Scheduler::Expire(LogRecord& r) {
   r.code = 0;
   r.enhanced = "4.4.7";
   r.response = "message expired: not delivered within max_age";
-  expired_.fetch_add(1, std::memory_order_relaxed);
+  metrics_->expired.Add();
 }
 
 // Sends finals_ to the message's origin. The message must not be touched
@@ -155,12 +158,15 @@ void Scheduler::Outcomes(DeliveryJob* job, std::string_view peer,
       case Action::kDelivered:
         r.type = LogEvent::kDelivery;
         finals_.emplace_back(rcpt, queue::kOutcomeDelivered);
-        delivered_.fetch_add(1, std::memory_order_relaxed);
+        metrics_->delivered.Add();
+        metrics_->delivery.Observe(
+            now > msg->queued_at_ms ? static_cast<uint64_t>(now - msg->queued_at_ms) * 1000000
+                                    : 0);
         break;
       case Action::kBounce:
         r.type = LogEvent::kBounce;
         finals_.emplace_back(rcpt, queue::kOutcomeBounced);
-        bounced_.fetch_add(1, std::memory_order_relaxed);
+        metrics_->bounced.Add();
         break;
       case Action::kExpire:
         r.type = LogEvent::kTransientFailure;
@@ -172,7 +178,7 @@ void Scheduler::Outcomes(DeliveryJob* job, std::string_view peer,
         r.type = LogEvent::kTransientFailure;
         retry.push_back(rcpt);
         retry_at = d;
-        deferred_.fetch_add(1, std::memory_order_relaxed);
+        metrics_->deferred.Add();
         break;
     }
     log_->Add(r);

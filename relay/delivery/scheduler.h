@@ -35,6 +35,7 @@
 #include "relay/outbound/smtp_client.h"
 #include "relay/runtime/free_list.h"
 #include "relay/runtime/loop.h"
+#include "relay/runtime/metric.h"
 
 namespace ringpost::delivery {
 
@@ -49,10 +50,23 @@ class SchedulerHost {
   ~SchedulerHost() = default;
 };
 
+// What the scheduler counts for /metrics (relay/runtime/metric.h: written by
+// this shard only, read by the admin endpoint on shard 0). Recipient
+// outcomes of the domains this shard owns: delivered, bounced and expired
+// are final; deferred counts each temporary failure.
+struct SchedulerMetrics {
+  runtime::Counter delivered, bounced, deferred, expired;
+  // From the message's reception (queued_at, wall clock) to a recipient's
+  // successful delivery, retries included.
+  runtime::Histogram delivery{runtime::kLongLatencyBoundsNs};
+};
+
 class Scheduler {
  public:
+  // `metrics` must outlive the scheduler.
   Scheduler(const Config* config, int shard, runtime::Loop* loop, DeliveryLog* log,
-            runtime::FreeList<DeliveryJob>* jobs, SchedulerHost* host);
+            runtime::FreeList<DeliveryJob>* jobs, SchedulerHost* host,
+            SchedulerMetrics* metrics);
   ~Scheduler();
 
   // A job for a domain this shard owns.
@@ -75,10 +89,10 @@ class Scheduler {
   // After the loop stopped: frees the jobs waiting on retry timers.
   void FreeScheduled();
 
-  uint64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
-  uint64_t bounced() const { return bounced_.load(std::memory_order_relaxed); }
-  uint64_t deferred() const { return deferred_.load(std::memory_order_relaxed); }
-  uint64_t expired() const { return expired_.load(std::memory_order_relaxed); }
+  uint64_t delivered() const { return metrics_->delivered.value(); }
+  uint64_t bounced() const { return metrics_->bounced.value(); }
+  uint64_t deferred() const { return metrics_->deferred.value(); }
+  uint64_t expired() const { return metrics_->expired.value(); }
 
  private:
   void RetryDue(DeliveryJob* job);
@@ -99,7 +113,7 @@ class Scheduler {
   absl::flat_hash_set<DeliveryJob*> scheduled_;  // jobs waiting on retry timers
   std::vector<std::pair<uint32_t, uint8_t>> finals_;  // (rcpt, outcome), scratch
   bool draining_ = false;
-  std::atomic<uint64_t> delivered_{0}, bounced_{0}, deferred_{0}, expired_{0};
+  SchedulerMetrics* metrics_;
 };
 
 }  // namespace ringpost::delivery

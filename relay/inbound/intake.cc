@@ -24,6 +24,7 @@ auto ResetKeepingStorage(size_t content_max) {
 Intake::Intake(IntakeOptions options, runtime::Loop* loop, queue::Spool* spool,
                DeliveryLog* log, runtime::FreeList<DeliveryJob>* jobs, IntakeHost* host)
     : options_(options), loop_(loop), spool_(spool), log_(log), jobs_(jobs), host_(host) {
+  CHECK(options_.metrics != nullptr);
   live_.next = live_.prev = &live_;
 }
 
@@ -86,6 +87,7 @@ void Intake::Submit(CommitListener* listener, std::unique_ptr<server::IncomingMe
   msg->id = record.id;
   msg->origin = options_.shard;
   msg->queued_at_ms = record.queued_at_ms;
+  msg->submitted_ns = loop_->now_ns();
   msg->eight_bit = in->eight_bit;
   msg->smtputf8 = in->smtputf8;
   std::swap(msg->auth_user, in->auth_user);
@@ -159,7 +161,11 @@ void Intake::Committed(Message* msg, absl::Status status) {
     listener->Committed(std::move(status), id);
     return;
   }
-  accepted_.fetch_add(1, std::memory_order_relaxed);
+  options_.metrics->accepted.Add();
+  // The 250 is queued below, in this turn.
+  const uint64_t now_ns = loop_->now_ns();
+  options_.metrics->acceptance.Observe(now_ns > msg->submitted_ns ? now_ns - msg->submitted_ns
+                                                                  : 0);
   const int64_t now = loop_->wall_ms();
   std::vector<uint32_t>& all = rcpt_scratch_;
   all.resize(msg->recipients.size());
@@ -191,6 +197,7 @@ void Intake::Committed(Message* msg, absl::Status status) {
     log_->Add(r);
   }
   msg->remaining = static_cast<uint32_t>(all.size());
+  queued_recipients_ += msg->remaining;
   msg->submitter = nullptr;
   Dispatch(msg, all);  // before the reply: `all` is scratch space
   listener->Committed(absl::OkStatus(), id);
@@ -215,7 +222,8 @@ void Intake::Recover(std::vector<queue::RecoveredMessage>& recovered) {
       if (i >= r.done.size() || !r.done[i]) undone.push_back(i);
     }
     msg->remaining = static_cast<uint32_t>(undone.size());
-    recovered_.fetch_add(1, std::memory_order_relaxed);
+    queued_recipients_ += msg->remaining;
+    options_.metrics->recovered.Add();
     if (undone.empty()) {
       FreeMessage(msg);
       continue;
@@ -255,7 +263,17 @@ void Intake::Retire(Message* msg, uint32_t rcpt, uint8_t kind) {
   CHECK(rcpt < msg->recipients.size());
   spool_->MarkDone(msg->locator, rcpt, kind);
   CHECK(msg->remaining > 0);
+  --queued_recipients_;
   if (--msg->remaining == 0) FreeMessage(msg);
+}
+
+// The live list runs newest (live_.next) to oldest (live_.prev), in order of
+// submission; only the newest may still wait for their commit.
+int64_t Intake::oldest_queued_at_ms() const {
+  for (const Message* m = live_.prev; m != &live_; m = m->prev) {
+    if (m->submitter == nullptr) return m->queued_at_ms;
+  }
+  return -1;
 }
 
 }  // namespace ringpost::inbound

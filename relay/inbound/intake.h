@@ -33,6 +33,7 @@
 #include "relay/inbound/submit_port.h"
 #include "relay/runtime/free_list.h"
 #include "relay/runtime/loop.h"
+#include "relay/runtime/metric.h"
 
 namespace ringpost::inbound {
 
@@ -51,8 +52,20 @@ class IntakeHost {
   ~IntakeHost() = default;
 };
 
+// What the intake counts for /metrics (relay/runtime/metric.h: written by
+// this shard only, read by the admin endpoint on shard 0).
+struct IntakeMetrics {
+  runtime::Counter accepted;   // messages committed and answered 250
+  runtime::Counter recovered;  // messages read back from the spool at start
+  // From a message's submission (the end of its data: the final "." or the
+  // last BDAT) to its 250 being queued: the wait for the group commit.
+  // Both ends are the loop's turn clock (Loop::now_ns), read for free.
+  runtime::Histogram acceptance{runtime::kShortLatencyBoundsNs};
+};
+
 struct IntakeOptions {
   int shard = 0;
+  IntakeMetrics* metrics = nullptr;  // required; outlives the Intake
   uint64_t queue_memory_share = 0;  // bytes: max_queue_memory / shards
   uint64_t commit_delay_ns = 0;     // 0: commit as soon as possible
 };
@@ -79,8 +92,13 @@ class Intake final : public SubmitPort {
   // After the loop stopped: frees every live message (the spool keeps them).
   void FreeAll();
 
-  uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
-  uint64_t recovered() const { return recovered_.load(std::memory_order_relaxed); }
+  uint64_t accepted() const { return options_.metrics->accepted.value(); }
+  uint64_t recovered() const { return options_.metrics->recovered.value(); }
+  // Recipients of this shard's committed messages without a final outcome
+  // (waiting or in flight, wherever their owner shard holds them).
+  uint64_t queued_recipients() const { return queued_recipients_; }
+  // queued_at (wall ms) of the oldest committed message still live, or -1.
+  int64_t oldest_queued_at_ms() const;
 
  private:
   static constexpr size_t kRecycledContentMax = 16 * 1024;
@@ -115,7 +133,7 @@ class Intake final : public SubmitPort {
   bool commit_timer_armed_ = false;
   __kernel_timespec commit_timeout_{};
   runtime::MemberCompletion<Intake, &Intake::OnCommitTimer> commit_timer_done_{this};
-  std::atomic<uint64_t> accepted_{0}, recovered_{0};
+  uint64_t queued_recipients_ = 0;
 };
 
 }  // namespace ringpost::inbound

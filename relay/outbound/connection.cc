@@ -109,6 +109,7 @@ void Connection::Abort() {
 
 void Connection::Deliver(DeliveryJob* job) {
   ++in_flight_;
+  in_flight_rcpts_ += job->rcpts.size();
   ++messages_;
   // txn_ is reused: no allocation per message once warm.
   const Message* msg = job->message;
@@ -219,6 +220,7 @@ void Connection::OnTransactionDone(void* cookie,
   auto* job = static_cast<DeliveryJob*>(cookie);
   --in_flight_;
   if (job == nullptr) return;
+  in_flight_rcpts_ -= job->rcpts.size();
   job->tls = tls_ != nullptr && tls_->handshake_done();
   if (job->tls) {
     job->tls_version = tls_info_.version;

@@ -96,6 +96,8 @@ class Connection final : public runtime::StreamHandler, public client::ClientHos
   void Abort();
 
   bool busy() const { return in_flight_ > 0; }
+  // Recipients of the transactions in flight (the site's queue depth).
+  size_t in_flight_recipients() const { return in_flight_rcpts_; }
   // Closed because a `may` handshake failed: the host is to be tried again
   // in plaintext, not counted as a failed address.
   bool tls_fallback() const { return tls_fallback_; }
@@ -144,6 +146,7 @@ class Connection final : public runtime::StreamHandler, public client::ClientHos
   uint64_t sent_mark_ = 0;       // bytes sent when the data_block wait began
   uint64_t armed_deadline_ = 0;  // of timer_, when armed
   size_t in_flight_ = 0;  // transactions handed to the client, not yet done
+  size_t in_flight_rcpts_ = 0;  // their recipients
   size_t messages_ = 0;
   bool connecting_ = false;
   bool ever_ready_ = false;

@@ -54,6 +54,7 @@ Site* Pool::Destination(std::string_view key, const Targets* targets) {
 void Pool::Enqueue(Site* site, DeliveryJob* job) {
   CHECK(!site->addrs.empty());
   site->ready.push_back(job);
+  site->ready_rcpts += job->rcpts.size();
   Kick(site);
 }
 
@@ -75,6 +76,7 @@ void Pool::Kick(Site* site) {
                                 site->names[index]);
     conn->site = site;
     site->conns.push_back(conn);
+    ++connections_;
     ++site->connecting;
     conn->Connect();
   }
@@ -85,6 +87,7 @@ DeliveryJob* Pool::NextJob(Connection* conn) {
   if (!site->ready.empty() && !draining_) {
     DeliveryJob* job = site->ready.front();
     site->ready.pop_front();
+    site->ready_rcpts -= job->rcpts.size();
     return job;
   }
   if (!conn->parked) {
@@ -120,6 +123,7 @@ void Pool::ConnectionClosed(Connection* conn, bool ever_ready,
   };
   erase(site->conns);
   erase(site->idle);
+  --connections_;
   if (ever_ready) return Kick(site);
   if (conn->tls_fallback()) {
     // `may` and the handshake failed: the same host again, in plaintext
@@ -155,6 +159,7 @@ void Pool::DeferQueue(Site* site, const client::RecipientOutcome& reason) {
   const delivery::Status status = delivery::ConnectionFailureStatus(reason.code, reason.enhanced);
   std::deque<DeliveryJob*> jobs;
   jobs.swap(site->ready);
+  site->ready_rcpts = 0;
   for (DeliveryJob* job : jobs) host_->Deferred(job, site->key, status, reason.text);
 }
 
@@ -183,6 +188,25 @@ bool Pool::HasConnections() const {
   return false;
 }
 
+void Pool::TopSites(size_t n, std::vector<std::pair<std::string, uint64_t>>* out) const {
+  const size_t first = out->size();
+  for (const auto& [key, site] : sites_) {
+    uint64_t depth = site->ready_rcpts;
+    for (const Connection* c : site->conns) depth += c->in_flight_recipients();
+    if (depth > 0) out->emplace_back(key, depth);
+  }
+  auto deeper = [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  if (out->size() - first > n) {
+    std::partial_sort(out->begin() + static_cast<ptrdiff_t>(first),
+                      out->begin() + static_cast<ptrdiff_t>(first + n), out->end(), deeper);
+    out->resize(first + n);
+  } else {
+    std::sort(out->begin() + static_cast<ptrdiff_t>(first), out->end(), deeper);
+  }
+}
+
 void Pool::AbortAll() {
   for (auto& [key, site] : sites_) {
     std::vector<Connection*> conns = site->conns;
@@ -194,6 +218,7 @@ void Pool::FreeQueued() {
   for (auto& [key, site] : sites_) {
     for (DeliveryJob* job : site->ready) delete job;
     site->ready.clear();
+    site->ready_rcpts = 0;
   }
 }
 

@@ -26,10 +26,12 @@
 
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -50,6 +52,7 @@ struct Site {
   size_t failed_in_a_row = 0;  // addresses that failed since one worked
   size_t capacity = 1;         // transactions per connection, learned from EHLO
   std::deque<DeliveryJob*> ready;
+  size_t ready_rcpts = 0;  // recipients of the jobs in `ready`
   std::vector<Connection*> conns;
   std::vector<Connection*> idle;
   size_t connecting = 0;
@@ -90,6 +93,12 @@ class Pool final : public ConnectionOwner {
   void Reconfigure();
   bool Busy() const;  // a transaction is in flight
   bool HasConnections() const;
+  // Open outbound connections (connecting included), for /metrics.
+  size_t connections() const { return connections_; }
+  // Appends (site key, recipients waiting or in flight) for the `n` sites
+  // with the most, largest first; sites with none are left out. Walks every
+  // site: for a once-a-second publication, not per message.
+  void TopSites(size_t n, std::vector<std::pair<std::string, uint64_t>>* out) const;
   void AbortAll();
   // After the loop stopped: frees the jobs still queued.
   void FreeQueued();
@@ -114,6 +123,7 @@ class Pool final : public ConnectionOwner {
   PoolHost* host_;
   absl::flat_hash_map<std::string, std::unique_ptr<Site>> sites_;
   bool draining_ = false;
+  size_t connections_ = 0;
 };
 
 }  // namespace ringpost::outbound

@@ -139,6 +139,7 @@ int Loop::Submit() {
 io_uring_sqe* Loop::Sqe(Completion* c) {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   while (sqe == nullptr) {
+    ++stats_.sq_full;
     Submit();
     sqe = io_uring_get_sqe(&ring_);
   }
@@ -159,7 +160,8 @@ uint64_t MonotonicNs() {
 uint64_t MonotonicMs() { return MonotonicNs() / 1000000; }
 
 void Loop::UpdateClock() {
-  now_ms_ = MonotonicMs();
+  now_ns_ = MonotonicNs();
+  now_ms_ = now_ns_ / 1000000;
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   wall_ms_ = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
@@ -184,6 +186,7 @@ void Loop::ReturnBuffer(uint32_t flags) {
 }
 
 void Loop::DeferUntilBuffers(Deferred* d) {
+  ++stats_.recv_buffer_shortages;
   // Receive handlers give buffers back before returning, so by the end of
   // this turn's reaping every buffer is free again: re-arm then.
   Defer(d);
@@ -311,6 +314,8 @@ void Loop::Run() {
     // The clock first: handlers arm timers from now_ms(), and the loop may
     // have slept up to a second since the last reading.
     UpdateClock();
+    // The kernel's overflow count lives in the shared ring memory.
+    stats_.cq_overflow = IO_URING_READ_ONCE(*ring_.cq.koverflow);
     Reap();
     timers_.Advance(now_ms_);
     RunDeferredWork();

@@ -94,6 +94,14 @@ struct LoopStats {
   uint64_t completions = 0;  // CQEs reaped
   uint64_t sleeps = 0;       // waits that blocked
   uint64_t wakes_sent = 0;   // MSG_RING wake-ups sent to other loops
+  // io_uring health (/metrics). CQEs the kernel dropped or held back
+  // because the completion queue was full (its own counter, copied once per
+  // turn); multishot receives that found no provided buffer (ENOBUFS); and
+  // Sqe() calls that found the submission queue full and had to submit
+  // early to make room.
+  uint64_t cq_overflow = 0;
+  uint64_t recv_buffer_shortages = 0;
+  uint64_t sq_full = 0;
 };
 
 class Loop {
@@ -125,6 +133,10 @@ class Loop {
   bool stop_requested() const { return stop_requested_; }
 
   uint64_t now_ms() const { return now_ms_; }
+  // The same reading in nanoseconds (CLOCK_MONOTONIC at the start of the
+  // turn): for intervals shorter than a millisecond at no cost per event;
+  // its resolution is the length of a turn.
+  uint64_t now_ns() const { return now_ns_; }
   // Wall clock (ms since the epoch), read with now_ms() once per turn: for
   // timestamps in logs and headers, not for measuring intervals.
   int64_t wall_ms() const { return wall_ms_; }
@@ -174,6 +186,7 @@ class Loop {
   bool stop_requested_ = false;
   absl::AnyInvocable<void()> stop_handler_;
   uint64_t now_ms_ = 0;
+  uint64_t now_ns_ = 0;
   int64_t wall_ms_ = 0;
   TimerWheel timers_{MonotonicMs()};
   std::vector<Deferred*> deferred_;

@@ -4,15 +4,18 @@
 // Requests are read with relay/admin/http (strict, bounded: a bad or
 // oversized request gets 400/405/413/414/431/505 and the connection
 // closes); every response closes its connection. It reads the other shards
-// only through atomics (their heartbeats and counters), so it never
-// touches their loops.
+// only through Shared: their heartbeats and metric blocks
+// (relay/shard/metrics.h), so it never touches their loops or owners.
 //
 //   /healthz  200 while every shard's loop turns; 503 naming a shard whose
 //             loop has not turned for kStallMs.
 //   /readyz   200, or 503 while draining, when shard 0's spool cannot
 //             take mail (disk full, segment errors), or after a SIGHUP
 //             whose configuration was refused (until one is taken).
-//   /metrics  Prometheus text: counters per shard, connections, DNS cache.
+//   /metrics  Prometheus text: messages, recipient outcomes, latency
+//             histograms, queue depth (per shard and top destinations),
+//             connections, spool space, DNS cache, io_uring health, loop
+//             heartbeats, draining (docs/operations.md lists them).
 #pragma once
 
 #include <atomic>

@@ -125,6 +125,7 @@ absl::Status Shard::Setup() {
   // Without durability a write only has to reach the page cache: O_DIRECT
   // would make every commit wait for the device for nothing.
   io_options.direct = c.spool_direct_io && c.durability == Durability::kFsync;
+  io_options.commit_seconds = &shared_->metrics[index_].commit;
   spool_io_ = std::make_unique<UringSpoolIo>(loop_.get(), io_options);
   queue::Spool::Options so;
   so.dir = c.spool;
@@ -163,6 +164,7 @@ absl::Status Shard::Setup() {
   // The owners, each given only what it needs.
   inbound::IntakeOptions io;
   io.shard = index_;
+  io.metrics = &shared_->metrics[index_].intake;
   io.queue_memory_share = c.max_queue_memory / static_cast<uint64_t>(shared_->shards);
   // Without durability a commit is a buffered write: nothing to save by waiting.
   if (c.durability == Durability::kFsync) {
@@ -194,7 +196,8 @@ absl::Status Shard::Setup() {
                                                static_cast<delivery::RouterHost*>(this));
   scheduler_ = std::make_unique<delivery::Scheduler>(&config_, index_, loop_.get(), log_.get(),
                                                      &free_jobs_,
-                                                     static_cast<delivery::SchedulerHost*>(this));
+                                                     static_cast<delivery::SchedulerHost*>(this),
+                                                     &shared_->metrics[index_].delivery);
   if (absl::Status s = server_->Listen(); !s.ok()) return s;
   if (index_ == 0 && !c.admin.empty()) {
     auto admin = shard::AdminEndpoint::Create(loop_.get(), shared_,
@@ -222,6 +225,7 @@ absl::Status Shard::Setup() {
   loop_->AddTurnHook([this] {
     // /healthz: this loop turned (an idle loop turns at least every second).
     shared_->heartbeat_ms[index_].store(shard::SteadyMs(), std::memory_order_relaxed);
+    PublishMetrics();
     mailbox_.Flush(loop_.get());
     intake_->FlushTurn(draining_);
     log_->Flush(/*force=*/draining_);
@@ -291,6 +295,29 @@ absl::Status Shard::Backpressure() {
     return absl::ResourceExhaustedError("cross-shard backlog full");
   }
   return absl::OkStatus();
+}
+
+// --- metrics -----------------------------------------------------------------
+
+void Shard::PublishMetrics() {
+  shard::ShardMetrics& m = shared_->metrics[index_];
+  m.inbound_connections.Set(server_->connections());
+  m.outbound_connections.Set(pool_->connections());
+  m.queued_recipients.Set(intake_->queued_recipients());
+  const int64_t oldest = intake_->oldest_queued_at_ms();
+  m.oldest_queued_at_ms.Set(oldest > 0 ? static_cast<uint64_t>(oldest) : 0);
+  const runtime::LoopStats& l = loop_->stats();
+  m.cq_overflow.Set(l.cq_overflow);
+  m.recv_buffer_shortages.Set(l.recv_buffer_shortages);
+  m.sq_full.Set(l.sq_full);
+  // An idle loop turns every second, so this runs about once a second.
+  if (loop_->now_ms() < next_slow_publish_ms_) return;
+  next_slow_publish_ms_ = loop_->now_ms() + 1000;
+  // Segment files are preallocated: each live one takes its full size.
+  m.spool_used_bytes.Set(spool_->stats().segments_live * spool_->segment_file_bytes());
+  top_scratch_.clear();
+  pool_->TopSites(shard::kTopDestinations, &top_scratch_);
+  m.top.Publish(&top_scratch_);
 }
 
 // --- drain -------------------------------------------------------------------

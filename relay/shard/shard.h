@@ -49,6 +49,7 @@
 #include "relay/shard/admin_endpoint.h"
 #include "relay/tls/context.h"
 #include "relay/shard/cross_shard.h"
+#include "relay/shard/metrics.h"
 #include "relay/spool/uring_spool_io.h"
 
 namespace ringpost {
@@ -96,6 +97,10 @@ struct Shared {
   std::atomic<bool> draining{false};
   // Per shard: when its loop last turned (shard::SteadyMs), for /healthz.
   std::unique_ptr<std::atomic<uint64_t>[]> heartbeat_ms;
+  // Per shard: its /metrics block (relay/shard/metrics.h), and the spool
+  // file system's free space, which main samples.
+  std::unique_ptr<shard::ShardMetrics[]> metrics;
+  shard::SpoolDisk spool_disk;
   std::atomic<int> connections{0};
   // MX resolution: one cache for the process; servers read at start-up.
   // mx_cache is null when no DNS server is configured (routes only).
@@ -181,6 +186,9 @@ class Shard final : private inbound::IntakeHost,
   void StartDrain();
   void DrainTick();
   void CloseAllConnections();
+  // Once per loop turn: this shard's state into its metrics block; once a
+  // second, its spool size and top destinations too.
+  void PublishMetrics();
 
   // shard::AdminSource
   bool SpoolAvailable() override { return intake_->CanAccept().ok(); }
@@ -246,6 +254,9 @@ class Shard final : private inbound::IntakeHost,
   uint64_t drain_deadline_ms_ = 0;
   uint64_t outcomes_dropped_at_stop_ = 0;
   runtime::Timer drain_timer_;
+  // Metrics: when the once-a-second part is due, and its scratch list.
+  uint64_t next_slow_publish_ms_ = 0;
+  std::vector<shard::Destination> top_scratch_;
 };
 
 }  // namespace ringpost

@@ -25,6 +25,12 @@ class WriteSyncOp {
     ++*in_flight_;
   }
 
+  // Observes the time from now to a successful completion in `h`.
+  void Time(runtime::Histogram* h) {
+    timed_ = h;
+    started_ns_ = runtime::MonotonicNs();
+  }
+
   void Issue() {
     const size_t left = data_.size() - written_;
     io_uring_sqe* sqe = loop_->Sqe(&write_done_);
@@ -63,6 +69,7 @@ class WriteSyncOp {
     Finish(static_cast<int>(data_.size()));
   }
   void Finish(int result) {
+    if (timed_ != nullptr && result >= 0) timed_->Observe(runtime::MonotonicNs() - started_ns_);
     auto done = std::move(done_);
     --*in_flight_;
     delete this;
@@ -80,6 +87,8 @@ class WriteSyncOp {
   int pending_ = 0;
   int32_t write_res_ = 0;
   int32_t sync_res_ = 0;
+  runtime::Histogram* timed_ = nullptr;
+  uint64_t started_ns_ = 0;
   runtime::MemberCompletion<WriteSyncOp, &WriteSyncOp::OnWrite> write_done_{this};
   runtime::MemberCompletion<WriteSyncOp, &WriteSyncOp::OnSync> sync_done_{this};
 };
@@ -96,6 +105,12 @@ class DirectWriteOp {
       : loop_(loop), io_(io), fd_(fd), offset_(offset), block_(block), length_(length),
         owned_(owned), sync_(sync), report_(report), done_(std::move(done)) {
     ++*io_->writes_in_flight_counter();
+  }
+
+  // Observes the time from now to a successful completion in `h`.
+  void Time(runtime::Histogram* h) {
+    timed_ = h;
+    started_ns_ = runtime::MonotonicNs();
   }
 
   void Issue() {
@@ -118,6 +133,7 @@ class DirectWriteOp {
     Finish(report_);
   }
   void Finish(int result) {
+    if (timed_ != nullptr && result >= 0) timed_->Observe(runtime::MonotonicNs() - started_ns_);
     auto done = std::move(done_);
     if (owned_.data != nullptr) io_->GiveBuffer(owned_);
     --*io_->writes_in_flight_counter();
@@ -136,6 +152,8 @@ class DirectWriteOp {
   int report_;
   absl::AnyInvocable<void(int)> done_;
   size_t written_ = 0;
+  runtime::Histogram* timed_ = nullptr;
+  uint64_t started_ns_ = 0;
   runtime::MemberCompletion<DirectWriteOp, &DirectWriteOp::OnWrite> write_done_{this};
 };
 
@@ -192,14 +210,20 @@ void UringSpoolIo::GiveBuffer(AlignedBuffer buffer) {
 
 void UringSpoolIo::WriteAndSync(int fd, uint64_t offset, std::string_view data,
                                 bool sync, absl::AnyInvocable<void(int)> done) {
+  Write(fd, offset, data, sync, /*timed=*/false, std::move(done));
+}
+
+void UringSpoolIo::Write(int fd, uint64_t offset, std::string_view data, bool sync,
+                         bool timed, absl::AnyInvocable<void(int)> done) {
   ++writes_;
   if (sync) ++syncs_;
   auto it = direct_files_.find(fd);
   if (it != direct_files_.end()) {
-    return WriteDirect(it->second.get(), fd, offset, data, sync, std::move(done));
+    return WriteDirect(it->second.get(), fd, offset, data, sync, timed, std::move(done));
   }
-  (new WriteSyncOp(loop_, &writes_in_flight_, fd, offset, data, sync, std::move(done)))
-      ->Issue();
+  auto* op = new WriteSyncOp(loop_, &writes_in_flight_, fd, offset, data, sync, std::move(done));
+  if (timed && options_.commit_seconds != nullptr) op->Time(options_.commit_seconds);
+  op->Issue();
 }
 
 queue::WriteBuffer UringSpoolIo::NewWriteBuffer(uint64_t offset, size_t capacity) {
@@ -223,12 +247,12 @@ void UringSpoolIo::WriteBufferAndSync(int fd, uint64_t offset, queue::WriteBuffe
       buffer->headroom() != offset % kBlock) {
     // Buffered files write from the data as it is; a foreign buffer or one
     // made for another offset gets copied to an aligned one.
-    return WriteAndSync(fd, offset, buffer->view(), sync, std::move(done));
+    return Write(fd, offset, buffer->view(), sync, /*timed=*/true, std::move(done));
   }
   ++writes_;
   if (sync) ++syncs_;
   IssueDirect(it->second.get(), fd, offset, buffer->block(), buffer->size(), AlignedBuffer(),
-              sync, std::move(done));
+              sync, /*timed=*/true, std::move(done));
 }
 
 void UringSpoolIo::CompleteLater(int result, absl::AnyInvocable<void(int)> done) {
@@ -240,7 +264,7 @@ void UringSpoolIo::CompleteLater(int result, absl::AnyInvocable<void(int)> done)
 }
 
 void UringSpoolIo::WriteDirect(DirectFile* file, int fd, uint64_t offset,
-                               std::string_view data, bool sync,
+                               std::string_view data, bool sync, bool timed,
                                absl::AnyInvocable<void(int)> done) {
   const size_t head = offset % kBlock;
   AlignedBuffer buffer = TakeBuffer((head + data.size() + kBlock - 1) & ~(kBlock - 1));
@@ -249,7 +273,7 @@ void UringSpoolIo::WriteDirect(DirectFile* file, int fd, uint64_t offset,
   }
   ++direct_copies_;
   memcpy(buffer.data + head, data.data(), data.size());
-  IssueDirect(file, fd, offset, buffer.data, data.size(), buffer, sync, std::move(done));
+  IssueDirect(file, fd, offset, buffer.data, data.size(), buffer, sync, timed, std::move(done));
 }
 
 int UringSpoolIo::FillHead(DirectFile* file, int fd, uint64_t offset, char* out) {
@@ -278,7 +302,7 @@ int UringSpoolIo::FillHead(DirectFile* file, int fd, uint64_t offset, char* out)
 }
 
 void UringSpoolIo::IssueDirect(DirectFile* file, int fd, uint64_t offset, char* block,
-                               size_t size, AlignedBuffer owned, bool sync,
+                               size_t size, AlignedBuffer owned, bool sync, bool timed,
                                absl::AnyInvocable<void(int)> done) {
   ++direct_writes_;
   const uint64_t start = offset & ~static_cast<uint64_t>(kBlock - 1);
@@ -296,9 +320,10 @@ void UringSpoolIo::IssueDirect(DirectFile* file, int fd, uint64_t offset, char* 
   file->tail_offset = last_block >= start + kBlock ? last_block - kBlock : start;
   file->tail_len = end - file->tail_offset;
   memcpy(file->tail, block + (file->tail_offset - start), file->tail_len);
-  (new DirectWriteOp(loop_, this, fd, start, block, aligned_end - start, owned, sync,
-                     static_cast<int>(size), std::move(done)))
-      ->Issue();
+  auto* op = new DirectWriteOp(loop_, this, fd, start, block, aligned_end - start, owned, sync,
+                               static_cast<int>(size), std::move(done));
+  if (timed && options_.commit_seconds != nullptr) op->Time(options_.commit_seconds);
+  op->Issue();
 }
 
 void UringSpoolIo::SyncDirectoryOf(const std::string& path,
