@@ -73,14 +73,23 @@ class NotifySocket:
         return sum(1 for fields, _ in self.seen[since:] if fields.get(var) == "1")
 
 
+PF_IO_WORKER = 0x10  # include/linux/sched.h: an io_uring worker thread
+
+
 def shard_threads(pid):
     """Thread ids of the relay's shard threads: every task but the main
-    thread and the kernel's io_uring workers (iou-wrk-*)."""
+    thread and the kernel's io_uring workers. A worker is told by its flags
+    (/proc stat field 9), not by its name: it is called iou-wrk-N only once it
+    has run, and carries the process's name until then."""
     tids = []
     for t in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{t}/comm") as f:
-            comm = f.read().strip()
-        if int(t) != pid and not comm.startswith("iou-"):
+        try:
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                stat = f.read()
+        except FileNotFoundError:
+            continue  # a worker that just exited
+        flags = int(stat[stat.rindex(")") + 2:].split()[6])
+        if int(t) != pid and not flags & PF_IO_WORKER:
             tids.append(int(t))
     return tids
 
