@@ -277,7 +277,7 @@ class UnitFileTest(unittest.TestCase):
         r = self.analyze("security", "--offline=yes", "--no-pager", self.unit)
         m = re.search(r"Overall exposure level for ringpost\.service: ([0-9.]+)", r.stdout)
         self.assertIsNotNone(m, r.stdout + r.stderr)
-        # 1.9 today ("OK"); an option dropped by mistake shows here.
+        # 1.5 today ("OK"); an option dropped by mistake shows here.
         self.assertLessEqual(float(m.group(1)), 2.5, r.stdout)
         for option in ("SystemCallFilter=~@privileged", "MemoryDenyWriteExecute=",
                        "NoNewPrivileges=", "ProtectSystem=", "RestrictNamespaces=~"):
