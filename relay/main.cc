@@ -8,11 +8,14 @@
 // to new sessions, finish in-flight work within drain_timeout, keep the
 // queue on disk, exit 0; a second signal cuts it short), SIGHUP reloads the
 // configuration (what can change live), SIGUSR1 reopens the delivery log.
+// Under systemd (Type=notify, NOTIFY_SOCKET set) it also reports readiness,
+// reloads, the drain and watchdog pings (relay/systemd_notify.h).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -31,6 +34,7 @@
 #include "relay/tls/context.h"
 #include "relay/runtime/loop.h"
 #include "relay/shard/shard.h"
+#include "relay/systemd_notify.h"
 
 namespace {
 
@@ -358,6 +362,8 @@ int main(int argc, char* argv[]) {
     fprintf(stderr, "ringpost: listening on %s (implicit TLS)\n", l.c_str());
   }
   fprintf(stderr, "ringpost: ready\n");
+  ringpost::SystemdNotify systemd(shared.get());  // a no-op without NOTIFY_SOCKET
+  systemd.Ready();
 
   // Signals, on this thread only. SIGHUP reloads the configuration;
   // SIGUSR1 reopens the delivery log (logrotate). The first
@@ -368,39 +374,49 @@ int main(int argc, char* argv[]) {
     if (sig == SIGHUP) Reload(*shared, &loaded);
     if (sig == SIGUSR1) ReopenLog(log_path, shared->log_fd);
   };
+  // systemd sees the reload as RELOADING=1 ... READY=1. The waits below wake
+  // for systemd.Tick(), the watchdog's pings, as well as for signals.
+  auto handle_notified = [&](int sig) {
+    if (sig == SIGHUP) systemd.Reloading();
+    handle(sig);
+    if (sig == SIGHUP) systemd.Reloaded();
+  };
   int sig = 0;
-  // Every second without a signal: the spool's free space for /metrics
-  // (statvfs blocks, so never on a shard).
+  // The spool's free space for /metrics once a second (statvfs blocks, so
+  // never on a shard); systemd.Tick() may want the thread sooner.
+  absl::Time next_disk_sample = absl::Now() + absl::Seconds(1);
   for (;;) {
-    if (!WaitSignal(signals, absl::Seconds(1), &sig)) {
+    const absl::Time now = absl::Now();
+    if (now >= next_disk_sample) {
       ringpost::shard::SampleSpoolDisk(shared.get());
-    } else if (sig == SIGTERM || sig == SIGINT) {
-      break;
-    } else {
-      handle(sig);
+      next_disk_sample = now + absl::Seconds(1);
     }
+    if (!WaitSignal(signals, std::min(next_disk_sample - now, systemd.Tick()), &sig)) continue;
+    if (sig == SIGTERM || sig == SIGINT) break;
+    handle_notified(sig);
   }
   shared->draining.store(true);  // /readyz says 503 from now on
   fprintf(stderr, "ringpost: %s: draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  systemd.Stopping();
   bool hurry = false;
   const absl::Time grace_end = absl::Now() + loaded.drain_grace;  // live: as last reloaded
   while (!hurry && absl::Now() < grace_end) {
-    if (!WaitSignal(signals, grace_end - absl::Now(), &sig)) continue;
+    if (!WaitSignal(signals, std::min(grace_end - absl::Now(), systemd.Tick()), &sig)) continue;
     if (sig == SIGTERM || sig == SIGINT) {
       hurry = true;
     } else {
-      handle(sig);
+      handle_notified(sig);
     }
   }
   if (hurry) shared->hurry.store(true);
   for (auto& s : shards) s->RequestStop();
   while (shared->stopped.load() < static_cast<int>(shards.size())) {
-    if (!WaitSignal(signals, absl::Milliseconds(100), &sig)) continue;
+    if (!WaitSignal(signals, std::min(absl::Milliseconds(100), systemd.Tick()), &sig)) continue;
     if (sig == SIGTERM || sig == SIGINT) {
       fprintf(stderr, "ringpost: second signal: not waiting for deliveries in flight\n");
       shared->hurry.store(true);
     } else {
-      handle(sig);
+      handle_notified(sig);
     }
   }
   for (auto& s : shards) s->Join();
