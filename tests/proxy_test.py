@@ -351,14 +351,14 @@ class HostileProxyTest(h.RelayCase):
         try:
             # Right behind the first header, as the session's first bytes (a
             # balancer chained behind another, both sending headers): refused
-            # like an untrusted one, after the banner. Today's line names the
-            # client of the first header and says "not in proxy_trusted".
+            # like an untrusted one, after the banner; the line names the
+            # client of the first header.
             s = ProxiedSession(port, b"PROXY TCP4 192.0.2.50 127.0.0.1 40050 25\r\n")
             self.assertTrue(s.reply()[0].startswith(b"220"))
             s.sock.sendall(b"PROXY TCP4 198.51.100.50 127.0.0.1 40051 25\r\n")
             self.assertEqual(read_until_closed(s.sock), b"")
             s.close()
-            h.wait_for(lambda: "PROXY header from 192.0.2.50 refused: not in proxy_trusted"
+            h.wait_for(lambda: "PROXY header from 192.0.2.50 refused: a second header"
                        in relay.stderr(), timeout=10, what="the second header logged")
             # Later in a session it is an unknown command, and the client
             # stays the one the first header named.

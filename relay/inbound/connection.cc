@@ -142,11 +142,14 @@ void Connection::OnStreamData(std::string_view data) {
   if (awaiting_proxy_) return OnProxyData(data);
   if (first_data_) {
     first_data_ = false;
-    // A PROXY header from a peer outside proxy_trusted: someone claiming to
-    // speak for another address. Refused like a bad header.
+    // A PROXY header from a peer outside proxy_trusted (someone claiming to
+    // speak for another address), or a second one behind the balancer's
+    // (a chain of balancers: only the first, from a trusted peer, counts).
+    // Refused like a bad header.
     if (tls_ == nullptr && !mode_.implicit_tls && proxy::LooksLikeHeader(data)) {
-      fprintf(stderr, "ringpost: PROXY header from %s refused: not in proxy_trusted\n",
-              ip_.c_str());
+      fprintf(stderr, "ringpost: PROXY header from %s refused: %s\n", ip_.c_str(),
+              mode_.proxy_header ? "a second header (the balancer's first one named this client)"
+                                 : "not in proxy_trusted");
       stream_->Close();
       return;
     }
