@@ -30,6 +30,7 @@
 #include "dns/mx_cache.h"
 #include "dns/resolv_conf.h"
 #include "relay/auth/credentials.h"
+#include "relay/delivery/bounce_class.h"
 #include "relay/config/config.h"
 #include "relay/tls/context.h"
 #include "relay/runtime/loop.h"
@@ -57,6 +58,14 @@ bool WaitForShards(ringpost::Shared* shared, int expected) {
     if (started + failed >= expected) return failed == 0;
     usleep(1000);
   }
+}
+
+// The bounce classification rules the config names (bounce_rules), or the
+// built-in ones.
+absl::StatusOr<std::shared_ptr<const ringpost::delivery::BounceRules>> LoadBounceRules(
+    const ringpost::Config& c) {
+  if (c.bounce_rules.empty()) return ringpost::delivery::BounceRules::Defaults();
+  return ringpost::delivery::BounceRules::Load(c.bounce_rules);
 }
 
 // SIGHUP: the config file (and the command-line flags, which still win)
@@ -95,10 +104,13 @@ void Reload(ringpost::Shared& shared, ringpost::Config* loaded) {
       return refuse(std::string(st.message()));
     }
   }
+  auto rules = LoadBounceRules(c);
+  if (!rules.ok()) return refuse(std::string(rules.status().message()));
   shared.credentials.Set(credentials);
 
   auto r = std::make_shared<ringpost::Reloaded>();
   r->config = c;
+  r->bounce_rules = *std::move(rules);
   // What start-up resolved stays (both need a restart to change).
   r->config.hostname = shared.config.hostname;
   r->config.listen = shared.config.listen;
@@ -233,6 +245,15 @@ int main(int argc, char* argv[]) {
       return 2;
     }
     shared->credentials.Set(*std::move(credentials));
+  }
+  {
+    auto rules = LoadBounceRules(c);
+    if (!rules.ok()) {
+      fprintf(stderr, "ringpost: bounce_rules: %s\n",
+              std::string(rules.status().message()).c_str());
+      return 2;
+    }
+    shared->bounce_rules = *std::move(rules);
   }
   {
     ringpost::tls::ClientContext::Options o;

@@ -13,8 +13,7 @@ import time
 import unittest
 
 from tests.lib import harness as h
-
-UNBOUND = "/usr/sbin/unbound"
+from tests.lib.dns_server import UNBOUND, start_unbound, wait_dns
 
 ZONE = [
     'local-zone: "example.test." static',
@@ -34,43 +33,6 @@ ZONE = [
 ]
 
 
-def start_unbound(wd, port):
-    conf = os.path.join(wd, "unbound.conf")
-    with open(conf, "w") as f:
-        f.write("server:\n")
-        for line in [
-            "verbosity: 1", "interface: 127.0.0.1", f"port: {port}", "do-ip4: yes",
-            "do-ip6: no", "do-udp: yes", "do-tcp: yes", "do-daemonize: no",
-            'username: ""', 'chroot: ""', f'directory: "{wd}"', 'pidfile: ""',
-            'logfile: ""', "use-syslog: no", "num-threads: 1",
-            "access-control: 127.0.0.0/8 allow", "do-not-query-localhost: no",
-            'module-config: "iterator"', *ZONE,
-        ]:
-            f.write(f"  {line}\n")
-        f.write("remote-control:\n  control-enable: no\n")
-    return h.Proc("unbound", [UNBOUND, "-d", "-c", conf], wd)
-
-
-def wait_dns(port, timeout=15):
-    """unbound answers: a raw UDP query for example.test SOA gets a reply."""
-    import socket
-    import struct
-    query = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
-    query += b"\x07example\x04test\x00" + struct.pack(">HH", 6, 1)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.settimeout(0.3)
-            try:
-                s.sendto(query, ("127.0.0.1", port))
-                if s.recv(512)[:2] == b"\x12\x34":
-                    return
-            except OSError:
-                pass
-        time.sleep(0.1)
-    raise TimeoutError("unbound did not answer")
-
-
 class RelayMx(unittest.TestCase):
     def test_mx_rules_against_real_unbound(self):
         self.assertTrue(os.access(UNBOUND, os.X_OK),
@@ -81,7 +43,7 @@ class RelayMx(unittest.TestCase):
         # 127.0.0.4 too, where the "refuse" case expects a refused connect.
         mx_port = h.free_port(hosts=[f"127.0.0.{last}" for last in (2, 3, 4, 5, 6)])
         dns_port, relay_port = h.free_port(), h.free_port()
-        unbound = start_unbound(wd, dns_port)
+        unbound = start_unbound(wd, dns_port, ZONE)
         sinks = []
         relay = None
         try:

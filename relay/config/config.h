@@ -173,6 +173,12 @@ struct Config {
   size_t max_hops = 50;   // Received headers before 554 5.4.0 (Postfix hopcount_limit)
   std::string postmaster;  // where RCPT TO:<Postmaster> goes; "" = postmaster@hostname
 
+  // Delivery status notifications (bounces, RFC 3464).
+  std::string double_bounce;   // where failed notices go; "" = logged and dropped
+  uint64_t bounce_size_limit = 50000;  // octets of the original a notice returns (Postfix's)
+  absl::Duration delay_warning_time = absl::ZeroDuration();  // 0 = no delay warnings
+  std::string bounce_rules;    // classification rules file; "" = the built-in rules
+
   // SMTP client (outbound) limits.
   size_t max_connections_per_destination = 32;
   size_t max_messages_per_connection = 1000;

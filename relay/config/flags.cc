@@ -133,6 +133,15 @@ ABSL_FLAG(std::string, max_hops, "50",
           "Inbound: a message with more Received headers is refused (554 5.4.0, mail loop).");
 ABSL_FLAG(std::string, postmaster, "",
           "Address that RCPT TO:<Postmaster> is delivered to; empty = postmaster@<hostname>.");
+ABSL_FLAG(std::string, double_bounce, "",
+          "Where a notice (bounce) that cannot be delivered itself is sent; empty = it is "
+          "logged and dropped.");
+ABSL_FLAG(std::string, bounce_size_limit, "50000",
+          "Octets of the original message a bounce returns at most.");
+ABSL_FLAG(std::string, delay_warning_time, "0",
+          "Send the sender a delay warning once a message has waited this long; 0 = never.");
+ABSL_FLAG(std::string, bounce_rules, "",
+          "Bounce classification rules file; empty = the built-in rules.");
 ABSL_FLAG(std::string, max_recipients_per_transaction, "50",
           "Outbound: recipients per SMTP transaction; more go in further transactions.");
 ABSL_FLAG(std::string, max_connections_per_destination, "32",

@@ -45,6 +45,26 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 
+// An address the relay sends mail to on its own (postmaster, double_bounce):
+// an RFC 5321 mailbox in ASCII (the messages it receives need not be
+// SMTPUTF8) with a domain, not an address literal: it is routed by its
+// domain like any recipient. Empty is allowed (each setting says what it
+// means).
+absl::Status CheckRoutableAddress(std::string_view v) {
+  if (v.empty()) return absl::OkStatus();
+  base::Mailbox m;
+  const base::MailboxError e = base::ParseMailbox(v, base::Utf8::kRefuse, &m);
+  if (e != base::MailboxError::kOk) {
+    return absl::InvalidArgumentError(Cat(Quote(v), " is not an address local@domain (",
+                                          base::MailboxErrorText(e), ")"));
+  }
+  if (m.address_literal) {
+    return absl::InvalidArgumentError(
+        Cat(Quote(v), ": the domain must be a name, not an address literal"));
+  }
+  return absl::OkStatus();
+}
+
 template <typename Int>
 Setting CountSetting(std::string_view name, Int Config::*member, uint64_t min, uint64_t max,
                      bool power_of_two = false) {
@@ -360,23 +380,12 @@ std::vector<Setting> BuildSettings() {
         Cat(Quote(v), " is not a valid host name (", base::NameErrorText(e), ")"));
   }));
   s.push_back(CountSetting("max_hops", &Config::max_hops, 1, 1000));
-  s.push_back(StringSetting("postmaster", &Config::postmaster, [](std::string_view v) {
-    if (v.empty()) return absl::OkStatus();
-    // An RFC 5321 mailbox in ASCII (the messages it receives need not be
-    // SMTPUTF8) with a domain, not an address literal: it is routed by its
-    // domain like any recipient.
-    base::Mailbox m;
-    const base::MailboxError e = base::ParseMailbox(v, base::Utf8::kRefuse, &m);
-    if (e != base::MailboxError::kOk) {
-      return absl::InvalidArgumentError(Cat(Quote(v), " is not an address local@domain (",
-                                            base::MailboxErrorText(e), ")"));
-    }
-    if (m.address_literal) {
-      return absl::InvalidArgumentError(
-          Cat(Quote(v), ": the domain must be a name, not an address literal"));
-    }
-    return absl::OkStatus();
-  }));
+  s.push_back(StringSetting("postmaster", &Config::postmaster, &CheckRoutableAddress));
+  s.push_back(StringSetting("double_bounce", &Config::double_bounce, &CheckRoutableAddress));
+  s.push_back(BytesSetting("bounce_size_limit", &Config::bounce_size_limit, kKiB, kGiB));
+  s.push_back(DurationSetting("delay_warning_time", &Config::delay_warning_time,
+                              absl::ZeroDuration(), 365 * kDay));
+  s.push_back(StringSetting("bounce_rules", &Config::bounce_rules, nullptr));
   s.push_back(CountSetting("max_connections_per_destination",
                            &Config::max_connections_per_destination, 1, 100'000));
   s.push_back(CountSetting("max_messages_per_connection", &Config::max_messages_per_connection, 1,

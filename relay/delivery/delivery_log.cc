@@ -33,6 +33,7 @@ constexpr std::string_view EventName(LogEvent e) {
     case LogEvent::kBounce: return "Bounce";
     case LogEvent::kExpiration: return "Expiration";
     case LogEvent::kRejection: return "Rejection";
+    case LogEvent::kNotice: return "Notice";
   }
   return "Unknown";
 }
@@ -284,7 +285,8 @@ size_t MaxLogRecordSize(const LogRecord& r) {
          MaxJsonStringChars(r.domain) + MaxJsonStringChars(r.peer) +
          MaxJsonStringChars(r.enhanced) + MaxJsonStringChars(r.response) +
          MaxJsonStringChars(r.tls_version) + MaxJsonStringChars(r.tls_cipher) +
-         MaxJsonStringChars(r.auth_user) + 3 * kMaxNumberChars + 2 * kMaxTimeChars + kStoreSlack;
+         MaxJsonStringChars(r.auth_user) + MaxJsonStringChars(r.category) +
+         4 * kMaxNumberChars + 2 * kMaxTimeChars + kStoreSlack;
 }
 
 char* WriteLogRecord(const LogRecord& r, char* out) {
@@ -329,6 +331,15 @@ char* WriteLogRecord(const LogRecord& r, char* out) {
   if (!r.auth_user.empty()) {
     w.Put(",\"auth_user\":");
     w.JsonString(r.auth_user);
+  }
+  if (!r.category.empty()) {
+    w.Put(",\"category\":");
+    w.JsonString(r.category);
+  }
+  if (r.about_id != 0) {
+    w.Put(",\"about\":\"");
+    w.MessageId(r.about_id);
+    w.Put("\"");
   }
   w.Put(",\"queued_at\":");
   w.Time(r.queued_at_ms, &queued_cache);

@@ -39,6 +39,9 @@ enum class LogEvent : uint8_t {
   kBounce,
   kExpiration,
   kRejection,
+  // A notice the relay composed (a bounce, a delay warning, a success
+  // report: RFC 3464) and spooled as a message of its own, from <>.
+  kNotice,
 };
 
 struct LogRecord {
@@ -60,6 +63,11 @@ struct LogRecord {
   std::string_view tls_cipher;   // "TLS_AES_128_GCM_SHA256"
   bool tls_verified = false;     // outbound: chain and name checked (verify)
   std::string_view auth_user;    // Reception: the SMTP AUTH user; written when set
+  // TransientFailure, Bounce, Expiration: the failure's class
+  // (delivery/bounce_class.h: "invalid-recipient", "policy", ...); written when set.
+  std::string_view category;
+  // Notice: the message it reports on (`id` is the notice's own); written when set.
+  uint64_t about_id = 0;
   int64_t queued_at_ms = 0;    // wall clock
   int64_t event_at_ms = 0;
 };

@@ -57,6 +57,10 @@ struct Message {
   std::string auth_user;  // SMTP AUTH user; empty: none
   std::string tls;        // "TLSv1.3 with cipher ..."; empty: plaintext
   uint32_t remaining = 0;        // recipients without a final outcome (origin only)
+  // Recipients whose first attempt (since the message was queued or
+  // recovered) has not reported back yet (origin only): when it reaches 0
+  // the first delivery pass is over and its failures go in one bounce.
+  uint32_t first_pass_left = 0;
   uint64_t accounted_bytes = 0;  // counted in the origin's queued bytes
   CommitListener* submitter = nullptr;  // until its commit reports
   Message* prev = nullptr;  // the origin's list of live messages
@@ -77,6 +81,7 @@ struct Message {
     eight_bit = false;
     smtputf8 = false;
     remaining = 0;
+    first_pass_left = 0;
     accounted_bytes = 0;
     submitter = nullptr;
     prev = next = nullptr;
@@ -117,6 +122,32 @@ struct DeliveryJob {
     tls = false;
     tls_verified = false;
   }
+};
+
+// What one recipient's attempt tells its message's origin when it did more
+// than deliver quietly: a failure, final or not, or a delivery the sender
+// asked to hear about (DSN NOTIFY=SUCCESS at a hop that does not pass DSN
+// on). The origin sends the notices (relay/inbound/notices).
+struct RecipientReport {
+  uint32_t rcpt = 0;          // index into message->recipients
+  uint8_t outcome = 0;        // queue::kOutcome* when final; 0: deferred (tried again later)
+  int code = 0;               // the reply code (ours when no server answered: then 4xx/5xx)
+  std::string enhanced;       // "5.1.1"; may be empty
+  std::string text;           // the server's reply text, or our reason
+  std::string remote;         // the server that answered ("host:port"); empty: none did
+  std::string_view category;  // delivery/bounce_class CategoryName (static); empty: delivered
+  int64_t at_ms = 0;          // wall clock of the attempt
+};
+
+// The reports of one attempt of one job, sent to the message's origin in
+// one cross-shard item. Allocated only when an attempt has something to
+// report: the happy path sends plain final outcomes.
+struct AttemptReport {
+  Message* message = nullptr;
+  // These recipients' first attempt since the message was queued or
+  // recovered (counts down Message::first_pass_left).
+  bool first = false;
+  std::vector<RecipientReport> recipients;
 };
 
 }  // namespace ringpost

@@ -4,6 +4,16 @@
 #include "base/check.h"
 
 namespace ringpost::delivery {
+namespace {
+
+// NOTIFY=SUCCESS on this recipient (RFC 3461 4.1), from a sender that can
+// be told.
+bool WantsSuccessNotice(const Message& msg, uint32_t rcpt) {
+  return !msg.sender.empty() && rcpt < msg.dsn.notify.size() &&
+         (msg.dsn.notify[rcpt] & queue::kNotifySuccess) != 0;
+}
+
+}  // namespace
 
 Scheduler::Scheduler(const Config* config, int shard, runtime::Loop* loop, DeliveryLog* log,
                      runtime::FreeList<DeliveryJob>* jobs, SchedulerHost* host,
@@ -25,7 +35,12 @@ void Scheduler::Reconfigure() {
   retry_.max_age_ms = absl::ToInt64Milliseconds(config_->max_age);
 }
 
-Scheduler::~Scheduler() = default;
+void Scheduler::SetBounceRules(std::shared_ptr<const BounceRules> rules) {
+  CHECK(rules != nullptr);
+  rules_ = std::move(rules);
+}
+
+Scheduler::~Scheduler() { CHECK(report_ == nullptr); }
 
 // SplitMix64: jitter needs spread, not secrecy.
 uint64_t Scheduler::NextRandom() {
@@ -95,10 +110,28 @@ void Scheduler::Expire(LogRecord& r) {
   metrics_->expired.Add();
 }
 
-// Sends finals_ to the message's origin. The message must not be touched
-// after its last final outcome is sent: the origin may free it at once.
-void Scheduler::SendFinals(Message* msg) {
-  for (const auto& [rcpt, kind] : finals_) host_->SendOutcome(msg, rcpt, kind);
+// Sends the report and finals_ to the message's origin. The message must
+// not be touched after its last final outcome is sent: the origin may free
+// it at once.
+void Scheduler::SendFinals(Message* msg, bool first) {
+  if (report_ != nullptr) {
+    AttemptReport* report = report_;
+    report_ = nullptr;
+    host_->SendReport(report);
+  }
+  for (const auto& [rcpt, kind] : finals_) host_->SendOutcome(msg, rcpt, kind, first);
+}
+
+RecipientReport& Scheduler::Report(const DeliveryJob& job, uint32_t rcpt, uint8_t outcome) {
+  if (report_ == nullptr) {
+    report_ = new AttemptReport;
+    report_->message = job.message;
+    report_->first = job.attempts <= 1;
+  }
+  RecipientReport& e = report_->recipients.emplace_back();
+  e.rcpt = rcpt;
+  e.outcome = outcome;
+  return e;
 }
 
 void Scheduler::ExpireJob(DeliveryJob* job) {
@@ -107,12 +140,19 @@ void Scheduler::ExpireJob(DeliveryJob* job) {
   for (uint32_t rcpt : job->rcpts) {
     LogRecord r = JobRecord(*job, rcpt, now);
     Expire(r);
+    r.category = CategoryName(BounceCategory::kTransient);  // retries ran out
     log_->Add(r);
-    finals_.emplace_back(rcpt, queue::kOutcomeExpired);
+    // No attempt now: the origin tells the sender what the last one said.
+    RecipientReport& e = Report(*job, rcpt, queue::kOutcomeExpired);
+    e.enhanced = r.enhanced;
+    e.text = r.response;
+    e.category = r.category;
+    e.at_ms = now;
   }
   Message* msg = job->message;
+  const bool first = job->attempts <= 1;
   Recycle(job);
-  SendFinals(msg);
+  SendFinals(msg, first);
 }
 
 void Scheduler::Fail(DeliveryJob* job, std::string_view peer, const Status& status,
@@ -124,11 +164,18 @@ void Scheduler::Fail(DeliveryJob* job, std::string_view peer, const Status& stat
     o.enhanced = status.enhanced;
     o.text = std::string(text);
   }
-  Outcomes(job, peer, outcomes);
+  Attempted(job, peer, /*replied=*/false, outcomes);
 }
 
 void Scheduler::Outcomes(DeliveryJob* job, std::string_view peer,
                          std::vector<client::RecipientOutcome>& outcomes) {
+  Attempted(job, peer, /*replied=*/true, outcomes);
+}
+
+// `replied`: each outcome is what the server at `peer` answered (not our
+// own reason for an attempt that got no reply).
+void Scheduler::Attempted(DeliveryJob* job, std::string_view peer, bool replied,
+                          std::vector<client::RecipientOutcome>& outcomes) {
   CHECK(outcomes.size() == job->rcpts.size());
   Message* msg = job->message;
   const int64_t now = loop_->wall_ms();
@@ -154,10 +201,35 @@ void Scheduler::Outcomes(DeliveryJob* job, std::string_view peer,
     r.enhanced = o.enhanced;
     r.response = o.text;
     const Decision d = Decide(o.code, attempt, retry_, random);
+    if (d.action != Action::kDelivered) {
+      // The failure path only: the rules are regular expressions.
+      r.category = CategoryName(rules_->Classify(o.code, o.enhanced, o.text));
+      uint8_t outcome = 0;  // kRetry: deferred
+      if (d.action == Action::kBounce) outcome = queue::kOutcomeBounced;
+      if (d.action == Action::kExpire) outcome = queue::kOutcomeExpired;
+      RecipientReport& e = Report(*job, rcpt, outcome);
+      e.code = o.code;
+      e.enhanced = o.enhanced;
+      e.text = o.text;
+      if (replied) e.remote = std::string(peer);
+      e.category = r.category;
+      e.at_ms = now;
+    }
     switch (d.action) {
       case Action::kDelivered:
         r.type = LogEvent::kDelivery;
-        finals_.emplace_back(rcpt, queue::kOutcomeDelivered);
+        if (o.next_hop_dsn || !WantsSuccessNotice(*msg, rcpt)) {
+          finals_.emplace_back(rcpt, queue::kOutcomeDelivered);
+        } else {
+          // RFC 3461 5.2.2: the next hop takes no DSN, so this relay
+          // reports the delivery ("relayed").
+          RecipientReport& e = Report(*job, rcpt, queue::kOutcomeDelivered);
+          e.code = o.code;
+          e.enhanced = o.enhanced;
+          e.text = o.text;
+          e.remote = std::string(peer);
+          e.at_ms = now;
+        }
         metrics_->delivered.Add();
         metrics_->delivery.Observe(
             now > msg->queued_at_ms ? static_cast<uint64_t>(now - msg->queued_at_ms) * 1000000
@@ -165,14 +237,12 @@ void Scheduler::Outcomes(DeliveryJob* job, std::string_view peer,
         break;
       case Action::kBounce:
         r.type = LogEvent::kBounce;
-        finals_.emplace_back(rcpt, queue::kOutcomeBounced);
         metrics_->bounced.Add();
         break;
       case Action::kExpire:
         r.type = LogEvent::kTransientFailure;
         log_->Add(r);  // the failed attempt that ended it
         Expire(r);
-        finals_.emplace_back(rcpt, queue::kOutcomeExpired);
         break;
       case Action::kRetry:
         r.type = LogEvent::kTransientFailure;
@@ -183,6 +253,7 @@ void Scheduler::Outcomes(DeliveryJob* job, std::string_view peer,
     }
     log_->Add(r);
   }
+  const bool first = attempt.number == 1;
   if (retry.empty()) {
     Recycle(job);
   } else {
@@ -193,7 +264,7 @@ void Scheduler::Outcomes(DeliveryJob* job, std::string_view peer,
     loop_->timers().Arm(&job->retry_timer,
                         loop_->now_ms() + static_cast<uint64_t>(delay > 0 ? delay : 0));
   }
-  SendFinals(msg);
+  SendFinals(msg, first);
 }
 
 }  // namespace ringpost::delivery

@@ -10,6 +10,11 @@
 //     retry → the delivery log (TransientFailure); the recipients left wait
 //       on the job's retry timer, then go to the router again — or expire,
 //       when max_age cut the wait short.
+//   Every failure gets a category (bounce_class: the rules on the reply
+//   text, then its status codes), logged with it. Failures, final or not,
+//   and deliveries that owe the sender a success notice go back to the
+//   origin as one AttemptReport per attempt instead (host->SendReport):
+//   the origin writes the bounces (relay/inbound/notices).
 //   A job the router cannot route (Fail) is an attempt like any other.
 //
 // While draining, work that would start a delivery is dropped: the spool
@@ -22,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +35,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "relay/config/config.h"
+#include "relay/delivery/bounce_class.h"
 #include "relay/delivery/delivery_log.h"
 #include "relay/delivery/message.h"
 #include "relay/delivery/outcome_policy.h"
@@ -43,8 +50,13 @@ class SchedulerHost {
  public:
   // Sends `job` on to the router (Router::Route).
   virtual void Route(DeliveryJob* job) = 0;
-  // A recipient's final outcome (queue::kOutcome*), for its origin shard.
-  virtual void SendOutcome(Message* msg, uint32_t rcpt, uint8_t kind) = 0;
+  // A recipient's final outcome (queue::kOutcome*), for its origin shard;
+  // `first`: of its first attempt (Message::first_pass_left).
+  virtual void SendOutcome(Message* msg, uint32_t rcpt, uint8_t kind, bool first) = 0;
+  // An attempt's failures (final or not) and the deliveries the sender
+  // asked to hear about, for the message's origin shard, which owns the
+  // report from now on. Its recipients get no SendOutcome.
+  virtual void SendReport(AttemptReport* report) = 0;
 
  protected:
   ~SchedulerHost() = default;
@@ -86,6 +98,8 @@ class Scheduler {
   // SIGHUP: the config it points to changed (retry_min, retry_max,
   // max_age); they apply from the next outcome on.
   void Reconfigure();
+  // The classification rules (start-up and SIGHUP); never null.
+  void SetBounceRules(std::shared_ptr<const BounceRules> rules);
   // After the loop stopped: frees the jobs waiting on retry timers.
   void FreeScheduled();
 
@@ -96,10 +110,15 @@ class Scheduler {
 
  private:
   void RetryDue(DeliveryJob* job);
+  void Attempted(DeliveryJob* job, std::string_view peer, bool replied,
+                 std::vector<client::RecipientOutcome>& outcomes);
+  // The report of this attempt of `job`'s message, made on first use.
+  RecipientReport& Report(const DeliveryJob& job, uint32_t rcpt, uint8_t outcome);
   void ExpireJob(DeliveryJob* job);
   LogRecord JobRecord(const DeliveryJob& job, uint32_t rcpt, int64_t now) const;
   void Expire(LogRecord& r);
-  void SendFinals(Message* msg);
+  // Sends report_ (when there is one), then finals_.
+  void SendFinals(Message* msg, bool first);
   void Recycle(DeliveryJob* job);  // done with it: no timer armed
   uint64_t NextRandom();
 
@@ -112,6 +131,8 @@ class Scheduler {
   uint64_t random_state_;
   absl::flat_hash_set<DeliveryJob*> scheduled_;  // jobs waiting on retry timers
   std::vector<std::pair<uint32_t, uint8_t>> finals_;  // (rcpt, outcome), scratch
+  AttemptReport* report_ = nullptr;  // the attempt being handled has reports
+  std::shared_ptr<const BounceRules> rules_ = BounceRules::Defaults();
   bool draining_ = false;
   SchedulerMetrics* metrics_;
 };

@@ -34,11 +34,12 @@
 
 namespace ringpost::shard {
 
-// One item: a job for the receiver to deliver, or a final outcome of one
-// recipient of a message the receiver spooled.
+// One item: a job for the receiver to deliver, a final outcome of one
+// recipient of a message the receiver spooled, or the report of an attempt
+// on such a message (failures, owed success notices: the receiver owns it).
 class CrossItem {
  public:
-  enum class Kind : uint8_t { kJob = 1, kOutcome = 2 };
+  enum class Kind : uint8_t { kJob = 1, kOutcome = 2, kReport = 3 };
 
   CrossItem() = default;
   static CrossItem Job(DeliveryJob* job) {
@@ -47,12 +48,19 @@ class CrossItem {
     item.job_ = job;
     return item;
   }
-  static CrossItem Outcome(Message* msg, uint32_t rcpt, uint8_t outcome) {
+  static CrossItem Outcome(Message* msg, uint32_t rcpt, uint8_t outcome, bool first) {
     CrossItem item;
     item.kind_ = Kind::kOutcome;
     item.message_ = msg;
     item.rcpt_ = rcpt;
     item.outcome_ = outcome;
+    item.first_ = first;
+    return item;
+  }
+  static CrossItem Report(AttemptReport* report) {
+    CrossItem item;
+    item.kind_ = Kind::kReport;
+    item.report_ = report;
     return item;
   }
 
@@ -65,17 +73,24 @@ class CrossItem {
     DCHECK(kind_ == Kind::kOutcome);
     return message_;
   }
+  AttemptReport* report() const {
+    DCHECK(kind_ == Kind::kReport);
+    return report_;
+  }
   uint32_t rcpt() const { return rcpt_; }
   uint8_t outcome() const { return outcome_; }
+  bool first() const { return first_; }
 
  private:
   union {
     DeliveryJob* job_ = nullptr;  // kJob
     Message* message_;            // kOutcome
+    AttemptReport* report_;       // kReport
   };
   uint32_t rcpt_ = 0;     // kOutcome: recipient index
   Kind kind_ = Kind::kJob;
   uint8_t outcome_ = 0;   // kOutcome: queue::kOutcome*
+  bool first_ = false;    // kOutcome: of the recipient's first attempt
 };
 static_assert(sizeof(CrossItem) == 16);
 

@@ -26,13 +26,19 @@ TEST(CrossShard, ItemsAreTypedAndSmall) {
   Message msg;
   DeliveryJob job;
   const CrossItem j = CrossItem::Job(&job);
-  const CrossItem o = CrossItem::Outcome(&msg, 7, 3);
+  const CrossItem o = CrossItem::Outcome(&msg, 7, 3, true);
   EXPECT_EQ(j.kind(), CrossItem::Kind::kJob);
   EXPECT_EQ(j.job(), &job);
   EXPECT_EQ(o.kind(), CrossItem::Kind::kOutcome);
   EXPECT_EQ(o.message(), &msg);
   EXPECT_EQ(o.rcpt(), 7u);
   EXPECT_EQ(o.outcome(), 3);
+  EXPECT_TRUE(o.first());
+  EXPECT_FALSE(CrossItem::Outcome(&msg, 7, 3, false).first());
+  AttemptReport report;
+  const CrossItem r = CrossItem::Report(&report);
+  EXPECT_EQ(r.kind(), CrossItem::Kind::kReport);
+  EXPECT_EQ(r.report(), &report);
   EXPECT_EQ(sizeof(CrossItem), 16u);
 }
 

@@ -172,6 +172,8 @@ absl::Status Shard::Setup() {
   }
   intake_ = std::make_unique<inbound::Intake>(io, loop_.get(), spool_.get(), log_.get(),
                                               &free_jobs_, static_cast<inbound::IntakeHost*>(this));
+  notices_ = std::make_unique<inbound::Notices>(&config_, shared_->hostname, loop_.get(),
+                                                intake_.get(), log_.get());
   inbound::ConnectionContext cc;
   cc.loop = loop_.get();
   cc.limits = limits_;
@@ -198,6 +200,7 @@ absl::Status Shard::Setup() {
                                                      &free_jobs_,
                                                      static_cast<delivery::SchedulerHost*>(this),
                                                      &shared_->metrics[index_].delivery);
+  if (shared_->bounce_rules != nullptr) scheduler_->SetBounceRules(shared_->bounce_rules);
   if (absl::Status s = server_->Listen(); !s.ok()) return s;
   if (index_ == 0 && !c.admin.empty()) {
     auto admin = shard::AdminEndpoint::Create(loop_.get(), shared_,
@@ -215,10 +218,13 @@ absl::Status Shard::Setup() {
   }
   loop_->AddTurnHook([this] {
     mailbox_.Receive([this](const shard::CrossItem& item) {
-      if (item.kind() == shard::CrossItem::Kind::kJob) {
-        scheduler_->Take(item.job());
-      } else {
-        intake_->Retire(item.message(), item.rcpt(), item.outcome());
+      switch (item.kind()) {
+        case shard::CrossItem::Kind::kJob:
+          return scheduler_->Take(item.job());
+        case shard::CrossItem::Kind::kOutcome:
+          return notices_->Outcome(item.message(), item.rcpt(), item.outcome(), item.first());
+        case shard::CrossItem::Kind::kReport:
+          return notices_->Report(std::unique_ptr<AttemptReport>(item.report()));
       }
     });
   });
@@ -264,6 +270,7 @@ void Shard::TakeReload() {
   pool_->Reconfigure();
   router_->Reconfigure();
   scheduler_->Reconfigure();
+  if (r->bounce_rules != nullptr) scheduler_->SetBounceRules(r->bounce_rules);
   shared_->applied_generation[index_].store(generation_, std::memory_order_release);
 }
 
@@ -271,15 +278,20 @@ void Shard::TakeReload() {
 
 void Shard::SendJob(DeliveryJob* job) { Send(OwnerOf(job->domain), shard::CrossItem::Job(job)); }
 
-void Shard::SendOutcome(Message* msg, uint32_t rcpt, uint8_t kind) {
-  Send(msg->origin, shard::CrossItem::Outcome(msg, rcpt, kind));
+void Shard::SendOutcome(Message* msg, uint32_t rcpt, uint8_t kind, bool first) {
+  Send(msg->origin, shard::CrossItem::Outcome(msg, rcpt, kind, first));
+}
+
+void Shard::SendReport(AttemptReport* report) {
+  Send(report->message->origin, shard::CrossItem::Report(report));
 }
 
 void Shard::Send(int to, const shard::CrossItem& item) {
-  if (settled_ && to != index_ && item.kind() == shard::CrossItem::Kind::kOutcome) {
+  if (settled_ && to != index_ && item.kind() != shard::CrossItem::Kind::kJob) {
     // Only after a timed-out drain: the origin may already have stopped.
     // Not journaled, so the next start delivers that recipient again.
     ++outcomes_dropped_at_stop_;
+    if (item.kind() == shard::CrossItem::Kind::kReport) delete item.report();
     return;
   }
   mailbox_.Send(to, item);
@@ -380,7 +392,9 @@ void Shard::FreeAfterStop() {
   if (router_ != nullptr) router_->FreeWaiting();
   mailbox_.ReleaseAll([](const shard::CrossItem& item) {
     if (item.kind() == shard::CrossItem::Kind::kJob) delete item.job();
+    if (item.kind() == shard::CrossItem::Kind::kReport) delete item.report();
   });
+  if (notices_ != nullptr) notices_->FreeAll();
   if (intake_ != nullptr) intake_->FreeAll();
 }
 

@@ -41,6 +41,7 @@
 #include "relay/delivery/scheduler.h"
 #include "relay/inbound/client_counter.h"
 #include "relay/inbound/intake.h"
+#include "relay/inbound/notices.h"
 #include "relay/inbound/server.h"
 #include "relay/outbound/pool.h"
 #include "relay/runtime/free_list.h"
@@ -63,6 +64,7 @@ struct Reloaded {
   // Outbound TLS with tls_ca_file read again (NewClientCtx).
   std::shared_ptr<ssl_ctx_st> tls_client;
   std::string tls_ca_error;
+  std::shared_ptr<const delivery::BounceRules> bounce_rules;  // bounce_rules, read again
 };
 
 // Everything shards share: the config, the switchboard, counters.
@@ -80,6 +82,9 @@ struct Shared {
   // both at start and again on SIGHUP.
   std::unique_ptr<tls::ServerContext> tls_server;
   inbound::CredentialSource credentials;
+  // Bounce classification (bounce_rules, or the built-in rules): main
+  // loads it at start; a reload hands new rules through Reloaded.
+  std::shared_ptr<const delivery::BounceRules> bounce_rules;
   std::unique_ptr<shard::Switchboard> switchboard;
   std::vector<Shard*> shard_list;
   inbound::ClientCounter clients;
@@ -199,7 +204,8 @@ class Shard final : private inbound::IntakeHost,
   size_t InboundConnections() override { return server_->connections(); }
   // delivery::SchedulerHost
   void Route(DeliveryJob* job) override { router_->Route(job); }
-  void SendOutcome(Message* msg, uint32_t rcpt, uint8_t kind) override;
+  void SendOutcome(Message* msg, uint32_t rcpt, uint8_t kind, bool first) override;
+  void SendReport(AttemptReport* report) override;
   // delivery::RouterHost
   outbound::Site* Destination(std::string_view key, const Targets* targets) override {
     return pool_->Destination(key, targets);
@@ -239,6 +245,7 @@ class Shard final : private inbound::IntakeHost,
   std::unique_ptr<delivery::DnsClient> resolver_;
   std::unique_ptr<dns::MxResolver> mx_;
   std::unique_ptr<inbound::Intake> intake_;
+  std::unique_ptr<inbound::Notices> notices_;
   std::unique_ptr<shard::AdminEndpoint> admin_;  // shard 0 only
   std::unique_ptr<inbound::Authenticator> authenticator_;
   std::unique_ptr<inbound::Server> server_;
