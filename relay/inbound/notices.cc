@@ -50,6 +50,17 @@ std::string_view KindName(delivery::DsnAction kind) {
   return "notice";
 }
 
+// "192.0.2.7:25" or "[2001:db8::7]:25" → the address alone, for Remote-MTA.
+std::string_view HostOf(std::string_view peer) {
+  const size_t colon = peer.rfind(':');
+  if (colon == std::string_view::npos) return peer;
+  std::string_view host = peer.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    return host.substr(1, host.size() - 2);
+  }
+  return host.find(':') == std::string_view::npos ? host : peer;
+}
+
 std::string_view DomainOf(std::string_view address) {
   const size_t at = address.rfind('@');
   return at == std::string_view::npos ? address : address.substr(at + 1);
@@ -254,7 +265,7 @@ void Notices::Submit(Message* msg, delivery::DsnAction kind, std::vector<Entry> 
     r.action = action;
     r.code = e.code;
     r.status = e.enhanced;
-    r.remote_mta = e.remote;
+    r.remote_mta = std::string(HostOf(e.remote));
     if (!e.remote.empty()) {
       r.diagnostic = absl::StrCat(e.code, e.enhanced.empty() ? "" : " ", e.enhanced, " ", e.text);
     }
