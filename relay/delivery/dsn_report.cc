@@ -163,13 +163,24 @@ std::vector<std::string> ReplyLines(int code, std::string_view diagnostic) {
   return lines;
 }
 
-// The original's lines: where its header section ends, whether any line
-// is too long for the notice.
+// Whether one line of the original, with its line end (none for a last
+// line without one), can go into the notice as it is: at most kLineMax
+// octets, ended by CRLF, no other CR. The relay accepts only such lines
+// (relay/smtp/data_scanner), but the notice must hold whatever it is given.
+bool LineFitsNotice(std::string_view raw) {
+  if (!raw.empty() && raw.back() == '\n') {
+    if (raw.size() < 2 || raw[raw.size() - 2] != '\r') return false;  // bare LF
+    raw.remove_suffix(2);
+  }
+  return raw.size() <= kLineMax && raw.find('\r') == std::string_view::npos;
+}
+
+// The original's lines: where its header section ends, whether every line
+// can be returned as it is.
 struct OriginalShape {
   size_t header_end = 0;      // octets of the header section (its lines, not the empty line)
-  bool long_line = false;     // a line of more than kLineMax octets (without CRLF)
+  bool unfit_line = false;    // a line LineFitsNotice refuses
   bool eight_bit = false;     // an octet >= 0x80 anywhere
-  bool header_eight_bit = false;
 };
 
 OriginalShape Shape(std::string_view m) {
@@ -177,17 +188,13 @@ OriginalShape Shape(std::string_view m) {
   bool in_header = true;
   size_t pos = 0;
   while (pos < m.size()) {
-    size_t end = m.find('\n', pos);
+    const size_t end = m.find('\n', pos);
     const size_t next = end == std::string_view::npos ? m.size() : end + 1;
-    std::string_view line = m.substr(pos, (end == std::string_view::npos ? m.size() : end) - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (in_header && line.empty()) in_header = false;
+    const std::string_view raw = m.substr(pos, next - pos);
+    if (in_header && (raw == "\r\n" || raw == "\n")) in_header = false;
     if (in_header) shape.header_end = next;
-    if (line.size() > kLineMax) shape.long_line = true;
-    if (!IsAscii(line)) {
-      shape.eight_bit = true;
-      if (in_header) shape.header_eight_bit = true;
-    }
+    if (!LineFitsNotice(raw)) shape.unfit_line = true;
+    if (!IsAscii(raw)) shape.eight_bit = true;
     pos = next;
   }
   return shape;
@@ -195,7 +202,7 @@ OriginalShape Shape(std::string_view m) {
 
 // The header section cut to `limit` octets: before the first field that
 // does not fit (or, when not even one does, before the first line that
-// does not fit), and before any line longer than kLineMax.
+// does not fit), and before any line LineFitsNotice refuses.
 std::string_view CutHeader(std::string_view header, size_t limit, bool* cut) {
   size_t last_field = 0;  // the end of the last whole field that fits
   size_t last_line = 0;   // the end of the last whole line that fits
@@ -204,12 +211,9 @@ std::string_view CutHeader(std::string_view header, size_t limit, bool* cut) {
   while (pos < header.size()) {
     const size_t end = header.find('\n', pos);
     const size_t next = end == std::string_view::npos ? header.size() : end + 1;
-    size_t len = next - pos;
-    std::string_view line = header.substr(pos, len);
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-    const bool starts_field = line.empty() || (line[0] != ' ' && line[0] != '\t');
-    if (starts_field) last_field = pos;
-    if (next > limit || line.size() > kLineMax) {
+    const std::string_view raw = header.substr(pos, next - pos);
+    if (raw[0] != ' ' && raw[0] != '\t') last_field = pos;  // a field starts here
+    if (next > limit || !LineFitsNotice(raw)) {
       stopped = true;
       break;
     }
@@ -240,7 +244,7 @@ Content ChooseContent(const DsnInput& in) {
   const bool failure = in.kind == DsnAction::kFailed;
   const bool want_whole = failure && (in.return_full || in.ret_absent);
   if (want_whole && !in.original.empty() && in.original.size() <= in.size_limit &&
-      !shape.long_line) {
+      !shape.unfit_line) {
     c.what = Returned::kWhole;
     c.text = in.original;
     c.eight_bit = shape.eight_bit;
@@ -254,7 +258,8 @@ Content ChooseContent(const DsnInput& in) {
                       " octets) is larger than the " + std::to_string(in.size_limit) +
                       " octets a notice returns";
     } else {
-      c.why_headers = "the whole message has lines too long to return";
+      c.why_headers = "the whole message has lines a notice cannot carry (longer than 998 "
+                      "octets, or not ended by CRLF)";
     }
   }
   c.text = CutHeader(in.original.substr(0, shape.header_end), in.size_limit, &c.cut);
@@ -490,7 +495,6 @@ std::string ComposeDsn(const DsnInput& in) {
   const bool human_ascii = IsAscii(human_text);
   const std::string human = human_ascii ? human_text : QuotedPrintable(human_text);
   const std::string status = StatusPart(in, host);
-  const std::string boundary = Boundary(in, {human, status, content.text});
 
   std::string out;
   out.reserve(human.size() + status.size() + content.text.size() + 2048);
@@ -511,6 +515,8 @@ std::string ComposeDsn(const DsnInput& in) {
   }
   AppendField(&out, "MIME-Version", "1.0");
   AppendField(&out, "Auto-Submitted", "auto-replied");
+  // Unique in the whole notice, its header fields (the To: address) too.
+  const std::string boundary = Boundary(in, {out, human, status, content.text});
   AppendField(&out, "Content-Type",
               "multipart/report; report-type=delivery-status; boundary=\"" + boundary + "\"");
   // RFC 2045 6.4: a multipart holding an 8bit part is 8bit itself.

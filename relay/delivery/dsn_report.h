@@ -39,7 +39,8 @@
 // A header section over size_limit is cut before the first header field
 // that does not fit (never inside a line: before a line when a single field
 // does not fit), and the human part says so. The whole message is returned
-// only when none of its lines is longer than 998 octets.
+// only when every line of it fits a notice (at most 998 octets, ended by
+// CRLF, no bare CR); a header section is cut before a line that does not.
 //
 // Values from outside (addresses, the remote reply, the envelope id, host
 // names) cannot break the notice's structure:
@@ -56,8 +57,9 @@
 //     invalid octets and control characters with '?'.
 //   - The To: address keeps valid UTF-8 (the notice goes to that address
 //     with SMTPUTF8 anyway); other octets become '?'.
-//   - The multipart boundary is checked against every part's content and
-//     changed (a counter) until it occurs in none.
+//   - The multipart boundary is checked against the notice's header fields
+//     and every part's content, and changed (a counter) until it occurs in
+//     none.
 // The returned original is copied as it is; when it holds 8-bit octets its
 // part says Content-Transfer-Encoding: 8bit, and the notice then needs a
 // next hop that offers 8BITMIME (or SMTPUTF8 for 8-bit headers).

@@ -490,7 +490,7 @@ TEST(DsnReportTest, LongLinesInTheOriginalAreNeverReturned) {
   Notice n = Parse(ComposeDsn(in));
   ASSERT_EQ(n.parts.size(), 3u);
   EXPECT_EQ(n.parts[2].Field("content-type"), "text/rfc822-headers");
-  EXPECT_NE(Flat(n.parts[0].body).find("lines too long"), std::string::npos);
+  EXPECT_NE(Flat(n.parts[0].body).find("lines a notice cannot carry"), std::string::npos);
   // A long header line: the section is cut before it.
   const std::string bad_header = "Subject: x\r\nX-Huge: " + std::string(1200, 'h') + "\r\n\r\nb\r\n";
   in.original = bad_header;
@@ -498,6 +498,28 @@ TEST(DsnReportTest, LongLinesInTheOriginalAreNeverReturned) {
   ExpectWellFormed(notice);
   n = Parse(notice);
   EXPECT_EQ(n.parts[2].body, "Subject: x\r\n");
+}
+
+TEST(DsnReportTest, BareCrOrLfInTheOriginalIsNeverReturned) {
+  // The relay refuses such lines at DATA; the notice must hold anyway.
+  DsnInput in = Bounce();
+  const std::string bare_lf = "Subject: x\r\nTo: y\r\n\r\nbody\nmore\r\n";
+  in.original = bare_lf;
+  std::string notice = ComposeDsn(in);
+  ExpectWellFormed(notice);
+  Notice n = Parse(notice);
+  EXPECT_EQ(n.parts[2].Field("content-type"), "text/rfc822-headers");
+  EXPECT_EQ(n.parts[2].body, "Subject: x\r\nTo: y\r\n");
+  const std::string bare_cr = "Subject: x\r\nX-Bad: a\rb\r\nTo: y\r\n\r\nbody\r\n";
+  in.original = bare_cr;
+  notice = ComposeDsn(in);
+  ExpectWellFormed(notice);
+  n = Parse(notice);
+  EXPECT_EQ(n.parts[2].body, "Subject: x\r\n");
+  in.original = "Subject: x\nTo: y\n\nbody\n";  // LF only
+  notice = ComposeDsn(in);
+  ExpectWellFormed(notice);
+  EXPECT_EQ(Parse(notice).parts.size(), 2u);
 }
 
 TEST(DsnReportTest, BoundaryNeverOccursInTheContent) {
