@@ -272,9 +272,91 @@ def session():
     write("session", "shutdown", bytes([1 | 16 | 32, 9]) + ehlo + txn[:60])
 
 
+def bounce_rules():
+    # Input: flags (1: no enhanced code given, 2: also the shipped rules),
+    # code selector, rules text, NUL, reply (bounce_rules_fuzz.cc).
+    conf = os.path.join(os.path.dirname(ROOT), "..", "..", "dist", "bounce_rules.conf")
+    with open(conf, "rb") as f:
+        shipped = f.read()
+    small = (b"# test rules\n"
+             b"invalid-recipient  user unknown\n"
+             b"transient 4xx  try (?:again )?later\n"
+             b"policy 5XX  \\bblock ?list(?:ed)?\\b\n"
+             b"content  caf\xc3\xa9 \\x{263A}\n")
+    gmail = (b"550-5.1.1 The email account that you tried to reach does not exist. Please try\r\n"
+             b"550-5.1.1 double-checking the recipient's email address for typos or\r\n"
+             b"550 5.1.1 unnecessary spaces.")
+    seeds = {
+        "shipped-gmail": bytes([2, 6]) + shipped + b"\0" + gmail,
+        "shipped-yahoo": bytes([3, 2]) + shipped + b"\0" +
+                         b"421 4.7.0 [TSS04] Messages from 192.0.2.7 temporarily deferred",
+        "small-rules": bytes([2, 6]) + small + b"\0" + b"550 5.1.1 User unknown",
+        "small-as-reply": bytes([0, 0x33]) + small,
+        "class-filter": bytes([1, 3]) + small + b"\0" + b"450 Try again later",
+        "no-code": bytes([0, 0x40]) + small + b"\0" + b"4.2.0 mailbox busy\n5.2.0 odd",
+        "lf-lines": bytes([1, 6]) + small + b"\0" + b"5.7.26 This mail is\n5.7.26 unauthenticated",
+        "unknown-category": bytes([0, 0]) + b"\n# c\nspam viagra\n",
+        "bad-regex": bytes([0, 0]) + b"content (unclosed\n",
+        "empty-match": bytes([0, 0]) + b"content x*\n",
+        "class-2xx": bytes([0, 0]) + b"content 2xx queued\n",
+        "no-regex": bytes([0, 0]) + b"policy 5xx   \n",
+        "bad-utf8": bytes([2, 6]) + b"content caf\xe9\n\0" + b"550 caf\xe9 \xff\xfe",
+        "long-reply": bytes([2, 6]) + small + b"\0" + b"550 " + b"a " * 6000,
+        "pathological": bytes([0, 6]) + b"content (a|aa)+b\ncontent (?:x+x+)+y\n\0" + b"a" * 5000,
+        "crlf-file": bytes([0, 6]) + small.replace(b"\n", b"\r\n") + b"\0" + b"552 Mailbox full",
+    }
+    for name, data in seeds.items():
+        write("bounce_rules", name, data)
+
+
+def dsn_report():
+    # Input: flags (bits 0-1 kind, 2 RET=FULL, 3 no RET, 4 two recipients,
+    # 5 max_age, 6 last attempt), u16 size_limit, code selector, then
+    # NUL-separated fields and the original (dsn_report_fuzz.cc).
+    def seed(flags, limit, code, fields, original):
+        return bytes([flags]) + struct.pack("<H", limit) + bytes([code]) + \
+            b"\0".join(fields) + b"\0" + original
+    original = (b"From: Alice <alice@sender.example>\r\nTo: bob@example.com\r\n"
+                b"Subject: Quarterly report\r\nMessage-ID: <o1@sender.example>\r\n\r\n"
+                b"Hello Bob,\r\nthe numbers.\r\n")
+    plain = [b"alice@sender.example", b"QQ314159", b"bob@example.com",
+             b"rfc822;bob@example.com", b"mx.example.com",
+             b"550-5.1.1 The email account that you tried to reach does not exist.\r\n"
+             b"550 5.1.1 Please try double-checking.",
+             b"The recipient's mail server says this address does not exist.",
+             b"invalid-recipient", b"5.1.1", b"relay.example.net", b"<dsn-1@relay.example.net>"]
+    hostile = [b"alice@sender.example>\r\nBcc: v@else.example", b"id\r\nAction: delivered",
+               b"bob@example.com\r\nAction: delivered", b"utf-8;b\xc3\xb6b@example.com\r\n\r\nX: 1",
+               b"mx\r\nStatus: 2.0.0", b"550 no\r\n\r\nAction: x\rStatus: 2.0.0\nbad \xff\x01",
+               b"Bad\r\nBcc: v", b"policy\r\nX: 5", b"5.7.1\r\nX: y", b"relay\r\nX: 2",
+               b"<a\r\nb@c>"]
+    seeds = {
+        "failure": seed(8, 50000, 6, plain, original),
+        "failure-headers": seed(0 | 64, 50000, 6, plain, original),
+        "failure-no-reply": seed(0, 50000, 0, plain[:5] + [b""] + plain[6:], original),
+        "delay": seed(1 | 32 | 64, 50000, 4, plain, original),
+        "delivered-two": seed(2 | 16 | 128, 50000, 1, plain, original),
+        "relayed": seed(3, 50000, 1, plain, original),
+        "full-cut": seed(4, 60, 6, plain, original),
+        "hostile": seed(8 | 16 | 32, 50000, 6, hostile, original),
+        "utf8": seed(8, 50000, 7, [b"m\xc3\xa4x@example.com", b"", b"j\xc3\xbcrgen@example.com",
+                                   b"utf-8;j\xc3\xbcrgen@example.com", b"", b"550 5.1.1 unbekannt \xc3\xbc",
+                                   b"Der Empf\xc3\xa4nger existiert nicht.", b"", b"", b"r", b"<m>"],
+                     b"Subject: caf\xc3\xa9\r\n\r\nd\xc3\xa9j\xc3\xa0\r\n"),
+        "long": seed(8, 65535, 6, [b"a@b", b"e" * 3000, b"x@y", b"", b"h" * 1500,
+                                   b"550 " + b"w " * 2000 + b"x" * 3000, b"because " * 300, b"c",
+                                   b"", b"r", b"<m>"],
+                     b"Subject: x\r\nX-Long: " + b"l" * 1200 + b"\r\n\r\nbody\r\n"),
+        "boundary-in-content": seed(8, 50000, 6, plain,
+                                    original + b"--=_ringpost_report_0000000000000000_0\r\n"),
+    }
+    for name, data in seeds.items():
+        write("dsn_report", name, data)
+
+
 def main():
     for f in (command_parser, data_scanner, reply_parser, spool_records, spool_recovery, config,
-              session):
+              session, bounce_rules, dsn_report):
         f()
     print(f"seeds written under {ROOT}", file=sys.stderr)
 
