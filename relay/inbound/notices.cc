@@ -251,7 +251,8 @@ void Notices::Submit(Message* msg, delivery::DsnAction kind, std::vector<Entry> 
   in.report_to = msg->sender.empty() ? config_->double_bounce : msg->sender;
   in.original_queue_id = queue::FormatMessageId(msg->id);
   in.envid = msg->dsn.envid;
-  in.ret = msg->dsn.ret;
+  in.return_full = msg->dsn.ret == queue::DsnRet::kFull;
+  in.ret_absent = msg->dsn.ret == queue::DsnRet::kUnspecified;
   in.arrival_ms = msg->queued_at_ms;
   in.now_ms = now;
   in.delay_warning_after_ms = now - msg->queued_at_ms;
