@@ -48,12 +48,29 @@ def frame(rtype, seq, payload):
     return head + struct.pack("<I", crc) + payload + b"\0" * pad
 
 
-def message(seq, msg_id, sender, rcpts, body, flags=0, queued_at=1700000000000):
+FLAG_EXTENSIONS = 4
+
+
+def extensions(envid=b"", ret=0, notify=(), orcpt=(), reports_on_id=0, reports_on=()):
+    """The extension block (DSN parameters, bounce bookkeeping) of record.cc."""
+    b = struct.pack("<B3xI", ret, len(envid)) + envid
+    b += struct.pack("<I", len(notify)) + bytes(notify)
+    b += struct.pack("<I", len(orcpt))
+    for o in orcpt:
+        b += struct.pack("<I", len(o)) + o
+    b += struct.pack("<QI", reports_on_id, len(reports_on))
+    b += b"".join(struct.pack("<I", r) for r in reports_on)
+    return struct.pack("<I", len(b)) + b
+
+
+def message(seq, msg_id, sender, rcpts, body, flags=0, queued_at=1700000000000, ext=b""):
+    if ext:
+        flags |= FLAG_EXTENSIONS
     p = struct.pack("<QqIIII", msg_id, queued_at, flags, len(sender), len(rcpts), len(body))
     p += sender
     for r in rcpts:
         p += struct.pack("<I", len(r)) + r
-    p += body
+    p += ext + body
     return frame(1, seq, p)
 
 
@@ -192,6 +209,16 @@ def spool_records():
     torn = (m1 + m2)[: len(m1) + 30]
     write("spool_records", "torn", bytes([0, seq]) + torn)
     write("spool_records", "header", bytes([0, seq]) + file_header(seq, 1)[:64])
+    dsn = message(seq, 0x0400000000000003, b"s@example.org", [b"a@example.com", b"b@example.net"],
+                  b"Subject: dsn\r\n\r\n", ext=extensions(
+                      envid=b"QQ314159", ret=2, notify=(3, 8),
+                      orcpt=(b"rfc822;a@example.com", b"")))
+    bounce = message(seq, 0x0400000000000004, b"", [b"s@example.org"], b"Subject: bounce\r\n\r\n",
+                     ext=extensions(reports_on_id=0x0400000000000003, reports_on=(0, 1)))
+    write("spool_records", "dsn", bytes([0, seq]) + m1 + dsn + bounce + zero)
+    write("spool_records", "dsn-fixup", bytes([1, seq]) + dsn + bounce + zero)
+    flagged_empty = message(seq, 5, b"", [b"c@example.com"], b"x", ext=extensions())
+    write("spool_records", "dsn-flagged-empty", bytes([1, seq]) + flagged_empty + zero)
 
 
 def spool_recovery():
@@ -221,6 +248,10 @@ def spool_recovery():
           seed(0, dat, outcome(seq, ids[0], 7, 1) + outcome(seq, 999, 0, 1)))
     dup = dat[:-24] + message(seq, ids[0], b"dup@x", [b"r@x"], b"dup") + b"\0" * 24
     write("spool_recovery", "duplicate-id", seed(0, dup, jnl))
+    dsn = dat[:-24] + message(seq, 0x0000000000000104, b"s@example.org",
+                              [b"e@example.com", b"f@example.com"], b"four\r\n",
+                              ext=extensions(envid=b"ID", ret=1, notify=(2, 6))) + b"\0" * 24
+    write("spool_recovery", "dsn", seed(0, dsn, jnl))
 
 
 def config():
