@@ -105,11 +105,20 @@ def command_parser():
         "mail-utf8": "MAIL FROM:<j\u00f6rg@b\u00fccher.example> SMTPUTF8".encode(),
         "mail-badutf8": b"MAIL FROM:<j\xc3\x28rg@example.org>",
         "mail-dsn": b"MAIL FROM:<a@b.example> RET=HDRS ENVID=QQ314159",
+        "mail-dsn-xtext": b"MAIL FROM:<a@b.example> ret=full envid=a+2Bb+20c+3D",
+        "mail-dsn-lowerhex": b"MAIL FROM:<a@b.example> ENVID=a+2bb",
+        "mail-dsn-long": b"MAIL FROM:<a@b.example> ENVID=" + b"e" * 99 + b"+41",
+        "mail-dsn-repeated": b"MAIL FROM:<a@b.example> RET=FULL RET=HDRS",
         "rcpt": b"RCPT TO:<rcpt@example.com>",
         "rcpt-postmaster": b"RCPT TO:<Postmaster>",
         "rcpt-ipv4": b"RCPT TO:<user@[192.0.2.7]>",
         "rcpt-ipv6": b"RCPT TO:<user@[IPv6:2001:db8::1]>",
         "rcpt-notify": b"RCPT TO:<a@b.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@b.example",
+        "rcpt-notify-never": b"RCPT TO:<a@b.example> notify=never",
+        "rcpt-notify-never-and": b"RCPT TO:<a@b.example> NOTIFY=NEVER,DELAY",
+        "rcpt-orcpt-xtext": b"RCPT TO:<a@b.example> ORCPT=rfc822;first+2Blast+3D@b.example X=1",
+        "rcpt-orcpt-bad": b"RCPT TO:<a@b.example> ORCPT=rfc822;a+0D+0A@b.example",
+        "rcpt-orcpt-notype": b"RCPT TO:<a@b.example> ORCPT=a@b.example",
         "rcpt-null": b"RCPT TO:<>",
         "rcpt-noangle": b"RCPT TO:user@example.com",
         "rcpt-long-local": b"RCPT TO:<" + b"x" * 65 + b"@example.com>",
@@ -294,6 +303,18 @@ def session():
                   + b"".join(b"RCPT TO:<r%d@d.test>\r\n" % i for i in range(5))
                   + b"DATA\r\n" + b"y" * 100 + b"\r\n.\r\n",
         "long-line": ehlo + b"NOOP " + b"z" * 3000 + b"\r\nNOOP\r\n",
+        "dsn": ehlo + b"MAIL FROM:<a@o.test> RET=HDRS ENVID=QQ+2B314\r\n"
+               b"RCPT TO:<b@d.test>\r\nRCPT TO:<c@d.test> NOTIFY=SUCCESS,DELAY\r\n"
+               b"RCPT TO:<d@d.test> ORCPT=rfc822;d+2Bx@d.test NOTIFY=NEVER\r\n"
+               b"RCPT TO:<Postmaster> NOTIFY=FAILURE\r\n"
+               b"DATA\r\nSubject: dsn\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+        "dsn-errors": ehlo + b"MAIL FROM:<a@o.test> RET=FULL RET=FULL\r\n"
+                      b"MAIL FROM:<a@o.test> ENVID=a+2b\r\nMAIL FROM:<a@o.test> ENVID=x\r\n"
+                      b"RCPT TO:<b@d.test> NOTIFY=NEVER,FAILURE\r\n"
+                      b"RCPT TO:<c@d.test> ORCPT=rfc822;c+0A\r\n"
+                      b"RCPT TO:<d@d.test> XFOO=1 NOTIFY=DELAY\r\n"
+                      b"RCPT TO:<e@d.test>\r\nRCPT TO:<f@d.test> ORCPT=rfc822;f@d.test\r\n"
+                      b"BDAT 4 LAST\r\nab\r\nRSET\r\n" + txn,
     }
     for name, data in transcripts.items():
         write("session", name, bytes([1, 7]) + data)
@@ -301,6 +322,10 @@ def session():
     write("session", "no-relay", bytes([0, 1]) + ehlo + txn)
     write("session", "spool-full", bytes([1 | 2, 1]) + ehlo + txn)
     write("session", "shutdown", bytes([1 | 16 | 32, 9]) + ehlo + txn[:60])
+    write("session", "dsn-no-relay-small-limits", bytes([4, 5]) + ehlo
+          + b"MAIL FROM:<a@o.test> ENVID=e\r\nRCPT TO:<x@d.test> NOTIFY=SUCCESS\r\n"
+          + b"".join(b"RCPT TO:<postmaster> ORCPT=rfc822;p%d\r\n" % i for i in range(5))
+          + b"DATA\r\nx\r\n.\r\n")
 
 
 def main():
