@@ -119,9 +119,11 @@ class DsnThroughTheRelay(unittest.TestCase):
         self.dest.start()
         self.addCleanup(self.dest.shutdown)
 
-    def start_relay(self):
+    def start_relay(self, name="relay"):
+        # Each start its own name: its own stderr file to read recovery from.
         relay = h.start_relay(self.bins, self.wd, self.relay_port, self.dest_port, "--shards=2",
-                              "--retry_min=1h", "--retry_max=1h", "--connect_timeout=2s")
+                              "--retry_min=1h", "--retry_max=1h", "--connect_timeout=2s",
+                              name=name)
         self.addCleanup(self.stop_relay, relay)
         return relay
 
@@ -164,7 +166,7 @@ class DsnThroughTheRelay(unittest.TestCase):
                    timeout=30, what="a failed first attempt")
         self.assertEqual(self.relay.stop(), 0, self.relay.stderr())
         self.start_destination(dsn=True)
-        self.relay = self.start_relay()
+        self.relay = self.start_relay(name="relay-again")
         self.assertEqual(h.recovered_messages(self.relay), 1)
         self.wait_delivered()
         self.assertEqual(in_order(self.dest.transactions),
