@@ -379,7 +379,7 @@ class SinkSession final : public StreamHandler {
     const smtp::ParseResult r = smtp::ParseCommand(line, &cmd);
     if (r != smtp::ParseResult::kOk) {
       shard_->counters().protocol_errors.Add();
-      smtp::AppendReply(smtp::ReplyFor(r), &out());
+      smtp::AppendReply(smtp::ReplyFor(r, cmd), &out());
       if (++errors_ >= kErrorsMax) {
         Reply("421 4.7.0 sink: too many errors, closing connection\r\n");
         CloseAfterOutput();

@@ -128,6 +128,27 @@ TEST(SinkTest, EhloAdvertisesExtensions) {
   EXPECT_TRUE(c.Eof());
 }
 
+// DSN is not offered, but a client that sends its parameters anyway is
+// served (they are checked by the command parser and then ignored).
+TEST(SinkTest, DsnParametersAreToleratedNotOffered) {
+  auto sink = StartSink();
+  Client c(sink->port());
+  EXPECT_EQ(c.Code(), "220");
+  c.Send("EHLO test.example\r\n");
+  EXPECT_EQ(c.Reply().find("DSN"), std::string::npos);
+  c.Send("MAIL FROM:<a@b.example> RET=HDRS ENVID=QQ+2B1\r\n"
+         "RCPT TO:<x@y.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@y.example\r\n"
+         "RCPT TO:<z@y.example> NOTIFY=NEVER,DELAY\r\n"
+         "DATA\r\nSubject: dsn\r\n\r\n.\r\n");
+  EXPECT_EQ(c.Code(), "250");
+  EXPECT_EQ(c.Code(), "250");
+  EXPECT_EQ(c.Reply(),
+            "501 5.5.4 Error: bad NOTIFY parameter: NEVER cannot be combined with other "
+            "values\r\n");
+  EXPECT_EQ(c.Code(), "354");
+  EXPECT_EQ(c.Code(), "250");
+}
+
 TEST(SinkTest, StartTlsWithoutACertificateIsNotOffered) {
   auto sink = StartSink();
   Client c(sink->port());

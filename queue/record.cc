@@ -2,9 +2,21 @@
 //
 // Message payload layout (little-endian):
 //   u64 id | i64 queued_at_ms | u32 flags | u32 sender_len | u32 rcpt_count |
-//   u32 body_len | sender | rcpt_count x (u32 len | bytes) | body
+//   u32 body_len | sender | rcpt_count x (u32 len | bytes) |
+//   [extension block, only with kFlagExtensions in flags] | body
 // The body goes last so that encoding is: fixed part, a few short strings,
 // then one append of the body straight into the batch buffer.
+// Extension block (DSN parameters, bounce bookkeeping):
+//   u32 block_len (the bytes after this field, <= kMaxExtensionBytes) |
+//   u8 ret | 3 x 0 | u32 envid_len | envid |
+//   u32 notify_count (0 or rcpt_count) | notify_count x u8 |
+//   u32 orcpt_count (0 or rcpt_count) | orcpt_count x (u32 len | bytes) |
+//   u64 reports_on_id | u32 reports_on_count | reports_on_count x u32
+// A record without the flag is exactly the format before the block
+// existed, so older spools read as they always did, and a message without
+// DSN parameters costs nothing. The block is written only when something in
+// it differs from the defaults, and the decoder refuses a block that does
+// not (one encoding per message).
 // Outcome payload: u64 message_id | u32 recipient_index | u8 kind | 3 x 0.
 //
 // Invariants: every length read from a buffer is compared with the bytes that
@@ -40,6 +52,37 @@ inline uint64_t Get64(const char* p) {
 }
 
 constexpr char kZeros[kRecordAlign + kRecordHeaderBytes] = {};
+
+// Extension block bytes besides the strings and arrays: block_len, ret and
+// its padding, envid_len, notify_count, orcpt_count, reports_on_id,
+// reports_on_count.
+constexpr size_t kExtensionFixedBytes = 4 + 4 + 4 + 4 + 4 + 8 + 4;
+// The largest block ValidateMessage allows (block_len counts all but its own
+// 4 bytes): every field at its bound.
+constexpr size_t kMaxExtensionBytes =
+    kExtensionFixedBytes - 4 + kMaxEnvidBytes + kMaxRecipients +
+    kMaxRecipients * (4 + kMaxOrcptBytes) + kMaxRecipients * 4;
+
+bool HasExtensions(const MessageRecord& m) {
+  return !m.dsn.empty() || m.reports_on_id != 0 || !m.reports_on_rcpts.empty();
+}
+
+// Bytes of the extension block, block_len included; 0 when it is not
+// written.
+size_t ExtensionSize(const MessageRecord& m) {
+  if (!HasExtensions(m)) return 0;
+  size_t n = kExtensionFixedBytes + m.dsn.envid.size() + m.dsn.notify.size() +
+             4 * m.reports_on_rcpts.size();
+  for (const std::string& o : m.dsn.orcpt) n += 4 + o.size();
+  return n;
+}
+
+bool ValidNotify(uint8_t v) {
+  constexpr uint8_t kAll =
+      kNotifySuccess | kNotifyFailure | kNotifyDelay | kNotifyNever;
+  if ((v & ~kAll) != 0) return false;
+  return (v & kNotifyNever) == 0 || v == kNotifyNever;
+}
 
 // Writes through out->append(const char*, size_t): a std::string, or a
 // RawOut over memory the caller sized.
@@ -79,6 +122,36 @@ void StoreCrc(char* frame, size_t payload_len) {
   Put32(frame + 20, crc);
 }
 
+template <typename Out>
+void Append32(uint32_t v, Out* out) {
+  char b[4];
+  Put32(b, v);
+  out->append(b, sizeof(b));
+}
+
+// Appends the extension block of `m`, `size` (ExtensionSize) bytes.
+template <typename Out>
+void AppendExtensions(const MessageRecord& m, size_t size, Out* out) {
+  const DsnFields& d = m.dsn;
+  Append32(static_cast<uint32_t>(size - 4), out);
+  const char ret[4] = {static_cast<char>(d.ret), 0, 0, 0};
+  out->append(ret, sizeof(ret));
+  Append32(static_cast<uint32_t>(d.envid.size()), out);
+  out->append(d.envid.data(), d.envid.size());
+  Append32(static_cast<uint32_t>(d.notify.size()), out);
+  out->append(reinterpret_cast<const char*>(d.notify.data()), d.notify.size());
+  Append32(static_cast<uint32_t>(d.orcpt.size()), out);
+  for (const std::string& o : d.orcpt) {
+    Append32(static_cast<uint32_t>(o.size()), out);
+    out->append(o.data(), o.size());
+  }
+  char id[8];
+  Put64(id, m.reports_on_id);
+  out->append(id, sizeof(id));
+  Append32(static_cast<uint32_t>(m.reports_on_rcpts.size()), out);
+  for (uint32_t r : m.reports_on_rcpts) Append32(r, out);
+}
+
 // Appends header, payload and padding of a message record (CRC still 0).
 template <typename Out>
 void AppendMessageFrame(const MessageRecord& m, uint64_t segment_seq,
@@ -87,7 +160,10 @@ void AppendMessageFrame(const MessageRecord& m, uint64_t segment_seq,
   char fixed[kMessageFixedBytes];
   Put64(fixed, m.id);
   Put64(fixed + 8, static_cast<uint64_t>(m.queued_at_ms));
-  Put32(fixed + 16, m.flags);
+  // The flag says whether the block follows the recipients; the caller's
+  // copy of it, if any, is not trusted.
+  Put32(fixed + 16, (m.flags & ~kFlagExtensions) |
+                        (HasExtensions(m) ? kFlagExtensions : 0));
   Put32(fixed + 20, static_cast<uint32_t>(m.sender.size()));
   Put32(fixed + 24, static_cast<uint32_t>(m.recipients.size()));
   Put32(fixed + 28, static_cast<uint32_t>(m.body.size()));
@@ -98,6 +174,9 @@ void AppendMessageFrame(const MessageRecord& m, uint64_t segment_seq,
     Put32(len, static_cast<uint32_t>(r.size()));
     out->append(len, sizeof(len));
     out->append(r.data(), r.size());
+  }
+  if (const size_t ext = ExtensionSize(m); ext != 0) {
+    AppendExtensions(m, ext, out);
   }
   out->append(m.body.data(), m.body.size());
   AppendPadding(payload_len, out);
@@ -116,12 +195,212 @@ bool IsZero(const char* p, size_t n) {
   return std::memcmp(p, kZeros, n) == 0;
 }
 
+absl::Status ValidateExtensions(const MessageRecord& m) {
+  const DsnFields& d = m.dsn;
+  if (d.ret != DsnRet::kUnspecified && d.ret != DsnRet::kFull &&
+      d.ret != DsnRet::kHeaders) {
+    return absl::InvalidArgumentError("DSN RET value out of range");
+  }
+  if (d.envid.size() > kMaxEnvidBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DSN ENVID longer than ", kMaxEnvidBytes, " octets"));
+  }
+  if (!d.notify.empty() && d.notify.size() != m.recipients.size()) {
+    return absl::InvalidArgumentError(
+        "DSN NOTIFY values are not one per recipient");
+  }
+  for (uint8_t v : d.notify) {
+    if (!ValidNotify(v)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("DSN NOTIFY value out of range: ", v));
+    }
+  }
+  if (!d.orcpt.empty() && d.orcpt.size() != m.recipients.size()) {
+    return absl::InvalidArgumentError(
+        "DSN ORCPT values are not one per recipient");
+  }
+  for (const std::string& o : d.orcpt) {
+    if (o.size() > kMaxOrcptBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("DSN ORCPT longer than ", kMaxOrcptBytes, " octets"));
+    }
+  }
+  if (m.reports_on_rcpts.size() > kMaxRecipients) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reports on too many recipients: ",
+                     m.reports_on_rcpts.size()));
+  }
+  for (uint32_t r : m.reports_on_rcpts) {
+    if (r >= kMaxRecipients) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("reported-on recipient index out of range: ", r));
+    }
+  }
+  if (!m.reports_on_rcpts.empty() && m.reports_on_id == 0) {
+    return absl::InvalidArgumentError(
+        "reports on recipients without the id of their message");
+  }
+  return absl::OkStatus();
+}
+
+// Reads little-endian fields off the front of a byte range, each length
+// checked against what is left; the first failure names its field.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool U8(uint8_t* v) {
+    if (in_.empty()) return false;
+    *v = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool U32(uint32_t* v) {
+    if (in_.size() < 4) return false;
+    *v = Get32(in_.data());
+    in_.remove_prefix(4);
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    if (in_.size() < 8) return false;
+    *v = Get64(in_.data());
+    in_.remove_prefix(8);
+    return true;
+  }
+  bool Bytes(size_t n, std::string_view* v) {
+    if (n > in_.size()) return false;
+    *v = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  size_t left() const { return in_.size(); }
+
+ private:
+  std::string_view in_;
+};
+
+// The extension block: `ext` is exactly the bytes between the recipients
+// and the body. Every length is checked against the bytes there and
+// against its bound.
+absl::Status DecodeExtensions(std::string_view ext, uint32_t rcpt_count,
+                              MessageRecord* out) {
+  Reader r(ext);
+  uint32_t block_len = 0;
+  if (!r.U32(&block_len)) {
+    return absl::DataLossError("extension block length runs past payload");
+  }
+  if (block_len > kMaxExtensionBytes) {
+    return absl::DataLossError("extension block length over limit");
+  }
+  if (block_len != r.left()) {
+    return absl::DataLossError(
+        "extension block length does not match payload");
+  }
+  DsnFields& d = out->dsn;
+  uint8_t ret = 0;
+  uint8_t pad[3] = {};
+  if (!r.U8(&ret) || !r.U8(&pad[0]) || !r.U8(&pad[1]) || !r.U8(&pad[2])) {
+    return absl::DataLossError("DSN RET runs past extension block");
+  }
+  if (ret > static_cast<uint8_t>(DsnRet::kHeaders)) {
+    return absl::DataLossError("DSN RET value out of range");
+  }
+  if ((pad[0] | pad[1] | pad[2]) != 0) {
+    return absl::DataLossError("DSN RET padding not zero");
+  }
+  d.ret = static_cast<DsnRet>(ret);
+
+  uint32_t len = 0;
+  std::string_view bytes;
+  if (!r.U32(&len)) {
+    return absl::DataLossError("DSN ENVID length runs past extension block");
+  }
+  if (len > kMaxEnvidBytes) {
+    return absl::DataLossError("DSN ENVID length over limit");
+  }
+  if (!r.Bytes(len, &bytes)) {
+    return absl::DataLossError("DSN ENVID runs past extension block");
+  }
+  d.envid.assign(bytes);
+
+  uint32_t count = 0;
+  if (!r.U32(&count)) {
+    return absl::DataLossError("DSN NOTIFY count runs past extension block");
+  }
+  if (count != 0 && count != rcpt_count) {
+    return absl::DataLossError("DSN NOTIFY count is not the recipient count");
+  }
+  if (!r.Bytes(count, &bytes)) {
+    return absl::DataLossError("DSN NOTIFY values run past extension block");
+  }
+  d.notify.assign(bytes.begin(), bytes.end());
+  for (uint8_t v : d.notify) {
+    if (!ValidNotify(v)) {
+      return absl::DataLossError("DSN NOTIFY value out of range");
+    }
+  }
+
+  if (!r.U32(&count)) {
+    return absl::DataLossError("DSN ORCPT count runs past extension block");
+  }
+  if (count != 0 && count != rcpt_count) {
+    return absl::DataLossError("DSN ORCPT count is not the recipient count");
+  }
+  d.orcpt.clear();
+  // Each takes at least 4 bytes, which bounds the reservation.
+  d.orcpt.reserve(std::min<size_t>(count, r.left() / 4));
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!r.U32(&len)) {
+      return absl::DataLossError("DSN ORCPT length runs past extension block");
+    }
+    if (len > kMaxOrcptBytes) {
+      return absl::DataLossError("DSN ORCPT length over limit");
+    }
+    if (!r.Bytes(len, &bytes)) {
+      return absl::DataLossError("DSN ORCPT runs past extension block");
+    }
+    d.orcpt.emplace_back(bytes);
+  }
+
+  if (!r.U64(&out->reports_on_id)) {
+    return absl::DataLossError("reports_on_id runs past extension block");
+  }
+  if (!r.U32(&count)) {
+    return absl::DataLossError(
+        "reports_on_rcpts count runs past extension block");
+  }
+  if (count > kMaxRecipients) {
+    return absl::DataLossError("reports_on_rcpts count over limit");
+  }
+  if (count > r.left() / 4) {
+    return absl::DataLossError("reports_on_rcpts run past extension block");
+  }
+  out->reports_on_rcpts.resize(count);
+  for (uint32_t& index : out->reports_on_rcpts) {
+    r.U32(&index);  // in bounds: checked above
+    if (index >= kMaxRecipients) {
+      return absl::DataLossError("reports_on_rcpts index out of range");
+    }
+  }
+  if (!out->reports_on_rcpts.empty() && out->reports_on_id == 0) {
+    return absl::DataLossError("reports_on_rcpts without reports_on_id");
+  }
+  if (r.left() != 0) {
+    return absl::DataLossError("extension block longer than its fields");
+  }
+  // The encoder writes no block for default values: one encoding per
+  // message.
+  if (!HasExtensions(*out)) {
+    return absl::DataLossError("extension block flagged but empty");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 size_t MessagePayloadSize(const MessageRecord& m) {
   size_t n = kMessageFixedBytes + m.sender.size() + m.body.size();
   for (const std::string& r : m.recipients) n += 4 + r.size();
-  return n;
+  return n + ExtensionSize(m);
 }
 
 size_t FramedMessageSize(const MessageRecord& m) {
@@ -144,6 +423,11 @@ absl::Status ValidateMessage(const MessageRecord& m) {
       return absl::InvalidArgumentError("recipient address empty or too long");
     }
   }
+  if ((m.flags & kFlagExtensions) != 0) {
+    return absl::InvalidArgumentError(
+        "flags carry kFlagExtensions, which only the encoder sets");
+  }
+  if (absl::Status s = ValidateExtensions(m); !s.ok()) return s;
   if (MessagePayloadSize(m) > kMaxPayloadBytes) {
     return absl::InvalidArgumentError("message larger than a spool record");
   }
@@ -289,10 +573,26 @@ absl::Status DecodeMessage(std::string_view payload, MessageRecord* out) {
     out->recipients.emplace_back(p + pos, len);
     pos += len;
   }
-  if (body_len != payload.size() - pos) {
-    return absl::DataLossError("body length does not match payload");
+  if (body_len > payload.size() - pos) {
+    return absl::DataLossError("body runs past payload");
   }
-  out->body.assign(p + pos, body_len);
+  // Between the recipients and the body: the extension block, or nothing.
+  const std::string_view ext =
+      payload.substr(pos, payload.size() - pos - body_len);
+  if ((out->flags & kFlagExtensions) != 0) {
+    out->flags &= ~kFlagExtensions;
+    if (absl::Status s = DecodeExtensions(ext, rcpt_count, out); !s.ok()) {
+      return s;
+    }
+  } else {
+    if (!ext.empty()) {
+      return absl::DataLossError("body length does not match payload");
+    }
+    out->dsn.clear();
+    out->reports_on_id = 0;
+    out->reports_on_rcpts.clear();
+  }
+  out->body.assign(payload.data() + payload.size() - body_len, body_len);
   return absl::OkStatus();
 }
 

@@ -67,6 +67,41 @@ enum class RecordType : uint32_t {
 // MessageRecord::flags bits.
 inline constexpr uint32_t kFlag8BitMime = 1u << 0;
 inline constexpr uint32_t kFlagSmtpUtf8 = 1u << 1;
+// Set by the encoder when dsn or reports_on_* are non-default: the payload
+// then has the extension block. Never set in a MessageRecord in memory (the
+// decoder takes it out; ValidateMessage refuses it).
+inline constexpr uint32_t kFlagExtensions = 1u << 2;
+
+// RCPT NOTIFY bits (RFC 3461 4.1); 0 = NOTIFY not given. kNotifyNever is
+// never combined with another bit.
+inline constexpr uint8_t kNotifySuccess = 1, kNotifyFailure = 2,
+                         kNotifyDelay = 4, kNotifyNever = 8;
+enum class DsnRet : uint8_t { kUnspecified = 0, kFull = 1, kHeaders = 2 };
+// Bounds on the DSN fields (RFC 3461 4.2, 4.4), of the decoded values.
+inline constexpr size_t kMaxEnvidBytes = 100;
+inline constexpr size_t kMaxOrcptBytes = 500;  // "addr-type;address"
+
+// A message's RFC 3461 parameters, decoded from xtext.
+struct DsnFields {
+  std::string envid;  // ENVID; empty: not given
+  DsnRet ret = DsnRet::kUnspecified;
+  std::vector<uint8_t> notify;  // empty (none given), or one per recipient
+  // empty (none given), or one per recipient: "addr-type;address" decoded,
+  // "" = not given
+  std::vector<std::string> orcpt;
+
+  bool empty() const {  // nothing given
+    return envid.empty() && ret == DsnRet::kUnspecified && notify.empty() &&
+           orcpt.empty();
+  }
+  void clear() {  // keeps storage
+    envid.clear();
+    ret = DsnRet::kUnspecified;
+    notify.clear();
+    orcpt.clear();
+  }
+  bool operator==(const DsnFields&) const = default;
+};
 
 struct MessageRecord {
   uint64_t id = 0;
@@ -77,6 +112,12 @@ struct MessageRecord {
   // The full message content: headers and body, CRLF line ends, NOT
   // dot-stuffed.
   std::string body;
+  DsnFields dsn;
+  // When this record is a delivery status notification (a bounce) about an
+  // earlier message of the same shard: that message's id and the recipient
+  // indices it reports on; they count as done once this record is durable.
+  uint64_t reports_on_id = 0;
+  std::vector<uint32_t> reports_on_rcpts;
 
   bool operator==(const MessageRecord&) const = default;
 };
@@ -103,7 +144,11 @@ constexpr size_t FramedSize(size_t payload_len) {
          (payload_len + kRecordAlign - 1) / kRecordAlign * kRecordAlign;
 }
 
-// Checks the bounds above (recipient count >= 1, lengths, total payload).
+// Checks the bounds above (recipient count >= 1, lengths, total payload;
+// DSN: notify and orcpt empty or one per recipient, each notify a valid
+// mask, envid and every orcpt within their bounds; reports_on_rcpts at most
+// kMaxRecipients indices, each < kMaxRecipients, and none without a
+// reports_on_id; flags without kFlagExtensions).
 absl::Status ValidateMessage(const MessageRecord& m);
 size_t MessagePayloadSize(const MessageRecord& m);
 size_t FramedMessageSize(const MessageRecord& m);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "gtest/gtest.h"
 
 namespace ringpost::queue {
@@ -265,6 +266,291 @@ TEST(RecordTest, FileHeaderRoundTripAndDamage) {
     EXPECT_FALSE(DecodeFileHeader(bad).has_value()) << i;
   }
   EXPECT_FALSE(DecodeFileHeader(std::string(kFileHeaderBytes, '\0')));
+}
+
+// --- DSN parameters and bounce bookkeeping: the extension block ------------
+
+MessageRecord DsnMessage(uint64_t id) {
+  MessageRecord m = SampleMessage(id, 64);
+  m.dsn.envid = "QQ314159";
+  m.dsn.ret = DsnRet::kHeaders;
+  m.dsn.notify = {kNotifySuccess | kNotifyFailure, 0, kNotifyNever};
+  m.dsn.orcpt = {"rfc822;a@example.com", "", "rfc822;C@Example.IO"};
+  m.reports_on_id = 0x0400000000000042ull;
+  m.reports_on_rcpts = {0, 7, 65535};
+  return m;
+}
+
+// The payload EncodeMessage writes for `m`.
+std::string PayloadOf(const MessageRecord& m) {
+  std::string buf;
+  EncodeMessage(m, 1, &buf);
+  return buf.substr(kRecordHeaderBytes, MessagePayloadSize(m));
+}
+
+uint32_t FlagsIn(std::string_view payload) {
+  uint32_t flags;
+  std::memcpy(&flags, payload.data() + 16, 4);
+  return flags;
+}
+
+// Offset of the extension block in the payload of `m`.
+size_t ExtensionOffset(const MessageRecord& m) {
+  size_t off = kMessageFixedBytes + m.sender.size();
+  for (const std::string& r : m.recipients) off += 4 + r.size();
+  return off;
+}
+
+TEST(RecordDsnTest, RoundTripsEveryFieldThroughBothEncoders) {
+  const MessageRecord m = DsnMessage(9);
+  ASSERT_TRUE(ValidateMessage(m).ok()) << ValidateMessage(m);
+  std::string buf;
+  EncodeMessage(m, 4, &buf);
+  EXPECT_EQ(buf.size(), FramedMessageSize(m));
+  std::string mem(FramedMessageSize(m), '\xee');
+  EXPECT_EQ(EncodeMessageInto(m, 4, mem.data()), buf.size());
+  EXPECT_EQ(mem, buf);
+  DecodeResult r = DecodeNext(buf, 0, 4);
+  ASSERT_EQ(r.status, DecodeStatus::kOk) << r.reason;
+  EXPECT_EQ(r.payload.size(), MessagePayloadSize(m));
+  EXPECT_EQ(FlagsIn(r.payload), m.flags | kFlagExtensions);
+  MessageRecord back;
+  ASSERT_TRUE(DecodeMessage(r.payload, &back).ok());
+  EXPECT_EQ(back, m);  // flags without kFlagExtensions
+}
+
+// Each field alone is enough to write the block, and comes back alone.
+TEST(RecordDsnTest, EachFieldAloneRoundTrips) {
+  struct Case {
+    const char* name;
+    void (*set)(MessageRecord*);
+  };
+  const Case cases[] = {
+      {"envid", [](MessageRecord* m) { m->dsn.envid = std::string(kMaxEnvidBytes, 'e'); }},
+      {"ret full", [](MessageRecord* m) { m->dsn.ret = DsnRet::kFull; }},
+      {"ret hdrs", [](MessageRecord* m) { m->dsn.ret = DsnRet::kHeaders; }},
+      {"notify", [](MessageRecord* m) { m->dsn.notify = {0, kNotifyDelay, 0}; }},
+      {"notify zeros", [](MessageRecord* m) { m->dsn.notify = {0, 0, 0}; }},
+      {"orcpt", [](MessageRecord* m) {
+         m->dsn.orcpt = {"", "", "rfc822;" + std::string(kMaxOrcptBytes - 7, 'o')};
+       }},
+      {"orcpt empties", [](MessageRecord* m) { m->dsn.orcpt = {"", "", ""}; }},
+      {"reports_on_id", [](MessageRecord* m) { m->reports_on_id = 77; }},
+      {"reports_on", [](MessageRecord* m) {
+         m->reports_on_id = 77;
+         m->reports_on_rcpts = {3};
+       }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    MessageRecord m = SampleMessage(3, 20);
+    c.set(&m);
+    ASSERT_TRUE(ValidateMessage(m).ok()) << ValidateMessage(m);
+    const std::string payload = PayloadOf(m);
+    EXPECT_NE(FlagsIn(payload) & kFlagExtensions, 0u);
+    MessageRecord back;
+    // Decoding into a record that held other values replaces them all.
+    back = DsnMessage(1);
+    ASSERT_TRUE(DecodeMessage(payload, &back).ok()) << DecodeMessage(payload, &back);
+    EXPECT_EQ(back, m);
+  }
+}
+
+// Without DSN the payload is byte for byte the format from before the
+// block existed, and such a record decodes with every new field at its
+// default, even into a record that held some.
+TEST(RecordDsnTest, WithoutDsnTheFormatIsUnchanged) {
+  const MessageRecord m = SampleMessage(5, 30);
+  std::string want;
+  auto put32 = [&](uint32_t v) { want.append(reinterpret_cast<const char*>(&v), 4); };
+  auto put64 = [&](uint64_t v) { want.append(reinterpret_cast<const char*>(&v), 8); };
+  put64(m.id);
+  put64(static_cast<uint64_t>(m.queued_at_ms));
+  put32(m.flags);
+  put32(static_cast<uint32_t>(m.sender.size()));
+  put32(static_cast<uint32_t>(m.recipients.size()));
+  put32(static_cast<uint32_t>(m.body.size()));
+  want += m.sender;
+  for (const std::string& r : m.recipients) {
+    put32(static_cast<uint32_t>(r.size()));
+    want += r;
+  }
+  want += m.body;
+  EXPECT_EQ(PayloadOf(m), want);
+  EXPECT_EQ(MessagePayloadSize(m), want.size());
+  MessageRecord back = DsnMessage(1);
+  ASSERT_TRUE(DecodeMessage(want, &back).ok());
+  EXPECT_EQ(back, m);
+  EXPECT_TRUE(back.dsn.empty());
+}
+
+// A caller's kFlagExtensions is refused by ValidateMessage and never
+// decides what the encoder writes.
+TEST(RecordDsnTest, TheFlagBelongsToTheEncoder) {
+  MessageRecord m = SampleMessage(5, 30);
+  m.flags |= kFlagExtensions;
+  EXPECT_FALSE(ValidateMessage(m).ok());
+  EXPECT_EQ(FlagsIn(PayloadOf(m)) & kFlagExtensions, 0u);
+  m.flags &= ~kFlagExtensions;
+  EXPECT_EQ(PayloadOf(m), PayloadOf(SampleMessage(5, 30)));
+}
+
+TEST(RecordDsnTest, DecodeRejectsEveryTruncation) {
+  const std::string payload = PayloadOf(DsnMessage(5));
+  for (size_t n = 0; n < payload.size(); ++n) {
+    MessageRecord out;
+    EXPECT_FALSE(DecodeMessage(std::string_view(payload).substr(0, n), &out).ok()) << n;
+  }
+}
+
+// Damage inside the block, each caught by its own check, which names the
+// field.
+TEST(RecordDsnTest, DecodeNamesTheDamagedField) {
+  const MessageRecord m = DsnMessage(5);
+  const size_t ext = ExtensionOffset(m);
+  const size_t envid_len = ext + 8;
+  const size_t notify_count = envid_len + 4 + m.dsn.envid.size();
+  const size_t orcpt_count = notify_count + 4 + m.dsn.notify.size();
+  size_t reports_id = orcpt_count + 4;
+  for (const std::string& o : m.dsn.orcpt) reports_id += 4 + o.size();
+  const size_t reports_count = reports_id + 8;
+  struct Case {
+    size_t offset;
+    uint32_t value;
+    size_t width;  // 1 or 4 bytes
+    const char* error;
+  };
+  const Case cases[] = {
+      {16, m.flags, 4, "body length does not match payload"},  // flag cleared
+      {ext, 0, 4, "extension block length does not match payload"},
+      {ext, 0xffffff00u, 4, "extension block length over limit"},
+      {ext + 4, 3, 1, "DSN RET value out of range"},
+      {ext + 5, 1, 1, "DSN RET padding not zero"},
+      {envid_len, kMaxEnvidBytes + 1, 4, "DSN ENVID length over limit"},
+      {notify_count, 1, 4, "DSN NOTIFY count is not the recipient count"},
+      {notify_count + 4, 16, 1, "DSN NOTIFY value out of range"},
+      {notify_count + 4, kNotifyNever | kNotifyDelay, 1, "DSN NOTIFY value out of range"},
+      {orcpt_count, 2, 4, "DSN ORCPT count is not the recipient count"},
+      {orcpt_count + 4, kMaxOrcptBytes + 1, 4, "DSN ORCPT length over limit"},
+      {orcpt_count + 4, 400, 4, "DSN ORCPT runs past extension block"},
+      {reports_count, kMaxRecipients + 1, 4, "reports_on_rcpts count over limit"},
+      {reports_count, 4, 4, "reports_on_rcpts run past extension block"},
+      {reports_count, 2, 4, "extension block longer than its fields"},
+      {reports_count + 4, kMaxRecipients, 4, "reports_on_rcpts index out of range"},
+  };
+  for (const Case& c : cases) {
+    std::string bad = PayloadOf(m);
+    ASSERT_LE(c.offset + c.width, bad.size());
+    std::memcpy(bad.data() + c.offset, &c.value, c.width);
+    MessageRecord out;
+    const absl::Status s = DecodeMessage(bad, &out);
+    EXPECT_TRUE(absl::IsDataLoss(s)) << c.error << ": " << s;
+    EXPECT_EQ(s.message(), c.error) << c.offset;
+  }
+  // reports_on_rcpts without the id they belong to.
+  std::string bad = PayloadOf(m);
+  std::memset(bad.data() + reports_id, 0, 8);
+  MessageRecord out;
+  EXPECT_EQ(DecodeMessage(bad, &out).message(), "reports_on_rcpts without reports_on_id");
+  // An ENVID longer than what is left of a small block.
+  MessageRecord small = SampleMessage(5, 30);
+  small.dsn.envid = "x";
+  bad = PayloadOf(small);
+  const uint32_t fifty = 50;
+  std::memcpy(bad.data() + ExtensionOffset(small) + 8, &fifty, 4);
+  EXPECT_EQ(DecodeMessage(bad, &out).message(), "DSN ENVID runs past extension block");
+}
+
+// A block whose fields are all defaults is never written, so reading one
+// is damage: the format keeps one encoding per message.
+TEST(RecordDsnTest, AFlaggedEmptyBlockIsDamage) {
+  MessageRecord m = SampleMessage(5, 30);
+  m.reports_on_id = 1;
+  std::string payload = PayloadOf(m);
+  const size_t id_at = ExtensionOffset(m) + 4 + 4 + 4 + 4 + 4;
+  std::memset(payload.data() + id_at, 0, 8);
+  MessageRecord out;
+  EXPECT_EQ(DecodeMessage(payload, &out).message(), "extension block flagged but empty");
+  // An old record with the flag set but no block at all.
+  std::string old = PayloadOf(SampleMessage(5, 30));
+  const uint32_t flags = FlagsIn(old) | kFlagExtensions;
+  std::memcpy(old.data() + 16, &flags, 4);
+  EXPECT_TRUE(absl::IsDataLoss(DecodeMessage(old, &out)));
+}
+
+// Whatever DecodeMessage accepts is valid and encodes to the same bytes.
+TEST(RecordDsnTest, RandomDamageDecodesToNothingOrToItsOwnEncoding) {
+  const std::string payload = PayloadOf(DsnMessage(5));
+  const size_t ext = ExtensionOffset(DsnMessage(5));
+  std::mt19937_64 rng(3);
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string bad = payload;
+    const int flips = 1 + static_cast<int>(rng() % 3);
+    for (int f = 0; f < flips; ++f) {
+      // Mostly inside the block, where the new checks are.
+      const size_t at = rng() % 4 != 0 ? ext + rng() % (payload.size() - ext - 64)
+                                       : rng() % payload.size();
+      bad[at] = static_cast<char>(rng() % 4 == 0 ? rng() : bad[at] ^ (1u << (rng() % 8)));
+    }
+    MessageRecord out;
+    if (!DecodeMessage(bad, &out).ok()) continue;
+    ++accepted;
+    ASSERT_TRUE(ValidateMessage(out).ok()) << i;
+    ASSERT_EQ(PayloadOf(out), bad) << i;
+  }
+  EXPECT_GT(accepted, 0);  // e.g. flips inside strings and bodies
+}
+
+TEST(RecordDsnTest, ValidateMessageBounds) {
+  struct Case {
+    const char* name;
+    void (*set)(MessageRecord*);
+    bool ok;
+  };
+  const Case cases[] = {
+      {"sample", [](MessageRecord*) {}, true},
+      {"envid at bound", [](MessageRecord* m) { m->dsn.envid.assign(kMaxEnvidBytes, 'e'); }, true},
+      {"envid over", [](MessageRecord* m) { m->dsn.envid.assign(kMaxEnvidBytes + 1, 'e'); }, false},
+      {"orcpt at bound",
+       [](MessageRecord* m) { m->dsn.orcpt[1].assign(kMaxOrcptBytes, 'o'); }, true},
+      {"orcpt over",
+       [](MessageRecord* m) { m->dsn.orcpt[1].assign(kMaxOrcptBytes + 1, 'o'); }, false},
+      {"orcpt short", [](MessageRecord* m) { m->dsn.orcpt.pop_back(); }, false},
+      {"orcpt long", [](MessageRecord* m) { m->dsn.orcpt.emplace_back(); }, false},
+      {"orcpt none", [](MessageRecord* m) { m->dsn.orcpt.clear(); }, true},
+      {"notify short", [](MessageRecord* m) { m->dsn.notify.pop_back(); }, false},
+      {"notify long", [](MessageRecord* m) { m->dsn.notify.push_back(0); }, false},
+      {"notify none", [](MessageRecord* m) { m->dsn.notify.clear(); }, true},
+      {"notify all three",
+       [](MessageRecord* m) { m->dsn.notify[0] = kNotifySuccess | kNotifyFailure | kNotifyDelay; },
+       true},
+      {"notify never and more",
+       [](MessageRecord* m) { m->dsn.notify[0] = kNotifyNever | kNotifyFailure; }, false},
+      {"notify unknown bit", [](MessageRecord* m) { m->dsn.notify[0] = 16; }, false},
+      {"ret out of range", [](MessageRecord* m) { m->dsn.ret = static_cast<DsnRet>(3); }, false},
+      {"reports index at bound",
+       [](MessageRecord* m) { m->reports_on_rcpts = {kMaxRecipients - 1}; }, true},
+      {"reports index over", [](MessageRecord* m) { m->reports_on_rcpts = {kMaxRecipients}; },
+       false},
+      {"reports count at bound",
+       [](MessageRecord* m) { m->reports_on_rcpts.assign(kMaxRecipients, 1); }, true},
+      {"reports count over",
+       [](MessageRecord* m) { m->reports_on_rcpts.assign(kMaxRecipients + 1, 1); }, false},
+      {"reports without id", [](MessageRecord* m) { m->reports_on_id = 0; }, false},
+      {"id without reports", [](MessageRecord* m) { m->reports_on_rcpts.clear(); }, true},
+  };
+  for (const Case& c : cases) {
+    MessageRecord m = DsnMessage(1);
+    c.set(&m);
+    EXPECT_EQ(ValidateMessage(m).ok(), c.ok) << c.name << ": " << ValidateMessage(m);
+    if (c.ok) {
+      // The largest cases too: what validates encodes and decodes.
+      MessageRecord back;
+      ASSERT_TRUE(DecodeMessage(PayloadOf(m), &back).ok()) << c.name;
+      EXPECT_EQ(back, m) << c.name;
+    }
+  }
 }
 
 // --- ScanRecords ------------------------------------------------------------

@@ -179,6 +179,34 @@ TEST_F(SpoolTest, AppendCommitAndRecoverWithoutClosing) {
   }
 }
 
+// DSN parameters and bounce bookkeeping come back from recovery, next to a
+// message without them.
+TEST_F(SpoolTest, DsnFieldsSurviveRecovery) {
+  BlockingSpoolIo io;
+  std::vector<RecoveredMessage> rec;
+  auto spool = OpenSpool(&io, Opts(), &rec);
+  ASSERT_TRUE(spool);
+  std::vector<MessageRecord> sent;
+  std::vector<absl::Status> st;
+  sent.push_back(Msg(spool.get(), 300, 2));
+  sent.back().dsn.envid = "QQ314159";
+  sent.back().dsn.ret = DsnRet::kFull;
+  sent.back().dsn.notify = {kNotifyNever, kNotifySuccess | kNotifyDelay};
+  sent.back().dsn.orcpt = {"", "rfc822;rcpt1@example.com"};
+  sent.push_back(Msg(spool.get(), 200, 1));
+  sent.push_back(Msg(spool.get(), 200, 1));
+  sent.back().sender.clear();
+  sent.back().reports_on_id = sent[0].id;
+  sent.back().reports_on_rcpts = {0, 1};
+  for (const MessageRecord& m : sent) Append(spool.get(), m, &st);
+  Drain(spool.get(), &io);
+  ASSERT_EQ(st.size(), 3u);
+  EXPECT_TRUE(AllOk(st));
+  std::vector<RecoveredMessage> again = RecoverNow(Opts());
+  ASSERT_EQ(again.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(again[i].record, sent[i]) << i;
+}
+
 TEST_F(SpoolTest, HundredAppendsShareOneWriteAndOneSync) {
   BlockingSpoolIo io;
   std::vector<RecoveredMessage> rec;

@@ -8,7 +8,9 @@ smtplib (issue 11, items 2, 8 and 9).
   --max_message_size gets 552 5.3.4 and the session stays in sync.
 - Mail loops: more than --max_hops Received: lines (the relay's own counted)
   get 554 5.4.0, by DATA and by BDAT.
-- Parameters the relay does not offer (DSN, BINARYMIME, unknown) get 555.
+- DSN (RFC 3461) is offered: RET, ENVID, NOTIFY and ORCPT are taken, a
+  malformed or repeated one gets 501 5.5.4 naming it; parameters the relay
+  does not offer (BINARYMIME, unknown) get 555.
 - RCPT TO:<Postmaster> is accepted from outside --relay_networks and
   delivered to --postmaster.
 - SMTPUTF8 is offered; a non-ASCII address without it gets 553 5.6.7.
@@ -194,26 +196,53 @@ class InboundConformance(unittest.TestCase):
 
     # --- parameters, Postmaster, SMTPUTF8 (item 9) ------------------------------
 
-    def test_ehlo_offers_smtputf8_but_not_dsn_or_binarymime(self):
+    def test_ehlo_offers_smtputf8_and_dsn_but_not_binarymime(self):
         with smtplib.SMTP("127.0.0.1", self.r.port, timeout=30,
                           source_address=(INSIDE, 0)) as s:
             s.ehlo("client.test")
             self.assertTrue(s.has_extn("smtputf8"))
             self.assertTrue(s.has_extn("8bitmime"))
             self.assertTrue(s.has_extn("chunking"))
-            self.assertFalse(s.has_extn("dsn"))
+            self.assertTrue(s.has_extn("dsn"))
             self.assertFalse(s.has_extn("binarymime"))
+
+    def test_dsn_parameters_are_taken_and_bad_ones_get_501(self):
+        with smtplib.SMTP("127.0.0.1", self.r.port, timeout=30,
+                          source_address=(INSIDE, 0)) as s:
+            s.ehlo("client.test")
+            for opts, name in ((["RET=FULL", "RET=HDRS"], b"RET"), (["RET=ALL"], b"RET"),
+                               (["ENVID=a+2b"], b"ENVID"), (["ENVID=" + "e" * 101], b"ENVID")):
+                code, text = s.mail("a@origin.test", opts)
+                self.assertEqual((code, text.split()[0]), (501, b"5.5.4"), (opts, text))
+                self.assertIn(name, text)
+            self.assertEqual(s.mail("a@origin.test", ["RET=HDRS", "ENVID=QQ+2B314159"])[0], 250)
+            for opts, name in ((["NOTIFY=NEVER,SUCCESS"], b"NOTIFY"), (["NOTIFY=SOON"], b"NOTIFY"),
+                               (["ORCPT=x@dest.test"], b"ORCPT"),
+                               (["ORCPT=rfc822;a", "ORCPT=rfc822;a"], b"ORCPT")):
+                code, text = s.rcpt("x@dest.test", opts)
+                self.assertEqual((code, text.split()[0]), (501, b"5.5.4"), (opts, text))
+                self.assertIn(name, text)
+            self.assertEqual(
+                s.rcpt("x@dest.test", ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;x@dest.test"])[0],
+                250)
+            self.assertEqual(s.rcpt("y@dest.test", ["NOTIFY=NEVER"])[0], 250)
+            # The sink offers no DSN: the relay delivers without the parameters.
+            test_id = "dsn-params"
+            code, text = s.data(hl.message_bytes(test_id))
+            self.assertEqual(code, 250, text)
+        self.expected.add(test_id)
+        hl.wait_delivered(self.r.wd, [hl.queued_id(text.decode())], recipients=2)
 
     def test_unsupported_parameters_get_555(self):
         with smtplib.SMTP("127.0.0.1", self.r.port, timeout=30,
                           source_address=(INSIDE, 0)) as s:
             s.ehlo("client.test")
-            for opts in (["RET=HDRS"], ["ENVID=QQ314159"], ["BODY=BINARYMIME"], ["XFOO=1"],
+            for opts in (["NOTIFY=NEVER"], ["BODY=BINARYMIME"], ["XFOO=1"],
                          ["SIZE=100", "AUTH=<>"]):
                 code, text = s.mail("a@origin.test", opts)
                 self.assertEqual((code, text.split()[0]), (555, b"5.5.4"), (opts, text))
             self.assertEqual(s.mail("a@origin.test", ["SIZE=100", "BODY=8BITMIME"])[0], 250)
-            for opts in (["NOTIFY=SUCCESS,FAILURE"], ["ORCPT=rfc822;x@dest.test"]):
+            for opts in (["RET=FULL"], ["ENVID=QQ314159"], ["SIZE=100"]):
                 code, text = s.rcpt("x@dest.test", opts)
                 self.assertEqual((code, text.split()[0]), (555, b"5.5.4"), (opts, text))
             self.assertEqual(s.rcpt("x@dest.test")[0], 250)

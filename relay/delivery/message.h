@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "queue/record.h"
 #include "queue/spool.h"
 #include "relay/config/config.h"
 #include "relay/runtime/timer_wheel.h"
@@ -53,6 +54,9 @@ struct Message {
   uint64_t submitted_ns = 0;  // the origin loop's turn clock at submission (metrics)
   bool eight_bit = false;
   bool smtputf8 = false;
+  // RFC 3461 parameters (spooled): notify and orcpt empty or one per
+  // recipient, indexed like `recipients`.
+  queue::DsnFields dsn;
   // How it arrived, for the Reception record (not spooled).
   std::string auth_user;  // SMTP AUTH user; empty: none
   std::string tls;        // "TLSv1.3 with cipher ..."; empty: plaintext
@@ -80,6 +84,7 @@ struct Message {
     tls.clear();
     eight_bit = false;
     smtputf8 = false;
+    dsn.clear();
     remaining = 0;
     first_pass_left = 0;
     accounted_bytes = 0;

@@ -83,6 +83,7 @@ void Intake::Submit(CommitListener* listener, std::unique_ptr<server::IncomingMe
   record.body = std::move(in->content);
   record.flags = (in->eight_bit ? queue::kFlag8BitMime : 0) |
                  (in->smtputf8 ? queue::kFlagSmtpUtf8 : 0);
+  record.dsn = std::move(in->dsn);
   Message* msg = NewMessage();
   msg->id = record.id;
   msg->origin = options_.shard;
@@ -101,9 +102,11 @@ void Intake::Submit(CommitListener* listener, std::unique_ptr<server::IncomingMe
   std::swap(msg->sender, record.sender);
   std::swap(msg->recipients, record.recipients);
   std::swap(msg->content, record.body);
+  std::swap(msg->dsn, record.dsn);
   in->sender = std::move(record.sender);
   in->recipients = std::move(record.recipients);
   in->content = std::move(record.body);
+  in->dsn = std::move(record.dsn);
   free_incoming_.Give(std::move(in),
                       ResetKeepingStorage<server::IncomingMessage>(kRecycledContentMax));
   Account(msg);
@@ -213,6 +216,7 @@ void Intake::Recover(std::vector<queue::RecoveredMessage>& recovered) {
     msg->sender = std::move(r.record.sender);
     msg->recipients = std::move(r.record.recipients);
     msg->content = std::move(r.record.body);
+    msg->dsn = std::move(r.record.dsn);
     Account(msg);
     msg->queued_at_ms = r.record.queued_at_ms;
     msg->eight_bit = (r.record.flags & queue::kFlag8BitMime) != 0;

@@ -311,7 +311,7 @@ void Session::ProcessCommandLine(std::string_view line) {
       RefuseUnframeableBdat();
       return;
     }
-    smtp::Reply r = smtp::ReplyFor(pr);
+    smtp::Reply r = smtp::ReplyFor(pr, cmd);
     Reply(r.code, r.enhanced, r.text);
     CountError();
     return;
@@ -396,7 +396,7 @@ void Session::HandleEhlo(const smtp::Command& cmd, bool extended) {
   out += hostname_;
   out += "\r\n250-PIPELINING\r\n250-SIZE ";
   out += std::to_string(limits_->message_octets_max);
-  out += "\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n";
+  out += "\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-DSN\r\n";
   if (client_.tls_available && !tls_active_) out += "250-STARTTLS\r\n";
   // Never in plaintext: the password would cross the network in clear.
   if (client_.auth_available && tls_active_) out += "250-AUTH PLAIN LOGIN\r\n";
@@ -453,6 +453,7 @@ void Session::HandleMail(const smtp::Command& cmd) {
   size_hint_ = cmd.has_size ? cmd.size : 0;
   message_->eight_bit = cmd.body == smtp::BodyType::k8BitMime;
   message_->smtputf8 = cmd.smtputf8;
+  StoreMailDsn(cmd);
   have_mail_ = true;
   Reply(250, "2.1.0", "Ok");
 }
@@ -480,6 +481,7 @@ void Session::HandleRcpt(const smtp::Command& cmd) {
   // client and goes to the configured postmaster.
   if (smtp::DomainOf(cmd.path).empty() &&
       smtp::AsciiEqualsIgnoreCase(cmd.path, "postmaster")) {
+    StoreRcptDsn(cmd);
     message_->recipients.push_back(limits_->postmaster);
     Reply(250, "2.1.5", "Ok");
     return;
@@ -494,6 +496,7 @@ void Session::HandleRcpt(const smtp::Command& cmd) {
            "Error: recipient address must have a domain");
     return;
   }
+  StoreRcptDsn(cmd);
   message_->recipients.emplace_back(cmd.path.data(), cmd.path.size());
   Reply(250, "2.1.5", "Ok");
 }

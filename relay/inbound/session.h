@@ -7,9 +7,9 @@
 // stable storage. So the whole protocol is testable without sockets.
 //
 // Protocol: RFC 5321 with PIPELINING (2920), SIZE (1870), 8BITMIME (6152),
-// ENHANCEDSTATUSCODES (2034, 3463), CHUNKING (3030), SMTPUTF8 (6531),
-// STARTTLS (3207) and AUTH PLAIN/LOGIN (4954, 4616), the last two when the
-// host offers them (ClientInfo).
+// ENHANCEDSTATUSCODES (2034, 3463), CHUNKING (3030), SMTPUTF8 (6531), DSN
+// (3461), STARTTLS (3207) and AUTH PLAIN/LOGIN (4954, 4616), the last two
+// when the host offers them (ClientInfo).
 // Strict where it matters:
 //   - command lines end in CRLF; a bare LF or CR is refused (500 5.5.2);
 //   - in DATA only CRLF.CRLF ends the message; bare LF/CR anywhere rejects
@@ -22,9 +22,15 @@
 //     once it is consumed). A BDAT whose size cannot be parsed (missing,
 //     junk, over kBdatSizeMax) leaves the stream unframeable: 521 5.5.4 and
 //     the session closes, as Postfix does;
-//   - MAIL/RCPT parameters other than SIZE, BODY=7BIT|8BITMIME and SMTPUTF8
-//     (MAIL) are refused with 555 5.5.4, never ignored: BINARYMIME and DSN
-//     (RET, ENVID, NOTIFY, ORCPT) are not offered;
+//   - MAIL/RCPT parameters other than SIZE, BODY=7BIT|8BITMIME, SMTPUTF8,
+//     RET and ENVID (MAIL), NOTIFY and ORCPT (RCPT) are refused with 555
+//     5.5.4, never ignored: BINARYMIME is not offered. A DSN parameter
+//     given twice or malformed gets 501 5.5.4 naming it (the command
+//     parser's checks: RET=FULL|HDRS; ENVID xtext, decoded at most 100
+//     printable octets; NOTIFY=NEVER or a list of SUCCESS, FAILURE, DELAY;
+//     ORCPT=addr-type;xtext, decoded at most 500 printable octets). The
+//     decoded values go with the message (IncomingMessage::dsn), NOTIFY
+//     and ORCPT one per accepted recipient once any recipient gave one;
 //   - a non-ASCII address needs SMTPUTF8 on MAIL (else 553 5.6.7);
 //   - a message with more than hops_max Received: header lines, counting the
 //     one the session prepends, is refused (554 5.4.0): a mail loop;
@@ -59,6 +65,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "queue/record.h"
 #include "relay/runtime/reuse_queue.h"
 #include "relay/smtp/command_parser.h"
 #include "relay/smtp/data_scanner.h"
@@ -91,6 +98,9 @@ struct IncomingMessage {
   int64_t received_at_ms = 0;           // wall clock
   std::string auth_user;                // AUTH identity, "" if none
   std::string tls;                      // TLS description, "" if plaintext
+  // RFC 3461 parameters, decoded. notify and orcpt are empty, or hold one
+  // entry per recipient (0 / "" for one that gave none).
+  queue::DsnFields dsn;
 
   // Back to the defaults, keeping the strings' storage (for recycling).
   void Reset() {
@@ -103,6 +113,7 @@ struct IncomingMessage {
     received_at_ms = 0;
     auth_user.clear();
     tls.clear();
+    dsn.clear();
   }
 };
 
@@ -259,6 +270,11 @@ class Session {
   void MaybeShutdown();
   // A BDAT whose size did not parse: 521 and close.
   void RefuseUnframeableBdat();
+  // DSN parameters (session_dsn.cc): RET and ENVID of an accepted MAIL,
+  // NOTIFY and ORCPT of a RCPT about to be accepted (before its recipient
+  // is added), decoded into message_->dsn.
+  void StoreMailDsn(const smtp::Command& cmd);
+  void StoreRcptDsn(const smtp::Command& cmd);
   // 555 for a MAIL/RCPT parameter the session does not support.
   void RefuseParam(const smtp::Command& cmd, const smtp::Param& param,
                    std::string_view recipient);

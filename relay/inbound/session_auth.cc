@@ -273,12 +273,15 @@ void Session::EndAuthExchange() {
 
 uint8_t Session::RefusedMailParam(const smtp::Command& cmd) const {
   if (!client_.auth_available || !tls_active_) return cmd.unknown_param;
-  // Bounded by kParamsMax. The parser decoded SIZE, BODY and SMTPUTF8.
+  // Bounded by kParamsMax. The parser decoded SIZE, BODY, SMTPUTF8, RET and
+  // ENVID.
   for (uint8_t i = cmd.unknown_param; i < cmd.param_count; ++i) {
     const smtp::Param& p = cmd.params[i];
     const bool decoded = smtp::AsciiEqualsIgnoreCase(p.keyword, "SIZE") ||
                          smtp::AsciiEqualsIgnoreCase(p.keyword, "BODY") ||
-                         smtp::AsciiEqualsIgnoreCase(p.keyword, "SMTPUTF8");
+                         smtp::AsciiEqualsIgnoreCase(p.keyword, "SMTPUTF8") ||
+                         smtp::AsciiEqualsIgnoreCase(p.keyword, "RET") ||
+                         smtp::AsciiEqualsIgnoreCase(p.keyword, "ENVID");
     // AUTH=<mailbox> or AUTH=<>: the relay neither trusts nor forwards it.
     const bool ignored = smtp::AsciiEqualsIgnoreCase(p.keyword, "AUTH") && !p.value.empty();
     if (!decoded && !ignored) return i;

@@ -142,7 +142,7 @@ TEST_F(SessionTlsTest, EhloOffersStartTlsInPlaintextAndAuthOnlyInTls) {
   Open(Client(true, true));
   const std::string common =
       "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n"
-      "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n";
+      "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-DSN\r\n";
   EXPECT_EQ(Send("EHLO c\r\n"), common + "250-STARTTLS\r\n250 ENHANCEDSTATUSCODES\r\n");
   StartTls();
   EXPECT_EQ(Send("EHLO c\r\n"), common + "250-AUTH PLAIN LOGIN\r\n250 ENHANCEDSTATUSCODES\r\n");

@@ -119,6 +119,17 @@ void Connection::Deliver(DeliveryJob* job) {
   txn_.content = msg->content;
   txn_.eight_bit = msg->eight_bit;
   txn_.smtputf8 = msg->smtputf8;
+  // DSN: the message's per-recipient values, for this job's recipients.
+  const queue::DsnFields& dsn = msg->dsn;
+  txn_.dsn = dsn.empty() ? nullptr : &dsn;
+  txn_.notify.clear();
+  txn_.orcpt.clear();
+  if (!dsn.notify.empty()) {
+    for (uint32_t i : job->rcpts) txn_.notify.push_back(dsn.notify[i]);
+  }
+  if (!dsn.orcpt.empty()) {
+    for (uint32_t i : job->rcpts) txn_.orcpt.push_back(dsn.orcpt[i]);
+  }
   txn_.cookie = job;
   client_.Begin(txn_);
 }

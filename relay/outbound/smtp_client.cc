@@ -11,6 +11,7 @@
 
 #include "relay/smtp/dot_stuffer.h"
 #include "relay/smtp/mime_downgrade.h"
+#include "relay/smtp/xtext.h"
 
 namespace ringpost::client {
 namespace {
@@ -31,6 +32,49 @@ void Set(RecipientOutcome& o, int code, std::string_view enhanced,
   o.code = code;
   o.enhanced.assign(enhanced.data(), enhanced.size());
   o.text.assign(text.data(), text.size());
+  o.next_hop_dsn = false;  // the final 2xx sets it (OnPartReply)
+}
+
+// " NOTIFY=..." for queue::kNotify* bits (0: nothing), in RFC 3461's order.
+void AppendNotify(uint8_t bits, std::string* out) {
+  bits &= queue::kNotifySuccess | queue::kNotifyFailure | queue::kNotifyDelay |
+          queue::kNotifyNever;
+  if (bits == 0) return;
+  out->append(" NOTIFY=");
+  if ((bits & queue::kNotifyNever) != 0) {
+    out->append("NEVER");
+    return;
+  }
+  std::string_view sep;
+  if ((bits & queue::kNotifySuccess) != 0) {
+    out->append("SUCCESS");
+    sep = ",";
+  }
+  if ((bits & queue::kNotifyFailure) != 0) {
+    out->append(sep);
+    out->append("FAILURE");
+    sep = ",";
+  }
+  if ((bits & queue::kNotifyDelay) != 0) {
+    out->append(sep);
+    out->append("DELAY");
+  }
+}
+
+// " ORCPT=addr-type;xtext" for a decoded "addr-type;address". A value that
+// is not of that shape, or whose addr-type could not stand in an ESMTP
+// parameter (the session never stores one), is not sent.
+void AppendOrcpt(std::string_view orcpt, std::string* out) {
+  const size_t semi = orcpt.find(';');
+  if (semi == 0 || semi == std::string_view::npos) return;
+  const std::string_view type = orcpt.substr(0, semi);
+  for (char c : type) {
+    if (c < 33 || c > 126 || c == '=') return;
+  }
+  out->append(" ORCPT=");
+  out->append(type);
+  out->push_back(';');
+  smtp::XtextEncode(orcpt.substr(semi + 1), out);
 }
 
 void DecideOne(RecipientOutcome& o, const smtp::ServerReply& reply) {
@@ -319,7 +363,13 @@ void SmtpClient::OnPartReply(const smtp::ServerReply& reply) {
     case Part::kFinal:
       if (ok || failed) {
         // Decides every recipient its RCPT accepted.
-        for (uint32_t i : p.rcpts) DecideOne(msg->outcomes[i], reply);
+        const bool next_hop_dsn = ok && caps_.Has(smtp::kExtDsn);
+        for (uint32_t i : p.rcpts) {
+          RecipientOutcome& o = msg->outcomes[i];
+          if (o.code != 0) continue;
+          DecideOne(o, reply);
+          o.next_hop_dsn = next_hop_dsn;
+        }
         return EndPart(false);
       }
       return End(451, "4.5.0",
@@ -417,6 +467,8 @@ bool SmtpClient::CheckLocally(const Transaction& txn, Message* msg) {
 void SmtpClient::Begin(const Transaction& txn) {
   CHECK(can_begin());
   CHECK(!txn.recipients.empty());
+  CHECK(txn.notify.empty() || txn.notify.size() == txn.recipients.size());
+  CHECK(txn.orcpt.empty() || txn.orcpt.size() == txn.recipients.size());
   // A pooled Message keeps its vectors' and strings' capacity.
   Message* msg = NewMessage();
   msg->txn = txn;
@@ -425,6 +477,7 @@ void SmtpClient::Begin(const Transaction& txn) {
     o.code = 0;
     o.enhanced.clear();
     o.text.clear();
+    o.next_hop_dsn = false;
   }
   msg->parts = 0;
   if (!CheckLocally(txn, msg)) {
@@ -491,11 +544,29 @@ void SmtpClient::SendMail(const Part& part) {
   }
   if (txn.eight_bit && caps_.Has(smtp::kExt8BitMime)) out.append(" BODY=8BITMIME");
   if (txn.smtputf8) out.append(" SMTPUTF8");  // offered: CheckLocally
+  if (txn.dsn != nullptr && caps_.Has(smtp::kExtDsn)) {
+    if (txn.dsn->ret == queue::DsnRet::kFull) out.append(" RET=FULL");
+    if (txn.dsn->ret == queue::DsnRet::kHeaders) out.append(" RET=HDRS");
+    if (!txn.dsn->envid.empty()) {
+      out.append(" ENVID=");
+      smtp::XtextEncode(txn.dsn->envid, &out);
+    }
+  }
   out.append("\r\n");
 }
 
 void SmtpClient::SendRcpt(const Part& part, size_t index) {
-  SendLine("RCPT TO:<", part.msg->txn.recipients[part.rcpts[index]], ">");
+  const Transaction& txn = part.msg->txn;
+  const uint32_t r = part.rcpts[index];
+  std::string& out = host_->Output();
+  out.append("RCPT TO:<");
+  out.append(txn.recipients[r]);
+  out.push_back('>');
+  if (caps_.Has(smtp::kExtDsn)) {
+    if (!txn.notify.empty()) AppendNotify(txn.notify[r], &out);
+    if (!txn.orcpt.empty()) AppendOrcpt(txn.orcpt[r], &out);
+  }
+  out.append("\r\n");
 }
 
 void SmtpClient::SendBdat(const Part& part) {

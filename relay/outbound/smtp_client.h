@@ -39,6 +39,13 @@
 // its recipients fail with 554 5.6.0 and the connection ends (only closing
 // abandons a DATA); BDAT content is never scanned.
 //
+// DSN (RFC 3461): only to a peer that offers DSN, MAIL carries the
+// transaction's RET and ENVID (xtext-encoded) and each RCPT its NOTIFY (in
+// the order SUCCESS,FAILURE,DELAY, or NEVER) and ORCPT (addr-type;xtext);
+// to any other peer none of them. A recipient that peer delivered is
+// marked next_hop_dsn: the peer took over its notifications, where a peer
+// without DSN leaves the relay to report "relayed" (RFC 3461 5.2.2).
+//
 // STARTTLS (RFC 3207), per set_tls(): after the first EHLO, with kMay or
 // kRequire and STARTTLS offered, the client sends STARTTLS; on 220 the host
 // runs the handshake (StartTls) and reports it (TlsEstablished), and the
@@ -63,6 +70,7 @@
 #include <utility>
 #include <vector>
 
+#include "queue/record.h"
 #include "relay/runtime/reuse_queue.h"
 #include "relay/smtp/reply_parser.h"
 
@@ -72,6 +80,9 @@ struct RecipientOutcome {
   int code = 0;           // SMTP reply code that decided it; 0 = not decided
   std::string enhanced;   // "2.0.0", may be empty
   std::string text;       // server text (or our reason for local failures)
+  // Delivered (2xx) by a server that offered DSN: notifications about this
+  // recipient are the next hop's now (RFC 3461 5.2.2, not "relayed").
+  bool next_hop_dsn = false;
   bool delivered() const { return code >= 200 && code < 300; }
   bool permanent() const { return code >= 500; }
 };
@@ -84,6 +95,15 @@ struct Transaction {
   std::string_view content;                 // unstuffed, CRLF lines
   bool eight_bit = false;                   // BODY=8BITMIME content
   bool smtputf8 = false;                    // needs the SMTPUTF8 extension
+  // DSN (RFC 3461), sent only when the peer offers DSN. RET and ENVID come
+  // from `dsn` (its notify/orcpt are not read: they follow the message's
+  // recipients, not this transaction's); nullptr: none.
+  const queue::DsnFields* dsn = nullptr;
+  // Empty (none), or one per entry of `recipients`: NOTIFY as
+  // queue::kNotify* bits (0: none), ORCPT as "addr-type;address" decoded
+  // ("": none).
+  std::vector<uint8_t> notify;
+  std::vector<std::string_view> orcpt;
   void* cookie = nullptr;                   // returned with the outcomes
 };
 

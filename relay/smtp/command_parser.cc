@@ -10,9 +10,11 @@
 #include "relay/smtp/command_parser.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "base/check.h"
 #include "base/mailbox.h"
+#include "relay/smtp/xtext.h"
 
 namespace ringpost::smtp {
 namespace {
@@ -25,6 +27,7 @@ enum : uint8_t {
   kValue = 1 << 1,    // esmtp-value char, ASCII part
   kDigit = 1 << 2,
   kCtl = 1 << 3,      // not allowed anywhere in a command line
+  kAtext = 1 << 4,    // RFC 5322 atext: an ORCPT addr-type is an atom
 };
 
 constexpr std::array<uint8_t, 256> MakeClassTable() {
@@ -37,6 +40,10 @@ constexpr std::array<uint8_t, 256> MakeClassTable() {
     if (digit) v |= kDigit;
     if ((c >= 33 && c <= 60) || (c >= 62 && c <= 126)) v |= kValue;
     if ((c < 32 && c != '\t') || c == 127) v |= kCtl;
+    if (alpha || digit || (c != 0 && std::string_view("!#$%&'*+-/=?^_`{|}~").find(
+                                          static_cast<char>(c)) != std::string_view::npos)) {
+      v |= kAtext;
+    }
     t[c] = v;
   }
   return t;
@@ -151,7 +158,136 @@ ParseResult ParseParams(std::string_view s, Command* out) {
   return ParseResult::kOk;
 }
 
-// Decodes and validates SIZE, BODY and SMTPUTF8 on MAIL.
+ParseResult BadParam(std::string_view text, Command* out) {
+  out->param_error = text;
+  return ParseResult::kBadParameter;
+}
+
+// RET=FULL|HDRS (RFC 3461 4.3).
+ParseResult DecodeRet(const Param& p, Command* out) {
+  if (out->dsn_ret != DsnReturn::kUnspecified) {
+    return BadParam("Error: repeated RET parameter", out);
+  }
+  if (AsciiEqualsIgnoreCase(p.value, "FULL")) {
+    out->dsn_ret = DsnReturn::kFull;
+  } else if (AsciiEqualsIgnoreCase(p.value, "HDRS")) {
+    out->dsn_ret = DsnReturn::kHeaders;
+  } else {
+    return BadParam("Error: bad RET parameter: expected RET=FULL or RET=HDRS", out);
+  }
+  return ParseResult::kOk;
+}
+
+// ENVID=xtext (RFC 3461 4.4): decoded, at most kDsnEnvidOctetsMax printable
+// US-ASCII octets.
+ParseResult DecodeEnvid(const Param& p, Command* out) {
+  if (!out->dsn_envid.empty()) {
+    return BadParam("Error: repeated ENVID parameter", out);
+  }
+  const std::optional<XtextShape> shape = XtextCheck(p.value);
+  if (p.value.empty() || !shape) {
+    return BadParam("Error: bad ENVID parameter: expected ENVID=xtext (RFC 3461)", out);
+  }
+  static_assert(kDsnEnvidOctetsMax == 100, "the text below names the limit");
+  if (shape->decoded_octets > kDsnEnvidOctetsMax) {
+    return BadParam("Error: bad ENVID parameter: longer than 100 octets", out);
+  }
+  if (!shape->printable) {
+    return BadParam("Error: bad ENVID parameter: not printable US-ASCII", out);
+  }
+  out->dsn_envid = p.value;
+  return ParseResult::kOk;
+}
+
+// NOTIFY=NEVER or a comma list of SUCCESS, FAILURE, DELAY (RFC 3461 4.1),
+// case-insensitive.
+ParseResult DecodeNotify(const Param& p, Command* out) {
+  if (out->dsn_notify != 0) {
+    return BadParam("Error: repeated NOTIFY parameter", out);
+  }
+  uint8_t bits = 0;
+  std::string_view rest = p.value;
+  // Bounded: each round consumes a token and its comma, or ends.
+  while (true) {
+    const size_t comma = rest.find(',');
+    const std::string_view token = rest.substr(0, comma);
+    if (AsciiEqualsIgnoreCase(token, "SUCCESS")) {
+      bits |= kDsnNotifySuccess;
+    } else if (AsciiEqualsIgnoreCase(token, "FAILURE")) {
+      bits |= kDsnNotifyFailure;
+    } else if (AsciiEqualsIgnoreCase(token, "DELAY")) {
+      bits |= kDsnNotifyDelay;
+    } else if (AsciiEqualsIgnoreCase(token, "NEVER")) {
+      bits |= kDsnNotifyNever;
+    } else {
+      return BadParam(
+          "Error: bad NOTIFY parameter: expected NEVER or a list of SUCCESS, FAILURE, DELAY",
+          out);
+    }
+    if (comma == kNpos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if ((bits & kDsnNotifyNever) != 0 && bits != kDsnNotifyNever) {
+    return BadParam("Error: bad NOTIFY parameter: NEVER cannot be combined with other values",
+                    out);
+  }
+  out->dsn_notify = bits;
+  return ParseResult::kOk;
+}
+
+// ORCPT=addr-type;xtext (RFC 3461 4.2): addr-type an atom, the address
+// non-empty; decoded, "addr-type;address" at most kDsnOrcptOctetsMax
+// printable US-ASCII octets.
+ParseResult DecodeOrcpt(const Param& p, Command* out) {
+  if (!out->dsn_orcpt_type.empty()) {
+    return BadParam("Error: repeated ORCPT parameter", out);
+  }
+  constexpr std::string_view kExpected =
+      "Error: bad ORCPT parameter: expected ORCPT=addr-type;xtext (RFC 3461)";
+  const size_t semi = p.value.find(';');
+  if (semi == kNpos || semi == 0) return BadParam(kExpected, out);
+  const std::string_view type = p.value.substr(0, semi);
+  const std::string_view address = p.value.substr(semi + 1);
+  for (char c : type) {
+    if (!Is(c, kAtext)) return BadParam(kExpected, out);
+  }
+  const std::optional<XtextShape> shape = XtextCheck(address);
+  if (!shape || shape->decoded_octets == 0) return BadParam(kExpected, out);
+  static_assert(kDsnOrcptOctetsMax == 500, "the text below names the limit");
+  if (type.size() + 1 + shape->decoded_octets > kDsnOrcptOctetsMax) {
+    return BadParam("Error: bad ORCPT parameter: longer than 500 octets", out);
+  }
+  if (!shape->printable) {
+    return BadParam("Error: bad ORCPT parameter: not printable US-ASCII", out);
+  }
+  out->dsn_orcpt_type = type;
+  out->dsn_orcpt = address;
+  return ParseResult::kOk;
+}
+
+void NoteUnknown(const Param& p, Command* out) {
+  if (out->unknown_param == kParamsMax) {
+    out->unknown_param = static_cast<uint8_t>(&p - out->params.data());
+  }
+}
+
+// Decodes and validates NOTIFY and ORCPT on RCPT.
+ParseResult DecodeRcptParams(Command* out) {
+  for (const Param& p : out->Params()) {
+    ParseResult r = ParseResult::kOk;
+    if (AsciiEqualsIgnoreCase(p.keyword, "NOTIFY")) {
+      r = DecodeNotify(p, out);
+    } else if (AsciiEqualsIgnoreCase(p.keyword, "ORCPT")) {
+      r = DecodeOrcpt(p, out);
+    } else {
+      NoteUnknown(p, out);
+    }
+    if (r != ParseResult::kOk) return r;
+  }
+  return ParseResult::kOk;
+}
+
+// Decodes and validates SIZE, BODY, SMTPUTF8, RET and ENVID on MAIL.
 ParseResult DecodeMailParams(Command* out) {
   bool seen_body = false;
   for (const Param& p : out->Params()) {
@@ -175,8 +311,12 @@ ParseResult DecodeMailParams(Command* out) {
     } else if (AsciiEqualsIgnoreCase(p.keyword, "SMTPUTF8")) {
       if (out->smtputf8 || !p.value.empty()) return ParseResult::kSyntaxError;
       out->smtputf8 = true;
-    } else if (out->unknown_param == kParamsMax) {
-      out->unknown_param = static_cast<uint8_t>(&p - out->params.data());
+    } else if (AsciiEqualsIgnoreCase(p.keyword, "RET")) {
+      if (const ParseResult r = DecodeRet(p, out); r != ParseResult::kOk) return r;
+    } else if (AsciiEqualsIgnoreCase(p.keyword, "ENVID")) {
+      if (const ParseResult r = DecodeEnvid(p, out); r != ParseResult::kOk) return r;
+    } else {
+      NoteUnknown(p, out);
     }
   }
   return ParseResult::kOk;
@@ -203,9 +343,7 @@ ParseResult ParseMailOrRcpt(std::string_view arg, bool is_mail, Command* out) {
   out->path_utf8 = path.utf8;
   const ParseResult r = ParseParams(arg.substr(end), out);
   if (r != ParseResult::kOk) return r;
-  if (is_mail) return DecodeMailParams(out);
-  if (out->param_count != 0) out->unknown_param = 0;  // none decoded on RCPT
-  return ParseResult::kOk;
+  return is_mail ? DecodeMailParams(out) : DecodeRcptParams(out);
 }
 
 ParseResult ParseBdat(std::string_view arg, Command* out) {
@@ -314,8 +452,17 @@ Reply ReplyFor(ParseResult result) {
       return {501, "5.1.7", "Bad sender address syntax"};
     case ParseResult::kBadRecipientAddress:
       return {501, "5.1.3", "Bad recipient address syntax"};
+    case ParseResult::kBadParameter:
+      return {501, "5.5.4", "Error: malformed or repeated parameter"};
   }
   return {451, "4.3.0", "Internal error"};
+}
+
+Reply ReplyFor(ParseResult result, const Command& command) {
+  if (result == ParseResult::kBadParameter && !command.param_error.empty()) {
+    return {501, "5.5.4", command.param_error};
+  }
+  return ReplyFor(result);
 }
 
 ParseResult ParseCommand(std::string_view line, Command* out) {
@@ -331,6 +478,12 @@ ParseResult ParseCommand(std::string_view line, Command* out) {
   out->size = 0;
   out->body = BodyType::kUnspecified;
   out->smtputf8 = false;
+  out->dsn_ret = DsnReturn::kUnspecified;
+  out->dsn_envid = {};
+  out->dsn_notify = 0;
+  out->dsn_orcpt_type = {};
+  out->dsn_orcpt = {};
+  out->param_error = {};
   out->bdat_size = 0;
   out->bdat_last = false;
   const size_t verb_end = std::min(line.find(' '), line.size());

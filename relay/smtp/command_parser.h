@@ -17,8 +17,10 @@
 //     and flagged, RFC 6531), source routes accepted and stripped, the path
 //     at most 256 octets incl. <>;
 //   - ESMTP parameters keyword[=value], at most kParamsMax, with SIZE, BODY
-//     and SMTPUTF8 on MAIL validated and decoded; the first parameter it does
-//     not decode (any on RCPT) is pointed at by unknown_param;
+//     and SMTPUTF8 on MAIL validated and decoded; DSN (RFC 3461): RET and
+//     ENVID on MAIL, NOTIFY and ORCPT on RCPT, each at most once and well
+//     formed (else kBadParameter, with a text naming it); the first
+//     parameter it does not decode is pointed at by unknown_param;
 //   - BDAT <size> [LAST], size decimal and at most kBdatSizeMax.
 // What it leaves to the session: which parameters are supported (555), state
 // (503), policy (relaying, sizes, recipient counts).
@@ -71,10 +73,15 @@ enum class ParseResult : uint8_t {
   kSyntaxError,           // 501 5.5.4
   kBadSenderAddress,      // 501 5.1.7
   kBadRecipientAddress,   // 501 5.1.3
+  kBadParameter,          // 501 5.5.4: a DSN parameter repeated or malformed
+                          // (Command::param_error says which and how)
 };
 
 // The reply a server sends for a parse result (see reply.h: AppendReply).
 Reply ReplyFor(ParseResult result);
+struct Command;
+// The same, with the text naming the parameter for kBadParameter.
+Reply ReplyFor(ParseResult result, const Command& command);
 
 // Command line limits, in octets, counting the CRLF the caller stripped.
 inline constexpr size_t kCommandLineOctetsMax = 512;   // RFC 5321 4.5.3.1.4
@@ -92,6 +99,18 @@ inline constexpr size_t kParamsMax = 8;
 inline constexpr uint64_t kBdatSizeMax = INT64_MAX;
 
 enum class BodyType : uint8_t { kUnspecified, k7Bit, k8BitMime, kBinaryMime };
+
+// DSN (RFC 3461). RET= on MAIL.
+enum class DsnReturn : uint8_t { kUnspecified, kFull, kHeaders };
+// NOTIFY= on RCPT, as bits (the values of queue/record.h's kNotify*).
+inline constexpr uint8_t kDsnNotifySuccess = 1;
+inline constexpr uint8_t kDsnNotifyFailure = 2;
+inline constexpr uint8_t kDsnNotifyDelay = 4;
+inline constexpr uint8_t kDsnNotifyNever = 8;
+// Bounds on the decoded values (RFC 3461 4.4 and 4.2): ENVID, and ORCPT's
+// "addr-type;address".
+inline constexpr size_t kDsnEnvidOctetsMax = 100;
+inline constexpr size_t kDsnOrcptOctetsMax = 500;
 
 // One ESMTP parameter; `value` is empty when the keyword had no "=value".
 struct Param {
@@ -115,7 +134,8 @@ struct Command {
   std::array<Param, kParamsMax> params{};
   uint8_t param_count = 0;
   // Index in params[] of the first parameter not decoded below (MAIL: not
-  // SIZE, BODY or SMTPUTF8; RCPT: any), or kParamsMax when there is none.
+  // SIZE, BODY, SMTPUTF8, RET or ENVID; RCPT: not NOTIFY or ORCPT), or
+  // kParamsMax when there is none.
   // The session refuses it (555 5.5.4) unless it supports it.
   uint8_t unknown_param = kParamsMax;
   // Decoded MAIL parameters (left at defaults for other verbs).
@@ -124,6 +144,19 @@ struct Command {
   BodyType body = BodyType::kUnspecified;       // BODY= (BINARYMIME decoded,
                                                 // the session decides)
   bool smtputf8 = false;                        // SMTPUTF8
+  // DSN parameters, checked (xtext well formed, decoded length within its
+  // bound, printable US-ASCII) but still xtext-encoded: the caller decodes
+  // (relay/smtp/xtext.h), which then cannot fail.
+  DsnReturn dsn_ret = DsnReturn::kUnspecified;  // MAIL RET=
+  std::string_view dsn_envid;                   // MAIL ENVID=; empty: none
+  uint8_t dsn_notify = 0;                       // RCPT NOTIFY= bits; 0: none
+  std::string_view dsn_orcpt_type;              // RCPT ORCPT= addr-type
+                                                // ("rfc822"); empty: none
+  std::string_view dsn_orcpt;                   // RCPT ORCPT= address (xtext,
+                                                // never empty when given)
+  // kBadParameter: the reply text, e.g. "Error: repeated NOTIFY parameter"
+  // (static storage).
+  std::string_view param_error;
   // BDAT <bdat_size> [LAST].
   uint64_t bdat_size = 0;
   bool bdat_last = false;

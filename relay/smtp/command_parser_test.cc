@@ -239,7 +239,10 @@ TEST(CommandParser, MailParameters) {
   EXPECT_EQ(FindParam(cmd, "ret")->value, "HDRS");
   EXPECT_EQ(FindParam(cmd, "Envid")->value, "QQ314159");
   EXPECT_EQ(FindParam(cmd, "NOTIFY"), nullptr);
-  // RET is the first parameter not decoded: the session refuses it.
+  // Every one decoded, DSN's too.
+  EXPECT_EQ(cmd.dsn_ret, DsnReturn::kHeaders);
+  EXPECT_EQ(cmd.dsn_envid, "QQ314159");
+  EXPECT_EQ(cmd.unknown_param, kParamsMax);
 }
 
 // Unknown MAIL/RCPT parameters must be refused, never silently dropped
@@ -248,13 +251,26 @@ TEST(CommandParser, UnknownParameterIsPointedAt) {
   Command cmd;
   ASSERT_EQ(ParseCommand("MAIL FROM:<a@b.c> SIZE=5 BODY=7BIT SMTPUTF8", &cmd),
             ParseResult::kOk);
+  EXPECT_EQ(cmd.unknown_param, kParamsMax);
   ASSERT_EQ(ParseCommand("MAIL FROM:<a@b.c> SIZE=5 XFOO=1 ENVID=x", &cmd),
             ParseResult::kOk);
-  // Every RCPT parameter is unknown to the parser.
+  EXPECT_EQ(cmd.unknown_param, 1);
+  EXPECT_EQ(cmd.dsn_envid, "x");  // decoded after the unknown one too
+  // RCPT: NOTIFY and ORCPT are decoded, anything else is unknown.
   ASSERT_EQ(ParseCommand("RCPT TO:<u@d.example> NOTIFY=NEVER", &cmd), ParseResult::kOk);
+  EXPECT_EQ(cmd.unknown_param, kParamsMax);
+  ASSERT_EQ(ParseCommand("RCPT TO:<u@d.example> NOTIFY=NEVER RET=FULL", &cmd),
+            ParseResult::kOk);
+  EXPECT_EQ(cmd.unknown_param, 1);  // RET is a MAIL parameter
+  ASSERT_EQ(ParseCommand("MAIL FROM:<a@b.c> NOTIFY=NEVER", &cmd), ParseResult::kOk);
+  EXPECT_EQ(cmd.unknown_param, 0);  // and NOTIFY a RCPT one
+  EXPECT_EQ(cmd.dsn_notify, 0);
   ASSERT_EQ(ParseCommand("RCPT TO:<u@d.example>", &cmd), ParseResult::kOk);
+  EXPECT_EQ(cmd.unknown_param, kParamsMax);
   ASSERT_EQ(ParseCommand("MAIL FROM:<a@b.c> X=1", &cmd), ParseResult::kOk);
+  EXPECT_EQ(cmd.unknown_param, 0);
   ASSERT_EQ(ParseCommand("MAIL FROM:<a@b.c>", &cmd), ParseResult::kOk);
+  EXPECT_EQ(cmd.unknown_param, kParamsMax);
 }
 
 TEST(CommandParser, RcptParameters) {
@@ -267,6 +283,135 @@ TEST(CommandParser, RcptParameters) {
   EXPECT_EQ(FindParam(cmd, "NOTIFY")->value, "SUCCESS,FAILURE");
   EXPECT_EQ(FindParam(cmd, "ORCPT")->value, "rfc822;u+2Bx@d.example");
   EXPECT_FALSE(cmd.has_size);
+  EXPECT_EQ(cmd.dsn_notify, kDsnNotifySuccess | kDsnNotifyFailure);
+  EXPECT_EQ(cmd.dsn_orcpt_type, "rfc822");
+  EXPECT_EQ(cmd.dsn_orcpt, "u+2Bx@d.example");  // still xtext
+  EXPECT_EQ(cmd.unknown_param, kParamsMax);
+}
+
+// DSN parameters (RFC 3461): what each decodes to, and the text naming the
+// parameter when it is repeated or malformed (501 5.5.4).
+struct DsnCase {
+  std::string line;
+  std::string error;  // "" when it parses
+  DsnReturn ret = DsnReturn::kUnspecified;
+  std::string envid;
+  uint8_t notify = 0;
+  std::string orcpt_type;
+  std::string orcpt;
+};
+
+class DsnParamTest : public ::testing::TestWithParam<DsnCase> {};
+
+TEST_P(DsnParamTest, Decodes) {
+  const DsnCase& c = GetParam();
+  Command cmd;
+  const ParseResult r = ParseCommand(c.line, &cmd);
+  if (!c.error.empty()) {
+    ASSERT_EQ(r, ParseResult::kBadParameter) << c.line;
+    std::string wire;
+    AppendReply(ReplyFor(r, cmd), &wire);
+    EXPECT_EQ(wire, "501 5.5.4 " + c.error + "\r\n") << c.line;
+    return;
+  }
+  ASSERT_EQ(r, ParseResult::kOk) << c.line;
+  EXPECT_EQ(cmd.param_error, "");
+  EXPECT_EQ(cmd.dsn_ret, c.ret) << c.line;
+  EXPECT_EQ(cmd.dsn_envid, c.envid) << c.line;
+  EXPECT_EQ(cmd.dsn_notify, c.notify) << c.line;
+  EXPECT_EQ(cmd.dsn_orcpt_type, c.orcpt_type) << c.line;
+  EXPECT_EQ(cmd.dsn_orcpt, c.orcpt) << c.line;
+  EXPECT_EQ(cmd.unknown_param, kParamsMax) << c.line;
+}
+
+const std::string kEnvid100 = std::string(99, 'e') + "+2B";  // 100 decoded
+const std::string kOrcpt500 = std::string(492, 'o') + "+3D";  // "rfc822;" + 493
+
+INSTANTIATE_TEST_SUITE_P(
+    Dsn, DsnParamTest,
+    ::testing::Values(
+        // RET
+        DsnCase{"MAIL FROM:<a@b.c> RET=FULL", "", DsnReturn::kFull},
+        DsnCase{"MAIL FROM:<a@b.c> ret=hdrs", "", DsnReturn::kHeaders},
+        DsnCase{"MAIL FROM:<a@b.c> RET=HEADERS",
+                "Error: bad RET parameter: expected RET=FULL or RET=HDRS"},
+        DsnCase{"MAIL FROM:<a@b.c> RET", "Error: bad RET parameter: expected RET=FULL or RET=HDRS"},
+        DsnCase{"MAIL FROM:<a@b.c> RET=FULL RET=FULL", "Error: repeated RET parameter"},
+        // ENVID
+        DsnCase{"MAIL FROM:<a@b.c> ENVID=QQ+2B3", "", DsnReturn::kUnspecified, "QQ+2B3"},
+        DsnCase{"MAIL FROM:<a@b.c> ENVID=a+20b", "", DsnReturn::kUnspecified, "a+20b"},
+        DsnCase{"MAIL FROM:<a@b.c> ENVID=" + kEnvid100, "", DsnReturn::kUnspecified, kEnvid100},
+        DsnCase{"MAIL FROM:<a@b.c> ENVID=" + kEnvid100 + "x",
+                "Error: bad ENVID parameter: longer than 100 octets"},
+        DsnCase{"MAIL FROM:<a@b.c> ENVID=a+2b",
+                "Error: bad ENVID parameter: expected ENVID=xtext (RFC 3461)"},
+        DsnCase{"MAIL FROM:<a@b.c> ENVID=caf\xc3\xa9",
+                "Error: bad ENVID parameter: expected ENVID=xtext (RFC 3461)"},
+        DsnCase{"MAIL FROM:<a@b.c> ENVID",
+                "Error: bad ENVID parameter: expected ENVID=xtext (RFC 3461)"},
+        DsnCase{"MAIL FROM:<a@b.c> ENVID=a+0D+0Ab",
+                "Error: bad ENVID parameter: not printable US-ASCII"},
+        DsnCase{"MAIL FROM:<a@b.c> ENVID=x envid=y", "Error: repeated ENVID parameter"},
+        DsnCase{"MAIL FROM:<a@b.c> RET=HDRS SIZE=10 ENVID=z", "", DsnReturn::kHeaders, "z"},
+        // NOTIFY
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY=NEVER", "", {}, "", kDsnNotifyNever},
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY=never", "", {}, "", kDsnNotifyNever},
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY=Delay,SUCCESS", "", {}, "",
+                kDsnNotifyDelay | kDsnNotifySuccess},
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY=FAILURE,FAILURE", "", {}, "", kDsnNotifyFailure},
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY=SUCCESS,FAILURE,DELAY", "", {}, "",
+                kDsnNotifySuccess | kDsnNotifyFailure | kDsnNotifyDelay},
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY=NEVER,FAILURE",
+                "Error: bad NOTIFY parameter: NEVER cannot be combined with other values"},
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY=SUCCESS,NEVER",
+                "Error: bad NOTIFY parameter: NEVER cannot be combined with other values"},
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY=SUCCESS,",
+                "Error: bad NOTIFY parameter: expected NEVER or a list of SUCCESS, FAILURE, DELAY"},
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY=,DELAY",
+                "Error: bad NOTIFY parameter: expected NEVER or a list of SUCCESS, FAILURE, DELAY"},
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY=SUCCESS;DELAY",
+                "Error: bad NOTIFY parameter: expected NEVER or a list of SUCCESS, FAILURE, DELAY"},
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY",
+                "Error: bad NOTIFY parameter: expected NEVER or a list of SUCCESS, FAILURE, DELAY"},
+        DsnCase{"RCPT TO:<u@d.e> NOTIFY=DELAY NOTIFY=DELAY", "Error: repeated NOTIFY parameter"},
+        // ORCPT
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=rfc822;u@d.e", "", {}, "", 0, "rfc822", "u@d.e"},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=RFC822;a;b+2B", "", {}, "", 0, "RFC822", "a;b+2B"},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=x-local!#;a+20b", "", {}, "", 0, "x-local!#", "a+20b"},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=rfc822;" + kOrcpt500, "", {}, "", 0, "rfc822", kOrcpt500},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=rfc822;" + kOrcpt500 + "o",
+                "Error: bad ORCPT parameter: longer than 500 octets"},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=rfc822",
+                "Error: bad ORCPT parameter: expected ORCPT=addr-type;xtext (RFC 3461)"},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=;u@d.e",
+                "Error: bad ORCPT parameter: expected ORCPT=addr-type;xtext (RFC 3461)"},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=rfc822;",
+                "Error: bad ORCPT parameter: expected ORCPT=addr-type;xtext (RFC 3461)"},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=rfc(822);u@d.e",
+                "Error: bad ORCPT parameter: expected ORCPT=addr-type;xtext (RFC 3461)"},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=rfc822;u+4@d.e",
+                "Error: bad ORCPT parameter: expected ORCPT=addr-type;xtext (RFC 3461)"},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=rfc822;u+00@d.e",
+                "Error: bad ORCPT parameter: not printable US-ASCII"},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=rfc822;a ORCPT=rfc822;b",
+                "Error: repeated ORCPT parameter"},
+        DsnCase{"RCPT TO:<u@d.e> ORCPT=rfc822;a NOTIFY=NEVER", "", {}, "", kDsnNotifyNever,
+                "rfc822", "a"}));
+
+// A later parse forgets every DSN field and error of an earlier one.
+TEST(CommandParser, DsnFieldsAreReset) {
+  Command cmd;
+  ASSERT_EQ(ParseCommand("MAIL FROM:<a@b.c> RET=FULL ENVID=x", &cmd), ParseResult::kOk);
+  ASSERT_EQ(ParseCommand("RCPT TO:<u@d.e> NOTIFY=BAD", &cmd), ParseResult::kBadParameter);
+  ASSERT_EQ(ParseCommand("RCPT TO:<u@d.e> NOTIFY=DELAY ORCPT=rfc822;z", &cmd),
+            ParseResult::kOk);
+  EXPECT_EQ(cmd.dsn_ret, DsnReturn::kUnspecified);
+  EXPECT_EQ(cmd.dsn_envid, "");
+  EXPECT_EQ(cmd.param_error, "");
+  ASSERT_EQ(ParseCommand("RCPT TO:<u@d.e>", &cmd), ParseResult::kOk);
+  EXPECT_EQ(cmd.dsn_notify, 0);
+  EXPECT_EQ(cmd.dsn_orcpt_type, "");
+  EXPECT_EQ(cmd.dsn_orcpt, "");
 }
 
 struct ParamCase {
@@ -372,7 +517,7 @@ TEST(CommandParser, LineLimits) {
   EXPECT_EQ(ParseCommand(std::string(600, 'Z'), &cmd),
             ParseResult::kLineTooLong);
   // MAIL may carry extension parameters beyond 512.
-  std::string mail = "MAIL FROM:<a@b.c> ENVID=" + std::string(600, 'e');
+  std::string mail = "MAIL FROM:<a@b.c> XFOO=" + std::string(600, 'e');
   EXPECT_EQ(ParseCommand(mail, &cmd), ParseResult::kOk);
   mail += std::string(kMailRcptLineOctetsMax, 'e');
   EXPECT_EQ(ParseCommand(mail, &cmd), ParseResult::kLineTooLong);
@@ -406,6 +551,8 @@ TEST(CommandParser, Replies) {
        "501 5.1.7 Bad sender address syntax\r\n"},
       {ParseResult::kBadRecipientAddress,
        "501 5.1.3 Bad recipient address syntax\r\n"},
+      {ParseResult::kBadParameter,
+       "501 5.5.4 Error: malformed or repeated parameter\r\n"},
   };
   for (const auto& c : cases) {
     std::string out;

@@ -48,12 +48,29 @@ def frame(rtype, seq, payload):
     return head + struct.pack("<I", crc) + payload + b"\0" * pad
 
 
-def message(seq, msg_id, sender, rcpts, body, flags=0, queued_at=1700000000000):
+FLAG_EXTENSIONS = 4
+
+
+def extensions(envid=b"", ret=0, notify=(), orcpt=(), reports_on_id=0, reports_on=()):
+    """The extension block (DSN parameters, bounce bookkeeping) of record.cc."""
+    b = struct.pack("<B3xI", ret, len(envid)) + envid
+    b += struct.pack("<I", len(notify)) + bytes(notify)
+    b += struct.pack("<I", len(orcpt))
+    for o in orcpt:
+        b += struct.pack("<I", len(o)) + o
+    b += struct.pack("<QI", reports_on_id, len(reports_on))
+    b += b"".join(struct.pack("<I", r) for r in reports_on)
+    return struct.pack("<I", len(b)) + b
+
+
+def message(seq, msg_id, sender, rcpts, body, flags=0, queued_at=1700000000000, ext=b""):
+    if ext:
+        flags |= FLAG_EXTENSIONS
     p = struct.pack("<QqIIII", msg_id, queued_at, flags, len(sender), len(rcpts), len(body))
     p += sender
     for r in rcpts:
         p += struct.pack("<I", len(r)) + r
-    p += body
+    p += ext + body
     return frame(1, seq, p)
 
 
@@ -88,11 +105,20 @@ def command_parser():
         "mail-utf8": "MAIL FROM:<j\u00f6rg@b\u00fccher.example> SMTPUTF8".encode(),
         "mail-badutf8": b"MAIL FROM:<j\xc3\x28rg@example.org>",
         "mail-dsn": b"MAIL FROM:<a@b.example> RET=HDRS ENVID=QQ314159",
+        "mail-dsn-xtext": b"MAIL FROM:<a@b.example> ret=full envid=a+2Bb+20c+3D",
+        "mail-dsn-lowerhex": b"MAIL FROM:<a@b.example> ENVID=a+2bb",
+        "mail-dsn-long": b"MAIL FROM:<a@b.example> ENVID=" + b"e" * 99 + b"+41",
+        "mail-dsn-repeated": b"MAIL FROM:<a@b.example> RET=FULL RET=HDRS",
         "rcpt": b"RCPT TO:<rcpt@example.com>",
         "rcpt-postmaster": b"RCPT TO:<Postmaster>",
         "rcpt-ipv4": b"RCPT TO:<user@[192.0.2.7]>",
         "rcpt-ipv6": b"RCPT TO:<user@[IPv6:2001:db8::1]>",
         "rcpt-notify": b"RCPT TO:<a@b.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@b.example",
+        "rcpt-notify-never": b"RCPT TO:<a@b.example> notify=never",
+        "rcpt-notify-never-and": b"RCPT TO:<a@b.example> NOTIFY=NEVER,DELAY",
+        "rcpt-orcpt-xtext": b"RCPT TO:<a@b.example> ORCPT=rfc822;first+2Blast+3D@b.example X=1",
+        "rcpt-orcpt-bad": b"RCPT TO:<a@b.example> ORCPT=rfc822;a+0D+0A@b.example",
+        "rcpt-orcpt-notype": b"RCPT TO:<a@b.example> ORCPT=a@b.example",
         "rcpt-null": b"RCPT TO:<>",
         "rcpt-noangle": b"RCPT TO:user@example.com",
         "rcpt-long-local": b"RCPT TO:<" + b"x" * 65 + b"@example.com>",
@@ -192,6 +218,16 @@ def spool_records():
     torn = (m1 + m2)[: len(m1) + 30]
     write("spool_records", "torn", bytes([0, seq]) + torn)
     write("spool_records", "header", bytes([0, seq]) + file_header(seq, 1)[:64])
+    dsn = message(seq, 0x0400000000000003, b"s@example.org", [b"a@example.com", b"b@example.net"],
+                  b"Subject: dsn\r\n\r\n", ext=extensions(
+                      envid=b"QQ314159", ret=2, notify=(3, 8),
+                      orcpt=(b"rfc822;a@example.com", b"")))
+    bounce = message(seq, 0x0400000000000004, b"", [b"s@example.org"], b"Subject: bounce\r\n\r\n",
+                     ext=extensions(reports_on_id=0x0400000000000003, reports_on=(0, 1)))
+    write("spool_records", "dsn", bytes([0, seq]) + m1 + dsn + bounce + zero)
+    write("spool_records", "dsn-fixup", bytes([1, seq]) + dsn + bounce + zero)
+    flagged_empty = message(seq, 5, b"", [b"c@example.com"], b"x", ext=extensions())
+    write("spool_records", "dsn-flagged-empty", bytes([1, seq]) + flagged_empty + zero)
 
 
 def spool_recovery():
@@ -221,6 +257,10 @@ def spool_recovery():
           seed(0, dat, outcome(seq, ids[0], 7, 1) + outcome(seq, 999, 0, 1)))
     dup = dat[:-24] + message(seq, ids[0], b"dup@x", [b"r@x"], b"dup") + b"\0" * 24
     write("spool_recovery", "duplicate-id", seed(0, dup, jnl))
+    dsn = dat[:-24] + message(seq, 0x0000000000000104, b"s@example.org",
+                              [b"e@example.com", b"f@example.com"], b"four\r\n",
+                              ext=extensions(envid=b"ID", ret=1, notify=(2, 6))) + b"\0" * 24
+    write("spool_recovery", "dsn", seed(0, dsn, jnl))
 
 
 def config():
@@ -263,6 +303,18 @@ def session():
                   + b"".join(b"RCPT TO:<r%d@d.test>\r\n" % i for i in range(5))
                   + b"DATA\r\n" + b"y" * 100 + b"\r\n.\r\n",
         "long-line": ehlo + b"NOOP " + b"z" * 3000 + b"\r\nNOOP\r\n",
+        "dsn": ehlo + b"MAIL FROM:<a@o.test> RET=HDRS ENVID=QQ+2B314\r\n"
+               b"RCPT TO:<b@d.test>\r\nRCPT TO:<c@d.test> NOTIFY=SUCCESS,DELAY\r\n"
+               b"RCPT TO:<d@d.test> ORCPT=rfc822;d+2Bx@d.test NOTIFY=NEVER\r\n"
+               b"RCPT TO:<Postmaster> NOTIFY=FAILURE\r\n"
+               b"DATA\r\nSubject: dsn\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+        "dsn-errors": ehlo + b"MAIL FROM:<a@o.test> RET=FULL RET=FULL\r\n"
+                      b"MAIL FROM:<a@o.test> ENVID=a+2b\r\nMAIL FROM:<a@o.test> ENVID=x\r\n"
+                      b"RCPT TO:<b@d.test> NOTIFY=NEVER,FAILURE\r\n"
+                      b"RCPT TO:<c@d.test> ORCPT=rfc822;c+0A\r\n"
+                      b"RCPT TO:<d@d.test> XFOO=1 NOTIFY=DELAY\r\n"
+                      b"RCPT TO:<e@d.test>\r\nRCPT TO:<f@d.test> ORCPT=rfc822;f@d.test\r\n"
+                      b"BDAT 4 LAST\r\nab\r\nRSET\r\n" + txn,
     }
     for name, data in transcripts.items():
         write("session", name, bytes([1, 7]) + data)
@@ -270,6 +322,10 @@ def session():
     write("session", "no-relay", bytes([0, 1]) + ehlo + txn)
     write("session", "spool-full", bytes([1 | 2, 1]) + ehlo + txn)
     write("session", "shutdown", bytes([1 | 16 | 32, 9]) + ehlo + txn[:60])
+    write("session", "dsn-no-relay-small-limits", bytes([4, 5]) + ehlo
+          + b"MAIL FROM:<a@o.test> ENVID=e\r\nRCPT TO:<x@d.test> NOTIFY=SUCCESS\r\n"
+          + b"".join(b"RCPT TO:<postmaster> ORCPT=rfc822;p%d\r\n" % i for i in range(5))
+          + b"DATA\r\nx\r\n.\r\n")
 
 
 def bounce_rules():

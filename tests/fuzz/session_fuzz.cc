@@ -25,7 +25,9 @@
 //     domain, sender and recipients that parse, SMTPUTF8 set if any address
 //     is not ASCII, content starting with the Received header and free of
 //     bare CR/LF, content within the size limit (+ header), at most hops_max
-//     Received: lines in its header section;
+//     Received: lines in its header section; its DSN fields (RFC 3461)
+//     within their bounds, printable, NOTIFY and ORCPT either absent or one
+//     per recipient, so that the spool takes it (queue::ValidateMessage);
 //   - the two runs produce the same replies and the same messages: TCP may
 //     split a client's stream anywhere;
 //   - STARTTLS: the 220 is the last output before the handshake, StartTls
@@ -50,6 +52,7 @@
 
 #include "absl/status/status.h"
 #include "queue/message_id.h"
+#include "queue/record.h"
 #include "relay/inbound/session.h"
 #include "relay/smtp/command_parser.h"
 #include "tests/fuzz/fuzz_input.h"
@@ -121,6 +124,41 @@ class RecordingHost : public ringpost::server::SessionHost {
   size_t out_at_starttls = 0;
   bool tls_up = false;       // the driver called TlsEstablished()
 };
+
+bool Printable(std::string_view s) {
+  for (const char c : s) {
+    if (c < 32 || c > 126) return false;
+  }
+  return true;
+}
+
+// The message's DSN fields as the session must leave them, and the spool
+// record the intake would make of it valid.
+void CheckDsn(const IncomingMessage& m) {
+  const ringpost::queue::DsnFields& d = m.dsn;
+  FUZZ_CHECK(d.envid.size() <= ringpost::queue::kMaxEnvidBytes);
+  FUZZ_CHECK(Printable(d.envid));
+  FUZZ_CHECK(d.notify.empty() || d.notify.size() == m.recipients.size());
+  FUZZ_CHECK(d.orcpt.empty() || d.orcpt.size() == m.recipients.size());
+  for (const uint8_t n : d.notify) {
+    FUZZ_CHECK(n <= ringpost::queue::kNotifyNever);
+    FUZZ_CHECK((n & ringpost::queue::kNotifyNever) == 0 || n == ringpost::queue::kNotifyNever);
+  }
+  for (const std::string& o : d.orcpt) {
+    if (o.empty()) continue;
+    FUZZ_CHECK(o.size() <= ringpost::queue::kMaxOrcptBytes);
+    FUZZ_CHECK(Printable(o));
+    const size_t semi = o.find(';');
+    FUZZ_CHECK(semi != std::string::npos && semi > 0 && semi + 1 < o.size());
+  }
+  ringpost::queue::MessageRecord record;
+  record.id = m.id;
+  record.sender = m.sender;
+  record.recipients = m.recipients;
+  record.body = m.content;
+  record.dsn = d;
+  FUZZ_CHECK(ringpost::queue::ValidateMessage(record).ok());
+}
 
 // Header lines beginning "Received:" (any case) before the first empty
 // line, counted bytewise (independently of the session's scan).
@@ -250,6 +288,10 @@ Run RunSession(std::string_view text, uint8_t flags, uint8_t tls_flags, bool chu
     for (const auto& r : m->recipients) flat += "|" + r;
     flat += "|" + std::to_string(m->eight_bit) + "|" + m->auth_user + "|" + m->tls + "|" +
             m->content;
+    flat += "|" + m->dsn.envid + "|" + std::to_string(static_cast<int>(m->dsn.ret));
+    for (const uint8_t n : m->dsn.notify) flat += "|" + std::to_string(n);
+    for (const std::string& o : m->dsn.orcpt) flat += "|" + o;
+    CheckDsn(*m);
     run.messages.push_back(std::move(flat));
 
     // TLS and AUTH as they were when the message was read.
