@@ -128,6 +128,9 @@ class ThreeCauses(BounceCase):
         returned = msg.get_payload()[2]
         self.assertIn(returned.get_content_type(), ("message/rfc822", "text/rfc822-headers"))
         self.assertIn("<closed@origin.test>", returned.as_string())
+        # The log is written in batches (log_flush_interval): wait for it.
+        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get("Notice", 0) >= 1,
+                   timeout=30, what="the Notice record")
         records = h.delivery_log(self.wd)
         kinds = [r["type"] for r in records if r["recipient"] == "user@dest.test"]
         self.assertIn("TransientFailure", kinds)
@@ -161,6 +164,8 @@ class ThreeCauses(BounceCase):
         text = human_text(msg)
         self.assertIn("nosuch.example.test", text)
         self.assertIn("not found", text)
+        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get("Notice", 0) >= 1,
+                   timeout=30, what="the Notice record")
         bounce = next(r for r in h.delivery_log(self.wd) if r["type"] == "Bounce")
         self.assertEqual(bounce["category"], "bad-domain")
         self.assertEqual(bounce["attempt"], 1)
@@ -183,6 +188,8 @@ class ThreeCauses(BounceCase):
             self.assertTrue(norm(r["Diagnostic-Code"]).startswith("smtp;550 5.1.1"),
                             r["Diagnostic-Code"])
         self.assertIn("550 5.1.1", human_text(msg))
+        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get("Notice", 0) >= 1,
+                   timeout=30, what="the Notice record")
         bounces = [r for r in h.delivery_log(self.wd) if r["type"] == "Bounce"]
         self.assertEqual(len(bounces), 2)
         self.assertTrue(all(b["category"] == "invalid-recipient" for b in bounces), bounces)

@@ -132,8 +132,9 @@ class DsnThroughTheRelay(unittest.TestCase):
         if relay.alive():
             assert relay.stop() == 0, relay.stderr()
 
-    def deliveries(self):
-        return [r for r in h.delivery_log(self.wd) if r["type"] == "Delivery"]
+    def deliveries(self, sender="s@origin.test"):
+        return [r for r in h.delivery_log(self.wd)
+                if r["type"] == "Delivery" and r["sender"] == sender]
 
     def wait_delivered(self):
         h.wait_for(lambda: len(self.deliveries()) == len(RECIPIENTS), timeout=30,
@@ -150,10 +151,15 @@ class DsnThroughTheRelay(unittest.TestCase):
         self.start("dsn-not-offered", dsn=False)
         send(self.relay_port)
         self.wait_delivered()
+        # a@ asked NOTIFY=SUCCESS and the hop takes no DSN: the relay tells
+        # the sender itself ("relayed"), from <>, to the same destination.
+        h.wait_for(lambda: len(self.deliveries(sender="")) == 1, timeout=30,
+                   what="the success notice delivered")
         self.assertEqual(in_order(self.dest.transactions),
                          [["MAIL FROM:<s@origin.test>"] + [f"RCPT TO:<{r}>" for r in rcpts]
                           for rcpts in (["a@dest.test", "b@dest.test", "d@dest.test"],
-                                        ["c@other.test"])])
+                                        ["c@other.test"])]
+                         + [["MAIL FROM:<>", "RCPT TO:<s@origin.test>"]])
 
     def test_parameters_survive_a_restart_in_the_spool(self):
         # Nothing listens at the destination (connections refused): the

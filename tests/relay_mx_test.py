@@ -75,7 +75,9 @@ class RelayMx(unittest.TestCase):
 
         final = {}
         for r in h.delivery_log(wd):
-            if r["type"] in ("Delivery", "Bounce"):
+            # (The bounces of nx and nullmx go to a@origin.test, which this
+            # zone does not know: those fail too, from <>.)
+            if r["type"] in ("Delivery", "Bounce") and r["sender"]:
                 final[r["domain"].split(".")[0]] = r
         got = {k: (v["type"], v["peer"] if v["type"] == "Delivery" else v["enhanced"])
                for k, v in final.items()}

@@ -53,21 +53,28 @@ class RetryAndBounce(unittest.TestCase):
         relay = h.start_relay(bins, wd, relay_port, sink_port, "--retry_min=1s")
         try:
             send(relay_port, 3)
-            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Bounce", 0) >= 3,
-                       timeout=30, what="3 bounces")
+            # Each 550 sends the sender a bounce (a Notice), which the same
+            # sink refuses too: a Bounce of a message from <>, dropped.
+            h.wait_for(lambda: h.count_types(h.delivery_log(wd)).get("Bounce", 0) >= 6,
+                       timeout=30, what="3 bounces and 3 refused notices")
             time.sleep(2.5)  # longer than retry_min: a retry would show by now
         finally:
             self.assertEqual(relay.stop(), 0)
             sink.stop()
-        counts = h.count_types(h.delivery_log(wd))
-        self.assertEqual(counts.get("Bounce"), 3, counts)
+        records = h.delivery_log(wd)
+        counts = h.count_types(records)
+        self.assertEqual(counts.get("Bounce"), 6, counts)
+        self.assertEqual(counts.get("Notice"), 3, counts)  # none about a notice
         self.assertNotIn("TransientFailure", counts)
         self.assertNotIn("Delivery", counts)
-        bounce = [r for r in h.delivery_log(wd) if r["type"] == "Bounce"][0]
-        self.assertEqual(bounce["code"], 550)
-        self.assertEqual(bounce["recipient"], "user@dest.test")
+        originals = [r for r in records if r["type"] == "Bounce" and r["sender"]]
+        self.assertEqual(len(originals), 3, originals)
+        self.assertTrue(all(r["code"] == 550 and r["recipient"] == "user@dest.test"
+                            for r in originals), originals)
+        notices = [r for r in records if r["type"] == "Bounce" and not r["sender"]]
+        self.assertTrue(all(r["recipient"] == "sender@origin.test" for r in notices), notices)
         report = h.read_json(f"{wd}/sink.report.json")
-        self.assertEqual(report["rejected_5xx"], 3, report)
+        self.assertEqual(report["rejected_5xx"], 6, report)
 
     def test_refused_connection_is_retried_until_the_destination_is_up(self):
         bins = h.Binaries(ARGV)

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/check.h"
+#include "queue/reported.h"
 #include "relay/smtp/command_parser.h"
 
 namespace ringpost::inbound {
@@ -73,6 +74,17 @@ void Intake::FreeAll() {
 }
 
 void Intake::Submit(CommitListener* listener, std::unique_ptr<server::IncomingMessage> in) {
+  SubmitRecord(listener, std::move(in), 0, {});
+}
+
+void Intake::SubmitNotice(CommitListener* listener,
+                          std::unique_ptr<server::IncomingMessage> notice, uint64_t reports_on,
+                          std::vector<uint32_t> rcpts) {
+  SubmitRecord(listener, std::move(notice), reports_on, std::move(rcpts));
+}
+
+void Intake::SubmitRecord(CommitListener* listener, std::unique_ptr<server::IncomingMessage> in,
+                          uint64_t reports_on, std::vector<uint32_t> reported) {
   // Move the parts into the record (no copy), encode, then move them on into
   // the in-memory Message that delivery reads.
   queue::MessageRecord record;
@@ -94,6 +106,8 @@ void Intake::Submit(CommitListener* listener, std::unique_ptr<server::IncomingMe
   std::swap(msg->auth_user, in->auth_user);
   std::swap(msg->tls, in->tls);
   msg->submitter = listener;
+  record.reports_on_id = reports_on;
+  record.reports_on_rcpts = std::move(reported);
   // Two pointers: the callback fits AnyInvocable's inline storage.
   auto locator = spool_->AppendMessage(
       record, [this, msg](absl::Status s) { Committed(msg, std::move(s)); });
@@ -207,6 +221,11 @@ void Intake::Committed(Message* msg, absl::Status status) {
 }
 
 void Intake::Recover(std::vector<queue::RecoveredMessage>& recovered) {
+  // What a recovered notice reports on is done, even when the crash came
+  // before its retirement was journaled: journal it now.
+  for (const queue::ReportedRecipient& r : queue::MarkReportedDone(recovered)) {
+    spool_->MarkDone(r.locator, r.recipient, queue::kOutcomeBounced);
+  }
   std::vector<uint32_t> undone;
   for (queue::RecoveredMessage& r : recovered) {
     Message* msg = NewMessage();
@@ -238,6 +257,7 @@ void Intake::Recover(std::vector<queue::RecoveredMessage>& recovered) {
 
 // Groups the recipients by lowercase domain, one job per domain.
 void Intake::Dispatch(Message* msg, const std::vector<uint32_t>& rcpts) {
+  msg->first_pass_left = static_cast<uint32_t>(rcpts.size());
   std::vector<DeliveryJob*>& jobs = job_scratch_;
   jobs.clear();
   std::string& domain = domain_scratch_;

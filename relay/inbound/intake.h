@@ -83,7 +83,14 @@ class Intake final : public SubmitPort {
   void Submit(CommitListener* listener,
               std::unique_ptr<server::IncomingMessage> message) override;
 
-  // Start-up: every recovered message with undone recipients to delivery.
+  // A notice (relay/inbound/notices): spooled and delivered like a client's
+  // message; its record names the recipients `rcpts` of message
+  // `reports_on` it reports on (queue/reported.h).
+  void SubmitNotice(CommitListener* listener, std::unique_ptr<server::IncomingMessage> notice,
+                    uint64_t reports_on, std::vector<uint32_t> rcpts);
+
+  // Start-up: every recovered message with undone recipients to delivery;
+  // the recipients a recovered notice reports on are done.
   void Recover(std::vector<queue::RecoveredMessage>& recovered);
   // Once per loop turn: issues the group commit unless the window holds it.
   void FlushTurn(bool draining);
@@ -103,6 +110,8 @@ class Intake final : public SubmitPort {
  private:
   static constexpr size_t kRecycledContentMax = 16 * 1024;
 
+  void SubmitRecord(CommitListener* listener, std::unique_ptr<server::IncomingMessage> in,
+                    uint64_t reports_on, std::vector<uint32_t> reported);
   Message* NewMessage();
   void FreeMessage(Message* msg);
   void Account(Message* msg);

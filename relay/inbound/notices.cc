@@ -31,11 +31,12 @@ std::string Explain(const RecipientReport& e, std::string_view domain) {
   }
   const std::string_view enh = e.enhanced;
   if (enh == "5.1.2" || enh == "5.1.10" || enh == "5.4.4") {
-    return absl::StrCat("The domain ", domain, " cannot receive mail: ", e.text, ".");
-  }
-  if (absl::StartsWith(enh, "4.4.") || absl::StartsWith(enh, "5.4.")) {
-    return absl::StrCat("The mail server for ", domain, " could not be reached: ", e.text,
+    return absl::StrCat("The domain ", std::string(domain), " cannot receive mail: ", e.text,
                         ".");
+  }
+  if (enh.starts_with("4.4.") || enh.starts_with("5.4.")) {
+    return absl::StrCat("The mail server for ", std::string(domain),
+                        " could not be reached: ", e.text, ".");
   }
   return absl::StrCat("It could not be delivered: ", e.text, ".");
 }
