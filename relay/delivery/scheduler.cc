@@ -122,11 +122,12 @@ void Scheduler::SendFinals(Message* msg, bool first) {
   for (const auto& [rcpt, kind] : finals_) host_->SendOutcome(msg, rcpt, kind, first);
 }
 
-RecipientReport& Scheduler::Report(const DeliveryJob& job, uint32_t rcpt, uint8_t outcome) {
+RecipientReport& Scheduler::Report(const DeliveryJob& job, bool first, uint32_t rcpt,
+                                   uint8_t outcome) {
   if (report_ == nullptr) {
     report_ = new AttemptReport;
     report_->message = job.message;
-    report_->first = job.attempts <= 1;
+    report_->first = first;
   }
   RecipientReport& e = report_->recipients.emplace_back();
   e.rcpt = rcpt;
@@ -143,16 +144,16 @@ void Scheduler::ExpireJob(DeliveryJob* job) {
     r.category = CategoryName(BounceCategory::kTransient);  // retries ran out
     log_->Add(r);
     // No attempt now: the origin tells the sender what the last one said.
-    RecipientReport& e = Report(*job, rcpt, queue::kOutcomeExpired);
+    RecipientReport& e = Report(*job, /*first=*/false, rcpt, queue::kOutcomeExpired);
     e.enhanced = r.enhanced;
     e.text = r.response;
     e.category = r.category;
     e.at_ms = now;
   }
   Message* msg = job->message;
-  const bool first = job->attempts <= 1;
   Recycle(job);
-  SendFinals(msg, first);
+  // Expiring at the retry time: the first attempt reported already.
+  SendFinals(msg, /*first=*/false);
 }
 
 void Scheduler::Fail(DeliveryJob* job, std::string_view peer, const Status& status,
@@ -207,7 +208,7 @@ void Scheduler::Attempted(DeliveryJob* job, std::string_view peer, bool replied,
       uint8_t outcome = 0;  // kRetry: deferred
       if (d.action == Action::kBounce) outcome = queue::kOutcomeBounced;
       if (d.action == Action::kExpire) outcome = queue::kOutcomeExpired;
-      RecipientReport& e = Report(*job, rcpt, outcome);
+      RecipientReport& e = Report(*job, attempt.number == 1, rcpt, outcome);
       e.code = o.code;
       e.enhanced = o.enhanced;
       e.text = o.text;
@@ -223,7 +224,7 @@ void Scheduler::Attempted(DeliveryJob* job, std::string_view peer, bool replied,
         } else {
           // RFC 3461 5.2.2: the next hop takes no DSN, so this relay
           // reports the delivery ("relayed").
-          RecipientReport& e = Report(*job, rcpt, queue::kOutcomeDelivered);
+          RecipientReport& e = Report(*job, attempt.number == 1, rcpt, queue::kOutcomeDelivered);
           e.code = o.code;
           e.enhanced = o.enhanced;
           e.text = o.text;

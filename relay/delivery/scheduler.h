@@ -113,7 +113,8 @@ class Scheduler {
   void Attempted(DeliveryJob* job, std::string_view peer, bool replied,
                  std::vector<client::RecipientOutcome>& outcomes);
   // The report of this attempt of `job`'s message, made on first use.
-  RecipientReport& Report(const DeliveryJob& job, uint32_t rcpt, uint8_t outcome);
+  // `first`: the attempt is the recipients' first (AttemptReport::first).
+  RecipientReport& Report(const DeliveryJob& job, bool first, uint32_t rcpt, uint8_t outcome);
   void ExpireJob(DeliveryJob* job);
   LogRecord JobRecord(const DeliveryJob& job, uint32_t rcpt, int64_t now) const;
   void Expire(LogRecord& r);

@@ -132,8 +132,16 @@ void Notices::Retire(Message* msg, uint32_t rcpt, uint8_t kind) {
   intake_->Retire(msg, rcpt, kind);
 }
 
+// Counts one first-attempt result; true when it ended the first pass.
+// (A miscount would only split or delay a bounce: never worth a crash.)
+bool Notices::FirstPassResult(Message* msg) {
+  DCHECK(msg->first_pass_left > 0);
+  if (msg->first_pass_left == 0) return false;
+  return --msg->first_pass_left == 0;
+}
+
 void Notices::Outcome(Message* msg, uint32_t rcpt, uint8_t kind, bool first) {
-  const bool pass_over = first && --msg->first_pass_left == 0;
+  const bool pass_over = first && FirstPassResult(msg);
   auto it = states_.empty() ? states_.end() : states_.find(msg);
   if (it == states_.end()) {
     intake_->Retire(msg, rcpt, kind);  // the happy path
@@ -173,13 +181,9 @@ void Notices::Report(std::unique_ptr<AttemptReport> report) {
   State& st = states_[msg];
   for (RecipientReport& e : report->recipients) {
     CHECK(e.rcpt < msg->recipients.size());
-    if (report->first) {
-      CHECK(msg->first_pass_left > 0);
-      --msg->first_pass_left;
-    }
+    if (report->first) FirstPassResult(msg);
     std::erase(st.waiting, e.rcpt);
     if (e.outcome == 0) {
-      if (st.last.size() < msg->recipients.size()) st.last.resize(msg->recipients.size());
       st.last[e.rcpt] = e;
       st.waiting.push_back(e.rcpt);
     } else {
@@ -205,9 +209,9 @@ void Notices::Final(Message* msg, State& st, RecipientReport& e) {
   Entry entry;
   entry.report = std::move(e);
   // An expiry with no attempt of its own: tell what the last one said.
-  if (entry.report.code == 0 && entry.report.rcpt < st.last.size() &&
-      st.last[entry.report.rcpt].code != 0) {
-    const RecipientReport& last = st.last[entry.report.rcpt];
+  auto last_it = st.last.find(entry.report.rcpt);
+  if (entry.report.code == 0 && last_it != st.last.end() && last_it->second.code != 0) {
+    const RecipientReport& last = last_it->second;
     entry.report.code = last.code;
     entry.report.enhanced = last.enhanced;
     entry.report.text = last.text;
@@ -287,7 +291,8 @@ void Notices::Submit(Message* msg, delivery::DsnAction kind, std::vector<Entry> 
   if (kind == delivery::DsnAction::kDelayed) {
     State& st = states_[msg];
     for (uint32_t rcpt : delayed) {
-      RecipientReport e = rcpt < st.last.size() ? st.last[rcpt] : RecipientReport{};
+      auto it = st.last.find(rcpt);
+      RecipientReport e = it != st.last.end() ? it->second : RecipientReport{};
       e.rcpt = rcpt;
       add(e, kind);
     }

@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "relay/config/config.h"
@@ -81,13 +82,14 @@ class Notices {
   // One message with something reported, until it is freed.
   struct State {
     std::vector<Entry> pending;          // final, waiting for the pass's notice
-    std::vector<RecipientReport> last;   // per recipient, the last deferral (lazily sized)
+    absl::flat_hash_map<uint32_t, RecipientReport> last;  // per recipient, the last deferral
     std::vector<uint32_t> waiting;       // deferred now, retried later
     bool delay_warned = false;
     bool retry_queued = false;
   };
 
   void Retire(Message* msg, uint32_t rcpt, uint8_t kind);
+  bool FirstPassResult(Message* msg);
   bool WantsNotice(const Message& msg, uint32_t rcpt, delivery::DsnAction action) const;
   void Final(Message* msg, State& st, RecipientReport& e);
   void MaybeWarnDelay(Message* msg, State& st);
