@@ -195,6 +195,63 @@ class ThreeCauses(BounceCase):
         self.assertTrue(all(b["category"] == "invalid-recipient" for b in bounces), bounces)
 
 
+class DelayAndCrash(BounceCase):
+    def test_one_delay_warning_after_delay_warning_time(self):
+        closed = h.free_port()
+        self.start_relay(f"--route=dest.test=127.0.0.1:{closed}", "--retry_min=1s",
+                         "--retry_max=1s", "--max_age=1h", "--delay_warning_time=2s")
+        send(self.relay_port, ["late@dest.test"], "Subject: slow\r\n\r\nhello\r\n")
+        [(_, msg)] = self.wait_bounces(1, what="the delay warning")
+        self.check_report(msg)
+        self.assertIn("Delayed", msg["Subject"])
+        _, [rcpt] = report_fields(msg)
+        self.assertEqual(rcpt["Action"], "delayed")
+        self.assertTrue(rcpt["Status"].startswith("4."), rcpt["Status"])
+        self.assertIsNotNone(rcpt["Will-Retry-Until"])
+        self.assertIn(f"127.0.0.1:{closed}", human_text(msg))
+        # Later deferrals send no second warning: wait for three more.
+        first = h.count_types(h.delivery_log(self.wd)).get("TransientFailure", 0)
+        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get(
+            "TransientFailure", 0) >= first + 3, timeout=30, what="three more deferrals")
+        self.assertEqual(len(saved(self.save_dir)), 1)
+        self.assertEqual(h.count_types(h.delivery_log(self.wd)).get("Notice", 0), 1)
+
+    def test_kill9_after_the_bounce_is_spooled_neither_loses_nor_repeats_it(self):
+        dest_port = h.free_port()
+        self.procs.append(h.start_sink(self.bins, self.wd, dest_port, "--fail_rcpt_5xx=1.0",
+                                       name="dest"))
+        # The sender's domain is down at first: the bounce stays queued.
+        self.relay_port = h.free_port()
+        spool = os.path.join(self.wd, "spool")
+        down = h.free_port()
+        self.relay = h.start_relay(self.bins, self.wd, self.relay_port, None,
+                                   f"--route=origin.test=127.0.0.1:{down}",
+                                   f"--route=dest.test=127.0.0.1:{dest_port}",
+                                   "--retry_min=1h", spool=spool)
+        send(self.relay_port, ["gone@dest.test"], "Subject: crash\r\n\r\nhi\r\n")
+        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get("Notice", 0) == 1,
+                   timeout=30, what="the bounce spooled")
+        self.relay.kill9()
+        self.relay = h.start_relay(self.bins, self.wd, self.relay_port, None,
+                                   f"--route=origin.test=127.0.0.1:{self.back_port}",
+                                   f"--route=dest.test=127.0.0.1:{dest_port}",
+                                   "--retry_min=1h", spool=spool, name="relay-again")
+        # Only the bounce was still queued: the original's recipient is done.
+        self.assertEqual(h.recovered_messages(self.relay), 1)
+        [(env, msg)] = self.wait_bounces(1)
+        self.assertIn("MAIL FROM:<>", env)
+        _, [rcpt] = report_fields(msg)
+        self.assertEqual(norm(rcpt["Final-Recipient"]), "rfc822;gone@dest.test")
+        h.wait_for(lambda: any(r["type"] == "Delivery" and r["sender"] == ""
+                               for r in h.delivery_log(self.wd)), timeout=30,
+                   what="the bounce's Delivery record")
+        records = h.delivery_log(self.wd)
+        self.assertEqual([r["type"] for r in records
+                          if r["recipient"] == "gone@dest.test" and r["type"] != "Reception"],
+                         ["Bounce"])  # never tried again
+        self.assertEqual(h.count_types(records).get("Notice"), 1)
+
+
 class DsnExtension(BounceCase):
     def setUp(self):
         super().setUp()
