@@ -26,8 +26,8 @@ std::string Explain(const RecipientReport& e, std::string_view domain) {
                           " accepted it; that server does not pass delivery "
                           "notifications on, so this is the last report you will get.");
     }
-    return absl::StrCat("The mail server at ", e.remote, " did not accept it and answered: ",
-                        e.code, e.enhanced.empty() ? "" : " ", e.enhanced, " ", e.text);
+    // Its exact reply follows in the notice (DsnRecipient::diagnostic).
+    return absl::StrCat("The mail server at ", e.remote, " refused it.");
   }
   const std::string_view enh = e.enhanced;
   if (enh == "5.1.2" || enh == "5.1.10" || enh == "5.4.4") {
@@ -345,8 +345,10 @@ void Notices::Committed(Commit* commit, const absl::Status& status, uint64_t id)
   r.id = id;
   r.about_id = commit->original_id();
   r.recipient = commit->report_to();
+  r.domain = DomainOf(commit->report_to());
   r.response = KindName(commit->kind());
   r.event_at_ms = loop_->wall_ms();
+  r.queued_at_ms = r.event_at_ms;
   log_->Add(r);
   for (const Entry& e : entries) Retire(commit->original(), e.report.rcpt, e.report.outcome);
 }
