@@ -74,17 +74,19 @@ void Intake::FreeAll() {
 }
 
 void Intake::Submit(CommitListener* listener, std::unique_ptr<server::IncomingMessage> in) {
-  SubmitRecord(listener, std::move(in), 0, {});
+  SubmitRecord(listener, std::move(in), 0, nullptr);
 }
 
 void Intake::SubmitNotice(CommitListener* listener,
                           std::unique_ptr<server::IncomingMessage> notice, uint64_t reports_on,
                           std::vector<uint32_t> rcpts) {
-  SubmitRecord(listener, std::move(notice), reports_on, std::move(rcpts));
+  SubmitRecord(listener, std::move(notice), reports_on, &rcpts);
 }
 
+// `reported`: null for a client's message (the happy path moves nothing
+// more than it did before notices existed).
 void Intake::SubmitRecord(CommitListener* listener, std::unique_ptr<server::IncomingMessage> in,
-                          uint64_t reports_on, std::vector<uint32_t> reported) {
+                          uint64_t reports_on, std::vector<uint32_t>* reported) {
   // Move the parts into the record (no copy), encode, then move them on into
   // the in-memory Message that delivery reads.
   queue::MessageRecord record;
@@ -95,7 +97,8 @@ void Intake::SubmitRecord(CommitListener* listener, std::unique_ptr<server::Inco
   record.body = std::move(in->content);
   record.flags = (in->eight_bit ? queue::kFlag8BitMime : 0) |
                  (in->smtputf8 ? queue::kFlagSmtpUtf8 : 0);
-  record.dsn = std::move(in->dsn);
+  const bool dsn = !in->dsn.empty();
+  if (dsn) record.dsn = std::move(in->dsn);
   Message* msg = NewMessage();
   msg->id = record.id;
   msg->origin = options_.shard;
@@ -106,8 +109,10 @@ void Intake::SubmitRecord(CommitListener* listener, std::unique_ptr<server::Inco
   std::swap(msg->auth_user, in->auth_user);
   std::swap(msg->tls, in->tls);
   msg->submitter = listener;
-  record.reports_on_id = reports_on;
-  record.reports_on_rcpts = std::move(reported);
+  if (reported != nullptr) {
+    record.reports_on_id = reports_on;
+    record.reports_on_rcpts = std::move(*reported);
+  }
   // Two pointers: the callback fits AnyInvocable's inline storage.
   auto locator = spool_->AppendMessage(
       record, [this, msg](absl::Status s) { Committed(msg, std::move(s)); });
@@ -116,11 +121,13 @@ void Intake::SubmitRecord(CommitListener* listener, std::unique_ptr<server::Inco
   std::swap(msg->sender, record.sender);
   std::swap(msg->recipients, record.recipients);
   std::swap(msg->content, record.body);
-  std::swap(msg->dsn, record.dsn);
   in->sender = std::move(record.sender);
   in->recipients = std::move(record.recipients);
   in->content = std::move(record.body);
-  in->dsn = std::move(record.dsn);
+  if (dsn) {
+    std::swap(msg->dsn, record.dsn);  // a recycled Message's dsn is empty
+    in->dsn = std::move(record.dsn);
+  }
   free_incoming_.Give(std::move(in),
                       ResetKeepingStorage<server::IncomingMessage>(kRecycledContentMax));
   Account(msg);

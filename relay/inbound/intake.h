@@ -111,7 +111,7 @@ class Intake final : public SubmitPort {
   static constexpr size_t kRecycledContentMax = 16 * 1024;
 
   void SubmitRecord(CommitListener* listener, std::unique_ptr<server::IncomingMessage> in,
-                    uint64_t reports_on, std::vector<uint32_t> reported);
+                    uint64_t reports_on, std::vector<uint32_t>* reported);
   Message* NewMessage();
   void FreeMessage(Message* msg);
   void Account(Message* msg);
