@@ -87,6 +87,17 @@ class BounceCase(unittest.TestCase):
         self.relay = h.start_relay(self.bins, self.wd, self.relay_port, None,
                                    f"--route=origin.test=127.0.0.1:{self.back_port}", *extra)
 
+    def wait_records(self, **least):
+        """The delivery log once it holds at least so many records of each
+        type: the log is written in batches (log_flush_interval), and each
+        shard flushes its own, so one record in the file says nothing of
+        another."""
+        def enough():
+            counts = h.count_types(h.delivery_log(self.wd))
+            return all(counts.get(kind, 0) >= n for kind, n in least.items())
+        h.wait_for(enough, timeout=30, what=f"delivery log records {least}")
+        return h.delivery_log(self.wd)
+
     def wait_bounces(self, n, what="bounces"):
         h.wait_for(lambda: len(saved(self.save_dir)) >= n, timeout=30, what=what)
         return saved(self.save_dir)
@@ -128,10 +139,7 @@ class ThreeCauses(BounceCase):
         returned = msg.get_payload()[2]
         self.assertIn(returned.get_content_type(), ("message/rfc822", "text/rfc822-headers"))
         self.assertIn("<closed@origin.test>", returned.as_string())
-        # The log is written in batches (log_flush_interval): wait for it.
-        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get("Notice", 0) >= 1,
-                   timeout=30, what="the Notice record")
-        records = h.delivery_log(self.wd)
+        records = self.wait_records(Notice=1, TransientFailure=1, Expiration=1)
         kinds = [r["type"] for r in records if r["recipient"] == "user@dest.test"]
         self.assertIn("TransientFailure", kinds)
         self.assertIn("Expiration", kinds)
@@ -164,9 +172,8 @@ class ThreeCauses(BounceCase):
         text = human_text(msg)
         self.assertIn("nosuch.example.test", text)
         self.assertIn("not found", text)
-        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get("Notice", 0) >= 1,
-                   timeout=30, what="the Notice record")
-        bounce = next(r for r in h.delivery_log(self.wd) if r["type"] == "Bounce")
+        records = self.wait_records(Notice=1, Bounce=1)
+        bounce = next(r for r in records if r["type"] == "Bounce")
         self.assertEqual(bounce["category"], "bad-domain")
         self.assertEqual(bounce["attempt"], 1)
 
@@ -188,9 +195,8 @@ class ThreeCauses(BounceCase):
             self.assertTrue(norm(r["Diagnostic-Code"]).startswith("smtp;550 5.1.1"),
                             r["Diagnostic-Code"])
         self.assertIn("550 5.1.1", human_text(msg))
-        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get("Notice", 0) >= 1,
-                   timeout=30, what="the Notice record")
-        bounces = [r for r in h.delivery_log(self.wd) if r["type"] == "Bounce"]
+        records = self.wait_records(Notice=1, Bounce=2)
+        bounces = [r for r in records if r["type"] == "Bounce"]
         self.assertEqual(len(bounces), 2)
         self.assertTrue(all(b["category"] == "invalid-recipient" for b in bounces), bounces)
 
@@ -210,9 +216,8 @@ class DelayAndCrash(BounceCase):
         self.assertIsNotNone(rcpt["Will-Retry-Until"])
         self.assertIn(f"127.0.0.1:{closed}", human_text(msg))
         # Later deferrals send no second warning: wait for three more.
-        first = h.count_types(h.delivery_log(self.wd)).get("TransientFailure", 0)
-        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get(
-            "TransientFailure", 0) >= first + 3, timeout=30, what="three more deferrals")
+        first = h.count_types(self.wait_records(Notice=1)).get("TransientFailure", 0)
+        self.wait_records(TransientFailure=first + 3)
         self.assertEqual(len(saved(self.save_dir)), 1)
         self.assertEqual(h.count_types(h.delivery_log(self.wd)).get("Notice", 0), 1)
 
@@ -229,8 +234,9 @@ class DelayAndCrash(BounceCase):
                                    f"--route=dest.test=127.0.0.1:{dest_port}",
                                    "--retry_min=1h", spool=spool)
         send(self.relay_port, ["gone@dest.test"], "Subject: crash\r\n\r\nhi\r\n")
-        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get("Notice", 0) == 1,
-                   timeout=30, what="the bounce spooled")
+        # Both records written (the log is flushed in batches: a kill -9
+        # loses what is still in memory, never what the spool holds).
+        self.wait_records(Notice=1, Bounce=1)
         self.relay.kill9()
         self.relay = h.start_relay(self.bins, self.wd, self.relay_port, None,
                                    f"--route=origin.test=127.0.0.1:{self.back_port}",
@@ -273,13 +279,16 @@ class DsnExtension(BounceCase):
              rcpt_options=["NOTIFY=NEVER"])
         send(self.relay_port, ["failure@refuse.test"], "Subject: failure\r\n\r\n.\r\n",
              rcpt_options=["NOTIFY=FAILURE"])
-        [(_, msg)] = self.wait_bounces(1)
+        self.wait_bounces(1)
+        self.wait_records(Bounce=2)
+        # Stopped, the relay has journaled and logged everything: both
+        # failures are logged, only one sender was told.
+        self.assertEqual(self.relay.stop(), 0, self.relay.stderr())
+        self.relay = None
+        self.assertEqual(h.count_types(h.delivery_log(self.wd)).get("Notice", 0), 1)
+        [(_, msg)] = saved(self.save_dir)
         _, [rcpt] = report_fields(msg)
         self.assertEqual(norm(rcpt["Final-Recipient"]), "rfc822;failure@refuse.test")
-        # Both failures are logged; only one was told.
-        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get("Bounce", 0) >= 2,
-                   timeout=30, what="two Bounce records")
-        self.assertEqual(h.count_types(h.delivery_log(self.wd)).get("Notice", 0), 1)
 
     def test_success_notice_from_a_hop_without_dsn(self):
         send(self.relay_port, ["ok@accept.test"], "Subject: success\r\n\r\n.\r\n",
@@ -298,12 +307,13 @@ class DsnExtension(BounceCase):
     def test_no_notice_about_a_notice_and_double_bounce(self):
         # A message from <> that fails is logged and dropped...
         send(self.relay_port, ["x@refuse.test"], "Subject: from null\r\n\r\n.\r\n", sender="")
-        h.wait_for(lambda: h.count_types(h.delivery_log(self.wd)).get("Bounce", 0) >= 1,
-                   timeout=30, what="the Bounce record")
+        self.wait_records(Bounce=1)
+        # Stopped, the relay has logged everything: no Notice, no bounce.
+        self.assertEqual(self.relay.stop(), 0, self.relay.stderr())
+        self.relay = None
         self.assertEqual(h.count_types(h.delivery_log(self.wd)).get("Notice", 0), 0)
         self.assertEqual(saved(self.save_dir), [])
         # ...or, with double_bounce, reported there.
-        self.assertEqual(self.relay.stop(), 0, self.relay.stderr())
         self.start_relay(f"--route=refuse.test=127.0.0.1:{self.refuse_port}",
                          "--double_bounce=postmaster@origin.test")
         send(self.relay_port, ["y@refuse.test"], "Subject: from null\r\n\r\n.\r\n", sender="")
