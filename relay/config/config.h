@@ -104,6 +104,44 @@ struct TlsPolicy {
   bool operator==(const TlsPolicy&) const = default;
 };
 
+// A rate: `count` events per `per`, written "100/s", "6000/m", "20000/h",
+// "100000/d".
+struct RateLimit {
+  uint64_t count = 0;
+  absl::Duration per = absl::Seconds(1);
+
+  bool operator==(const RateLimit&) const = default;
+};
+
+// destination_policy entry, written MATCH KEY=VALUE ... (space-separated):
+//   MATCH  example.com      the domain itself
+//          *.example.com    its subdomains (not the domain itself)
+//          mx:HOST          domains with an MX host named HOST
+//          mx:*.SUFFIX      domains with an MX host ending in .SUFFIX;
+//                           every domain an mx: entry matches shares its
+//                           limits (one provider, one budget)
+//          *                every destination (defaults over the settings)
+//   KEYS   max_connections, max_messages_per_connection,
+//          max_recipients_per_transaction, message_rate, message_burst,
+//          connection_rate, connection_burst, tls, retry_min, retry_max.
+// A key left out comes from the "*" entry, else from the setting of the
+// same name (docs/configuration.md, "Delivery policy").
+struct DestinationPolicy {
+  std::string match;  // lowercase, no trailing dot
+  std::optional<size_t> max_connections;
+  std::optional<size_t> max_messages_per_connection;
+  std::optional<size_t> max_recipients_per_transaction;
+  std::optional<RateLimit> message_rate;
+  std::optional<uint32_t> message_burst;
+  std::optional<RateLimit> connection_rate;
+  std::optional<uint32_t> connection_burst;
+  std::optional<TlsLevel> tls;
+  std::optional<absl::Duration> retry_min;
+  std::optional<absl::Duration> retry_max;
+
+  bool operator==(const DestinationPolicy&) const = default;
+};
+
 enum class Durability {
   kFsync,  // 250 after DATA only once the message is fdatasync'ed
   kNone,   // benchmarking only: acknowledged mail can be lost on a crash
@@ -194,6 +232,8 @@ struct Config {
   absl::Duration data_block_timeout = absl::Minutes(3);  // each send of message data
   absl::Duration data_term_timeout = absl::Minutes(10);  // reply after final "."
   absl::Duration connection_idle = absl::Seconds(10);    // pooled idle connection close
+  // Per-destination shaping and overrides of the settings above.
+  std::vector<DestinationPolicy> destination_policy;
 
   // Spool and io_uring sizing.
   size_t commit_max_bytes = size_t{4} << 20;  // group commit cap
@@ -307,6 +347,12 @@ absl::StatusOr<Route> ParseRoute(std::string_view text);
 absl::StatusOr<TlsLevel> ParseTlsLevel(std::string_view text);
 // DOMAIN=LEVEL (see TlsPolicy).
 absl::StatusOr<TlsPolicy> ParseTlsPolicy(std::string_view text);
+// "100/s" (see RateLimit) and its inverse.
+absl::StatusOr<RateLimit> ParseRateLimit(std::string_view text);
+std::string RateLimitToString(const RateLimit& rate);
+// MATCH KEY=VALUE ... (see DestinationPolicy) and its inverse.
+absl::StatusOr<DestinationPolicy> ParseDestinationPolicy(std::string_view text);
+std::string DestinationPolicyToString(const DestinationPolicy& policy);
 // The level for mail to `domain` (lowercase): its outbound_tls_policy entry,
 // else outbound_tls.
 TlsLevel TlsLevelFor(const Config& config, std::string_view domain);

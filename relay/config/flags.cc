@@ -168,6 +168,11 @@ ABSL_FLAG(std::string, data_term_timeout, "10m",
           "Outbound: wait for the reply after the final '.' (RFC 5321 4.5.3.2.6).");
 ABSL_FLAG(std::string, connection_idle, "10s",
           "Outbound: close a pooled connection idle this long.");
+ABSL_FLAG(std::vector<std::string>, destination_policy, {},
+          "Per-destination shaping: MATCH KEY=VALUE ... (MATCH a domain, *.domain, "
+          "mx:host, mx:*.suffix or *; keys max_connections, max_messages_per_connection, "
+          "max_recipients_per_transaction, message_rate, message_burst, connection_rate, "
+          "connection_burst, tls, retry_min, retry_max). Repeatable and/or comma-separated.");
 ABSL_FLAG(std::string, spool_direct_io, "true",
           "Spool commits as O_DIRECT writes with RWF_DSYNC where the file system "
           "allows (true/false).");
@@ -210,6 +215,7 @@ std::vector<char*> ParseCommandLine(int argc, char* argv[]) {
       {"require_tls", &FLAGS_require_tls, {}, 0},
       {"require_auth", &FLAGS_require_auth, {}, 0},
       {"outbound_tls_policy", &FLAGS_outbound_tls_policy, {}, 0},
+      {"destination_policy", &FLAGS_destination_policy, {}, 0},
       {"route", &FLAGS_route, {}, 0},
       {"relay_networks", &FLAGS_relay_networks, {}, 0},
   };

@@ -403,6 +403,30 @@ std::vector<Setting> BuildSettings() {
   s.push_back(DurationSetting("data_block_timeout", &Config::data_block_timeout, kMs, kDay));
   s.push_back(DurationSetting("data_term_timeout", &Config::data_term_timeout, kMs, kDay));
   s.push_back(DurationSetting("connection_idle", &Config::connection_idle, kMs, kDay));
+  s.push_back(Setting{
+      "destination_policy",
+      [](Config* c, std::string_view v) -> absl::Status {
+        absl::StatusOr<std::vector<DestinationPolicy>> items =
+            ParseItems<DestinationPolicy>(v, &ParseDestinationPolicy);
+        if (!items.ok()) return items.status();
+        for (size_t i = 0; i < items->size(); i++) {
+          for (size_t j = 0; j < i; j++) {
+            if ((*items)[i].match == (*items)[j].match) {
+              return absl::InvalidArgumentError(
+                  Cat("two destination policies for ", Quote((*items)[i].match)));
+            }
+          }
+        }
+        c->destination_policy = *std::move(items);
+        return absl::OkStatus();
+      },
+      [](const Config& c) {
+        return absl::StrJoin(c.destination_policy, ",",
+                             [](std::string* out, const DestinationPolicy& p) {
+                               out->append(DestinationPolicyToString(p));
+                             });
+      },
+      [](std::string_view item) { return ParseDestinationPolicy(item).status(); }});
   s.push_back(BytesSetting("commit_max_bytes", &Config::commit_max_bytes, 4 * kKiB, kGiB));
   s.push_back(DurationSetting("commit_delay", &Config::commit_delay, absl::ZeroDuration(),
                               absl::Milliseconds(100)));

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "base/check.h"
 #include "base/mailbox.h"
@@ -505,6 +506,164 @@ TlsLevel TlsLevelFor(const Config& config, std::string_view domain) {
     if (p.domain == domain) return p.level;
   }
   return config.outbound_tls;
+}
+
+namespace {
+
+struct RateUnit {
+  char unit;
+  absl::Duration per;
+};
+constexpr RateUnit kRateUnits[] = {{'s', absl::Seconds(1)},
+                                   {'m', absl::Minutes(1)},
+                                   {'h', absl::Hours(1)},
+                                   {'d', absl::Hours(24)}};
+
+// The MATCH of a destination_policy entry, lowercased, without a trailing
+// dot: a domain, "*.domain", "mx:host", "mx:*.suffix" or "*".
+absl::StatusOr<std::string> ParsePolicyMatch(std::string_view text, std::string_view entry) {
+  std::string key = absl::AsciiStrToLower(Av(text));
+  if (key.size() > 1 && key.back() == '.') key.pop_back();
+  if (key == "*") return key;
+  std::string_view name = key;
+  if (absl::StartsWith(Av(name), "mx:")) name.remove_prefix(3);
+  if (absl::StartsWith(Av(name), "*.")) name.remove_prefix(2);
+  const base::NameError e = base::CheckName(name, base::kMailDomain);
+  if (e != base::NameError::kOk || LooksNumeric(name)) {
+    return absl::InvalidArgumentError(
+        Cat(Quote(entry), ": bad match ", Quote(text),
+            " (a domain, *.domain, mx:host, mx:*.suffix or *",
+            e != base::NameError::kOk ? Cat(": ", base::NameErrorText(e)) : std::string(), ")"));
+  }
+  return key;
+}
+
+}  // namespace
+
+absl::StatusOr<RateLimit> ParseRateLimit(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash != std::string_view::npos && slash + 2 == text.size()) {
+    for (const RateUnit& u : kRateUnits) {
+      if (text[slash + 1] != u.unit) continue;
+      absl::StatusOr<uint64_t> n = ParseUint(text.substr(0, slash), 1'000'000'000);
+      if (!n.ok() || *n == 0) break;
+      return RateLimit{*n, u.per};
+    }
+  }
+  return absl::InvalidArgumentError(
+      Cat("expected COUNT/UNIT (1..1000000000 per s, m, h or d, e.g. 100/s), got ", Quote(text)));
+}
+
+std::string RateLimitToString(const RateLimit& rate) {
+  for (const RateUnit& u : kRateUnits) {
+    if (rate.per == u.per) return Cat(rate.count, "/", std::string(1, u.unit));
+  }
+  return Cat(rate.count, "/s");  // unreachable for a parsed rate
+}
+
+absl::StatusOr<DestinationPolicy> ParseDestinationPolicy(std::string_view text) {
+  std::vector<absl::string_view> words =
+      absl::StrSplit(Av(text), absl::ByAnyChar(" \t"), absl::SkipEmpty());
+  if (words.size() < 2) {
+    return absl::InvalidArgumentError(
+        Cat(Quote(text), ": expected MATCH KEY=VALUE ..., e.g. gmail.com max_connections=20"));
+  }
+  DestinationPolicy p;
+  absl::StatusOr<std::string> match = ParsePolicyMatch(Sv(words[0]), text);
+  if (!match.ok()) return match.status();
+  p.match = *std::move(match);
+  for (size_t i = 1; i < words.size(); ++i) {
+    const std::string_view word = Sv(words[i]);
+    const size_t eq = word.find('=');
+    const std::string_view key = word.substr(0, eq);
+    const std::string_view value = eq == std::string_view::npos ? "" : word.substr(eq + 1);
+    auto bad = [&](std::string_view why) {
+      return absl::InvalidArgumentError(Cat(Quote(text), ": ", key, ": ", why));
+    };
+    auto count = [&](std::optional<size_t>* field, uint64_t max) -> absl::Status {
+      absl::StatusOr<uint64_t> n = ParseUint(value, max);
+      if (!n.ok() || *n == 0) return bad(Cat("must be 1..", max, ", got ", Quote(value)));
+      *field = static_cast<size_t>(*n);
+      return absl::OkStatus();
+    };
+    auto rate = [&](std::optional<RateLimit>* field) -> absl::Status {
+      absl::StatusOr<RateLimit> r = ParseRateLimit(value);
+      if (!r.ok()) return bad(Sv(r.status().message()));
+      *field = *r;
+      return absl::OkStatus();
+    };
+    auto burst = [&](std::optional<uint32_t>* field) -> absl::Status {
+      absl::StatusOr<uint64_t> n = ParseUint(value, 1'000'000);
+      if (!n.ok() || *n == 0) return bad(Cat("must be 1..1000000, got ", Quote(value)));
+      *field = static_cast<uint32_t>(*n);
+      return absl::OkStatus();
+    };
+    auto duration = [&](std::optional<absl::Duration>* field) -> absl::Status {
+      absl::StatusOr<absl::Duration> d = ParseDuration(value);
+      if (!d.ok() || *d < absl::Milliseconds(1) || *d > absl::Hours(24 * 30)) {
+        return bad(Cat("must be a duration from 1ms to 30d, got ", Quote(value)));
+      }
+      *field = *d;
+      return absl::OkStatus();
+    };
+    if (eq == std::string_view::npos || value.empty()) return bad("expected KEY=VALUE");
+    absl::Status status;
+    if (key == "max_connections") {
+      status = count(&p.max_connections, 100'000);
+    } else if (key == "max_messages_per_connection") {
+      status = count(&p.max_messages_per_connection, 1'000'000);
+    } else if (key == "max_recipients_per_transaction") {
+      status = count(&p.max_recipients_per_transaction, 100'000);
+    } else if (key == "message_rate") {
+      status = rate(&p.message_rate);
+    } else if (key == "message_burst") {
+      status = burst(&p.message_burst);
+    } else if (key == "connection_rate") {
+      status = rate(&p.connection_rate);
+    } else if (key == "connection_burst") {
+      status = burst(&p.connection_burst);
+    } else if (key == "tls") {
+      absl::StatusOr<TlsLevel> level = ParseTlsLevel(value);
+      if (!level.ok()) return bad(Sv(level.status().message()));
+      p.tls = *level;
+    } else if (key == "retry_min") {
+      status = duration(&p.retry_min);
+    } else if (key == "retry_max") {
+      status = duration(&p.retry_max);
+    } else {
+      return bad(
+          "unknown key (max_connections, max_messages_per_connection, "
+          "max_recipients_per_transaction, message_rate, message_burst, connection_rate, "
+          "connection_burst, tls, retry_min, retry_max)");
+    }
+    if (!status.ok()) return status;
+  }
+  if (p.retry_min && p.retry_max && *p.retry_min > *p.retry_max) {
+    return absl::InvalidArgumentError(Cat(Quote(text), ": retry_min is greater than retry_max"));
+  }
+  return p;
+}
+
+std::string DestinationPolicyToString(const DestinationPolicy& p) {
+  std::string out = p.match;
+  auto add = [&out](std::string_view key, const std::string& value) {
+    CatAppend(&out, " ", key, "=", value);
+  };
+  if (p.max_connections) add("max_connections", Cat(*p.max_connections));
+  if (p.max_messages_per_connection) {
+    add("max_messages_per_connection", Cat(*p.max_messages_per_connection));
+  }
+  if (p.max_recipients_per_transaction) {
+    add("max_recipients_per_transaction", Cat(*p.max_recipients_per_transaction));
+  }
+  if (p.message_rate) add("message_rate", RateLimitToString(*p.message_rate));
+  if (p.message_burst) add("message_burst", Cat(*p.message_burst));
+  if (p.connection_rate) add("connection_rate", RateLimitToString(*p.connection_rate));
+  if (p.connection_burst) add("connection_burst", Cat(*p.connection_burst));
+  if (p.tls) add("tls", std::string(TlsLevelName(*p.tls)));
+  if (p.retry_min) add("retry_min", DurationToString(*p.retry_min));
+  if (p.retry_max) add("retry_max", DurationToString(*p.retry_max));
+  return out;
 }
 
 }  // namespace ringpost

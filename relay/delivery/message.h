@@ -23,6 +23,7 @@
 #include "queue/record.h"
 #include "queue/spool.h"
 #include "relay/config/config.h"
+#include "relay/delivery/outcome_policy.h"
 #include "relay/runtime/timer_wheel.h"
 
 namespace ringpost {
@@ -109,6 +110,9 @@ struct DeliveryJob {
   std::vector<uint32_t> rcpts;   // indices into message->recipients
   uint32_t attempts = 0;
   bool expire_at_retry = false;  // the retry timer was cut short by max_age
+  // The retry schedule of the destination policy it was last routed under
+  // (set by the router); max_age_ms 0: not routed yet (the settings').
+  delivery::RetrySettings retry;
   runtime::Timer retry_timer;
   // The TLS of the connection of its last attempt (set by the outbound
   // connection with the outcomes; the scheduler logs it).
@@ -124,6 +128,7 @@ struct DeliveryJob {
     rcpts.clear();
     attempts = 0;
     expire_at_retry = false;
+    retry = {};
     tls = false;
     tls_verified = false;
   }

@@ -19,15 +19,25 @@ Router::Router(const Config* config, int shard, runtime::Loop* loop, dns::MxCach
       mx_cache_(mx_cache),
       mx_(mx),
       host_(host),
-      route_sites_(config->routes.size() * kTlsLevels, nullptr) {}
+      route_sites_(config->routes.size() * kTlsLevels, nullptr),
+      policies_(std::make_unique<PolicyTable>(*config)) {}
 
 Router::~Router() = default;
 
-void Router::Reconfigure() { route_sites_.assign(config_->routes.size() * kTlsLevels, nullptr); }
+void Router::Reconfigure() {
+  route_sites_.assign(config_->routes.size() * kTlsLevels, nullptr);
+  policies_ = std::make_unique<PolicyTable>(*config_);
+}
 
 void Router::FreeWaiting() {
   for (DeliveryJob* job : waiting_dns_) delete job;  // their callbacks never run
   waiting_dns_.clear();
+}
+
+// The policy's own level, else the domain's outbound_tls_policy entry or
+// outbound_tls.
+TlsLevel Router::LevelFor(const Policy& policy, std::string_view domain) const {
+  return policy.tls ? *policy.tls : TlsLevelFor(*config_, domain);
 }
 
 void Router::Route(DeliveryJob* job) {
@@ -48,16 +58,21 @@ void Router::Route(DeliveryJob* job) {
       }
     }
   }
+  const PolicyPtr* named = DomainPolicy(*job);
+  const PolicyPtr& policy = named != nullptr ? *named : policies_->Default();
+  job->retry = policy->retry;
   // Domains with their own TLS level get sites of their own: a site's
   // connections all speak one level.
-  const TlsLevel level = TlsLevelFor(*config_, job->domain);
+  const TlsLevel level = LevelFor(*policy, job->domain);
   const bool own_level = level != config_->outbound_tls;
   if (route != nullptr) {
-    // One site per route and TLS level, found once.
-    outbound::Site*& known =
-        route_sites_[static_cast<size_t>(route - routes.data()) * kTlsLevels +
-                     static_cast<size_t>(level)];
-    if (known == nullptr) {
+    // One site per route and TLS level under the default policy, found
+    // once; a named policy's site per route, policy and level.
+    outbound::Site** known =
+        named != nullptr ? nullptr
+                         : &route_sites_[static_cast<size_t>(route - routes.data()) * kTlsLevels +
+                                         static_cast<size_t>(level)];
+    if (known == nullptr || *known == nullptr) {
       std::string key = route->host + ":" + std::to_string(route->port);
       const std::string literal = route->host.find(':') != std::string::npos
                                       ? "[" + route->host + "]:" + std::to_string(route->port)
@@ -65,16 +80,19 @@ void Router::Route(DeliveryJob* job) {
       auto addr = runtime::ParseHostPort(literal);
       if (!addr.ok()) {
         return host_->RouteFailed(job, Status{451, "4.4.4"},
-                                  "route host " + route->host + " is not an IP address literal");
+                           "route host " + route->host + " is not an IP address literal");
       }
       Targets targets;
       targets.addrs = {*addr};
       targets.names = {route->host};
       targets.tls = level;
       if (own_level) key += SiteSuffix(level);
-      known = host_->Destination(key, &targets);
+      if (named != nullptr) key += "|policy=" + policy->name;
+      outbound::Site* site = host_->Destination(key, &targets, policy);
+      if (known == nullptr) return host_->Enqueue(site, job);
+      *known = site;
     }
-    return host_->Enqueue(known, job);
+    return host_->Enqueue(*known, job);
   }
   if (mx_cache_ == nullptr) {
     return host_->RouteFailed(
@@ -113,14 +131,26 @@ void Router::Resolved(DeliveryJob* job, const dns::MxResult& r) {
     }
   }
   if (targets.addrs.empty()) {
-    return host_->RouteFailed(job, Status{451, "4.4.3"},
-                              "no address for the MX hosts of " + job->domain);
+    return host_->RouteFailed(job, Status{451, "4.4.3"}, "no address for the MX hosts of " + job->domain);
   }
-  targets.tls = TlsLevelFor(*config_, job->domain);
-  if (targets.tls == config_->outbound_tls) {
-    return host_->Enqueue(host_->Destination(r.site_key, &targets), job);
+  // By the domain's name, else by its MX hosts (mx: entries), else the
+  // default.
+  const PolicyPtr* named = DomainPolicy(*job);
+  if (named == nullptr && policies_->has_mx_entries()) {
+    mx_hosts_.clear();
+    for (const dns::MxHost& h : r.hosts) mx_hosts_.push_back(h.name);
+    named = policies_->ForMxHosts(mx_hosts_);
   }
-  host_->Enqueue(host_->Destination(r.site_key + SiteSuffix(targets.tls), &targets), job);
+  const PolicyPtr& policy = named != nullptr ? *named : policies_->Default();
+  job->retry = policy->retry;
+  targets.tls = LevelFor(*policy, job->domain);
+  if (named == nullptr && targets.tls == config_->outbound_tls) {
+    return host_->Enqueue(host_->Destination(r.site_key, &targets, policy), job);
+  }
+  std::string key = r.site_key;
+  if (targets.tls != config_->outbound_tls) key += SiteSuffix(targets.tls);
+  if (named != nullptr) key += "|policy=" + policy->name;
+  host_->Enqueue(host_->Destination(key, &targets, policy), job);
 }
 
 }  // namespace ringpost::delivery

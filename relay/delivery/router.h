@@ -8,6 +8,10 @@
 //      answers now; a miss calls back on this shard when the single lookup
 //      for the name finishes. The answer's addresses (MX preference order)
 //      go to the site named by the answer's site key.
+//   Each job gets its destination policy (relay/delivery/policy.h): by its
+//   domain's name first, else by its MX hosts, else the default. A site
+//   holds one policy's limits, so a policy other than the default is part
+//   of the site's key; the job carries the policy's retry schedule.
 //   3. No route and no DNS server, no address for the MX hosts, a route
 //      host that is not an IP literal, or a DNS failure: the job gets a
 //      status for every recipient (delivery::DnsFailureStatus for DNS).
@@ -17,6 +21,7 @@
 
 #include <sys/socket.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +32,7 @@
 #include "relay/config/config.h"
 #include "relay/delivery/message.h"
 #include "relay/delivery/outcome_policy.h"
+#include "relay/delivery/policy.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/stream.h"
 
@@ -40,9 +46,9 @@ class RouterHost {
  public:
   // The destination named `key`, made on first use; with `targets`, its
   // addresses (in delivery order), their host names and the TLS level
-  // become those.
-  virtual outbound::Site* Destination(std::string_view key,
-                                      const Targets* targets) = 0;
+  // become those. Its limits become `policy`'s.
+  virtual outbound::Site* Destination(std::string_view key, const Targets* targets,
+                                      const PolicyPtr& policy) = 0;
   virtual void Enqueue(outbound::Site* site, DeliveryJob* job) = 0;
   // The job cannot be routed now (or ever): `status` for every recipient.
   virtual void RouteFailed(DeliveryJob* job, const Status& status, std::string_view text) = 0;
@@ -64,13 +70,19 @@ class Router {
   void StartDrain() { draining_ = true; }
   // SIGHUP: the config it points to changed. Routes are looked up afresh
   // (the sites found for the old ones keep the jobs already queued on
-  // them); TLS levels apply to the next job routed.
+  // them); TLS levels and destination policies apply to the next job
+  // routed.
   void Reconfigure();
   // After the loop stopped: frees the jobs whose MX lookup never answered.
   void FreeWaiting();
 
  private:
   void Resolved(DeliveryJob* job, const dns::MxResult& r);
+  // The job's policy by its domain's name (null: none names it).
+  const PolicyPtr* DomainPolicy(const DeliveryJob& job) const {
+    return policies_->ForDomain(job.domain);
+  }
+  TlsLevel LevelFor(const Policy& policy, std::string_view domain) const;
 
   const Config* config_;
   int shard_;
@@ -81,6 +93,8 @@ class Router {
   static constexpr size_t kTlsLevels = 4;     // TlsLevel's values
   std::vector<outbound::Site*> route_sites_;  // per routes entry and TLS level, once known
   Targets targets_;                 // scratch for Resolved
+  std::vector<std::string_view> mx_hosts_;  // scratch for Resolved
+  std::unique_ptr<PolicyTable> policies_;
   absl::flat_hash_set<DeliveryJob*> waiting_dns_;  // jobs whose MX lookup runs
   bool draining_ = false;
 };

@@ -66,7 +66,8 @@ void Scheduler::RetryDue(DeliveryJob* job) {
   if (draining_) return Drop(job);
   // Retries are never scheduled past a message's expiry, so max_age holds
   // even for mail that no attempt reaches (docs/configuration.md).
-  if (job->expire_at_retry || Expired(job->message->queued_at_ms, loop_->wall_ms(), retry_)) {
+  if (job->expire_at_retry ||
+      Expired(job->message->queued_at_ms, loop_->wall_ms(), RetryOf(*job))) {
     return ExpireJob(job);
   }
   host_->Route(job);
@@ -201,7 +202,7 @@ void Scheduler::Attempted(DeliveryJob* job, std::string_view peer, bool replied,
     r.code = o.code;
     r.enhanced = o.enhanced;
     r.response = o.text;
-    const Decision d = Decide(o.code, attempt, retry_, random);
+    const Decision d = Decide(o.code, attempt, RetryOf(*job), random);
     if (d.action != Action::kDelivered) {
       // The failure path only: the rules are regular expressions.
       r.category = CategoryName(rules_->Classify(o.code, o.enhanced, o.text));

@@ -96,7 +96,9 @@ class Scheduler {
 
   void StartDrain() { draining_ = true; }
   // SIGHUP: the config it points to changed (retry_min, retry_max,
-  // max_age); they apply from the next outcome on.
+  // max_age); they apply from the next outcome on. A routed job follows
+  // its destination policy's schedule (DeliveryJob::retry), which the
+  // router refreshes at each routing.
   void Reconfigure();
   // The classification rules (start-up and SIGHUP); never null.
   void SetBounceRules(std::shared_ptr<const BounceRules> rules);
@@ -122,6 +124,10 @@ class Scheduler {
   void SendFinals(Message* msg, bool first);
   void Recycle(DeliveryJob* job);  // done with it: no timer armed
   uint64_t NextRandom();
+  // The job's destination policy's schedule; the settings' before routing.
+  const RetrySettings& RetryOf(const DeliveryJob& job) const {
+    return job.retry.max_age_ms != 0 ? job.retry : retry_;
+  }
 
   const Config* config_;
   runtime::Loop* loop_;

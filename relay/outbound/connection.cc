@@ -89,6 +89,7 @@ Connection::Connection(const ConnectionContext* context, ConnectionOwner* owner,
       tls_name_(std::move(tls_name)) {
   client_.set_max_in_flight(context->config->outbound_pipeline_depth);
   client_.set_max_recipients_per_transaction(context->config->max_recipients_per_transaction);
+  max_messages_ = context->config->max_messages_per_connection;
   timer_.context = this;
   timer_.callback = [](runtime::Timer* t) { static_cast<Connection*>(t->context)->OnTimer(); };
 }
@@ -138,7 +139,7 @@ void Connection::Fill() {
   // Bounded by outbound_pipeline_depth (can_begin) and the owner's queue.
   while (client_.can_begin()) {
     if (owner_->draining() ||
-        messages_ >= context_->config->max_messages_per_connection) {
+        messages_ >= max_messages_) {
       if (!busy()) Quit();
       ArmTimer();
       return;

@@ -24,6 +24,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "relay/config/config.h"
+#include "relay/delivery/limiter.h"
 #include "relay/delivery/message.h"
 #include "relay/outbound/smtp_client.h"
 #include "relay/runtime/loop.h"
@@ -106,6 +107,14 @@ class Connection final : public runtime::StreamHandler, public client::ClientHos
   size_t capacity() const { return client_.capacity(); }
   bool parked = false;      // in its site's idle list
   Site* site = nullptr;     // the owner's destination this connection serves
+  // The budget it counts against (the site's when it opened).
+  delivery::Limiter* limiter = nullptr;
+  // Its destination policy's limits (max_messages_per_connection,
+  // max_recipients_per_transaction); the settings' until set.
+  void SetLimits(size_t max_messages, size_t max_recipients) {
+    max_messages_ = max_messages;
+    client_.set_max_recipients_per_transaction(max_recipients);
+  }
 
   // ClientHost. Inside TLS the client writes plaintext to the pipe, which
   // OutputReady encrypts into the stream.
@@ -148,6 +157,7 @@ class Connection final : public runtime::StreamHandler, public client::ClientHos
   size_t in_flight_ = 0;  // transactions handed to the client, not yet done
   size_t in_flight_rcpts_ = 0;  // their recipients
   size_t messages_ = 0;
+  size_t max_messages_ = 0;  // transactions before QUIT (SetLimits)
   bool connecting_ = false;
   bool ever_ready_ = false;
   bool aborted_ = false;

@@ -10,31 +10,44 @@
 
 namespace ringpost::outbound {
 
-Pool::Pool(runtime::Loop* loop, const Config* config, int shards, std::string helo_name,
-           tls::ClientContext* tls, PoolHost* host)
-    : shards_(static_cast<size_t>(shards)), host_(host) {
+Pool::Pool(runtime::Loop* loop, const Config* config, delivery::Limiters* limiters,
+           std::string helo_name, tls::ClientContext* tls, PoolHost* host)
+    : limiters_(limiters), host_(host) {
   context_.loop = loop;
   context_.config = config;
   context_.helo_name = std::move(helo_name);
   context_.tls = tls;
   context_.plaintext_hosts = &plaintext_hosts_;
-  Reconfigure();
 }
 
-Pool::~Pool() = default;
-
-void Pool::Reconfigure() {
-  share_ = std::max<size_t>(1, context_.config->max_connections_per_destination / shards_);
+Pool::~Pool() {
+  for (auto& [key, site] : sites_) context_.loop->timers().Disarm(&site->wake);
 }
 
-Site* Pool::Destination(std::string_view key, const Targets* targets) {
+Site* Pool::Destination(std::string_view key, const Targets* targets,
+                        const delivery::PolicyPtr& policy) {
   auto it = sites_.find(absl::string_view(key.data(), key.size()));
   if (it == sites_.end()) {
     auto site = std::make_unique<Site>();
     site->key = std::string(key);
+    site->pool = this;
+    site->wake.context = site.get();
+    site->wake.callback = [](runtime::Timer* t) {
+      auto* s = static_cast<Site*>(t->context);
+      s->pool->Kick(s);
+    };
     it = sites_.emplace(site->key, std::move(site)).first;
   }
   Site* site = it->second.get();
+  if (site->policy != policy) {
+    // New, or a reload changed the policy: its limits hold from now on,
+    // for the live connections too.
+    site->policy = policy;
+    site->limiter = limiters_->Get(policy->shared ? "mx:" + policy->name : site->key);
+    for (Connection* c : site->conns) {
+      c->SetLimits(policy->max_messages_per_connection, policy->max_recipients_per_transaction);
+    }
+  }
   // Addresses change only when the DNS does, so a refresh with the same
   // ones keeps the position of the current one.
   if (targets == nullptr) return site;
@@ -58,23 +71,51 @@ void Pool::Enqueue(Site* site, DeliveryJob* job) {
   Kick(site);
 }
 
+void Pool::WakeIn(Site* site, int64_t delay_ns) {
+  runtime::Loop* loop = context_.loop;
+  // Rounded up: a pace is never woken before it allows.
+  const uint64_t at = loop->now_ms() + static_cast<uint64_t>((delay_ns + 999'999) / 1'000'000);
+  if (site->wake.armed() && site->wake.deadline_ms() <= at) return;
+  loop->timers().Arm(&site->wake, at);
+}
+
 void Pool::Kick(Site* site) {
   if (draining_) return;
-  // Parked pooled connections first, then new ones up to the share.
+  // Parked pooled connections first (each job they take spends the
+  // message pace: NextJob), then new ones within the policy.
   while (!site->ready.empty() && !site->idle.empty()) {
     Connection* conn = site->idle.back();
     site->idle.pop_back();
     conn->parked = false;
     conn->Fill();
+    if (site->wake.armed()) break;  // paced: the rest wait for the wake
   }
+  const delivery::Policy& policy = *site->policy;
   // One new connection per `capacity` waiting jobs (one per job for peers
   // without PIPELINING and CHUNKING).
-  while (site->conns.size() < share_ &&
-         site->ready.size() > site->connecting * site->capacity) {
+  while (site->ready.size() > site->connecting * site->capacity &&
+         site->conns.size() < policy.max_connections) {
+    const int64_t wait =
+        site->limiter->OpenConnection(policy, static_cast<int64_t>(context_.loop->now_ns()));
+    if (wait == delivery::Limiter::kFull) {
+      // Held by other shards (this site's own closes kick it): ask them to
+      // let idle connections go, and look again.
+      if (site->conns.empty()) {
+        site->limiter->Want();
+        WakeIn(site, kBudgetPollMs * 1'000'000);
+      }
+      break;
+    }
+    if (wait > 0) {
+      WakeIn(site, wait);
+      break;
+    }
     const size_t index = site->current % site->addrs.size();
     auto* conn = new Connection(&context_, this, site->addrs[index], index, site->tls,
                                 site->names[index]);
     conn->site = site;
+    conn->limiter = site->limiter;
+    conn->SetLimits(policy.max_messages_per_connection, policy.max_recipients_per_transaction);
     site->conns.push_back(conn);
     ++connections_;
     ++site->connecting;
@@ -85,12 +126,29 @@ void Pool::Kick(Site* site) {
 DeliveryJob* Pool::NextJob(Connection* conn) {
   Site* site = conn->site;
   if (!site->ready.empty() && !draining_) {
+    const int64_t wait = site->limiter->TakeMessage(
+        site->policy->message_pace, static_cast<int64_t>(context_.loop->now_ns()));
+    if (wait > 0) {
+      WakeIn(site, wait);
+      if (!conn->parked) {
+        conn->parked = true;
+        site->idle.push_back(conn);
+      }
+      return nullptr;
+    }
     DeliveryJob* job = site->ready.front();
     site->ready.pop_front();
     site->ready_rcpts -= job->rcpts.size();
     return job;
   }
   if (!conn->parked) {
+    // Nothing to do. Another shard waits for this destination's budget:
+    // let it have the slot rather than park (an idle connection that is
+    // still busy with replies parks).
+    if (!conn->busy() && site->limiter->TakeWanted()) {
+      conn->Quit();
+      return nullptr;
+    }
     conn->parked = true;
     site->idle.push_back(conn);
   }
@@ -124,6 +182,7 @@ void Pool::ConnectionClosed(Connection* conn, bool ever_ready,
   erase(site->conns);
   erase(site->idle);
   --connections_;
+  conn->limiter->CloseConnection();
   if (ever_ready) return Kick(site);
   if (conn->tls_fallback()) {
     // `may` and the handshake failed: the same host again, in plaintext

@@ -10,9 +10,14 @@
 // Kick: parked connections take waiting jobs first; new connections open
 // while jobs wait beyond what the connecting ones will carry (a peer with
 // PIPELINING and CHUNKING carries outbound_pipeline_depth transactions per
-// connection), up to this shard's share of max_connections_per_destination
-// (every shard may own domains that route to the same address, so each gets
-// an equal share: the total holds).
+// connection), within the site's destination policy (relay/delivery/
+// policy.h): its max_connections and connection pace, counted in a
+// delivery::Limiter that every shard sending to the same destination
+// shares, so the totals hold for the process. Each job a connection takes
+// spends the message pace. A site held back by a pace wakes when the pace
+// allows; one that finds the connection budget held by other shards asks
+// them to close idle connections (Limiter::Want) and looks again after
+// kBudgetPollMs.
 //
 // Failover (RFC 5321 5.1): a connection that cannot be used (refused, timed
 // out, an error greeting) moves the site to its next address; once every
@@ -37,14 +42,23 @@
 #include "absl/container/flat_hash_map.h"
 #include "relay/config/config.h"
 #include "relay/delivery/message.h"
+#include "relay/delivery/limiter.h"
 #include "relay/delivery/outcome_policy.h"
+#include "relay/delivery/policy.h"
 #include "relay/outbound/connection.h"
 #include "relay/runtime/loop.h"
 
 namespace ringpost::outbound {
 
+class Pool;
+
 struct Site {
-  std::string key;  // route "host:port", or the MX site key (+ "|tls=LEVEL")
+  // Route "host:port", or the MX site key; + "|tls=LEVEL", + "|policy=MATCH".
+  std::string key;
+  delivery::PolicyPtr policy;           // its limits
+  delivery::Limiter* limiter = nullptr;  // their shared count
+  runtime::Timer wake;                   // a pace or the budget allows more
+  Pool* pool = nullptr;
   std::vector<sockaddr_storage> addrs;
   std::vector<std::string> names;  // host name of each address
   TlsLevel tls = TlsLevel::kMay;
@@ -75,22 +89,21 @@ class PoolHost {
 class Pool final : public ConnectionOwner {
  public:
   // `tls`: this shard's outbound TLS context (CA store, session cache).
-  Pool(runtime::Loop* loop, const Config* config, int shards, std::string helo_name,
-       tls::ClientContext* tls, PoolHost* host);
+  // `limiters`: the process's, shared by every shard's pool.
+  Pool(runtime::Loop* loop, const Config* config, delivery::Limiters* limiters,
+       std::string helo_name, tls::ClientContext* tls, PoolHost* host);
   ~Pool();
 
   // The site named `key`, made on first use. With `targets`, its addresses
   // become those when they differ (a changed DNS answer restarts failover).
-  Site* Destination(std::string_view key, const Targets* targets);
+  // Its limits become `policy`'s (a reload's new policy reaches the live
+  // connections too).
+  Site* Destination(std::string_view key, const Targets* targets,
+                    const delivery::PolicyPtr& policy);
   void Enqueue(Site* site, DeliveryJob* job);
 
   // Drain: parked connections quit; no job starts from here on.
   void StartDrain();
-  // SIGHUP: the config it points to changed. This shard's share of
-  // max_connections_per_destination is computed again (connections over a
-  // smaller share end as they finish); timeouts and per-connection limits
-  // are read where they are used.
-  void Reconfigure();
   bool Busy() const;  // a transaction is in flight
   bool HasConnections() const;
   // Open outbound connections (connecting included), for /metrics.
@@ -113,13 +126,17 @@ class Pool final : public ConnectionOwner {
   bool draining() const override { return draining_; }
 
  private:
+  static constexpr int64_t kBudgetPollMs = 100;
+
   void Kick(Site* site);
+  // Wakes `site` (Kick) in `delay_ns`, unless it wakes sooner already.
+  void WakeIn(Site* site, int64_t delay_ns);
+  void ConnectionGone(Connection* conn);
   void DeferQueue(Site* site, const client::RecipientOutcome& reason);
 
   ConnectionContext context_;
   PlaintextHosts plaintext_hosts_;
-  size_t shards_;
-  size_t share_ = 1;  // this shard's share of max_connections_per_destination
+  delivery::Limiters* limiters_;
   PoolHost* host_;
   absl::flat_hash_map<std::string, std::unique_ptr<Site>> sites_;
   bool draining_ = false;

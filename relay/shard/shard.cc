@@ -190,7 +190,7 @@ absl::Status Shard::Setup() {
   tls::ClientContext::Options tls_options;
   tls_options.ca_file = c.tls_ca_file;
   tls_client_ = std::make_unique<tls::ClientContext>(tls_options);
-  pool_ = std::make_unique<outbound::Pool>(loop_.get(), &config_, shared_->shards,
+  pool_ = std::make_unique<outbound::Pool>(loop_.get(), &config_, &shared_->limiters,
                                            shared_->helo_name, tls_client_.get(),
                                            static_cast<outbound::PoolHost*>(this));
   router_ = std::make_unique<delivery::Router>(&config_, index_, loop_.get(),
@@ -267,7 +267,6 @@ void Shard::TakeReload() {
   if (authenticator_ != nullptr) authenticator_->Reconfigure(config_);
   server_->Reconfigure(limits_, config_.auth_users.empty() ? nullptr : authenticator_.get());
   if (r->tls_client != nullptr) tls_client_->Replace(r->tls_client, r->tls_ca_error);
-  pool_->Reconfigure();
   router_->Reconfigure();
   scheduler_->Reconfigure();
   if (r->bounce_rules != nullptr) scheduler_->SetBounceRules(r->bounce_rules);

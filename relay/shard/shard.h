@@ -36,6 +36,7 @@
 #include "relay/config/config.h"
 #include "relay/delivery/delivery_log.h"
 #include "relay/delivery/dns_client.h"
+#include "relay/delivery/limiter.h"
 #include "relay/delivery/message.h"
 #include "relay/delivery/router.h"
 #include "relay/delivery/scheduler.h"
@@ -86,6 +87,9 @@ struct Shared {
   // loads it at start; a reload hands new rules through Reloaded.
   std::shared_ptr<const delivery::BounceRules> bounce_rules;
   std::unique_ptr<shard::Switchboard> switchboard;
+  // Per-destination budgets (connections, paces) every shard's pool
+  // counts against (relay/delivery/limiter.h).
+  delivery::Limiters limiters;
   std::vector<Shard*> shard_list;
   inbound::ClientCounter clients;
   std::atomic<int> started{0};
@@ -207,8 +211,9 @@ class Shard final : private inbound::IntakeHost,
   void SendOutcome(Message* msg, uint32_t rcpt, uint8_t kind, bool first) override;
   void SendReport(AttemptReport* report) override;
   // delivery::RouterHost
-  outbound::Site* Destination(std::string_view key, const Targets* targets) override {
-    return pool_->Destination(key, targets);
+  outbound::Site* Destination(std::string_view key, const Targets* targets,
+                              const delivery::PolicyPtr& policy) override {
+    return pool_->Destination(key, targets, policy);
   }
   void Enqueue(outbound::Site* site, DeliveryJob* job) override { pool_->Enqueue(site, job); }
   void RouteFailed(DeliveryJob* job, const delivery::Status& status,
