@@ -12,14 +12,23 @@
 // points at the TLS session's plaintext buffer instead of the stream's
 // output, and Flush() seals it into records first. A plaintext session pays
 // one pointer and one branch per received chunk for this.
+//
+// Accounting for traffic-shaping tests costs a connection two relaxed
+// atomic operations on the sink-wide open count (and the peak's, when it
+// grows) and one getpeername(). It costs an accepted message two relaxed
+// adds through counters the session looked up once (at its first message,
+// and again after a new EHLO).
 #include "bench/sink.h"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include "base/check.h"
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <future>
 #include <memory>
@@ -28,6 +37,8 @@
 #include <thread>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "bench/counters.h"
 #include "bench/header_scanner.h"
@@ -65,6 +76,132 @@ void AppendNumber(uint64_t n, std::string* out) {
 
 enum class Outcome { kAccept, kDrop, kFail5xx, kFail4xx, kFailFirstAttempt };
 
+// Debian's Abseil has its own absl::string_view (no conversion from
+// std::string_view): for hash lookups and StrCat.
+absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+constexpr std::string_view kOtherKey = "other";
+constexpr size_t kEhloNameOctetsMax = 255;
+
+// Accepted messages per source key (a peer address, an EHLO name) on one
+// shard, at most kSourceKeysMax keys, then "other". Only the loop thread
+// inserts, so it looks up without a lock and inserts under mu_; other
+// threads read under mu_. The counters live in nodes that never move: a
+// session keeps a pointer to its own.
+class SourceCounts {
+ public:
+  // Loop thread.
+  RelaxedCounter* Find(std::string_view key) {
+    const auto it = counts_.find(Av(key));
+    if (it != counts_.end()) return &it->second;
+    if (counts_.size() >= kSourceKeysMax) return &other_;
+    std::lock_guard<std::mutex> lock(mu_);
+    return &counts_.try_emplace(std::string(key)).first->second;
+  }
+
+  // Any thread: adds the non-zero counts to *out.
+  void AddTo(absl::flat_hash_map<std::string, uint64_t>* out) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, counter] : counts_) {
+      if (const uint64_t n = counter.Get(); n > 0) (*out)[key] += n;
+    }
+    if (const uint64_t n = other_.Get(); n > 0) (*out)[std::string(kOtherKey)] += n;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  absl::node_hash_map<std::string, RelaxedCounter> counts_;  // inserts under mu_
+  RelaxedCounter other_;
+};
+
+// The busiest kSourceKeysMax keys of `merged`, the rest summed as "other".
+std::map<std::string, uint64_t> BoundedSources(
+    const absl::flat_hash_map<std::string, uint64_t>& merged) {
+  std::vector<std::pair<std::string_view, uint64_t>> keys;
+  uint64_t other = 0;
+  for (const auto& [key, n] : merged) {
+    if (key == kOtherKey) {
+      other += n;
+    } else {
+      keys.emplace_back(key, n);
+    }
+  }
+  if (keys.size() > kSourceKeysMax) {
+    std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    for (size_t i = kSourceKeysMax; i < keys.size(); ++i) other += keys[i].second;
+    keys.resize(kSourceKeysMax);
+  }
+  std::map<std::string, uint64_t> out;
+  for (const auto& [key, n] : keys) out.emplace(key, n);
+  if (other > 0) out[std::string(kOtherKey)] += other;
+  return out;
+}
+
+// The peer's address as text ("127.0.0.2", "::1"; an IPv4-mapped IPv6
+// address as IPv4), or "unknown".
+std::string PeerAddress(int fd) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  char text[INET6_ADDRSTRLEN] = "unknown";
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (ss.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, text, sizeof(text));
+    } else if (ss.ss_family == AF_INET6) {
+      const in6_addr& a = reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
+      if (IN6_IS_ADDR_V4MAPPED(&a)) {
+        inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof(text));
+      } else {
+        inet_ntop(AF_INET6, &a, text, sizeof(text));
+      }
+    }
+  }
+  return text;
+}
+
+// The EHLO/HELO argument's first word, at most kEhloNameOctetsMax octets,
+// with every byte outside printable ASCII as '?': a JSON key.
+void SetEhloName(std::string_view argument, std::string* out) {
+  out->clear();
+  for (const char ch : argument) {
+    if (ch == ' ' || ch == '\t' || out->size() == kEhloNameOctetsMax) break;
+    const unsigned char u = static_cast<unsigned char>(ch);
+    out->push_back(u > 0x20 && u < 0x7f ? ch : '?');
+  }
+  if (out->empty()) out->push_back('-');
+}
+
+void AppendJsonString(std::string_view text, std::string* out) {
+  out->push_back('"');
+  for (const char ch : text) {
+    const unsigned char u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out->push_back('\\');
+      out->push_back(ch);
+    } else if (u < 0x20 || u == 0x7f) {
+      char esc[8];
+      snprintf(esc, sizeof(esc), "\\u%04x", u);
+      out->append(esc);
+    } else {
+      out->push_back(ch);
+    }
+  }
+  out->push_back('"');
+}
+
+std::string JsonCountObject(const std::map<std::string, uint64_t>& counts) {
+  std::string out = "{";
+  for (const auto& [key, n] : counts) {
+    if (out.size() > 1) out.append(", ");
+    AppendJsonString(key, &out);
+    out.append(": ");
+    AppendNumber(n, &out);
+  }
+  out.push_back('}');
+  return out;
+}
+
 }  // namespace
 
 class SinkSession;
@@ -77,7 +214,7 @@ class SinkShard {
   struct alignas(64) Counters {
     RelaxedCounter messages, recipients, bytes, connections, rejected_4xx,
         rejected_5xx, dropped, rcpt_rejected, bdat_chunks, protocol_errors, tls_handshakes,
-        tls_messages;
+        tls_messages, connections_refused;
   };
 
   // Runs on the shard's own thread; fulfils `ready` with the bound port or
@@ -107,9 +244,13 @@ class SinkShard {
   void RecordId(std::string_view id) { ids_.emplace_back(id.empty() ? "-" : id); }
   void Link(SinkSession* s);
   void Unlink(SinkSession* s);
+  SourceCounts& peers() { return peers_; }
+  SourceCounts& ehlo_names() { return ehlo_names_; }
 
   const Counters& counters() const { return counters_; }
   const std::vector<std::string>& ids() const { return ids_; }
+  const SourceCounts& peers() const { return peers_; }
+  const SourceCounts& ehlo_names() const { return ehlo_names_; }
   std::thread& thread() { return thread_; }
 
  private:
@@ -133,11 +274,14 @@ class SinkShard {
   uint64_t next_seq_ = 0;
   Counters counters_;
   std::vector<std::string> ids_;
+  SourceCounts peers_;
+  SourceCounts ehlo_names_;
 };
 
 class SinkSession final : public StreamHandler {
  public:
-  SinkSession(SinkShard* shard, int fd)
+  // `refused`: over max_connections; greeted 421 and closed.
+  SinkSession(SinkShard* shard, int fd, bool refused)
       : shard_(shard),
         stream_(new Stream(shard->loop(), fd, this)),
         out_(&stream_->output()),
@@ -148,6 +292,7 @@ class SinkSession final : public StreamHandler {
     const SinkOptions& o = shard->options();
     want_headers_ = o.record_ids || o.fail_first_attempt_4xx;
     saving_ = !o.save_dir.empty();
+    refused_ = refused;
     idle_timer_.context = this;
     idle_timer_.callback = [](Timer* t) { static_cast<SinkSession*>(t->context)->OnIdle(); };
     delay_timer_.context = this;
@@ -157,6 +302,12 @@ class SinkSession final : public StreamHandler {
   }
 
   void Start() {
+    if (refused_) {
+      Reply("421 4.7.0 Too many connections\r\n");
+      CloseAfterOutput();
+      return;
+    }
+    peer_ = PeerAddress(stream_->fd());
     out().append("220 ").append(shard_->options().hostname).append(
         " ESMTP ringpost-sink\r\n");
     Flush();
@@ -270,6 +421,7 @@ class SinkSession final : public StreamHandler {
     loop()->timers().Disarm(&delay_timer_);
     shard_->Unlink(this);  // may quit the loop; *this stays valid
     stream_->Release();
+    shard_->sink()->ConnectionClosed();
     delete this;
   }
 
@@ -389,6 +541,7 @@ class SinkSession final : public StreamHandler {
     switch (cmd.verb) {
       case smtp::Verb::kEhlo:
         greeted_ = true;
+        Greeted(cmd.argument);
         ResetTransaction();
         out().append("250-").append(shard_->options().hostname).append("\r\n");
         out().append("250-PIPELINING\r\n250-SIZE ");
@@ -401,6 +554,7 @@ class SinkSession final : public StreamHandler {
         return;
       case smtp::Verb::kHelo:
         greeted_ = true;
+        Greeted(cmd.argument);
         ResetTransaction();
         out().append("250 ").append(shard_->options().hostname).append("\r\n");
         return;
@@ -445,6 +599,12 @@ class SinkSession final : public StreamHandler {
       case smtp::Verb::kUnknown:
         return Error("500 5.5.2 Error: command not recognized\r\n");
     }
+  }
+
+  // A new EHLO or HELO name: the counters look it up again.
+  void Greeted(std::string_view argument) {
+    SetEhloName(argument, &ehlo_);
+    ehlo_messages_ = nullptr;
   }
 
   void HandleMail(const smtp::Command& cmd) {
@@ -623,6 +783,7 @@ class SinkSession final : public StreamHandler {
         c.recipients.Add(rcpts_);
         c.bytes.Add(message_octets_);
         if (tls_ != nullptr) c.tls_messages.Add();
+        CountSource();
         if (shard_->options().record_ids) shard_->RecordId(headers_.id());
         if (saving_) Save(n);
         out().append("250 2.0.0 Ok: queued as sink-");
@@ -632,6 +793,14 @@ class SinkSession final : public StreamHandler {
       }
     }
     ResetTransaction();
+  }
+
+  // An accepted message: its peer's and EHLO name's counters.
+  void CountSource() {
+    if (peer_messages_ == nullptr) peer_messages_ = shard_->peers().Find(peer_);
+    peer_messages_->Add();
+    if (ehlo_messages_ == nullptr) ehlo_messages_ = shard_->ehlo_names().Find(ehlo_);
+    ehlo_messages_->Add();
   }
 
   // Debug mode only (--save_dir): plain blocking writes on the loop thread
@@ -674,6 +843,12 @@ class SinkSession final : public StreamHandler {
   Outcome delayed_ = Outcome::kAccept;
   Timer idle_timer_;
   Timer delay_timer_;
+  // Sources.
+  bool refused_ = false;
+  std::string peer_;           // the peer's address, from accept
+  std::string ehlo_;           // the last EHLO/HELO name (SetEhloName)
+  RelaxedCounter* peer_messages_ = nullptr;  // looked up at the first message
+  RelaxedCounter* ehlo_messages_ = nullptr;  // and after each EHLO/HELO
 };
 
 void SinkShard::Link(SinkSession* s) {
@@ -695,12 +870,17 @@ void SinkShard::Unlink(SinkSession* s) {
 }
 
 void SinkShard::OnAccept(int fd) {
+  const uint64_t open_before = sink_->ConnectionOpened();
   if (stopping_) {
     close(fd);
+    sink_->ConnectionClosed();
     return;
   }
   counters_.connections.Add();
-  auto* session = new SinkSession(this, fd);
+  const uint32_t max = options().max_connections;
+  const bool refused = max > 0 && open_before >= max;
+  if (refused) counters_.connections_refused.Add();
+  auto* session = new SinkSession(this, fd, refused);
   Link(session);
   session->Start();
 }
@@ -769,8 +949,14 @@ std::string SinkCountsJson(const SinkCounts& c) {
       ", \"rejected_4xx\": ", c.rejected_4xx, ", \"rejected_5xx\": ", c.rejected_5xx,
       ", \"dropped\": ", c.dropped, ", \"rcpt_rejected\": ", c.rcpt_rejected,
       ", \"bdat_chunks\": ", c.bdat_chunks, ", \"protocol_errors\": ", c.protocol_errors,
-      ", \"tls_handshakes\": ", c.tls_handshakes, ", \"tls_messages\": ", c.tls_messages, "}");
+      ", \"tls_handshakes\": ", c.tls_handshakes, ", \"tls_messages\": ", c.tls_messages,
+      ", \"connections_open\": ", c.connections_open,
+      ", \"connections_peak\": ", c.connections_peak,
+      ", \"connections_refused\": ", c.connections_refused,
+      ", \"peers\": ", JsonCountObject(c.peers),
+      ", \"ehlo_names\": ", JsonCountObject(c.ehlo_names), "}");
 }
+
 
 Sink::Sink(const SinkOptions& options) : options_(options) {}
 
@@ -849,8 +1035,34 @@ SinkCounts Sink::Counts() const {
     t.protocol_errors += c.protocol_errors.Get();
     t.tls_handshakes += c.tls_handshakes.Get();
     t.tls_messages += c.tls_messages.Get();
+    t.connections_refused += c.connections_refused.Get();
   }
+  t.connections_open = connections_open_.load(std::memory_order_relaxed);
+  t.connections_peak = connections_peak_.load(std::memory_order_relaxed);
+  absl::flat_hash_map<std::string, uint64_t> peers, names;
+  for (const auto& shard : shards_) {
+    shard->peers().AddTo(&peers);
+    shard->ehlo_names().AddTo(&names);
+  }
+  t.peers = BoundedSources(peers);
+  t.ehlo_names = BoundedSources(names);
   return t;
+}
+
+uint64_t Sink::ConnectionOpened() {
+  const uint64_t before = connections_open_.fetch_add(1, std::memory_order_relaxed);
+  // Every value the count takes on its way up is some increment's result,
+  // so the maximum of those results is the exact peak.
+  uint64_t peak = connections_peak_.load(std::memory_order_relaxed);
+  while (before + 1 > peak &&
+         !connections_peak_.compare_exchange_weak(peak, before + 1, std::memory_order_relaxed)) {
+  }
+  return before;
+}
+
+void Sink::ConnectionClosed() {
+  const uint64_t before = connections_open_.fetch_sub(1, std::memory_order_relaxed);
+  CHECK(before > 0);
 }
 
 void Sink::RequestStop() {

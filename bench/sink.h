@@ -23,6 +23,19 @@
 // them. Bodies are not kept unless save_dir is set (debug mode, with
 // blocking file writes on the loop thread).
 //
+// For tests of the relay's per-destination traffic shaping:
+//   - Concurrency: one atomic over all threads counts the open connections
+//     (incremented at accept before anything else, decremented when the
+//     connection is closed and its session freed) and keeps their peak.
+//     Connections still open when a stop's grace period ends are abandoned,
+//     and stay counted.
+//   - Sources: accepted messages per peer address and per EHLO/HELO name,
+//     in per-thread maps of at most kSourceKeysMax keys each (later keys
+//     count under "other"); a session looks its counters up once and then
+//     counts with one relaxed add. Counts() merges them, again bounded.
+//   - With max_connections, a connection accepted while that many are open
+//     is greeted "421 4.7.0 Too many connections" and closed.
+//
 // Usage:
 //   SinkOptions o; o.listen = "127.0.0.1:0";
 //   auto sink = Sink::Start(o);          // threads are running on return
@@ -33,7 +46,9 @@
 #ifndef RINGPOST_BENCH_SINK_H_
 #define RINGPOST_BENCH_SINK_H_
 
+#include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +60,9 @@
 #include "relay/tls/context.h"
 
 namespace ringpost::bench {
+
+// Distinct peers and EHLO names counted per thread and in SinkCounts.
+inline constexpr size_t kSourceKeysMax = 1000;
 
 struct SinkOptions {
   std::string listen = "127.0.0.1:2526";  // port 0: any, shared by all threads
@@ -73,6 +91,9 @@ struct SinkOptions {
   // Loop sizing.
   unsigned recv_buffers = 1024;
   unsigned recv_buffer_bytes = 16384;
+  // A connection accepted while this many are already open (all threads)
+  // is greeted "421 4.7.0 Too many connections" and closed. 0: no limit.
+  uint32_t max_connections = 0;
 };
 
 struct SinkCounts {
@@ -88,9 +109,19 @@ struct SinkCounts {
   uint64_t protocol_errors = 0;  // commands answered 500/501/503/554
   uint64_t tls_handshakes = 0;   // STARTTLS handshakes completed
   uint64_t tls_messages = 0;     // accepted messages that came over TLS
+  uint64_t connections_open = 0;     // accepted and not yet closed, refused ones included
+  uint64_t connections_peak = 0;     // most connections_open at once since start
+  uint64_t connections_refused = 0;  // greeted 421 for max_connections (also in connections)
+  // Accepted messages by peer address ("127.0.0.2", "::1") and by the
+  // EHLO/HELO name given on their connection (its first word, bytes other
+  // than printable ASCII replaced by '?'). At most kSourceKeysMax keys each,
+  // the busiest; the rest are summed under "other".
+  std::map<std::string, uint64_t> peers;
+  std::map<std::string, uint64_t> ehlo_names;
 };
 
-// One JSON object on one line, keys as in SinkCounts.
+// One JSON object on one line, keys as in SinkCounts; peers and ehlo_names
+// are objects of name: count.
 std::string SinkCountsJson(const SinkCounts& counts);
 
 class SinkShard;
@@ -118,6 +149,10 @@ class Sink {
 
   // For --fail_first_attempt_4xx: true the first time `id` is seen.
   bool FirstAttempt(const std::string& id);
+  // Shards, at accept: counts the connection open and returns how many were
+  // open before it. At close: ConnectionClosed(), once per opened.
+  uint64_t ConnectionOpened();
+  void ConnectionClosed();
   // The server SSL_CTX for STARTTLS, null without tls_cert. Shared by the
   // shards (BoringSSL's SSL_CTX may be used from several threads).
   ssl_ctx_st* tls_ctx() const { return tls_ctx_.get(); }
@@ -133,6 +168,10 @@ class Sink {
   std::mutex seen_mu_;
   absl::flat_hash_set<std::string> seen_ids_;  // guarded by seen_mu_
   tls::ServerContext::UniqueCtx tls_ctx_;
+  // Written by every shard (per connection): on their own cache line,
+  // away from the fields above.
+  alignas(64) std::atomic<uint64_t> connections_open_{0};
+  std::atomic<uint64_t> connections_peak_{0};
 };
 
 }  // namespace ringpost::bench

@@ -38,6 +38,11 @@
 //                           offer STARTTLS with this certificate chain and
 //                           key; the session continues over TLS after its 220
 //
+// Traffic-shaping tests (concurrency, sources):
+//   --max_connections=N     a connection accepted while N are open (over all
+//                           threads) is greeted "421 4.7.0 Too many
+//                           connections" and closed (0: no limit)
+//
 // Signals: SIGTERM or SIGINT stop every loop, then the report and id files
 // are written and the process exits 0. SIGUSR1 writes the report and prints
 // the counts without stopping.
@@ -50,7 +55,14 @@
 //    answered by closing the connection, "rcpt_rejected", "bdat_chunks",
 //    "protocol_errors": commands answered 5xx for syntax or sequence,
 //    "tls_handshakes": STARTTLS handshakes completed, "tls_messages":
-//    accepted messages that came over TLS}
+//    accepted messages that came over TLS, "connections_open": connections
+//    open now, "connections_peak": the most open at once since start (both
+//    over all threads, refused ones included), "connections_refused":
+//    greeted 421 for --max_connections (also in "connections"),
+//    "peers": {"<peer ip>": accepted messages, ...}, "ehlo_names":
+//    {"<EHLO/HELO name>": accepted messages, ...}; each of these two has at
+//    most 1000 keys, the busiest, the rest summed under "other"; a name is
+//    its first word with bytes other than printable ASCII as '?'}
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -88,17 +100,21 @@ ABSL_FLAG(uint32_t, idle_timeout_s, 300, "close idle connections after this; 0: 
 ABSL_FLAG(std::string, port_file, "", "write the bound port here once listening");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: offer STARTTLS");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
+ABSL_FLAG(uint32_t, max_connections, 0,
+          "greet a connection 421 and close it when this many are open; 0: no limit");
 
 namespace ringpost::bench {
 namespace {
 
 void PrintCounts(const SinkCounts& c, double rate) {
   fprintf(stderr,
-          "sink: messages=%llu (%.0f/s) recipients=%llu connections=%llu "
-          "4xx=%llu 5xx=%llu dropped=%llu tls_handshakes=%llu\n",
+          "sink: messages=%llu (%.0f/s) recipients=%llu connections=%llu (peak %llu, "
+          "refused %llu) 4xx=%llu 5xx=%llu dropped=%llu tls_handshakes=%llu\n",
           static_cast<unsigned long long>(c.messages), rate,
           static_cast<unsigned long long>(c.recipients),
           static_cast<unsigned long long>(c.connections),
+          static_cast<unsigned long long>(c.connections_peak),
+          static_cast<unsigned long long>(c.connections_refused),
           static_cast<unsigned long long>(c.rejected_4xx),
           static_cast<unsigned long long>(c.rejected_5xx),
           static_cast<unsigned long long>(c.dropped),
@@ -137,6 +153,7 @@ int Main() {
   o.idle_timeout_s = absl::GetFlag(FLAGS_idle_timeout_s);
   o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   o.tls_key = absl::GetFlag(FLAGS_tls_key);
+  o.max_connections = absl::GetFlag(FLAGS_max_connections);
   if (!o.save_dir.empty()) {
     if (mkdir(o.save_dir.c_str(), 0755) != 0 && errno != EEXIST) {
       fprintf(stderr, "sink: cannot create --save_dir %s: %s\n", o.save_dir.c_str(),

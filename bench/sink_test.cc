@@ -1,7 +1,13 @@
 // bench/sink_test.cc — the sink against a plain blocking client on loopback:
 // ESMTP keywords, pipelining, DATA and BDAT content (byte-exact with
-// --save_dir), strict line endings, limits, sequence errors, and every
-// fault injection knob.
+// --save_dir), strict line endings, limits, sequence errors, every fault
+// injection knob, and what traffic-shaping tests read: open connections and
+// their peak, counts per peer address and EHLO name, and
+// max_connections.
+//
+// Every wait has a deadline: replies are read with a 5 s receive timeout,
+// and counts the sink updates after the client's last event (a close) are
+// polled until they hold or a deadline passes (WaitUntil).
 #include "bench/sink.h"
 
 #include <arpa/inet.h>
@@ -11,11 +17,14 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -24,10 +33,20 @@ namespace {
 
 class Client {
  public:
-  explicit Client(uint16_t port) {
+  // `source`: the local address to bind before connecting (e.g.
+  // "127.0.0.2"); null: the kernel's choice.
+  explicit Client(uint16_t port, const char* source = nullptr) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     timeval tv = {5, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (source != nullptr) {
+      sockaddr_in local = {};
+      local.sin_family = AF_INET;
+      if (inet_pton(AF_INET, source, &local.sin_addr) != 1 ||
+          bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+        return;  // not connected
+      }
+    }
     sockaddr_in a = {};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -104,6 +123,28 @@ std::unique_ptr<Client> Session(const Sink& sink) {
   c->Send("EHLO test.example\r\n");
   EXPECT_EQ(c->Code(), "250");
   return c;
+}
+
+// Polls `done` until it holds or `timeout_ms` passed; true when it held.
+// For state the sink changes after the client's last observable event.
+template <typename Pred>
+bool WaitUntil(Pred done, int timeout_ms = 5000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// One transaction over DATA, pipelined; the end-of-data reply.
+std::string SendMessage(Client* c, const std::string& rcpt = "x@y.example") {
+  c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<" + rcpt + ">\r\nDATA\r\n");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "250");
+  EXPECT_EQ(c->Code(), "354");
+  c->Send("Subject: x\r\n\r\nbody\r\n.\r\n");
+  return c->Reply();
 }
 
 std::string ReadFile(const std::string& path) {
@@ -425,6 +466,138 @@ TEST(SinkTest, BadOptionsAreErrors) {
   o.fail_4xx = 1.5;
   EXPECT_FALSE(Sink::Start(o).ok());
 }
+
+// --- traffic-shaping support ---------------------------------------------------
+
+TEST(SinkTest, CountsOpenConnectionsAndTheirPeak) {
+  SinkOptions o;
+  o.threads = 2;
+  auto sink = StartSink(o);
+  constexpr size_t kClients = 6;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (size_t i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<Client>(sink->port()));
+    ASSERT_TRUE(clients.back()->connected());
+  }
+  // A greeting is sent after its connection was counted.
+  for (auto& c : clients) EXPECT_EQ(c->Code(), "220");
+  EXPECT_EQ(sink->Counts().connections_open, kClients);
+  EXPECT_EQ(sink->Counts().connections_peak, kClients);
+  clients.resize(2);  // four close
+  EXPECT_TRUE(WaitUntil([&] { return sink->Counts().connections_open == 2; }))
+      << sink->Counts().connections_open;
+  Client again(sink->port());
+  EXPECT_EQ(again.Code(), "220");
+  EXPECT_EQ(sink->Counts().connections_open, 3u);
+  clients.clear();
+  again.Send("QUIT\r\n");
+  EXPECT_EQ(again.Code(), "221");
+  EXPECT_TRUE(WaitUntil([&] { return sink->Counts().connections_open == 0; }))
+      << sink->Counts().connections_open;
+  const SinkCounts n = sink->Counts();
+  EXPECT_EQ(n.connections_peak, kClients);
+  EXPECT_EQ(n.connections, kClients + 1);
+  EXPECT_NE(SinkCountsJson(n).find("\"connections_open\": 0, \"connections_peak\": 6, "),
+            std::string::npos)
+      << SinkCountsJson(n);
+}
+
+TEST(SinkTest, CountsMessagesPerPeerAndEhloName) {
+  SinkOptions o;
+  o.threads = 2;
+  auto sink = StartSink(o);
+  {
+    Client c(sink->port(), "127.0.0.2");
+    ASSERT_TRUE(c.connected());
+    EXPECT_EQ(c.Code(), "220");
+    c.Send("EHLO mta1.example\r\n");
+    EXPECT_EQ(c.Code(), "250");
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(SendMessage(&c).substr(0, 3), "250");
+    // A new EHLO names the connection's later messages.
+    c.Send("EHLO mta3.example\r\n");
+    EXPECT_EQ(c.Code(), "250");
+    EXPECT_EQ(SendMessage(&c).substr(0, 3), "250");
+  }
+  {
+    Client c(sink->port(), "127.0.0.1");
+    ASSERT_TRUE(c.connected());
+    EXPECT_EQ(c.Code(), "220");
+    c.Send("HELO mta2.example\r\n");
+    EXPECT_EQ(c.Code(), "250");
+    EXPECT_EQ(SendMessage(&c).substr(0, 3), "250");
+    // Only the first word counts, and only printable ASCII is kept (the
+    // parser has refused control characters already).
+    c.Send("EHLO we\"ird\\\xc3\xa9 trailing words\r\n");
+    EXPECT_EQ(c.Code(), "250");
+    EXPECT_EQ(SendMessage(&c).substr(0, 3), "250");
+    // Refused messages are not counted.
+    c.Send("MAIL FROM:<a@b.example>\r\nDATA\r\n");
+    EXPECT_EQ(c.Code(), "250");
+    EXPECT_EQ(c.Code(), "554");
+  }
+  const SinkCounts n = sink->Counts();
+  EXPECT_EQ(n.messages, 6u);
+  EXPECT_EQ(n.peers, (std::map<std::string, uint64_t>{{"127.0.0.1", 2}, {"127.0.0.2", 4}}));
+  EXPECT_EQ(n.ehlo_names, (std::map<std::string, uint64_t>{{"mta1.example", 3},
+                                                           {"mta2.example", 1},
+                                                           {"mta3.example", 1},
+                                                           {"we\"ird\\??", 1}}));
+  EXPECT_NE(SinkCountsJson(n).find(", \"peers\": {\"127.0.0.1\": 2, \"127.0.0.2\": 4}, "
+                                   "\"ehlo_names\": {\"mta1.example\": 3, \"mta2.example\": 1, "
+                                   "\"mta3.example\": 1, \"we\\\"ird\\\\??\": 1}}"),
+            std::string::npos)
+      << SinkCountsJson(n);
+}
+
+TEST(SinkTest, SourceKeysAreBounded) {
+  auto sink = StartSink();
+  Client c(sink->port());
+  EXPECT_EQ(c.Code(), "220");
+  const size_t names = kSourceKeysMax + 5;
+  for (size_t i = 0; i < names; ++i) {
+    c.Send("EHLO n" + std::to_string(i) +
+           ".example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nBDAT 1 LAST\r\nx");
+    EXPECT_EQ(c.Code(), "250");
+    EXPECT_EQ(c.Code(), "250");
+    EXPECT_EQ(c.Code(), "250");
+    ASSERT_EQ(c.Code(), "250");
+  }
+  const SinkCounts n = sink->Counts();
+  EXPECT_EQ(n.messages, names);
+  EXPECT_EQ(n.ehlo_names.size(), kSourceKeysMax + 1);
+  EXPECT_EQ(n.ehlo_names.at("n0.example"), 1u);
+  EXPECT_EQ(n.ehlo_names.at("other"), 5u);
+  EXPECT_EQ(n.ehlo_names.count("n1000.example"), 0u);
+  EXPECT_EQ(n.peers, (std::map<std::string, uint64_t>{{"127.0.0.1", names}}));
+}
+
+TEST(SinkTest, MaxConnectionsRefusesTheNextOne) {
+  SinkOptions o;
+  o.threads = 2;
+  o.max_connections = 2;
+  auto sink = StartSink(o);
+  auto a = Session(*sink);
+  auto b = Session(*sink);
+  {
+    Client c(sink->port());
+    ASSERT_TRUE(c.connected());
+    EXPECT_EQ(c.Reply(), "421 4.7.0 Too many connections\r\n");
+    EXPECT_TRUE(c.Eof());
+  }
+  EXPECT_EQ(sink->Counts().connections_refused, 1u);
+  EXPECT_EQ(sink->Counts().connections_peak, 3u);  // the refused one was open too
+  // The refused connection and one served one close: room for one more.
+  a.reset();
+  EXPECT_TRUE(WaitUntil([&] { return sink->Counts().connections_open == 1; }))
+      << sink->Counts().connections_open;
+  auto d = Session(*sink);
+  EXPECT_EQ(SendMessage(d.get()).substr(0, 3), "250");
+  const SinkCounts n = sink->Counts();
+  EXPECT_EQ(n.connections_refused, 1u);
+  EXPECT_EQ(n.connections, 4u);
+  EXPECT_NE(SinkCountsJson(n).find("\"connections_refused\": 1"), std::string::npos);
+}
+
 
 }  // namespace
 }  // namespace ringpost::bench
