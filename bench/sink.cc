@@ -74,7 +74,7 @@ void AppendNumber(uint64_t n, std::string* out) {
   out->append(digits, end);
 }
 
-enum class Outcome { kAccept, kDrop, kFail5xx, kFail4xx, kFailFirstAttempt };
+enum class Outcome { kAccept, kDrop, kFail5xx, kFail4xx, kFailFirstAttempt, kThrottle };
 
 // Debian's Abseil has its own absl::string_view (no conversion from
 // std::string_view): for hash lookups and StrCat.
@@ -214,7 +214,7 @@ class SinkShard {
   struct alignas(64) Counters {
     RelaxedCounter messages, recipients, bytes, connections, rejected_4xx,
         rejected_5xx, dropped, rcpt_rejected, bdat_chunks, protocol_errors, tls_handshakes,
-        tls_messages, connections_refused;
+        tls_messages, connections_refused, throttled;
   };
 
   // Runs on the shard's own thread; fulfils `ready` with the bound port or
@@ -607,21 +607,40 @@ class SinkSession final : public StreamHandler {
     ehlo_messages_ = nullptr;
   }
 
+  // This transaction is past the connection's throttle_after.
+  bool Throttling(ThrottleAt at) const {
+    const SinkOptions& o = shard_->options();
+    return o.throttle_after > 0 && o.throttle_at == at && transactions_ > o.throttle_after;
+  }
+
+  void Throttle() {
+    shard_->counters().throttled.Add();
+    Reply(shard_->sink()->throttle_line());
+    if (shard_->sink()->throttle_closes()) CloseAfterOutput();  // 421: RFC 5321 3.8
+  }
+
   void HandleMail(const smtp::Command& cmd) {
     if (!greeted_) return Error("503 5.5.1 Error: send HELO/EHLO first\r\n");
     if (in_mail_) return Error("503 5.5.1 Error: nested MAIL command\r\n");
+    const SinkOptions& o = shard_->options();
+    if (o.throttle_after > 0 && o.throttle_at == ThrottleAt::kMail &&
+        transactions_ >= o.throttle_after) {
+      return Throttle();
+    }
     if (cmd.has_size && cmd.size > shard_->options().max_size) {
       Reply("552 5.3.4 Message size exceeds fixed maximum message size\r\n");
       return;
     }
     ResetTransaction();
     in_mail_ = true;
+    ++transactions_;
     if (saving_) envelope_.append("MAIL FROM:<").append(cmd.path).append(">\n");
     Reply("250 2.1.0 Ok\r\n");
   }
 
   void HandleRcpt(const smtp::Command& cmd) {
     if (!in_mail_) return Error("503 5.5.1 Error: need MAIL command\r\n");
+    if (Throttling(ThrottleAt::kRcpt)) return Throttle();
     if (rcpts_ >= kRecipientsMax) {
       Reply("452 4.5.3 Error: too many recipients\r\n");
       return;
@@ -717,7 +736,9 @@ class SinkSession final : public StreamHandler {
     const SinkOptions& o = shard_->options();
     message_octets_ = octets;
     Outcome outcome = Outcome::kAccept;
-    if (shard_->Roll(o.drop)) {
+    if (Throttling(ThrottleAt::kData)) {
+      outcome = Outcome::kThrottle;  // decided first: the rolls stay as without it
+    } else if (shard_->Roll(o.drop)) {
       outcome = Outcome::kDrop;
     } else if (shard_->Roll(o.fail_5xx)) {
       outcome = Outcome::kFail5xx;
@@ -776,6 +797,9 @@ class SinkSession final : public StreamHandler {
       case Outcome::kFailFirstAttempt:
         c.rejected_4xx.Add();
         Reply("451 4.3.0 sink: injected temporary failure (first attempt)\r\n");
+        break;
+      case Outcome::kThrottle:
+        Throttle();
         break;
       case Outcome::kAccept: {
         const uint64_t n = shard_->NextQueueNumber();
@@ -843,8 +867,9 @@ class SinkSession final : public StreamHandler {
   Outcome delayed_ = Outcome::kAccept;
   Timer idle_timer_;
   Timer delay_timer_;
-  // Sources.
+  // Sources, throttling.
   bool refused_ = false;
+  uint64_t transactions_ = 0;  // MAIL FROMs answered 250 on this connection
   std::string peer_;           // the peer's address, from accept
   std::string ehlo_;           // the last EHLO/HELO name (SetEhloName)
   RelaxedCounter* peer_messages_ = nullptr;  // looked up at the first message
@@ -952,11 +977,47 @@ std::string SinkCountsJson(const SinkCounts& c) {
       ", \"tls_handshakes\": ", c.tls_handshakes, ", \"tls_messages\": ", c.tls_messages,
       ", \"connections_open\": ", c.connections_open,
       ", \"connections_peak\": ", c.connections_peak,
-      ", \"connections_refused\": ", c.connections_refused,
+      ", \"connections_refused\": ", c.connections_refused, ", \"throttled\": ", c.throttled,
       ", \"peers\": ", JsonCountObject(c.peers),
       ", \"ehlo_names\": ", JsonCountObject(c.ehlo_names), "}");
 }
 
+bool ParseThrottleAt(std::string_view text, ThrottleAt* out) {
+  if (text == "mail") {
+    *out = ThrottleAt::kMail;
+  } else if (text == "rcpt") {
+    *out = ThrottleAt::kRcpt;
+  } else if (text == "data") {
+    *out = ThrottleAt::kData;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+absl::Status ValidateThrottleReply(std::string_view reply) {
+  const auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--throttle_reply must be one reply line, a 4xx or 5xx code, a space and text "
+        "(e.g. \"451 4.7.0 Try again later\"): ",
+        Av(why)));
+  };
+  if (reply.size() > kThrottleReplyOctetsMax) {
+    return bad(absl::StrCat("longer than ", kThrottleReplyOctetsMax, " octets"));
+  }
+  if (reply.size() < 5 || reply[3] != ' ') return bad("no \"NNN text\"");
+  if (reply[0] != '4' && reply[0] != '5') return bad("the code is not 4xx or 5xx");
+  for (size_t i = 1; i < 3; ++i) {
+    if (reply[i] < '0' || reply[i] > '9') return bad("the code is not three digits");
+  }
+  for (const char ch : reply.substr(4)) {
+    if (ch == '\r' || ch == '\n') return bad("CR or LF in it (the sink adds the CRLF)");
+    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e) {
+      return bad("the text is not printable ASCII");
+    }
+  }
+  return absl::OkStatus();
+}
 
 Sink::Sink(const SinkOptions& options) : options_(options) {}
 
@@ -978,7 +1039,10 @@ absl::StatusOr<std::unique_ptr<Sink>> Sink::Start(const SinkOptions& options) {
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
   }
+  if (absl::Status s = ValidateThrottleReply(options.throttle_reply); !s.ok()) return s;
   std::unique_ptr<Sink> sink(new Sink(options));
+  sink->throttle_line_ = absl::StrCat(options.throttle_reply, "\r\n");
+  sink->throttle_closes_ = options.throttle_reply.starts_with("421");
   if (!options.tls_cert.empty()) {
     absl::StatusOr<tls::ServerContext::UniqueCtx> ctx =
         tls::NewServerCtx(options.tls_cert, options.tls_key);
@@ -1036,6 +1100,7 @@ SinkCounts Sink::Counts() const {
     t.tls_handshakes += c.tls_handshakes.Get();
     t.tls_messages += c.tls_messages.Get();
     t.connections_refused += c.connections_refused.Get();
+    t.throttled += c.throttled.Get();
   }
   t.connections_open = connections_open_.load(std::memory_order_relaxed);
   t.connections_peak = connections_peak_.load(std::memory_order_relaxed);

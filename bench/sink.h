@@ -33,8 +33,11 @@
 //     in per-thread maps of at most kSourceKeysMax keys each (later keys
 //     count under "other"); a session looks its counters up once and then
 //     counts with one relaxed add. Counts() merges them, again bounded.
-//   - With max_connections, a connection accepted while that many are open
-//     is greeted "421 4.7.0 Too many connections" and closed.
+//   - Scripts: after throttle_after transactions (MAIL FROMs answered 250)
+//     on a connection, every later MAIL, RCPT or end of data (throttle_at)
+//     is answered throttle_reply, and a 421 closes the connection. With
+//     max_connections, a connection accepted while that many are open is
+//     greeted "421 4.7.0 Too many connections" and closed.
 //
 // Usage:
 //   SinkOptions o; o.listen = "127.0.0.1:0";
@@ -52,6 +55,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -60,6 +64,18 @@
 #include "relay/tls/context.h"
 
 namespace ringpost::bench {
+
+// Where throttle_reply replaces the sink's answer.
+enum class ThrottleAt : uint8_t { kMail, kRcpt, kData };
+
+// "mail", "rcpt", "data"; false for anything else.
+bool ParseThrottleAt(std::string_view text, ThrottleAt* out);
+
+// Ok when `reply` is one SMTP reply line as throttle_reply needs it: a
+// 4xx or 5xx code, a space, then non-empty printable ASCII text (no CR or
+// LF: the sink adds the CRLF), at most kThrottleReplyOctetsMax octets.
+absl::Status ValidateThrottleReply(std::string_view reply);
+inline constexpr size_t kThrottleReplyOctetsMax = 510;  // RFC 5321: 512 with CRLF
 
 // Distinct peers and EHLO names counted per thread and in SinkCounts.
 inline constexpr size_t kSourceKeysMax = 1000;
@@ -91,6 +107,14 @@ struct SinkOptions {
   // Loop sizing.
   unsigned recv_buffers = 1024;
   unsigned recv_buffer_bytes = 16384;
+  // Per-connection script. The first throttle_after transactions (MAIL
+  // FROMs answered 250) of every connection are served normally; after
+  // them every MAIL (kMail), or every RCPT (kRcpt), or every end-of-data
+  // reply (kData) is throttle_reply instead. A 421 closes the connection
+  // once sent. 0: off.
+  uint32_t throttle_after = 0;
+  std::string throttle_reply = "451 4.7.0 Try again later";  // see ValidateThrottleReply
+  ThrottleAt throttle_at = ThrottleAt::kMail;
   // A connection accepted while this many are already open (all threads)
   // is greeted "421 4.7.0 Too many connections" and closed. 0: no limit.
   uint32_t max_connections = 0;
@@ -112,6 +136,7 @@ struct SinkCounts {
   uint64_t connections_open = 0;     // accepted and not yet closed, refused ones included
   uint64_t connections_peak = 0;     // most connections_open at once since start
   uint64_t connections_refused = 0;  // greeted 421 for max_connections (also in connections)
+  uint64_t throttled = 0;            // replies that were throttle_reply (not in rejected_*)
   // Accepted messages by peer address ("127.0.0.2", "::1") and by the
   // EHLO/HELO name given on their connection (its first word, bytes other
   // than printable ASCII replaced by '?'). At most kSourceKeysMax keys each,
@@ -153,6 +178,9 @@ class Sink {
   // open before it. At close: ConnectionClosed(), once per opened.
   uint64_t ConnectionOpened();
   void ConnectionClosed();
+  // throttle_reply with its CRLF, and whether it closes the connection.
+  const std::string& throttle_line() const { return throttle_line_; }
+  bool throttle_closes() const { return throttle_closes_; }
   // The server SSL_CTX for STARTTLS, null without tls_cert. Shared by the
   // shards (BoringSSL's SSL_CTX may be used from several threads).
   ssl_ctx_st* tls_ctx() const { return tls_ctx_.get(); }
@@ -168,6 +196,8 @@ class Sink {
   std::mutex seen_mu_;
   absl::flat_hash_set<std::string> seen_ids_;  // guarded by seen_mu_
   tls::ServerContext::UniqueCtx tls_ctx_;
+  std::string throttle_line_;
+  bool throttle_closes_ = false;
   // Written by every shard (per connection): on their own cache line,
   // away from the fields above.
   alignas(64) std::atomic<uint64_t> connections_open_{0};

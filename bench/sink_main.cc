@@ -38,7 +38,19 @@
 //                           offer STARTTLS with this certificate chain and
 //                           key; the session continues over TLS after its 220
 //
-// Traffic-shaping tests (concurrency, sources):
+// Traffic-shaping tests (per-connection scripts, concurrency, sources):
+//   --throttle_after=N      on every connection, serve the first N
+//                           transactions (MAIL FROMs answered 250) normally,
+//                           then answer every later MAIL, RCPT or end of
+//                           data (--throttle_at) with --throttle_reply
+//                           (0: off)
+//   --throttle_reply=LINE   "NNN text", a 4xx or 5xx code (checked at start;
+//                           default "451 4.7.0 Try again later"); with 421
+//                           the connection is closed once it is sent
+//   --throttle_at=WHERE     mail (default): the MAIL command; rcpt: each RCPT
+//                           of later transactions (MAIL is accepted); data:
+//                           the reply at the end of their data (the message
+//                           is not accepted)
 //   --max_connections=N     a connection accepted while N are open (over all
 //                           threads) is greeted "421 4.7.0 Too many
 //                           connections" and closed (0: no limit)
@@ -59,6 +71,7 @@
 //    open now, "connections_peak": the most open at once since start (both
 //    over all threads, refused ones included), "connections_refused":
 //    greeted 421 for --max_connections (also in "connections"),
+//    "throttled": replies that were --throttle_reply (not in rejected_*),
 //    "peers": {"<peer ip>": accepted messages, ...}, "ehlo_names":
 //    {"<EHLO/HELO name>": accepted messages, ...}; each of these two has at
 //    most 1000 keys, the busiest, the rest summed under "other"; a name is
@@ -100,6 +113,11 @@ ABSL_FLAG(uint32_t, idle_timeout_s, 300, "close idle connections after this; 0: 
 ABSL_FLAG(std::string, port_file, "", "write the bound port here once listening");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: offer STARTTLS");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
+ABSL_FLAG(uint32_t, throttle_after, 0,
+          "per connection: transactions served before --throttle_reply; 0: off");
+ABSL_FLAG(std::string, throttle_reply, "451 4.7.0 Try again later",
+          "the reply after --throttle_after transactions; 421 also closes");
+ABSL_FLAG(std::string, throttle_at, "mail", "what --throttle_reply answers: mail, rcpt or data");
 ABSL_FLAG(uint32_t, max_connections, 0,
           "greet a connection 421 and close it when this many are open; 0: no limit");
 
@@ -109,12 +127,13 @@ namespace {
 void PrintCounts(const SinkCounts& c, double rate) {
   fprintf(stderr,
           "sink: messages=%llu (%.0f/s) recipients=%llu connections=%llu (peak %llu, "
-          "refused %llu) 4xx=%llu 5xx=%llu dropped=%llu tls_handshakes=%llu\n",
+          "refused %llu) throttled=%llu 4xx=%llu 5xx=%llu dropped=%llu tls_handshakes=%llu\n",
           static_cast<unsigned long long>(c.messages), rate,
           static_cast<unsigned long long>(c.recipients),
           static_cast<unsigned long long>(c.connections),
           static_cast<unsigned long long>(c.connections_peak),
           static_cast<unsigned long long>(c.connections_refused),
+          static_cast<unsigned long long>(c.throttled),
           static_cast<unsigned long long>(c.rejected_4xx),
           static_cast<unsigned long long>(c.rejected_5xx),
           static_cast<unsigned long long>(c.dropped),
@@ -153,6 +172,13 @@ int Main() {
   o.idle_timeout_s = absl::GetFlag(FLAGS_idle_timeout_s);
   o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   o.tls_key = absl::GetFlag(FLAGS_tls_key);
+  o.throttle_after = absl::GetFlag(FLAGS_throttle_after);
+  o.throttle_reply = absl::GetFlag(FLAGS_throttle_reply);
+  if (!ParseThrottleAt(absl::GetFlag(FLAGS_throttle_at), &o.throttle_at)) {
+    fprintf(stderr, "sink: --throttle_at must be mail, rcpt or data (got \"%s\")\n",
+            absl::GetFlag(FLAGS_throttle_at).c_str());
+    return 2;
+  }
   o.max_connections = absl::GetFlag(FLAGS_max_connections);
   if (!o.save_dir.empty()) {
     if (mkdir(o.save_dir.c_str(), 0755) != 0 && errno != EEXIST) {

@@ -2,8 +2,8 @@
 // ESMTP keywords, pipelining, DATA and BDAT content (byte-exact with
 // --save_dir), strict line endings, limits, sequence errors, every fault
 // injection knob, and what traffic-shaping tests read: open connections and
-// their peak, counts per peer address and EHLO name, and
-// max_connections.
+// their peak, counts per peer address and EHLO name, per-connection
+// throttling and max_connections.
 //
 // Every wait has a deadline: replies are read with a 5 s receive timeout,
 // and counts the sink updates after the client's last event (a close) are
@@ -569,6 +569,117 @@ TEST(SinkTest, SourceKeysAreBounded) {
   EXPECT_EQ(n.ehlo_names.at("other"), 5u);
   EXPECT_EQ(n.ehlo_names.count("n1000.example"), 0u);
   EXPECT_EQ(n.peers, (std::map<std::string, uint64_t>{{"127.0.0.1", names}}));
+}
+
+TEST(SinkTest, ThrottleAfterTransactionsAtMail) {
+  SinkOptions o;
+  o.throttle_after = 2;
+  auto sink = StartSink(o);
+  for (int connection = 0; connection < 2; ++connection) {  // the script is per connection
+    auto c = Session(*sink);
+    EXPECT_EQ(SendMessage(c.get()).substr(0, 3), "250");
+    EXPECT_EQ(SendMessage(c.get()).substr(0, 3), "250");
+    c->Send("MAIL FROM:<a@b.example>\r\n");
+    EXPECT_EQ(c->Reply(), "451 4.7.0 Try again later\r\n");
+    c->Send("NOOP\r\nMAIL FROM:<a@b.example>\r\n");
+    EXPECT_EQ(c->Code(), "250");  // still open
+    EXPECT_EQ(c->Reply(), "451 4.7.0 Try again later\r\n");
+  }
+  const SinkCounts n = sink->Counts();
+  EXPECT_EQ(n.messages, 4u);
+  EXPECT_EQ(n.throttled, 4u);
+  EXPECT_EQ(n.rejected_4xx, 0u);
+  EXPECT_NE(SinkCountsJson(n).find("\"throttled\": 4"), std::string::npos);
+}
+
+TEST(SinkTest, Throttle421ClosesTheConnection) {
+  SinkOptions o;
+  o.throttle_after = 2;
+  o.throttle_reply = "421 4.7.0 sink: go away";
+  auto sink = StartSink(o);
+  auto c = Session(*sink);
+  EXPECT_EQ(SendMessage(c.get()).substr(0, 3), "250");
+  EXPECT_EQ(SendMessage(c.get()).substr(0, 3), "250");
+  c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\n");
+  EXPECT_EQ(c->Reply(), "421 4.7.0 sink: go away\r\n");
+  EXPECT_TRUE(c->Eof());  // nothing after it: the RCPT is not answered
+  EXPECT_EQ(sink->Counts().throttled, 1u);
+  EXPECT_TRUE(WaitUntil([&] { return sink->Counts().connections_open == 0; }));
+}
+
+TEST(SinkTest, ThrottleAtRcptAndAtData) {
+  {
+    SinkOptions o;
+    o.throttle_after = 2;
+    o.throttle_at = ThrottleAt::kRcpt;
+    auto sink = StartSink(o);
+    auto c = Session(*sink);
+    EXPECT_EQ(SendMessage(c.get()).substr(0, 3), "250");
+    EXPECT_EQ(SendMessage(c.get()).substr(0, 3), "250");
+    c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nRCPT TO:<z@y.example>\r\n"
+            "DATA\r\n");
+    EXPECT_EQ(c->Code(), "250");
+    EXPECT_EQ(c->Reply(), "451 4.7.0 Try again later\r\n");
+    EXPECT_EQ(c->Reply(), "451 4.7.0 Try again later\r\n");
+    EXPECT_EQ(c->Code(), "554");  // no valid recipients
+    EXPECT_EQ(sink->Counts().throttled, 2u);
+    EXPECT_EQ(sink->Counts().messages, 2u);
+  }
+  {
+    SinkOptions o;
+    o.throttle_after = 2;
+    o.throttle_at = ThrottleAt::kData;
+    o.throttle_reply = "554 5.7.0 sink: no more";
+    auto sink = StartSink(o);
+    auto c = Session(*sink);
+    EXPECT_EQ(SendMessage(c.get()).substr(0, 3), "250");
+    EXPECT_EQ(SendMessage(c.get()).substr(0, 3), "250");
+    EXPECT_EQ(SendMessage(c.get()), "554 5.7.0 sink: no more\r\n");
+    c->Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nBDAT 3 LAST\r\nabc");
+    EXPECT_EQ(c->Code(), "250");
+    EXPECT_EQ(c->Code(), "250");
+    EXPECT_EQ(c->Reply(), "554 5.7.0 sink: no more\r\n");
+    const SinkCounts n = sink->Counts();
+    EXPECT_EQ(n.messages, 2u);
+    EXPECT_EQ(n.throttled, 2u);
+    EXPECT_EQ(n.rejected_5xx, 0u);
+  }
+  {
+    SinkOptions o;
+    o.throttle_after = 1;
+    o.throttle_at = ThrottleAt::kData;
+    o.throttle_reply = "421 4.3.2 sink: shutting down";
+    auto sink = StartSink(o);
+    auto c = Session(*sink);
+    EXPECT_EQ(SendMessage(c.get()).substr(0, 3), "250");
+    EXPECT_EQ(SendMessage(c.get()), "421 4.3.2 sink: shutting down\r\n");
+    EXPECT_TRUE(c->Eof());
+    EXPECT_EQ(sink->Counts().messages, 1u);
+  }
+}
+
+TEST(SinkTest, BadThrottleOptionsAreRefused) {
+  for (const char* bad : {"", "451", "451 ", "451-4.7.0 more follows", "251 2.0.0 fine",
+                          "45x 4.7.0 x", "4510 x", "451 a\r\n", "451 tab\there",
+                          "351 go ahead"}) {
+    EXPECT_FALSE(ValidateThrottleReply(bad).ok()) << bad;
+    SinkOptions o;
+    o.listen = "127.0.0.1:0";
+    o.throttle_after = 1;
+    o.throttle_reply = bad;
+    const auto sink = Sink::Start(o);
+    ASSERT_FALSE(sink.ok()) << bad;
+    EXPECT_NE(sink.status().message().find("--throttle_reply"), std::string::npos);
+  }
+  EXPECT_FALSE(ValidateThrottleReply("451 " + std::string(kThrottleReplyOctetsMax, 'x')).ok());
+  for (const char* good : {"451 4.7.0 Try again later", "421 x", "550 5.7.1 No"}) {
+    EXPECT_TRUE(ValidateThrottleReply(good).ok()) << good;
+  }
+  ThrottleAt at;
+  EXPECT_TRUE(ParseThrottleAt("rcpt", &at));
+  EXPECT_EQ(at, ThrottleAt::kRcpt);
+  EXPECT_FALSE(ParseThrottleAt("RCPT", &at));
+  EXPECT_FALSE(ParseThrottleAt("helo", &at));
 }
 
 TEST(SinkTest, MaxConnectionsRefusesTheNextOne) {
