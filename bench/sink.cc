@@ -15,13 +15,16 @@
 //
 // Accounting for traffic-shaping tests costs a connection two relaxed
 // atomic operations on the sink-wide open count (and the peak's, when it
-// grows) and one getpeername(). It costs an accepted message two relaxed
-// adds through counters the session looked up once (at its first message,
-// and again after a new EHLO).
+// grows) and one getpeername(). It costs an accepted message, without
+// --arrivals, two relaxed adds through counters the session looked up once
+// (at its first message, and again after a new EHLO). With --arrivals it
+// also takes its shard's arrival lock (uncontended but for WriteArrivals),
+// reads the clock and interns the recipient domain.
 #include "bench/sink.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,8 +33,11 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <future>
 #include <memory>
+#include <queue>
 #include <random>
 #include <string_view>
 #include <thread>
@@ -139,6 +145,82 @@ std::map<std::string, uint64_t> BoundedSources(
   return out;
 }
 
+// One accepted message in the arrival log; strings are indices into the
+// shard's table.
+struct Arrival {
+  int64_t realtime_ns;
+  uint32_t peer;
+  uint32_t ehlo;
+  uint32_t domain;
+};
+
+// A shard's arrivals: fixed-size chunks that never move (one allocation
+// per kChunkEntries messages) and a table of the distinct strings. The loop
+// thread appends under mu_; a reader copies the chunk pointers, the size
+// and the strings under mu_ and then reads the entries below that size
+// without it (they are never written again).
+class ArrivalLog {
+ public:
+  static constexpr uint32_t kNoId = UINT32_MAX;
+  static constexpr size_t kChunkEntries = size_t{1} << 16;
+
+  struct Snapshot {
+    std::vector<const Arrival*> chunks;
+    size_t size = 0;
+    std::vector<std::string> strings;
+    const Arrival& at(size_t i) const { return chunks[i / kChunkEntries][i % kChunkEntries]; }
+  };
+
+  // Loop thread. *peer_id and *ehlo_id cache the session's strings
+  // (kNoId: not in the table yet).
+  void Add(int64_t realtime_ns, std::string_view peer, uint32_t* peer_id,
+           std::string_view ehlo, uint32_t* ehlo_id, std::string_view domain) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (*peer_id == kNoId) *peer_id = InternLocked(peer);
+    if (*ehlo_id == kNoId) *ehlo_id = InternLocked(ehlo);
+    const uint32_t domain_id = InternLocked(domain);
+    if (size_ % kChunkEntries == 0) chunks_.push_back(std::make_unique<Arrival[]>(kChunkEntries));
+    chunks_.back()[size_ % kChunkEntries] =
+        Arrival{.realtime_ns = realtime_ns, .peer = *peer_id, .ehlo = *ehlo_id,
+                .domain = domain_id};
+    ++size_;
+  }
+
+  // Any thread.
+  Snapshot Take() const {
+    Snapshot s;
+    std::lock_guard<std::mutex> lock(mu_);
+    s.size = size_;
+    s.chunks.reserve(chunks_.size());
+    for (const auto& c : chunks_) s.chunks.push_back(c.get());
+    s.strings.assign(strings_.begin(), strings_.end());
+    return s;
+  }
+
+ private:
+  uint32_t InternLocked(std::string_view text) {
+    const auto it = index_.find(Av(text));
+    if (it != index_.end()) return it->second;
+    CHECK(strings_.size() < kNoId);
+    const uint32_t id = static_cast<uint32_t>(strings_.size());
+    strings_.emplace_back(text);
+    index_.emplace(Av(strings_.back()), id);  // a deque's elements never move
+    return id;
+  }
+
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Arrival[]>> chunks_;  // guarded by mu_
+  size_t size_ = 0;                                 // guarded by mu_
+  std::deque<std::string> strings_;                 // guarded by mu_
+  absl::flat_hash_map<absl::string_view, uint32_t> index_;  // loop thread
+};
+
+int64_t RealtimeNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 // The peer's address as text ("127.0.0.2", "::1"; an IPv4-mapped IPv6
 // address as IPv4), or "unknown".
 std::string PeerAddress(int fd) {
@@ -161,7 +243,8 @@ std::string PeerAddress(int fd) {
 }
 
 // The EHLO/HELO argument's first word, at most kEhloNameOctetsMax octets,
-// with every byte outside printable ASCII as '?': a JSON key.
+// with every byte outside printable ASCII as '?': a JSON key and one field
+// of an arrival line.
 void SetEhloName(std::string_view argument, std::string* out) {
   out->clear();
   for (const char ch : argument) {
@@ -214,7 +297,7 @@ class SinkShard {
   struct alignas(64) Counters {
     RelaxedCounter messages, recipients, bytes, connections, rejected_4xx,
         rejected_5xx, dropped, rcpt_rejected, bdat_chunks, protocol_errors, tls_handshakes,
-        tls_messages, connections_refused, throttled;
+        tls_messages, connections_refused, throttled, arrivals_dropped;
   };
 
   // Runs on the shard's own thread; fulfils `ready` with the bound port or
@@ -246,11 +329,13 @@ class SinkShard {
   void Unlink(SinkSession* s);
   SourceCounts& peers() { return peers_; }
   SourceCounts& ehlo_names() { return ehlo_names_; }
+  ArrivalLog& arrivals() { return arrivals_; }
 
   const Counters& counters() const { return counters_; }
   const std::vector<std::string>& ids() const { return ids_; }
   const SourceCounts& peers() const { return peers_; }
   const SourceCounts& ehlo_names() const { return ehlo_names_; }
+  const ArrivalLog& arrivals() const { return arrivals_; }
   std::thread& thread() { return thread_; }
 
  private:
@@ -276,6 +361,7 @@ class SinkShard {
   std::vector<std::string> ids_;
   SourceCounts peers_;
   SourceCounts ehlo_names_;
+  ArrivalLog arrivals_;  // --arrivals only
 };
 
 class SinkSession final : public StreamHandler {
@@ -292,6 +378,7 @@ class SinkSession final : public StreamHandler {
     const SinkOptions& o = shard->options();
     want_headers_ = o.record_ids || o.fail_first_attempt_4xx;
     saving_ = !o.save_dir.empty();
+    arrivals_ = !o.arrivals_path.empty();
     refused_ = refused;
     idle_timer_.context = this;
     idle_timer_.callback = [](Timer* t) { static_cast<SinkSession*>(t->context)->OnIdle(); };
@@ -601,10 +688,11 @@ class SinkSession final : public StreamHandler {
     }
   }
 
-  // A new EHLO or HELO name: the counters look it up again.
+  // A new EHLO or HELO name: counters and arrivals look it up again.
   void Greeted(std::string_view argument) {
     SetEhloName(argument, &ehlo_);
     ehlo_messages_ = nullptr;
+    ehlo_id_ = ArrivalLog::kNoId;
   }
 
   // This transaction is past the connection's throttle_after.
@@ -650,6 +738,7 @@ class SinkSession final : public StreamHandler {
       Reply("550 5.1.1 sink: injected recipient rejection\r\n");
       return;
     }
+    if (arrivals_ && rcpts_ == 0) first_domain_.assign(smtp::DomainOf(cmd.path));
     ++rcpts_;
     if (saving_) envelope_.append("RCPT TO:<").append(cmd.path).append(">\n");
     Reply("250 2.1.5 Ok\r\n");
@@ -819,12 +908,18 @@ class SinkSession final : public StreamHandler {
     ResetTransaction();
   }
 
-  // An accepted message: its peer's and EHLO name's counters.
+  // An accepted message: its peer's and EHLO name's counters, its arrival.
   void CountSource() {
     if (peer_messages_ == nullptr) peer_messages_ = shard_->peers().Find(peer_);
     peer_messages_->Add();
     if (ehlo_messages_ == nullptr) ehlo_messages_ = shard_->ehlo_names().Find(ehlo_);
     ehlo_messages_->Add();
+    if (!arrivals_) return;
+    if (!shard_->sink()->ReserveArrival()) {
+      shard_->counters().arrivals_dropped.Add();
+      return;
+    }
+    shard_->arrivals().Add(RealtimeNs(), peer_, &peer_id_, ehlo_, &ehlo_id_, first_domain_);
   }
 
   // Debug mode only (--save_dir): plain blocking writes on the loop thread
@@ -867,13 +962,17 @@ class SinkSession final : public StreamHandler {
   Outcome delayed_ = Outcome::kAccept;
   Timer idle_timer_;
   Timer delay_timer_;
-  // Sources, throttling.
+  // Sources, throttling, arrivals.
   bool refused_ = false;
+  bool arrivals_ = false;
   uint64_t transactions_ = 0;  // MAIL FROMs answered 250 on this connection
   std::string peer_;           // the peer's address, from accept
   std::string ehlo_;           // the last EHLO/HELO name (SetEhloName)
   RelaxedCounter* peer_messages_ = nullptr;  // looked up at the first message
   RelaxedCounter* ehlo_messages_ = nullptr;  // and after each EHLO/HELO
+  std::string first_domain_;   // --arrivals: the transaction's first recipient's
+  uint32_t peer_id_ = ArrivalLog::kNoId;  // --arrivals: in the shard's table
+  uint32_t ehlo_id_ = ArrivalLog::kNoId;
 };
 
 void SinkShard::Link(SinkSession* s) {
@@ -1128,6 +1227,71 @@ uint64_t Sink::ConnectionOpened() {
 void Sink::ConnectionClosed() {
   const uint64_t before = connections_open_.fetch_sub(1, std::memory_order_relaxed);
   CHECK(before > 0);
+}
+
+bool Sink::ReserveArrival() {
+  const uint64_t max = options_.max_arrivals;
+  if (arrivals_reserved_.load(std::memory_order_relaxed) >= max) return false;
+  return arrivals_reserved_.fetch_add(1, std::memory_order_relaxed) < max;
+}
+
+absl::Status Sink::WriteArrivals() const {
+  const std::string& path = options_.arrivals_path;
+  if (path.empty()) return absl::OkStatus();
+  std::vector<ArrivalLog::Snapshot> logs;
+  logs.reserve(shards_.size());
+  uint64_t dropped = 0;
+  for (const auto& shard : shards_) {
+    logs.push_back(shard->arrivals().Take());
+    dropped += shard->counters().arrivals_dropped.Get();
+  }
+  const std::string tmp = path + ".tmp";
+  FILE* f = fopen(tmp.c_str(), "we");
+  if (f == nullptr) {
+    return absl::UnavailableError(absl::StrCat("open ", tmp, ": ", strerror(errno)));
+  }
+  // Merge by time; each shard's entries are taken in their own order, so
+  // a step of the wall clock never reorders one thread's arrivals.
+  using Head = std::pair<int64_t, size_t>;  // (time, shard): ties by shard
+  std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heads;
+  std::vector<size_t> next(logs.size(), 0);
+  for (size_t i = 0; i < logs.size(); ++i) {
+    if (logs[i].size > 0) heads.emplace(logs[i].at(0).realtime_ns, i);
+  }
+  const auto field = [](const std::vector<std::string>& strings, uint32_t id) {
+    return strings[id].empty() ? std::string_view("-") : std::string_view(strings[id]);
+  };
+  constexpr size_t kWriteChunk = size_t{1} << 20;
+  std::string buf;
+  buf.reserve(kWriteChunk + 1024);
+  bool ok = true;
+  while (!heads.empty()) {
+    const size_t i = heads.top().second;
+    heads.pop();
+    const ArrivalLog::Snapshot& log = logs[i];
+    const Arrival& a = log.at(next[i]);
+    absl::StrAppend(&buf, a.realtime_ns, " ", Av(field(log.strings, a.peer)), " ",
+                    Av(field(log.strings, a.ehlo)), " ", Av(field(log.strings, a.domain)), "\n");
+    if (++next[i] < log.size) heads.emplace(log.at(next[i]).realtime_ns, i);
+    if (buf.size() >= kWriteChunk) {
+      ok = ok && fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+      buf.clear();
+    }
+  }
+  if (dropped > 0) absl::StrAppend(&buf, "# dropped ", dropped, "\n");
+  ok = ok && fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+  const int write_errno = errno;
+  if (fclose(f) != 0 || !ok) {
+    const int err = ok ? errno : write_errno;
+    unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("write ", tmp, ": ", strerror(err)));
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("rename to ", path, ": ", strerror(err)));
+  }
+  return absl::OkStatus();
 }
 
 void Sink::RequestStop() {

@@ -33,6 +33,11 @@
 //     in per-thread maps of at most kSourceKeysMax keys each (later keys
 //     count under "other"); a session looks its counters up once and then
 //     counts with one relaxed add. Counts() merges them, again bounded.
+//   - Arrivals (arrivals_path): every accepted message as (CLOCK_REALTIME
+//     ns at its 250, peer, EHLO name, first recipient's domain), kept in
+//     per-thread chunks of fixed-size entries over per-thread string tables,
+//     at most max_arrivals in all; WriteArrivals() merges them by time.
+//     Without a path nothing is recorded and no lock is taken.
 //   - Scripts: after throttle_after transactions (MAIL FROMs answered 250)
 //     on a connection, every later MAIL, RCPT or end of data (throttle_at)
 //     is answered throttle_reply, and a 421 closes the connection. With
@@ -118,6 +123,11 @@ struct SinkOptions {
   // A connection accepted while this many are already open (all threads)
   // is greeted "421 4.7.0 Too many connections" and closed. 0: no limit.
   uint32_t max_connections = 0;
+  // Arrival log: with a path, every accepted message is recorded for
+  // WriteArrivals(), at most max_arrivals of them (later ones are only
+  // counted). Empty: nothing recorded.
+  std::string arrivals_path;
+  uint64_t max_arrivals = 10'000'000;
 };
 
 struct SinkCounts {
@@ -172,12 +182,24 @@ class Sink {
   // shard. Only after Wait(), and only with options.record_ids.
   std::vector<std::string> AcceptedIds() const;
 
+  // Writes options().arrivals_path (through "<path>.tmp" and rename): one
+  // line per recorded message, "<realtime ns> <peer> <ehlo name> <first
+  // recipient's domain>" ("-" for an empty field), in arrival order per
+  // thread, the threads merged by time; then "# dropped N" when N messages
+  // were not kept (max_arrivals). Ok and nothing written without a path.
+  // Any thread, one caller at a time; the shards go on meanwhile (complete
+  // once Wait() returned). Blocking I/O on the caller's thread.
+  absl::Status WriteArrivals() const;
+
   // For --fail_first_attempt_4xx: true the first time `id` is seen.
   bool FirstAttempt(const std::string& id);
   // Shards, at accept: counts the connection open and returns how many were
   // open before it. At close: ConnectionClosed(), once per opened.
   uint64_t ConnectionOpened();
   void ConnectionClosed();
+  // Shards, per accepted message with arrivals_path: false once
+  // max_arrivals are kept.
+  bool ReserveArrival();
   // throttle_reply with its CRLF, and whether it closes the connection.
   const std::string& throttle_line() const { return throttle_line_; }
   bool throttle_closes() const { return throttle_closes_; }
@@ -198,10 +220,11 @@ class Sink {
   tls::ServerContext::UniqueCtx tls_ctx_;
   std::string throttle_line_;
   bool throttle_closes_ = false;
-  // Written by every shard (per connection): on their own cache line,
-  // away from the fields above.
+  // Written by every shard (per connection; per message with arrivals
+  // only): on their own cache lines, away from the fields above.
   alignas(64) std::atomic<uint64_t> connections_open_{0};
   std::atomic<uint64_t> connections_peak_{0};
+  alignas(64) std::atomic<uint64_t> arrivals_reserved_{0};
 };
 
 }  // namespace ringpost::bench

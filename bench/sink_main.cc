@@ -54,10 +54,19 @@
 //   --max_connections=N     a connection accepted while N are open (over all
 //                           threads) is greeted "421 4.7.0 Too many
 //                           connections" and closed (0: no limit)
+//   --arrivals=PATH         at exit (and on SIGUSR1): one line per accepted
+//                           message, "<CLOCK_REALTIME ns at its 250> <peer
+//                           ip> <ehlo name> <first recipient's domain>", in
+//                           arrival order per thread, threads merged by time
+//   --max_arrivals=N        keep at most N arrivals (10000000; an entry is
+//                           24 bytes plus its distinct strings); later ones
+//                           are counted and reported as a last line
+//                           "# dropped N"
 //
-// Signals: SIGTERM or SIGINT stop every loop, then the report and id files
-// are written and the process exits 0. SIGUSR1 writes the report and prints
-// the counts without stopping.
+// Signals: SIGTERM or SIGINT stop every loop, then the report, id and
+// arrival files are written and the process exits 0. SIGUSR1 writes the
+// arrivals, then the report (so a reader that waits for a fresh report
+// finds fresh arrivals), and prints the counts without stopping.
 //
 // Report (one JSON object):
 //   {"messages": accepted (250 after DATA or BDAT LAST),
@@ -120,6 +129,10 @@ ABSL_FLAG(std::string, throttle_reply, "451 4.7.0 Try again later",
 ABSL_FLAG(std::string, throttle_at, "mail", "what --throttle_reply answers: mail, rcpt or data");
 ABSL_FLAG(uint32_t, max_connections, 0,
           "greet a connection 421 and close it when this many are open; 0: no limit");
+ABSL_FLAG(std::string, arrivals, "",
+          "write one line per accepted message (time, peer, EHLO, domain) here at exit "
+          "and on SIGUSR1");
+ABSL_FLAG(uint64_t, max_arrivals, 10000000, "arrivals kept for --arrivals; later ones counted");
 
 namespace ringpost::bench {
 namespace {
@@ -145,6 +158,13 @@ void WriteReport(const Sink& sink) {
   if (path.empty()) return;
   absl::Status s = WriteFileAtomically(path, SinkCountsJson(sink.Counts()) + "\n");
   if (!s.ok()) fprintf(stderr, "sink: %s\n", s.ToString().c_str());
+}
+
+// --arrivals; false when it could not be written.
+bool WriteArrivals(const Sink& sink) {
+  absl::Status s = sink.WriteArrivals();
+  if (!s.ok()) fprintf(stderr, "sink: arrivals: %s\n", s.ToString().c_str());
+  return s.ok();
 }
 
 double NowSeconds() {
@@ -180,6 +200,8 @@ int Main() {
     return 2;
   }
   o.max_connections = absl::GetFlag(FLAGS_max_connections);
+  o.arrivals_path = absl::GetFlag(FLAGS_arrivals);
+  o.max_arrivals = absl::GetFlag(FLAGS_max_arrivals);
   if (!o.save_dir.empty()) {
     if (mkdir(o.save_dir.c_str(), 0755) != 0 && errno != EEXIST) {
       fprintf(stderr, "sink: cannot create --save_dir %s: %s\n", o.save_dir.c_str(),
@@ -229,7 +251,10 @@ int Main() {
       PrintCounts(c, dt > 0 ? static_cast<double>(c.messages - last_messages) / dt : 0);
       last_time = now;
       last_messages = c.messages;
-      if (sig == SIGUSR1) WriteReport(s);
+      if (sig == SIGUSR1) {
+        WriteArrivals(s);  // first: a fresh report means fresh arrivals
+        WriteReport(s);
+      }
     }
   }
   s.RequestStop();
@@ -237,6 +262,7 @@ int Main() {
   const SinkCounts c = s.Counts();
   PrintCounts(c, 0);
   WriteReport(s);
+  const bool arrivals_ok = WriteArrivals(s);
   if (const std::string path = absl::GetFlag(FLAGS_record_ids); !path.empty()) {
     std::string text;
     for (const std::string& id : s.AcceptedIds()) text.append(id).append("\n");
@@ -246,7 +272,7 @@ int Main() {
       return 1;
     }
   }
-  return 0;
+  return arrivals_ok ? 0 : 1;
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 // ESMTP keywords, pipelining, DATA and BDAT content (byte-exact with
 // --save_dir), strict line endings, limits, sequence errors, every fault
 // injection knob, and what traffic-shaping tests read: open connections and
-// their peak, counts per peer address and EHLO name, per-connection
-// throttling and max_connections.
+// their peak, counts per peer address and EHLO name, the arrival log,
+// per-connection throttling and max_connections.
 //
 // Every wait has a deadline: replies are read with a 5 s receive timeout,
 // and counts the sink updates after the client's last event (a close) are
@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include <time.h>
 
 #include <chrono>
 #include <cstdio>
@@ -145,6 +147,26 @@ std::string SendMessage(Client* c, const std::string& rcpt = "x@y.example") {
   EXPECT_EQ(c->Code(), "354");
   c->Send("Subject: x\r\n\r\nbody\r\n.\r\n");
   return c->Reply();
+}
+
+int64_t RealtimeNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<std::string> Fields(const std::string& line) {
+  std::vector<std::string> fields;
+  std::istringstream in(line);
+  for (std::string f; in >> f;) fields.push_back(f);
+  return fields;
 }
 
 std::string ReadFile(const std::string& path) {
@@ -709,6 +731,91 @@ TEST(SinkTest, MaxConnectionsRefusesTheNextOne) {
   EXPECT_NE(SinkCountsJson(n).find("\"connections_refused\": 1"), std::string::npos);
 }
 
+TEST(SinkTest, ArrivalsOneLinePerAcceptedMessage) {
+  char tmpl[] = "/tmp/sink_test_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/arrivals";
+  SinkOptions o;
+  o.threads = 2;
+  o.arrivals_path = path;
+  o.throttle_after = 3;
+  o.throttle_at = ThrottleAt::kData;  // the 4th message of a connection is refused
+  auto sink = StartSink(o);
+  const int64_t start_ns = RealtimeNs();
+  {
+    Client c(sink->port(), "127.0.0.2");
+    ASSERT_TRUE(c.connected());
+    EXPECT_EQ(c.Code(), "220");
+    c.Send("EHLO mta1.example\r\n");
+    EXPECT_EQ(c.Code(), "250");
+    EXPECT_EQ(SendMessage(&c, "x@One.example").substr(0, 3), "250");
+    c.Send("MAIL FROM:<a@b.example>\r\nRCPT TO:<y@two.example>\r\nRCPT TO:<z@three.example>\r\n"
+           "BDAT 3 LAST\r\nabc");
+    EXPECT_EQ(c.Code(), "250");
+    EXPECT_EQ(c.Code(), "250");
+    EXPECT_EQ(c.Code(), "250");
+    EXPECT_EQ(c.Code(), "250");
+    EXPECT_EQ(SendMessage(&c, "Postmaster").substr(0, 3), "250");
+    EXPECT_EQ(SendMessage(&c, "x@refused.example").substr(0, 3), "451");
+  }
+  auto c = Session(*sink);  // EHLO test.example from 127.0.0.1
+  EXPECT_EQ(SendMessage(c.get(), "x@four.example").substr(0, 3), "250");
+  const int64_t end_ns = RealtimeNs();
+  // While running (what SIGUSR1 does), then after the stop: the same lines.
+  ASSERT_TRUE(sink->WriteArrivals().ok());
+  const std::string running = ReadFile(path);
+  sink->RequestStop();
+  sink->Wait();
+  ASSERT_TRUE(sink->WriteArrivals().ok());
+  EXPECT_EQ(ReadFile(path), running);
+  const std::vector<std::string> lines = Lines(running);
+  ASSERT_EQ(lines.size(), 4u) << running;
+  const std::vector<std::vector<std::string>> want = {
+      {"127.0.0.2", "mta1.example", "One.example"},
+      {"127.0.0.2", "mta1.example", "two.example"},
+      {"127.0.0.2", "mta1.example", "-"},
+      {"127.0.0.1", "test.example", "four.example"}};
+  int64_t last_ns = start_ns;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::vector<std::string> f = Fields(lines[i]);
+    ASSERT_EQ(f.size(), 4u) << lines[i];
+    const int64_t ns = std::stoll(f[0]);
+    EXPECT_GE(ns, last_ns) << lines[i];  // sorted, and within the test's time
+    EXPECT_LE(ns, end_ns) << lines[i];
+    last_ns = ns;
+    EXPECT_EQ(std::vector<std::string>(f.begin() + 1, f.end()), want[i]) << lines[i];
+  }
+  EXPECT_EQ(system(("rm -rf " + std::string(tmpl)).c_str()), 0);
+}
+
+TEST(SinkTest, ArrivalsAreBounded) {
+  char tmpl[] = "/tmp/sink_test_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/arrivals";
+  SinkOptions o;
+  o.arrivals_path = path;
+  o.max_arrivals = 2;
+  auto sink = StartSink(o);
+  auto c = Session(*sink);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(SendMessage(c.get(), "x@d" + std::to_string(i) + ".example").substr(0, 3), "250");
+  }
+  ASSERT_TRUE(sink->WriteArrivals().ok());
+  const std::vector<std::string> lines = Lines(ReadFile(path));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(Fields(lines[0]).back(), "d0.example");
+  EXPECT_EQ(Fields(lines[1]).back(), "d1.example");
+  EXPECT_EQ(lines[2], "# dropped 3");
+  EXPECT_EQ(sink->Counts().messages, 5u);
+  EXPECT_EQ(system(("rm -rf " + std::string(tmpl)).c_str()), 0);
+}
+
+TEST(SinkTest, NoArrivalsWithoutAPath) {
+  auto sink = StartSink();
+  auto c = Session(*sink);
+  EXPECT_EQ(SendMessage(c.get()).substr(0, 3), "250");
+  EXPECT_TRUE(sink->WriteArrivals().ok());
+}
 
 }  // namespace
 }  // namespace ringpost::bench
