@@ -12,22 +12,39 @@
 // points at the TLS session's plaintext buffer instead of the stream's
 // output, and Flush() seals it into records first. A plaintext session pays
 // one pointer and one branch per received chunk for this.
+//
+// Accounting for traffic-shaping tests costs a connection two relaxed
+// atomic operations on the sink-wide open count (and the peak's, when it
+// grows) and one getpeername(). It costs an accepted message, without
+// --arrivals, two relaxed adds through counters the session looked up once
+// (at its first message, and again after a new EHLO). With --arrivals it
+// also takes its shard's arrival lock (uncontended but for WriteArrivals),
+// reads the clock and interns the recipient domain.
 #include "bench/sink.h"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include "base/check.h"
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <future>
 #include <memory>
+#include <queue>
 #include <random>
 #include <string_view>
 #include <thread>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "bench/counters.h"
 #include "bench/header_scanner.h"
@@ -63,7 +80,210 @@ void AppendNumber(uint64_t n, std::string* out) {
   out->append(digits, end);
 }
 
-enum class Outcome { kAccept, kDrop, kFail5xx, kFail4xx, kFailFirstAttempt };
+enum class Outcome { kAccept, kDrop, kFail5xx, kFail4xx, kFailFirstAttempt, kThrottle };
+
+// Debian's Abseil has its own absl::string_view (no conversion from
+// std::string_view): for hash lookups and StrCat.
+absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+constexpr std::string_view kOtherKey = "other";
+constexpr size_t kEhloNameOctetsMax = 255;
+
+// Accepted messages per source key (a peer address, an EHLO name) on one
+// shard, at most kSourceKeysMax keys, then "other". Only the loop thread
+// inserts, so it looks up without a lock and inserts under mu_; other
+// threads read under mu_. The counters live in nodes that never move: a
+// session keeps a pointer to its own.
+class SourceCounts {
+ public:
+  // Loop thread.
+  RelaxedCounter* Find(std::string_view key) {
+    const auto it = counts_.find(Av(key));
+    if (it != counts_.end()) return &it->second;
+    if (counts_.size() >= kSourceKeysMax) return &other_;
+    std::lock_guard<std::mutex> lock(mu_);
+    return &counts_.try_emplace(std::string(key)).first->second;
+  }
+
+  // Any thread: adds the non-zero counts to *out.
+  void AddTo(absl::flat_hash_map<std::string, uint64_t>* out) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, counter] : counts_) {
+      if (const uint64_t n = counter.Get(); n > 0) (*out)[key] += n;
+    }
+    if (const uint64_t n = other_.Get(); n > 0) (*out)[std::string(kOtherKey)] += n;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  absl::node_hash_map<std::string, RelaxedCounter> counts_;  // inserts under mu_
+  RelaxedCounter other_;
+};
+
+// The busiest kSourceKeysMax keys of `merged`, the rest summed as "other".
+std::map<std::string, uint64_t> BoundedSources(
+    const absl::flat_hash_map<std::string, uint64_t>& merged) {
+  std::vector<std::pair<std::string_view, uint64_t>> keys;
+  uint64_t other = 0;
+  for (const auto& [key, n] : merged) {
+    if (key == kOtherKey) {
+      other += n;
+    } else {
+      keys.emplace_back(key, n);
+    }
+  }
+  if (keys.size() > kSourceKeysMax) {
+    std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    for (size_t i = kSourceKeysMax; i < keys.size(); ++i) other += keys[i].second;
+    keys.resize(kSourceKeysMax);
+  }
+  std::map<std::string, uint64_t> out;
+  for (const auto& [key, n] : keys) out.emplace(key, n);
+  if (other > 0) out[std::string(kOtherKey)] += other;
+  return out;
+}
+
+// One accepted message in the arrival log; strings are indices into the
+// shard's table.
+struct Arrival {
+  int64_t realtime_ns;
+  uint32_t peer;
+  uint32_t ehlo;
+  uint32_t domain;
+};
+
+// A shard's arrivals: fixed-size chunks that never move (one allocation
+// per kChunkEntries messages) and a table of the distinct strings. The loop
+// thread appends under mu_; a reader copies the chunk pointers, the size
+// and the strings under mu_ and then reads the entries below that size
+// without it (they are never written again).
+class ArrivalLog {
+ public:
+  static constexpr uint32_t kNoId = UINT32_MAX;
+  static constexpr size_t kChunkEntries = size_t{1} << 16;
+
+  struct Snapshot {
+    std::vector<const Arrival*> chunks;
+    size_t size = 0;
+    std::vector<std::string> strings;
+    const Arrival& at(size_t i) const { return chunks[i / kChunkEntries][i % kChunkEntries]; }
+  };
+
+  // Loop thread. *peer_id and *ehlo_id cache the session's strings
+  // (kNoId: not in the table yet).
+  void Add(int64_t realtime_ns, std::string_view peer, uint32_t* peer_id,
+           std::string_view ehlo, uint32_t* ehlo_id, std::string_view domain) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (*peer_id == kNoId) *peer_id = InternLocked(peer);
+    if (*ehlo_id == kNoId) *ehlo_id = InternLocked(ehlo);
+    const uint32_t domain_id = InternLocked(domain);
+    if (size_ % kChunkEntries == 0) chunks_.push_back(std::make_unique<Arrival[]>(kChunkEntries));
+    chunks_.back()[size_ % kChunkEntries] =
+        Arrival{.realtime_ns = realtime_ns, .peer = *peer_id, .ehlo = *ehlo_id,
+                .domain = domain_id};
+    ++size_;
+  }
+
+  // Any thread.
+  Snapshot Take() const {
+    Snapshot s;
+    std::lock_guard<std::mutex> lock(mu_);
+    s.size = size_;
+    s.chunks.reserve(chunks_.size());
+    for (const auto& c : chunks_) s.chunks.push_back(c.get());
+    s.strings.assign(strings_.begin(), strings_.end());
+    return s;
+  }
+
+ private:
+  uint32_t InternLocked(std::string_view text) {
+    const auto it = index_.find(Av(text));
+    if (it != index_.end()) return it->second;
+    CHECK(strings_.size() < kNoId);
+    const uint32_t id = static_cast<uint32_t>(strings_.size());
+    strings_.emplace_back(text);
+    index_.emplace(Av(strings_.back()), id);  // a deque's elements never move
+    return id;
+  }
+
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Arrival[]>> chunks_;  // guarded by mu_
+  size_t size_ = 0;                                 // guarded by mu_
+  std::deque<std::string> strings_;                 // guarded by mu_
+  absl::flat_hash_map<absl::string_view, uint32_t> index_;  // loop thread
+};
+
+int64_t RealtimeNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The peer's address as text ("127.0.0.2", "::1"; an IPv4-mapped IPv6
+// address as IPv4), or "unknown".
+std::string PeerAddress(int fd) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  char text[INET6_ADDRSTRLEN] = "unknown";
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (ss.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, text, sizeof(text));
+    } else if (ss.ss_family == AF_INET6) {
+      const in6_addr& a = reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
+      if (IN6_IS_ADDR_V4MAPPED(&a)) {
+        inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof(text));
+      } else {
+        inet_ntop(AF_INET6, &a, text, sizeof(text));
+      }
+    }
+  }
+  return text;
+}
+
+// The EHLO/HELO argument's first word, at most kEhloNameOctetsMax octets,
+// with every byte outside printable ASCII as '?': a JSON key and one field
+// of an arrival line.
+void SetEhloName(std::string_view argument, std::string* out) {
+  out->clear();
+  for (const char ch : argument) {
+    if (ch == ' ' || ch == '\t' || out->size() == kEhloNameOctetsMax) break;
+    const unsigned char u = static_cast<unsigned char>(ch);
+    out->push_back(u > 0x20 && u < 0x7f ? ch : '?');
+  }
+  if (out->empty()) out->push_back('-');
+}
+
+void AppendJsonString(std::string_view text, std::string* out) {
+  out->push_back('"');
+  for (const char ch : text) {
+    const unsigned char u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out->push_back('\\');
+      out->push_back(ch);
+    } else if (u < 0x20 || u == 0x7f) {
+      char esc[8];
+      snprintf(esc, sizeof(esc), "\\u%04x", u);
+      out->append(esc);
+    } else {
+      out->push_back(ch);
+    }
+  }
+  out->push_back('"');
+}
+
+std::string JsonCountObject(const std::map<std::string, uint64_t>& counts) {
+  std::string out = "{";
+  for (const auto& [key, n] : counts) {
+    if (out.size() > 1) out.append(", ");
+    AppendJsonString(key, &out);
+    out.append(": ");
+    AppendNumber(n, &out);
+  }
+  out.push_back('}');
+  return out;
+}
 
 }  // namespace
 
@@ -77,7 +297,7 @@ class SinkShard {
   struct alignas(64) Counters {
     RelaxedCounter messages, recipients, bytes, connections, rejected_4xx,
         rejected_5xx, dropped, rcpt_rejected, bdat_chunks, protocol_errors, tls_handshakes,
-        tls_messages;
+        tls_messages, connections_refused, throttled, arrivals_dropped;
   };
 
   // Runs on the shard's own thread; fulfils `ready` with the bound port or
@@ -107,9 +327,15 @@ class SinkShard {
   void RecordId(std::string_view id) { ids_.emplace_back(id.empty() ? "-" : id); }
   void Link(SinkSession* s);
   void Unlink(SinkSession* s);
+  SourceCounts& peers() { return peers_; }
+  SourceCounts& ehlo_names() { return ehlo_names_; }
+  ArrivalLog& arrivals() { return arrivals_; }
 
   const Counters& counters() const { return counters_; }
   const std::vector<std::string>& ids() const { return ids_; }
+  const SourceCounts& peers() const { return peers_; }
+  const SourceCounts& ehlo_names() const { return ehlo_names_; }
+  const ArrivalLog& arrivals() const { return arrivals_; }
   std::thread& thread() { return thread_; }
 
  private:
@@ -133,11 +359,15 @@ class SinkShard {
   uint64_t next_seq_ = 0;
   Counters counters_;
   std::vector<std::string> ids_;
+  SourceCounts peers_;
+  SourceCounts ehlo_names_;
+  ArrivalLog arrivals_;  // --arrivals only
 };
 
 class SinkSession final : public StreamHandler {
  public:
-  SinkSession(SinkShard* shard, int fd)
+  // `refused`: over max_connections; greeted 421 and closed.
+  SinkSession(SinkShard* shard, int fd, bool refused)
       : shard_(shard),
         stream_(new Stream(shard->loop(), fd, this)),
         out_(&stream_->output()),
@@ -148,6 +378,8 @@ class SinkSession final : public StreamHandler {
     const SinkOptions& o = shard->options();
     want_headers_ = o.record_ids || o.fail_first_attempt_4xx;
     saving_ = !o.save_dir.empty();
+    arrivals_ = !o.arrivals_path.empty();
+    refused_ = refused;
     idle_timer_.context = this;
     idle_timer_.callback = [](Timer* t) { static_cast<SinkSession*>(t->context)->OnIdle(); };
     delay_timer_.context = this;
@@ -157,6 +389,12 @@ class SinkSession final : public StreamHandler {
   }
 
   void Start() {
+    if (refused_) {
+      Reply("421 4.7.0 Too many connections\r\n");
+      CloseAfterOutput();
+      return;
+    }
+    peer_ = PeerAddress(stream_->fd());
     out().append("220 ").append(shard_->options().hostname).append(
         " ESMTP ringpost-sink\r\n");
     Flush();
@@ -270,6 +508,7 @@ class SinkSession final : public StreamHandler {
     loop()->timers().Disarm(&delay_timer_);
     shard_->Unlink(this);  // may quit the loop; *this stays valid
     stream_->Release();
+    shard_->sink()->ConnectionClosed();
     delete this;
   }
 
@@ -389,6 +628,7 @@ class SinkSession final : public StreamHandler {
     switch (cmd.verb) {
       case smtp::Verb::kEhlo:
         greeted_ = true;
+        Greeted(cmd.argument);
         ResetTransaction();
         out().append("250-").append(shard_->options().hostname).append("\r\n");
         out().append("250-PIPELINING\r\n250-SIZE ");
@@ -401,6 +641,7 @@ class SinkSession final : public StreamHandler {
         return;
       case smtp::Verb::kHelo:
         greeted_ = true;
+        Greeted(cmd.argument);
         ResetTransaction();
         out().append("250 ").append(shard_->options().hostname).append("\r\n");
         return;
@@ -447,21 +688,47 @@ class SinkSession final : public StreamHandler {
     }
   }
 
+  // A new EHLO or HELO name: counters and arrivals look it up again.
+  void Greeted(std::string_view argument) {
+    SetEhloName(argument, &ehlo_);
+    ehlo_messages_ = nullptr;
+    ehlo_id_ = ArrivalLog::kNoId;
+  }
+
+  // This transaction is past the connection's throttle_after.
+  bool Throttling(ThrottleAt at) const {
+    const SinkOptions& o = shard_->options();
+    return o.throttle_after > 0 && o.throttle_at == at && transactions_ > o.throttle_after;
+  }
+
+  void Throttle() {
+    shard_->counters().throttled.Add();
+    Reply(shard_->sink()->throttle_line());
+    if (shard_->sink()->throttle_closes()) CloseAfterOutput();  // 421: RFC 5321 3.8
+  }
+
   void HandleMail(const smtp::Command& cmd) {
     if (!greeted_) return Error("503 5.5.1 Error: send HELO/EHLO first\r\n");
     if (in_mail_) return Error("503 5.5.1 Error: nested MAIL command\r\n");
+    const SinkOptions& o = shard_->options();
+    if (o.throttle_after > 0 && o.throttle_at == ThrottleAt::kMail &&
+        transactions_ >= o.throttle_after) {
+      return Throttle();
+    }
     if (cmd.has_size && cmd.size > shard_->options().max_size) {
       Reply("552 5.3.4 Message size exceeds fixed maximum message size\r\n");
       return;
     }
     ResetTransaction();
     in_mail_ = true;
+    ++transactions_;
     if (saving_) envelope_.append("MAIL FROM:<").append(cmd.path).append(">\n");
     Reply("250 2.1.0 Ok\r\n");
   }
 
   void HandleRcpt(const smtp::Command& cmd) {
     if (!in_mail_) return Error("503 5.5.1 Error: need MAIL command\r\n");
+    if (Throttling(ThrottleAt::kRcpt)) return Throttle();
     if (rcpts_ >= kRecipientsMax) {
       Reply("452 4.5.3 Error: too many recipients\r\n");
       return;
@@ -471,6 +738,7 @@ class SinkSession final : public StreamHandler {
       Reply("550 5.1.1 sink: injected recipient rejection\r\n");
       return;
     }
+    if (arrivals_ && rcpts_ == 0) first_domain_.assign(smtp::DomainOf(cmd.path));
     ++rcpts_;
     if (saving_) envelope_.append("RCPT TO:<").append(cmd.path).append(">\n");
     Reply("250 2.1.5 Ok\r\n");
@@ -557,7 +825,9 @@ class SinkSession final : public StreamHandler {
     const SinkOptions& o = shard_->options();
     message_octets_ = octets;
     Outcome outcome = Outcome::kAccept;
-    if (shard_->Roll(o.drop)) {
+    if (Throttling(ThrottleAt::kData)) {
+      outcome = Outcome::kThrottle;  // decided first: the rolls stay as without it
+    } else if (shard_->Roll(o.drop)) {
       outcome = Outcome::kDrop;
     } else if (shard_->Roll(o.fail_5xx)) {
       outcome = Outcome::kFail5xx;
@@ -617,12 +887,16 @@ class SinkSession final : public StreamHandler {
         c.rejected_4xx.Add();
         Reply("451 4.3.0 sink: injected temporary failure (first attempt)\r\n");
         break;
+      case Outcome::kThrottle:
+        Throttle();
+        break;
       case Outcome::kAccept: {
         const uint64_t n = shard_->NextQueueNumber();
         c.messages.Add();
         c.recipients.Add(rcpts_);
         c.bytes.Add(message_octets_);
         if (tls_ != nullptr) c.tls_messages.Add();
+        CountSource();
         if (shard_->options().record_ids) shard_->RecordId(headers_.id());
         if (saving_) Save(n);
         out().append("250 2.0.0 Ok: queued as sink-");
@@ -632,6 +906,20 @@ class SinkSession final : public StreamHandler {
       }
     }
     ResetTransaction();
+  }
+
+  // An accepted message: its peer's and EHLO name's counters, its arrival.
+  void CountSource() {
+    if (peer_messages_ == nullptr) peer_messages_ = shard_->peers().Find(peer_);
+    peer_messages_->Add();
+    if (ehlo_messages_ == nullptr) ehlo_messages_ = shard_->ehlo_names().Find(ehlo_);
+    ehlo_messages_->Add();
+    if (!arrivals_) return;
+    if (!shard_->sink()->ReserveArrival()) {
+      shard_->counters().arrivals_dropped.Add();
+      return;
+    }
+    shard_->arrivals().Add(RealtimeNs(), peer_, &peer_id_, ehlo_, &ehlo_id_, first_domain_);
   }
 
   // Debug mode only (--save_dir): plain blocking writes on the loop thread
@@ -674,6 +962,17 @@ class SinkSession final : public StreamHandler {
   Outcome delayed_ = Outcome::kAccept;
   Timer idle_timer_;
   Timer delay_timer_;
+  // Sources, throttling, arrivals.
+  bool refused_ = false;
+  bool arrivals_ = false;
+  uint64_t transactions_ = 0;  // MAIL FROMs answered 250 on this connection
+  std::string peer_;           // the peer's address, from accept
+  std::string ehlo_;           // the last EHLO/HELO name (SetEhloName)
+  RelaxedCounter* peer_messages_ = nullptr;  // looked up at the first message
+  RelaxedCounter* ehlo_messages_ = nullptr;  // and after each EHLO/HELO
+  std::string first_domain_;   // --arrivals: the transaction's first recipient's
+  uint32_t peer_id_ = ArrivalLog::kNoId;  // --arrivals: in the shard's table
+  uint32_t ehlo_id_ = ArrivalLog::kNoId;
 };
 
 void SinkShard::Link(SinkSession* s) {
@@ -695,12 +994,17 @@ void SinkShard::Unlink(SinkSession* s) {
 }
 
 void SinkShard::OnAccept(int fd) {
+  const uint64_t open_before = sink_->ConnectionOpened();
   if (stopping_) {
     close(fd);
+    sink_->ConnectionClosed();
     return;
   }
   counters_.connections.Add();
-  auto* session = new SinkSession(this, fd);
+  const uint32_t max = options().max_connections;
+  const bool refused = max > 0 && open_before >= max;
+  if (refused) counters_.connections_refused.Add();
+  auto* session = new SinkSession(this, fd, refused);
   Link(session);
   session->Start();
 }
@@ -769,7 +1073,49 @@ std::string SinkCountsJson(const SinkCounts& c) {
       ", \"rejected_4xx\": ", c.rejected_4xx, ", \"rejected_5xx\": ", c.rejected_5xx,
       ", \"dropped\": ", c.dropped, ", \"rcpt_rejected\": ", c.rcpt_rejected,
       ", \"bdat_chunks\": ", c.bdat_chunks, ", \"protocol_errors\": ", c.protocol_errors,
-      ", \"tls_handshakes\": ", c.tls_handshakes, ", \"tls_messages\": ", c.tls_messages, "}");
+      ", \"tls_handshakes\": ", c.tls_handshakes, ", \"tls_messages\": ", c.tls_messages,
+      ", \"connections_open\": ", c.connections_open,
+      ", \"connections_peak\": ", c.connections_peak,
+      ", \"connections_refused\": ", c.connections_refused, ", \"throttled\": ", c.throttled,
+      ", \"peers\": ", JsonCountObject(c.peers),
+      ", \"ehlo_names\": ", JsonCountObject(c.ehlo_names), "}");
+}
+
+bool ParseThrottleAt(std::string_view text, ThrottleAt* out) {
+  if (text == "mail") {
+    *out = ThrottleAt::kMail;
+  } else if (text == "rcpt") {
+    *out = ThrottleAt::kRcpt;
+  } else if (text == "data") {
+    *out = ThrottleAt::kData;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+absl::Status ValidateThrottleReply(std::string_view reply) {
+  const auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--throttle_reply must be one reply line, a 4xx or 5xx code, a space and text "
+        "(e.g. \"451 4.7.0 Try again later\"): ",
+        Av(why)));
+  };
+  if (reply.size() > kThrottleReplyOctetsMax) {
+    return bad(absl::StrCat("longer than ", kThrottleReplyOctetsMax, " octets"));
+  }
+  if (reply.size() < 5 || reply[3] != ' ') return bad("no \"NNN text\"");
+  if (reply[0] != '4' && reply[0] != '5') return bad("the code is not 4xx or 5xx");
+  for (size_t i = 1; i < 3; ++i) {
+    if (reply[i] < '0' || reply[i] > '9') return bad("the code is not three digits");
+  }
+  for (const char ch : reply.substr(4)) {
+    if (ch == '\r' || ch == '\n') return bad("CR or LF in it (the sink adds the CRLF)");
+    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e) {
+      return bad("the text is not printable ASCII");
+    }
+  }
+  return absl::OkStatus();
 }
 
 Sink::Sink(const SinkOptions& options) : options_(options) {}
@@ -792,7 +1138,10 @@ absl::StatusOr<std::unique_ptr<Sink>> Sink::Start(const SinkOptions& options) {
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
   }
+  if (absl::Status s = ValidateThrottleReply(options.throttle_reply); !s.ok()) return s;
   std::unique_ptr<Sink> sink(new Sink(options));
+  sink->throttle_line_ = absl::StrCat(options.throttle_reply, "\r\n");
+  sink->throttle_closes_ = options.throttle_reply.starts_with("421");
   if (!options.tls_cert.empty()) {
     absl::StatusOr<tls::ServerContext::UniqueCtx> ctx =
         tls::NewServerCtx(options.tls_cert, options.tls_key);
@@ -849,8 +1198,100 @@ SinkCounts Sink::Counts() const {
     t.protocol_errors += c.protocol_errors.Get();
     t.tls_handshakes += c.tls_handshakes.Get();
     t.tls_messages += c.tls_messages.Get();
+    t.connections_refused += c.connections_refused.Get();
+    t.throttled += c.throttled.Get();
   }
+  t.connections_open = connections_open_.load(std::memory_order_relaxed);
+  t.connections_peak = connections_peak_.load(std::memory_order_relaxed);
+  absl::flat_hash_map<std::string, uint64_t> peers, names;
+  for (const auto& shard : shards_) {
+    shard->peers().AddTo(&peers);
+    shard->ehlo_names().AddTo(&names);
+  }
+  t.peers = BoundedSources(peers);
+  t.ehlo_names = BoundedSources(names);
   return t;
+}
+
+uint64_t Sink::ConnectionOpened() {
+  const uint64_t before = connections_open_.fetch_add(1, std::memory_order_relaxed);
+  // Every value the count takes on its way up is some increment's result,
+  // so the maximum of those results is the exact peak.
+  uint64_t peak = connections_peak_.load(std::memory_order_relaxed);
+  while (before + 1 > peak &&
+         !connections_peak_.compare_exchange_weak(peak, before + 1, std::memory_order_relaxed)) {
+  }
+  return before;
+}
+
+void Sink::ConnectionClosed() {
+  const uint64_t before = connections_open_.fetch_sub(1, std::memory_order_relaxed);
+  CHECK(before > 0);
+}
+
+bool Sink::ReserveArrival() {
+  const uint64_t max = options_.max_arrivals;
+  if (arrivals_reserved_.load(std::memory_order_relaxed) >= max) return false;
+  return arrivals_reserved_.fetch_add(1, std::memory_order_relaxed) < max;
+}
+
+absl::Status Sink::WriteArrivals() const {
+  const std::string& path = options_.arrivals_path;
+  if (path.empty()) return absl::OkStatus();
+  std::vector<ArrivalLog::Snapshot> logs;
+  logs.reserve(shards_.size());
+  uint64_t dropped = 0;
+  for (const auto& shard : shards_) {
+    logs.push_back(shard->arrivals().Take());
+    dropped += shard->counters().arrivals_dropped.Get();
+  }
+  const std::string tmp = path + ".tmp";
+  FILE* f = fopen(tmp.c_str(), "we");
+  if (f == nullptr) {
+    return absl::UnavailableError(absl::StrCat("open ", tmp, ": ", strerror(errno)));
+  }
+  // Merge by time; each shard's entries are taken in their own order, so
+  // a step of the wall clock never reorders one thread's arrivals.
+  using Head = std::pair<int64_t, size_t>;  // (time, shard): ties by shard
+  std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heads;
+  std::vector<size_t> next(logs.size(), 0);
+  for (size_t i = 0; i < logs.size(); ++i) {
+    if (logs[i].size > 0) heads.emplace(logs[i].at(0).realtime_ns, i);
+  }
+  const auto field = [](const std::vector<std::string>& strings, uint32_t id) {
+    return strings[id].empty() ? std::string_view("-") : std::string_view(strings[id]);
+  };
+  constexpr size_t kWriteChunk = size_t{1} << 20;
+  std::string buf;
+  buf.reserve(kWriteChunk + 1024);
+  bool ok = true;
+  while (!heads.empty()) {
+    const size_t i = heads.top().second;
+    heads.pop();
+    const ArrivalLog::Snapshot& log = logs[i];
+    const Arrival& a = log.at(next[i]);
+    absl::StrAppend(&buf, a.realtime_ns, " ", Av(field(log.strings, a.peer)), " ",
+                    Av(field(log.strings, a.ehlo)), " ", Av(field(log.strings, a.domain)), "\n");
+    if (++next[i] < log.size) heads.emplace(log.at(next[i]).realtime_ns, i);
+    if (buf.size() >= kWriteChunk) {
+      ok = ok && fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+      buf.clear();
+    }
+  }
+  if (dropped > 0) absl::StrAppend(&buf, "# dropped ", dropped, "\n");
+  ok = ok && fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+  const int write_errno = errno;
+  if (fclose(f) != 0 || !ok) {
+    const int err = ok ? errno : write_errno;
+    unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("write ", tmp, ": ", strerror(err)));
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("rename to ", path, ": ", strerror(err)));
+  }
+  return absl::OkStatus();
 }
 
 void Sink::RequestStop() {

@@ -23,6 +23,27 @@
 // them. Bodies are not kept unless save_dir is set (debug mode, with
 // blocking file writes on the loop thread).
 //
+// For tests of the relay's per-destination traffic shaping:
+//   - Concurrency: one atomic over all threads counts the open connections
+//     (incremented at accept before anything else, decremented when the
+//     connection is closed and its session freed) and keeps their peak.
+//     Connections still open when a stop's grace period ends are abandoned,
+//     and stay counted.
+//   - Sources: accepted messages per peer address and per EHLO/HELO name,
+//     in per-thread maps of at most kSourceKeysMax keys each (later keys
+//     count under "other"); a session looks its counters up once and then
+//     counts with one relaxed add. Counts() merges them, again bounded.
+//   - Arrivals (arrivals_path): every accepted message as (CLOCK_REALTIME
+//     ns at its 250, peer, EHLO name, first recipient's domain), kept in
+//     per-thread chunks of fixed-size entries over per-thread string tables,
+//     at most max_arrivals in all; WriteArrivals() merges them by time.
+//     Without a path nothing is recorded and no lock is taken.
+//   - Scripts: after throttle_after transactions (MAIL FROMs answered 250)
+//     on a connection, every later MAIL, RCPT or end of data (throttle_at)
+//     is answered throttle_reply, and a 421 closes the connection. With
+//     max_connections, a connection accepted while that many are open is
+//     greeted "421 4.7.0 Too many connections" and closed.
+//
 // Usage:
 //   SinkOptions o; o.listen = "127.0.0.1:0";
 //   auto sink = Sink::Start(o);          // threads are running on return
@@ -33,10 +54,13 @@
 #ifndef RINGPOST_BENCH_SINK_H_
 #define RINGPOST_BENCH_SINK_H_
 
+#include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -45,6 +69,21 @@
 #include "relay/tls/context.h"
 
 namespace ringpost::bench {
+
+// Where throttle_reply replaces the sink's answer.
+enum class ThrottleAt : uint8_t { kMail, kRcpt, kData };
+
+// "mail", "rcpt", "data"; false for anything else.
+bool ParseThrottleAt(std::string_view text, ThrottleAt* out);
+
+// Ok when `reply` is one SMTP reply line as throttle_reply needs it: a
+// 4xx or 5xx code, a space, then non-empty printable ASCII text (no CR or
+// LF: the sink adds the CRLF), at most kThrottleReplyOctetsMax octets.
+absl::Status ValidateThrottleReply(std::string_view reply);
+inline constexpr size_t kThrottleReplyOctetsMax = 510;  // RFC 5321: 512 with CRLF
+
+// Distinct peers and EHLO names counted per thread and in SinkCounts.
+inline constexpr size_t kSourceKeysMax = 1000;
 
 struct SinkOptions {
   std::string listen = "127.0.0.1:2526";  // port 0: any, shared by all threads
@@ -73,6 +112,22 @@ struct SinkOptions {
   // Loop sizing.
   unsigned recv_buffers = 1024;
   unsigned recv_buffer_bytes = 16384;
+  // Per-connection script. The first throttle_after transactions (MAIL
+  // FROMs answered 250) of every connection are served normally; after
+  // them every MAIL (kMail), or every RCPT (kRcpt), or every end-of-data
+  // reply (kData) is throttle_reply instead. A 421 closes the connection
+  // once sent. 0: off.
+  uint32_t throttle_after = 0;
+  std::string throttle_reply = "451 4.7.0 Try again later";  // see ValidateThrottleReply
+  ThrottleAt throttle_at = ThrottleAt::kMail;
+  // A connection accepted while this many are already open (all threads)
+  // is greeted "421 4.7.0 Too many connections" and closed. 0: no limit.
+  uint32_t max_connections = 0;
+  // Arrival log: with a path, every accepted message is recorded for
+  // WriteArrivals(), at most max_arrivals of them (later ones are only
+  // counted). Empty: nothing recorded.
+  std::string arrivals_path;
+  uint64_t max_arrivals = 10'000'000;
 };
 
 struct SinkCounts {
@@ -88,9 +143,20 @@ struct SinkCounts {
   uint64_t protocol_errors = 0;  // commands answered 500/501/503/554
   uint64_t tls_handshakes = 0;   // STARTTLS handshakes completed
   uint64_t tls_messages = 0;     // accepted messages that came over TLS
+  uint64_t connections_open = 0;     // accepted and not yet closed, refused ones included
+  uint64_t connections_peak = 0;     // most connections_open at once since start
+  uint64_t connections_refused = 0;  // greeted 421 for max_connections (also in connections)
+  uint64_t throttled = 0;            // replies that were throttle_reply (not in rejected_*)
+  // Accepted messages by peer address ("127.0.0.2", "::1") and by the
+  // EHLO/HELO name given on their connection (its first word, bytes other
+  // than printable ASCII replaced by '?'). At most kSourceKeysMax keys each,
+  // the busiest; the rest are summed under "other".
+  std::map<std::string, uint64_t> peers;
+  std::map<std::string, uint64_t> ehlo_names;
 };
 
-// One JSON object on one line, keys as in SinkCounts.
+// One JSON object on one line, keys as in SinkCounts; peers and ehlo_names
+// are objects of name: count.
 std::string SinkCountsJson(const SinkCounts& counts);
 
 class SinkShard;
@@ -116,8 +182,27 @@ class Sink {
   // shard. Only after Wait(), and only with options.record_ids.
   std::vector<std::string> AcceptedIds() const;
 
+  // Writes options().arrivals_path (through "<path>.tmp" and rename): one
+  // line per recorded message, "<realtime ns> <peer> <ehlo name> <first
+  // recipient's domain>" ("-" for an empty field), in arrival order per
+  // thread, the threads merged by time; then "# dropped N" when N messages
+  // were not kept (max_arrivals). Ok and nothing written without a path.
+  // Any thread, one caller at a time; the shards go on meanwhile (complete
+  // once Wait() returned). Blocking I/O on the caller's thread.
+  absl::Status WriteArrivals() const;
+
   // For --fail_first_attempt_4xx: true the first time `id` is seen.
   bool FirstAttempt(const std::string& id);
+  // Shards, at accept: counts the connection open and returns how many were
+  // open before it. At close: ConnectionClosed(), once per opened.
+  uint64_t ConnectionOpened();
+  void ConnectionClosed();
+  // Shards, per accepted message with arrivals_path: false once
+  // max_arrivals are kept.
+  bool ReserveArrival();
+  // throttle_reply with its CRLF, and whether it closes the connection.
+  const std::string& throttle_line() const { return throttle_line_; }
+  bool throttle_closes() const { return throttle_closes_; }
   // The server SSL_CTX for STARTTLS, null without tls_cert. Shared by the
   // shards (BoringSSL's SSL_CTX may be used from several threads).
   ssl_ctx_st* tls_ctx() const { return tls_ctx_.get(); }
@@ -133,6 +218,13 @@ class Sink {
   std::mutex seen_mu_;
   absl::flat_hash_set<std::string> seen_ids_;  // guarded by seen_mu_
   tls::ServerContext::UniqueCtx tls_ctx_;
+  std::string throttle_line_;
+  bool throttle_closes_ = false;
+  // Written by every shard (per connection; per message with arrivals
+  // only): on their own cache lines, away from the fields above.
+  alignas(64) std::atomic<uint64_t> connections_open_{0};
+  std::atomic<uint64_t> connections_peak_{0};
+  alignas(64) std::atomic<uint64_t> arrivals_reserved_{0};
 };
 
 }  // namespace ringpost::bench

@@ -38,9 +38,35 @@
 //                           offer STARTTLS with this certificate chain and
 //                           key; the session continues over TLS after its 220
 //
-// Signals: SIGTERM or SIGINT stop every loop, then the report and id files
-// are written and the process exits 0. SIGUSR1 writes the report and prints
-// the counts without stopping.
+// Traffic-shaping tests (per-connection scripts, concurrency, sources):
+//   --throttle_after=N      on every connection, serve the first N
+//                           transactions (MAIL FROMs answered 250) normally,
+//                           then answer every later MAIL, RCPT or end of
+//                           data (--throttle_at) with --throttle_reply
+//                           (0: off)
+//   --throttle_reply=LINE   "NNN text", a 4xx or 5xx code (checked at start;
+//                           default "451 4.7.0 Try again later"); with 421
+//                           the connection is closed once it is sent
+//   --throttle_at=WHERE     mail (default): the MAIL command; rcpt: each RCPT
+//                           of later transactions (MAIL is accepted); data:
+//                           the reply at the end of their data (the message
+//                           is not accepted)
+//   --max_connections=N     a connection accepted while N are open (over all
+//                           threads) is greeted "421 4.7.0 Too many
+//                           connections" and closed (0: no limit)
+//   --arrivals=PATH         at exit (and on SIGUSR1): one line per accepted
+//                           message, "<CLOCK_REALTIME ns at its 250> <peer
+//                           ip> <ehlo name> <first recipient's domain>", in
+//                           arrival order per thread, threads merged by time
+//   --max_arrivals=N        keep at most N arrivals (10000000; an entry is
+//                           24 bytes plus its distinct strings); later ones
+//                           are counted and reported as a last line
+//                           "# dropped N"
+//
+// Signals: SIGTERM or SIGINT stop every loop, then the report, id and
+// arrival files are written and the process exits 0. SIGUSR1 writes the
+// arrivals, then the report (so a reader that waits for a fresh report
+// finds fresh arrivals), and prints the counts without stopping.
 //
 // Report (one JSON object):
 //   {"messages": accepted (250 after DATA or BDAT LAST),
@@ -50,7 +76,15 @@
 //    answered by closing the connection, "rcpt_rejected", "bdat_chunks",
 //    "protocol_errors": commands answered 5xx for syntax or sequence,
 //    "tls_handshakes": STARTTLS handshakes completed, "tls_messages":
-//    accepted messages that came over TLS}
+//    accepted messages that came over TLS, "connections_open": connections
+//    open now, "connections_peak": the most open at once since start (both
+//    over all threads, refused ones included), "connections_refused":
+//    greeted 421 for --max_connections (also in "connections"),
+//    "throttled": replies that were --throttle_reply (not in rejected_*),
+//    "peers": {"<peer ip>": accepted messages, ...}, "ehlo_names":
+//    {"<EHLO/HELO name>": accepted messages, ...}; each of these two has at
+//    most 1000 keys, the busiest, the rest summed under "other"; a name is
+//    its first word with bytes other than printable ASCII as '?'}
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -88,17 +122,31 @@ ABSL_FLAG(uint32_t, idle_timeout_s, 300, "close idle connections after this; 0: 
 ABSL_FLAG(std::string, port_file, "", "write the bound port here once listening");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: offer STARTTLS");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
+ABSL_FLAG(uint32_t, throttle_after, 0,
+          "per connection: transactions served before --throttle_reply; 0: off");
+ABSL_FLAG(std::string, throttle_reply, "451 4.7.0 Try again later",
+          "the reply after --throttle_after transactions; 421 also closes");
+ABSL_FLAG(std::string, throttle_at, "mail", "what --throttle_reply answers: mail, rcpt or data");
+ABSL_FLAG(uint32_t, max_connections, 0,
+          "greet a connection 421 and close it when this many are open; 0: no limit");
+ABSL_FLAG(std::string, arrivals, "",
+          "write one line per accepted message (time, peer, EHLO, domain) here at exit "
+          "and on SIGUSR1");
+ABSL_FLAG(uint64_t, max_arrivals, 10000000, "arrivals kept for --arrivals; later ones counted");
 
 namespace ringpost::bench {
 namespace {
 
 void PrintCounts(const SinkCounts& c, double rate) {
   fprintf(stderr,
-          "sink: messages=%llu (%.0f/s) recipients=%llu connections=%llu "
-          "4xx=%llu 5xx=%llu dropped=%llu tls_handshakes=%llu\n",
+          "sink: messages=%llu (%.0f/s) recipients=%llu connections=%llu (peak %llu, "
+          "refused %llu) throttled=%llu 4xx=%llu 5xx=%llu dropped=%llu tls_handshakes=%llu\n",
           static_cast<unsigned long long>(c.messages), rate,
           static_cast<unsigned long long>(c.recipients),
           static_cast<unsigned long long>(c.connections),
+          static_cast<unsigned long long>(c.connections_peak),
+          static_cast<unsigned long long>(c.connections_refused),
+          static_cast<unsigned long long>(c.throttled),
           static_cast<unsigned long long>(c.rejected_4xx),
           static_cast<unsigned long long>(c.rejected_5xx),
           static_cast<unsigned long long>(c.dropped),
@@ -110,6 +158,13 @@ void WriteReport(const Sink& sink) {
   if (path.empty()) return;
   absl::Status s = WriteFileAtomically(path, SinkCountsJson(sink.Counts()) + "\n");
   if (!s.ok()) fprintf(stderr, "sink: %s\n", s.ToString().c_str());
+}
+
+// --arrivals; false when it could not be written.
+bool WriteArrivals(const Sink& sink) {
+  absl::Status s = sink.WriteArrivals();
+  if (!s.ok()) fprintf(stderr, "sink: arrivals: %s\n", s.ToString().c_str());
+  return s.ok();
 }
 
 double NowSeconds() {
@@ -137,6 +192,16 @@ int Main() {
   o.idle_timeout_s = absl::GetFlag(FLAGS_idle_timeout_s);
   o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   o.tls_key = absl::GetFlag(FLAGS_tls_key);
+  o.throttle_after = absl::GetFlag(FLAGS_throttle_after);
+  o.throttle_reply = absl::GetFlag(FLAGS_throttle_reply);
+  if (!ParseThrottleAt(absl::GetFlag(FLAGS_throttle_at), &o.throttle_at)) {
+    fprintf(stderr, "sink: --throttle_at must be mail, rcpt or data (got \"%s\")\n",
+            absl::GetFlag(FLAGS_throttle_at).c_str());
+    return 2;
+  }
+  o.max_connections = absl::GetFlag(FLAGS_max_connections);
+  o.arrivals_path = absl::GetFlag(FLAGS_arrivals);
+  o.max_arrivals = absl::GetFlag(FLAGS_max_arrivals);
   if (!o.save_dir.empty()) {
     if (mkdir(o.save_dir.c_str(), 0755) != 0 && errno != EEXIST) {
       fprintf(stderr, "sink: cannot create --save_dir %s: %s\n", o.save_dir.c_str(),
@@ -186,7 +251,10 @@ int Main() {
       PrintCounts(c, dt > 0 ? static_cast<double>(c.messages - last_messages) / dt : 0);
       last_time = now;
       last_messages = c.messages;
-      if (sig == SIGUSR1) WriteReport(s);
+      if (sig == SIGUSR1) {
+        WriteArrivals(s);  // first: a fresh report means fresh arrivals
+        WriteReport(s);
+      }
     }
   }
   s.RequestStop();
@@ -194,6 +262,7 @@ int Main() {
   const SinkCounts c = s.Counts();
   PrintCounts(c, 0);
   WriteReport(s);
+  const bool arrivals_ok = WriteArrivals(s);
   if (const std::string path = absl::GetFlag(FLAGS_record_ids); !path.empty()) {
     std::string text;
     for (const std::string& id : s.AcceptedIds()) text.append(id).append("\n");
@@ -203,7 +272,7 @@ int Main() {
       return 1;
     }
   }
-  return 0;
+  return arrivals_ok ? 0 : 1;
 }
 
 }  // namespace

@@ -291,6 +291,17 @@ def read_json(path):
         return json.load(f)
 
 
+def sink_report(path):
+    """The sink's report file (its --report=PATH; start_sink passes
+    {wd}/{name}.report.json) as a dict: the counts described in
+    bench/sink_main.cc, "peers" and "ehlo_names" as dicts of name to count.
+    The sink writes it at exit and on SIGUSR1 through a rename, so a read
+    never sees half of one. This neither signals the sink nor waits: for a
+    fresh report, unlink the file, send SIGUSR1 and wait_for this to stop
+    raising OSError (see tests/admin_test.py)."""
+    return read_json(path)
+
+
 class RelayCase(unittest.TestCase):
     """A test case with a sink started in setUp (stopped at cleanup) and
     start(*flags) for relays routed to it."""
