@@ -93,6 +93,22 @@ class Rates(PolicyCase):
         self.assertLess(abs(rate - 10) / 10, 0.15, f"{rate:.2f}/s")
 
 
+class Connections(PolicyCase):
+    def test_connection_cap_is_a_total_across_shards(self):
+        # Eight domains, owned by both shards, through one smarthost: one
+        # destination, one budget of 3 connections (not 3 per shard).
+        port = self.sink("--delay_ms=50")
+        self.start_relay(f"--route=*=127.0.0.1:{port}", "--destination_policy=* max_connections=3")
+        self.send(400, [f"d{i}.test" for i in range(8)], connections=16)
+        self.deliveries(400, timeout=60)
+        sink = self.procs.pop()
+        self.assertEqual(sink.stop(), 0)
+        report = h.sink_report(f"{self.wd}/dest.report.json")
+        print(f"sink: {report['connections_peak']} connections at most, "
+              f"{report['connections']} in all", file=sys.stderr)
+        self.assertEqual(report["connections_peak"], 3, report)
+
+
 class Sites(PolicyCase):
     ZONE = [
         'local-zone: "example.test." static',
