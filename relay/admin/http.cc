@@ -1,9 +1,11 @@
 // relay/admin/http.cc — see http.h.
 #include "relay/admin/http.h"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "base/check.h"
 
@@ -128,7 +130,9 @@ Refusal CheckRequestLine(std::string_view line, bool complete, Request* request)
   const Refusal version_refusal = CheckVersion(rest.substr(sp2 + 1), complete, &minor_version);
   if (version_refusal.status != 0) return version_refusal;
   if (!complete) return kFine;
-  if (method != "GET" && method != "HEAD") return {405, "only GET and HEAD are allowed"};
+  if (method != "GET" && method != "HEAD" && method != "POST") {
+    return {405, "only GET, HEAD and POST are allowed"};
+  }
   request->method = std::string(method);
   const size_t question = target.find('?');
   request->path = std::string(target.substr(0, question));
@@ -196,6 +200,35 @@ Refusal CheckFieldLine(std::string_view line, bool complete, Fields* fields) {
   return kFine;
 }
 
+int HexValue(char c) {
+  if (IsDigit(c)) return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  DCHECK(c >= 'A' && c <= 'F');
+  return c - 'A' + 10;
+}
+
+// One key or value of a query: RFC 3986 query characters but '&' (which
+// separates pairs), '+' for a space, %XX for the byte XX.
+std::optional<std::string> DecodeQueryPart(std::string_view part) {
+  std::string out;
+  out.reserve(part.size());
+  for (size_t i = 0; i < part.size(); ++i) {
+    const char c = part[i];
+    if (!IsTargetChar(c) || c == '&') return std::nullopt;
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c != '%') {
+      out.push_back(c);
+    } else {
+      if (part.size() - i < 3) return std::nullopt;  // i < part.size(): no wrap
+      if (!IsHexDigit(part[i + 1]) || !IsHexDigit(part[i + 2])) return std::nullopt;
+      out.push_back(static_cast<char>(HexValue(part[i + 1]) * 16 + HexValue(part[i + 2])));
+      i += 2;
+    }
+  }
+  return out;
+}
+
 ParseResult Refuse(const Refusal& refusal) {
   DCHECK(refusal.status != 0);
   ParseResult r;
@@ -261,14 +294,40 @@ ParseResult ParseRequest(std::string_view data) {
   return r;
 }
 
+std::optional<std::vector<std::pair<std::string, std::string>>> ParseQuery(
+    std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (query.empty()) return pairs;
+  // Bounded: each iteration takes one pair off `rest`, at most
+  // kMaxQueryPairs of them.
+  std::string_view rest = query;
+  while (true) {
+    if (pairs.size() == kMaxQueryPairs) return std::nullopt;
+    const size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (eq == std::string_view::npos || eq == 0) return std::nullopt;
+    std::optional<std::string> key = DecodeQueryPart(pair.substr(0, eq));
+    std::optional<std::string> value = DecodeQueryPart(pair.substr(eq + 1));
+    if (!key || !value) return std::nullopt;
+    pairs.emplace_back(*std::move(key), *std::move(value));
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  DCHECK(!pairs.empty());
+  DCHECK(pairs.size() <= kMaxQueryPairs);
+  return pairs;
+}
+
 std::string Response(int status, std::string_view content_type, std::string_view body,
-                     bool head_only, bool keep_alive) {
+                     bool head_only, bool keep_alive, std::string_view allow) {
   // 1xx, 204 and 304 responses carry no body and no Content-Length of it.
   CHECK(status >= 200);
   CHECK(status <= 599);
   CHECK(status != 204);
   CHECK(status != 304);
   CHECK(content_type.find_first_of("\r\n") == std::string_view::npos);
+  CHECK(allow.find_first_of("\r\n") == std::string_view::npos);
   std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
   out.append(ReasonPhrase(status));
   out.append("\r\nContent-Type: ");
@@ -276,7 +335,11 @@ std::string Response(int status, std::string_view content_type, std::string_view
   out.append("\r\nContent-Length: " + std::to_string(body.size()));
   out.append(keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close");
   out.append("\r\nCache-Control: no-store\r\n");
-  if (status == 405) out.append("Allow: GET, HEAD\r\n");
+  if (status == 405) {
+    out.append("Allow: ");
+    out.append(allow);
+    out.append("\r\n");
+  }
   out.append("\r\n");
   if (!head_only) out.append(body);
   return out;

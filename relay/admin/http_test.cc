@@ -1,9 +1,14 @@
 // http_test.cc — the admin request reader, rule by rule (a table of accepted
 // requests, a table of refusals with their status), byte-by-byte arrival,
-// pipelining, the bounds, and the responses as golden strings.
+// pipelining, the bounds, the responses as golden strings, and the query
+// parser (pairs, escapes, refusals, its bound).
 #include "relay/admin/http.h"
 
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -63,6 +68,13 @@ const Accepted kAccepted[] = {
     {"GET / HTTP/1.1\r\nHost: h\r\ncontent-length: 000\r\n\r\n", "GET", "/", "", 1, true},
     {"GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n", "GET", "/", "", 1, true},
     {"GET / HTTP/1.1\r\nHost:\r\n\r\n", "GET", "/", "", 1, true},
+    // POST: the operator's commands, arguments in the query, no body
+    // (Content-Length absent or zero).
+    {"POST /queue/suspend?domain=gmail.com&for=1h HTTP/1.1\r\nHost: 127.0.0.1:8025\r\n"
+     "Content-Length: 0\r\nConnection: close\r\n\r\n",
+     "POST", "/queue/suspend", "domain=gmail.com&for=1h", 1, false},
+    {"POST /queue/flush HTTP/1.1\r\nHost: h\r\n\r\n", "POST", "/queue/flush", "", 1, true},
+    {"POST /metrics HTTP/1.0\r\nContent-Length: 00\r\n\r\n", "POST", "/metrics", "", 0, false},
 };
 
 TEST(ParseRequest, Accepted) {
@@ -131,10 +143,13 @@ const Refused kRefused[] = {
     {"GET / HTTP/1.x\r\nHost: h\r\n\r\n", 400},
     {"GET / HTTPS/1.1\r\nHost: h\r\n\r\n", 400},
     {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400},  // the HTTP/2 preface
-    // The method: GET and HEAD only, case-sensitive.
-    {"POST /metrics HTTP/1.1\r\nHost: h\r\n\r\n", 405},
+    // The method: GET, HEAD and POST only, case-sensitive.
+    {"PUT /queue HTTP/1.1\r\nHost: h\r\n\r\n", 405},
     {"OPTIONS / HTTP/1.1\r\nHost: h\r\n\r\n", 405},
     {"get / HTTP/1.1\r\nHost: h\r\n\r\n", 405},
+    {"post / HTTP/1.1\r\nHost: h\r\n\r\n", 405},
+    {"POSTS / HTTP/1.1\r\nHost: h\r\n\r\n", 405},
+    {"PATCH / HTTP/1.1\r\nHost: h\r\n\r\n", 405},
     {"DELETE /healthz HTTP/1.0\r\n\r\n", 405},
     // Field lines.
     {"GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400},    // whitespace before the colon
@@ -167,6 +182,19 @@ const Refused kRefused[] = {
     {"GET / HTTP/1.1\r\nHost: h\r\ntransfer-encoding: identity\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
      400},
+    // A POST is held to the same rules: no body, however it is framed.
+    {"POST /queue/flush HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello", 413},
+    {"POST /queue/flush HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\n", 413},
+    {"POST /queue/flush HTTP/1.1\r\nHost: h\r\nContent-Length: five\r\n\r\n", 400},
+    {"POST /queue/flush HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nContent-Length: 0\r\n"
+     "\r\n", 400},
+    {"POST /queue/flush HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+     400},
+    {"POST /queue/flush HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n"
+     "Transfer-Encoding: identity\r\n\r\n", 400},
+    {"POST /queue/flush HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 400},  // no Host
+    {"POST /queue/flush?domain=a b HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    {"POST /queue/flush?domain=%g0 HTTP/1.1\r\nHost: h\r\n\r\n", 400},
     // Not HTTP at all: a TLS ClientHello, an SMTP greeting.
     {"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"s, 400},
     {"EHLO client.example\r\n", 400},
@@ -326,8 +354,20 @@ TEST(Response, MethodNotAllowedSaysWhatIs) {
             "Content-Length: 0\r\n"
             "Connection: close\r\n"
             "Cache-Control: no-store\r\n"
+            "Allow: GET, HEAD, POST\r\n"
+            "\r\n");
+  // A path that takes fewer methods than the reader names them.
+  EXPECT_EQ(Response(405, "text/plain", "", false, false, "GET, HEAD"),
+            "HTTP/1.1 405 Method Not Allowed\r\n"
+            "Content-Type: text/plain\r\n"
+            "Content-Length: 0\r\n"
+            "Connection: close\r\n"
+            "Cache-Control: no-store\r\n"
             "Allow: GET, HEAD\r\n"
             "\r\n");
+  // Only a 405 says it.
+  EXPECT_EQ(Response(404, "text/plain", "", false, false, "GET").find("Allow"),
+            std::string::npos);
 }
 
 TEST(Response, UnknownStatusHasAnEmptyReason) {
@@ -347,6 +387,75 @@ TEST(ResponseDeathTest, StatusesWithoutABodyAreRefused) {
   EXPECT_DEATH(Response(204, "text/plain", "", false, false), "status != 204");
   EXPECT_DEATH(Response(100, "text/plain", "", false, false), "status >= 200");
   EXPECT_DEATH(Response(200, "text/plain\r\nX: y", "", false, false), "content_type");
+  EXPECT_DEATH(Response(405, "text/plain", "", false, false, "GET\r\nX: y"), "allow");
+}
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+TEST(ParseQuery, SplitsAndDecodes) {
+  EXPECT_EQ(ParseQuery(""), Pairs{});
+  EXPECT_EQ(ParseQuery("a=1&b=x%40y"), (Pairs{{"a", "1"}, {"b", "x@y"}}));
+  EXPECT_EQ(ParseQuery("domain=gmail.com&for=1h30m"),
+            (Pairs{{"domain", "gmail.com"}, {"for", "1h30m"}}));
+  // '+' is a space, "%2B" a plus; hex digits in either case.
+  EXPECT_EQ(ParseQuery("r=451+4.7.0+try%2blater%2B"), (Pairs{{"r", "451 4.7.0 try+later+"}}));
+  // Keys may repeat, in order; values may be empty or hold '=', '/', '?'.
+  EXPECT_EQ(ParseQuery("id=1&id=2&id=1"), (Pairs{{"id", "1"}, {"id", "2"}, {"id", "1"}}));
+  EXPECT_EQ(ParseQuery("a=&b=="), (Pairs{{"a", ""}, {"b", "="}}));
+  EXPECT_EQ(ParseQuery("a=/x?y=z:@!$'()*,;"), (Pairs{{"a", "/x?y=z:@!$'()*,;"}}));
+  // Keys are decoded too; the decoded bytes are not interpreted.
+  EXPECT_EQ(ParseQuery("k%20y=%00%FF%0d%0A"), (Pairs{{"k y", "\0\xff\r\n"s}}));
+  EXPECT_EQ(ParseQuery("sender=caf%C3%A9%40example.org"),
+            (Pairs{{"sender", "caf\xc3\xa9@example.org"}}));
+}
+
+TEST(ParseQuery, RefusesWhatIsNotAListOfPairs) {
+  for (const std::string_view bad : {
+           "a",           // no '='
+           "a=1&b",       // the second has none
+           "=1",          // an empty key
+           "a=1&=2",
+           "&",           // empty pairs
+           "a=1&",
+           "&a=1",
+           "a=1&&b=2",
+           "a=%",         // malformed escapes
+           "a=%4",
+           "a=%4g",
+           "a=%%41",
+           "%zz=1",
+           "a=1%",
+           "a=b c",       // characters no query holds
+           "a=b#c",
+           "a=<b>",
+           "a=\"b\"",
+           "a=[]",
+           "a=\xc3\xa9",
+       }) {
+    EXPECT_EQ(ParseQuery(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(ParseQuery("a=b\0c"s), std::nullopt);
+}
+
+TEST(ParseQuery, Bound) {
+  std::string query = "k=0";
+  for (size_t i = 1; i < kMaxQueryPairs; ++i) query += "&k=" + std::to_string(i);
+  const auto pairs = ParseQuery(query);
+  ASSERT_TRUE(pairs.has_value());
+  ASSERT_EQ(pairs->size(), kMaxQueryPairs);
+  EXPECT_EQ(pairs->back(), (std::pair<std::string, std::string>{"k", "63"}));
+  EXPECT_EQ(ParseQuery(query + "&k=64"), std::nullopt);
+}
+
+// What the reader accepts as a target's query, ParseQuery reads: the two
+// agree on the characters and the escapes.
+TEST(ParseQuery, TakesTheQueryOfAnAcceptedRequest) {
+  const ParseResult r = ParseRequest(
+      "POST /queue/bounce?sender=a%2Bb%40example.org&domain=example.org HTTP/1.1\r\n"
+      "Host: h\r\n\r\n");
+  ASSERT_EQ(r.status, ParseStatus::kDone);
+  EXPECT_EQ(ParseQuery(r.request.query),
+            (Pairs{{"sender", "a+b@example.org"}, {"domain", "example.org"}}));
 }
 
 }  // namespace

@@ -4,8 +4,9 @@
 //
 // Input: u16 cut, then the payload (the bytes received). Checks:
 //   - each status keeps its promises: kDone with 0 < consumed <= size,
-//     consumed <= kMaxHead, the head ending in CRLF CRLF, a GET or HEAD of an
-//     origin-form target within kMaxTarget, and no error; kError with a
+//     consumed <= kMaxHead, the head ending in CRLF CRLF, a GET, HEAD or
+//     POST of an origin-form target within kMaxTarget, and no error; kError
+//     with a
 //     status of the documented set (400 405 413 414 431 505), words, and
 //     nothing consumed; kNeedMore with nothing consumed and fewer than
 //     kMaxHead bytes (a head that cannot end within them is refused);
@@ -14,7 +15,11 @@
 //     the same status, and a kDone the same kDone (same consumed, same
 //     request);
 //   - Response() takes every error status and the request's own shape
-//     without tripping its CHECKs.
+//     without tripping its CHECKs;
+//   - ParseQuery, on the payload and on an accepted request's query, never
+//     crashes; what it accepts is at most kMaxQueryPairs pairs with
+//     non-empty keys, no longer decoded than the query was, and encoding
+//     the pairs again gives pairs it reads back the same.
 // Seeds: tests/fuzz/corpus/http_request/.
 
 #include <cstdint>
@@ -39,7 +44,8 @@ void CheckResult(std::string_view data, const ParseResult& r) {
       FUZZ_CHECK(data.substr(r.consumed - 4, 4) == "\r\n\r\n");
       FUZZ_CHECK(r.error_status == 0);
       FUZZ_CHECK(r.error.empty());
-      FUZZ_CHECK(r.request.method == "GET" || r.request.method == "HEAD");
+      FUZZ_CHECK(r.request.method == "GET" || r.request.method == "HEAD" ||
+                 r.request.method == "POST");
       FUZZ_CHECK(!r.request.path.empty());
       FUZZ_CHECK(r.request.path.front() == '/');
       FUZZ_CHECK(r.request.path.find('?') == std::string::npos);
@@ -62,6 +68,39 @@ void CheckResult(std::string_view data, const ParseResult& r) {
       break;
     }
   }
+}
+
+// %XX for every byte but the unreserved ones: a query any reader takes.
+std::string Encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
+        u == '-' || u == '.' || u == '_' || u == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  return out;
+}
+
+void CheckQuery(std::string_view query) {
+  const auto pairs = ringpost::admin::ParseQuery(query);
+  if (!pairs) return;
+  FUZZ_CHECK(pairs->size() <= ringpost::admin::kMaxQueryPairs);
+  FUZZ_CHECK(pairs->empty() == query.empty());
+  std::string again;
+  for (const auto& [key, value] : *pairs) {
+    FUZZ_CHECK(!key.empty());
+    FUZZ_CHECK(key.size() + value.size() < query.size() + 1);
+    if (!again.empty()) again.push_back('&');
+    again += Encode(key) + "=" + Encode(value);
+  }
+  FUZZ_CHECK(ringpost::admin::ParseQuery(again) == pairs);
 }
 
 }  // namespace
@@ -91,6 +130,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(whole.request.minor_version == part.request.minor_version);
     FUZZ_CHECK(whole.request.keep_alive == part.request.keep_alive);
   }
+
+  CheckQuery(payload);
+  if (whole.status == ParseStatus::kDone) CheckQuery(whole.request.query);
 
   if (whole.status == ParseStatus::kError) {
     const std::string response = ringpost::admin::Response(
