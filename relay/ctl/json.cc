@@ -164,7 +164,7 @@ class Parser {
       SkipSpace();
       JsonValue member;
       if (!Value(depth, &member)) return false;
-      out->members.emplace_back(std::move(key), std::move(member));
+      out->members.push_back(JsonMember{std::move(key), std::move(member)});
       SkipSpace();
       if (AtEnd()) return Fail("the text ends inside an object");
       if (Peek() == '}') {
@@ -374,9 +374,9 @@ void Format(const JsonValue& v, size_t indent, std::string* out) {
       out->append("{\n");
       for (size_t i = 0; i < v.members.size(); ++i) {
         out->append(indent + 2, ' ');
-        AppendEscaped(v.members[i].first, out);
+        AppendEscaped(v.members[i].key, out);
         out->append(": ");
-        Format(v.members[i].second, indent + 2, out);
+        Format(v.members[i].value, indent + 2, out);
         out->append(i + 1 < v.members.size() ? ",\n" : "\n");
       }
       out->append(indent, ' ');

@@ -41,7 +41,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -56,13 +55,15 @@ inline constexpr size_t kMaxJsonValues = size_t{1} << 20;
 
 enum class JsonType : uint8_t { kNull, kBool, kNumber, kString, kArray, kObject };
 
+struct JsonMember;
+
 struct JsonValue {
   JsonType type = JsonType::kNull;
   bool boolean = false;  // kBool
   // kString: the decoded string (UTF-8). kNumber: the number as written.
   std::string text;
   std::vector<JsonValue> items;                            // kArray
-  std::vector<std::pair<std::string, JsonValue>> members;  // kObject, keys unique
+  std::vector<JsonMember> members;  // kObject, in document order, keys unique
 
   bool is_null() const { return type == JsonType::kNull; }
   bool is_string() const { return type == JsonType::kString; }
@@ -74,6 +75,13 @@ struct JsonValue {
   const JsonValue* Find(std::string_view key) const;
   // A number written as an integer (no fraction, no exponent) that fits.
   std::optional<int64_t> AsInt64() const;
+};
+
+// One member of an object (a struct, not a std::pair: a pair may not hold
+// the incomplete JsonValue inside JsonValue's own definition).
+struct JsonMember {
+  std::string key;
+  JsonValue value;
 };
 
 // The value `text` holds, or InvalidArgument saying what is wrong and at
