@@ -7,10 +7,11 @@
 // POST here has no body. It needs no bodies, no chunking, no absolute-form
 // targets and no leniency, so this reader accepts the small strict subset of
 // RFC 9112 those clients send and refuses the rest with the status code that
-// names the problem. ParseQuery splits and decodes a target's query. Nothing here does I/O or keeps state:
-// the shard appends what it reads to a buffer and calls ParseRequest on all
-// of it after each read, until kDone (answer, drop `consumed` bytes, go on
-// with what is left: pipelined requests) or kError (answer and close).
+// names the problem; ParseQuery splits and decodes a target's query. Nothing
+// here does I/O or keeps state: the shard appends what it reads to a buffer
+// and calls ParseRequest on all of it after each read, until kDone (answer,
+// drop `consumed` bytes, go on with what is left: pipelined requests) or
+// kError (answer and close).
 //
 // Bounds: the head (request line and header fields, through the empty line)
 // is at most kMaxHead octets and the target at most kMaxTarget; each call
@@ -28,9 +29,9 @@
 //   - no empty lines before the request line (400; section 2.2 says SHOULD
 //     ignore one, no client of this port sends one);
 //   - request-line `method SP target SP HTTP/1.x`, single spaces; the method
-//     a token, GET, HEAD or POST (else 405); the target in origin-form ('/' first,
-//     RFC 3986 path and query characters, well-formed %XX; else 400), at most
-//     kMaxTarget octets (else 414); the version HTTP/1.0 or HTTP/1.1
+//     a token, GET, HEAD or POST (else 405); the target in origin-form ('/'
+//     first, RFC 3986 path and query characters, well-formed %XX; else 400),
+//     at most kMaxTarget octets (else 414); the version HTTP/1.0 or HTTP/1.1
 //     (HTTP/d.d otherwise: 505; anything else: 400);
 //   - header field names are tokens followed at once by ':' (whitespace
 //     before the colon: 400, section 5.1); values hold no control characters

@@ -27,7 +27,8 @@
 // `--help`, `-h` and `help` ask for the usage text.
 //
 // Usage:
-//   absl::StatusOr<ctl::CtlRequest> r = ctl::ParseArgs({argv + 1, argv + argc});
+//   const std::vector<std::string_view> args(argv + 1, argv + argc);
+//   absl::StatusOr<ctl::CtlRequest> r = ctl::ParseArgs(args);
 //   if (!r.ok()) { print r.status().message() and ctl::Usage(); exit 2; }
 
 #ifndef RINGPOST_RELAY_CTL_ARGS_H_

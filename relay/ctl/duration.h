@@ -6,13 +6,14 @@
 // at most once and from the largest to the smallest: "30s", "10m", "2h",
 // "1d", "1h30m", "1d12h", "1s500ms". No spaces, no signs, no fractions;
 // "0s" is zero. At most kMaxDuration: a bound against overflow, not a
-// policy (the relay decides how long a suspension may be). Relay/config's
+// policy (the relay decides how long a suspension may be). relay/config's
 // ParseDuration reads every string DurationToString writes, so the relay can
 // parse what ringpostctl sends it.
 //
 // Usage:
 //   absl::StatusOr<absl::Duration> d = ctl::ParseDuration("1h30m");
-//   ctl::DurationToString(*d) == "1h30m"; ctl::DurationToString(absl::Seconds(90)) == "1m30s"
+//   ctl::DurationToString(*d) == "1h30m";
+//   ctl::DurationToString(absl::Seconds(90)) == "1m30s"
 
 #ifndef RINGPOST_RELAY_CTL_DURATION_H_
 #define RINGPOST_RELAY_CTL_DURATION_H_
