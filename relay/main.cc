@@ -209,6 +209,7 @@ int main(int argc, char* argv[]) {
   shared->heartbeat_ms = std::make_unique<std::atomic<uint64_t>[]>(shared->shards);
   shared->applied_generation = std::make_unique<std::atomic<uint64_t>[]>(shared->shards);
   shared->metrics = std::make_unique<ringpost::shard::ShardMetrics[]>(shared->shards);
+  shared->control = std::make_unique<ringpost::shard::ControlBoard>(shared->shards);
   for (int i = 0; i < shared->shards; i++) {
     shared->heartbeat_ms[i].store(ringpost::shard::SteadyMs());
     shared->applied_generation[i].store(0);

@@ -71,8 +71,9 @@ class Rates(PolicyCase):
         # destination sent at the same time is not held back by it.
         self.send(901, ["dest.test"])
         self.send(300, ["other.test"])
-        other = self.deliveries(300, timeout=20)
-        self.assertEqual(len([r for r in other if r["domain"] == "other.test"]), 300)
+        h.wait_for(lambda: len([r for r in h.delivery_log(self.wd) if r["type"] == "Delivery"
+                                and r["domain"] == "other.test"]) == 300,
+                   timeout=20, what="other.test's 300 deliveries, unpaced")
         paced = [r for r in self.deliveries(1201, timeout=60) if r["domain"] == "dest.test"]
         self.assertEqual(len(paced), 901)
         rate, span = rate_of(paced)

@@ -113,6 +113,9 @@ struct DeliveryJob {
   // The retry schedule of the destination policy it was last routed under
   // (set by the router); max_age_ms 0: not routed yet (the settings').
   delivery::RetrySettings retry;
+  // Its last attempt's failure ("451 4.7.0 text"; empty: none), for
+  // ringpostctl inspect.
+  std::string last_reply;
   runtime::Timer retry_timer;
   // The TLS of the connection of its last attempt (set by the outbound
   // connection with the outcomes; the scheduler logs it).
@@ -129,6 +132,7 @@ struct DeliveryJob {
     attempts = 0;
     expire_at_retry = false;
     retry = {};
+    last_reply.clear();
     tls = false;
     tls_verified = false;
   }

@@ -20,9 +20,40 @@ Router::Router(const Config* config, int shard, runtime::Loop* loop, dns::MxCach
       mx_(mx),
       host_(host),
       route_sites_(config->routes.size() * kTlsLevels, nullptr),
-      policies_(std::make_unique<PolicyTable>(*config)) {}
+      policies_(std::make_unique<PolicyTable>(*config)) {
+  held_timer_.context = this;
+  held_timer_.callback = [](runtime::Timer* t) {
+    auto* router = static_cast<Router*>(t->context);
+    router->Release("");
+  };
+}
 
-Router::~Router() = default;
+Router::~Router() { loop_->timers().Disarm(&held_timer_); }
+
+void Router::Hold(DeliveryJob* job) {
+  held_[job->domain].push_back(job);
+  if (!held_timer_.armed()) loop_->timers().Arm(&held_timer_, loop_->now_ms() + 1000);
+}
+
+size_t Router::Release(std::string_view domain) {
+  std::vector<DeliveryJob*> go;
+  const int64_t now = loop_->wall_ms();
+  TakeHeld(
+      [&](const DeliveryJob& j) {
+        return (domain.empty() || j.domain == domain) &&
+               (suspensions_ == nullptr || !suspensions_->Held(j.domain, now));
+      },
+      &go);
+  size_t rcpts = 0;
+  for (DeliveryJob* job : go) {
+    rcpts += job->rcpts.size();
+    Route(job);
+  }
+  if (!held_.empty() && !held_timer_.armed()) {
+    loop_->timers().Arm(&held_timer_, loop_->now_ms() + 1000);
+  }
+  return rcpts;
+}
 
 void Router::Reconfigure() {
   route_sites_.assign(config_->routes.size() * kTlsLevels, nullptr);
@@ -32,6 +63,11 @@ void Router::Reconfigure() {
 void Router::FreeWaiting() {
   for (DeliveryJob* job : waiting_dns_) delete job;  // their callbacks never run
   waiting_dns_.clear();
+  for (auto& [domain, jobs] : held_) {
+    for (DeliveryJob* job : jobs) delete job;
+  }
+  held_.clear();
+  loop_->timers().Disarm(&held_timer_);
 }
 
 // The policy's own level, else the domain's outbound_tls_policy entry or
@@ -42,6 +78,9 @@ TlsLevel Router::LevelFor(const Policy& policy, std::string_view domain) const {
 
 void Router::Route(DeliveryJob* job) {
   if (draining_) return host_->Drop(job);
+  if (suspensions_ != nullptr && suspensions_->Held(job->domain, loop_->wall_ms())) {
+    return Hold(job);
+  }
   const std::vector<ringpost::Route>& routes = config_->routes;
   const ringpost::Route* route = nullptr;
   for (const ringpost::Route& r : routes) {

@@ -21,11 +21,13 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "dns/mx.h"
 #include "dns/mx_cache.h"
@@ -33,6 +35,7 @@
 #include "relay/delivery/message.h"
 #include "relay/delivery/outcome_policy.h"
 #include "relay/delivery/policy.h"
+#include "relay/delivery/suspensions.h"
 #include "relay/runtime/loop.h"
 #include "relay/runtime/stream.h"
 
@@ -67,6 +70,23 @@ class Router {
   ~Router();
 
   void Route(DeliveryJob* job);
+  // Domains whose jobs are held (ringpostctl suspend); shared, outlives
+  // the router. Null: none ever are.
+  void SetSuspensions(Suspensions* suspensions) { suspensions_ = suspensions; }
+  // Holds `job` until its domain is no longer suspended.
+  void Hold(DeliveryJob* job);
+  // Routes the held jobs of `domain` (every domain when empty) that are no
+  // longer suspended; returns their recipients.
+  size_t Release(std::string_view domain);
+  // Moves the held jobs `take` says yes to into `out`.
+  template <typename Pred>
+  void TakeHeld(Pred take, std::vector<DeliveryJob*>* out);
+  template <typename Fn>
+  void ForEachHeld(Fn fn) const {
+    for (const auto& [domain, jobs] : held_) {
+      for (const DeliveryJob* job : jobs) fn(*job);
+    }
+  }
   void StartDrain() { draining_ = true; }
   // SIGHUP: the config it points to changed. Routes are looked up afresh
   // (the sites found for the old ones keep the jobs already queued on
@@ -97,6 +117,27 @@ class Router {
   std::unique_ptr<PolicyTable> policies_;
   absl::flat_hash_set<DeliveryJob*> waiting_dns_;  // jobs whose MX lookup runs
   bool draining_ = false;
+  Suspensions* suspensions_ = nullptr;
+  // Held jobs by domain; while there are any, a timer releases those whose
+  // suspension ran out, once a second.
+  absl::flat_hash_map<std::string, std::vector<DeliveryJob*>> held_;
+  runtime::Timer held_timer_;
 };
+
+template <typename Pred>
+void Router::TakeHeld(Pred take, std::vector<DeliveryJob*>* out) {
+  for (auto it = held_.begin(); it != held_.end();) {
+    std::vector<DeliveryJob*>& jobs = it->second;
+    auto keep = std::partition(jobs.begin(), jobs.end(),
+                               [&take](DeliveryJob* j) { return !take(*j); });
+    out->insert(out->end(), keep, jobs.end());
+    jobs.erase(keep, jobs.end());
+    if (jobs.empty()) {
+      held_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
 
 }  // namespace ringpost::delivery

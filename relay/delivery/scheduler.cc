@@ -75,6 +75,49 @@ void Scheduler::RetryDue(DeliveryJob* job) {
 
 void Scheduler::Drop(DeliveryJob* job) { delete job; }
 
+size_t Scheduler::Flush(std::string_view domain) {
+  std::vector<DeliveryJob*> due;
+  TakeScheduled([domain](const DeliveryJob& j) { return domain.empty() || j.domain == domain; },
+                &due);
+  size_t rcpts = 0;
+  for (DeliveryJob* job : due) {
+    rcpts += job->rcpts.size();
+    scheduled_.insert(job);  // RetryDue takes it off
+    RetryDue(job);
+  }
+  return rcpts;
+}
+
+void Scheduler::Cancel(DeliveryJob* job, bool notify) {
+  Message* msg = job->message;
+  const int64_t now = loop_->wall_ms();
+  // A job never tried still owes its message's first pass its outcome.
+  const bool first = job->attempts == 0;
+  finals_.clear();
+  for (uint32_t rcpt : job->rcpts) {
+    LogRecord r = JobRecord(*job, rcpt, now);
+    r.type = LogEvent::kBounce;
+    r.code = 550;
+    r.enhanced = "5.0.0";
+    r.response = notify ? "returned to the sender by the operator" : "deleted by the operator";
+    r.category = "operator";
+    log_->Add(r);
+    metrics_->bounced.Add();
+    if (notify && !msg->sender.empty()) {
+      RecipientReport& e = Report(*job, first, rcpt, queue::kOutcomeBounced);
+      e.code = r.code;
+      e.enhanced = r.enhanced;
+      e.text = r.response;
+      e.category = r.category;
+      e.at_ms = now;
+    } else {
+      finals_.emplace_back(rcpt, queue::kOutcomeBounced);
+    }
+  }
+  Recycle(job);
+  SendFinals(msg, first);
+}
+
 void Scheduler::Recycle(DeliveryJob* job) {
   jobs_->Give(std::unique_ptr<DeliveryJob>(job), [](DeliveryJob& j) { j.Reset(); });
 }
@@ -216,6 +259,7 @@ void Scheduler::Attempted(DeliveryJob* job, std::string_view peer, bool replied,
       if (replied) e.remote = std::string(peer);
       e.category = r.category;
       e.at_ms = now;
+      job->last_reply = std::to_string(o.code) + " " + o.enhanced + (o.enhanced.empty() ? "" : " ") + o.text;
     }
     switch (d.action) {
       case Action::kDelivered:

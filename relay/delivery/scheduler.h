@@ -94,6 +94,21 @@ class Scheduler {
   // Draining: the job is dropped (the spool keeps the message).
   void Drop(DeliveryJob* job);
 
+  // Queue operations (ringpostctl). Retries now the deferred jobs of
+  // `domain` (all when empty); returns their recipients.
+  size_t Flush(std::string_view domain);
+  // Moves the deferred jobs `take` says yes to into `out` (their timers off).
+  template <typename Pred>
+  void TakeScheduled(Pred take, std::vector<DeliveryJob*>* out);
+  template <typename Fn>
+  void ForEachScheduled(Fn fn) const {
+    for (const DeliveryJob* job : scheduled_) fn(*job);
+  }
+  // The operator returns (notify: with a bounce to the sender) or deletes
+  // every recipient of `job`: final, logged as a Bounce with category
+  // "operator", journaled by the origin like any bounce.
+  void Cancel(DeliveryJob* job, bool notify);
+
   void StartDrain() { draining_ = true; }
   // SIGHUP: the config it points to changed (retry_min, retry_max,
   // max_age); they apply from the next outcome on. A routed job follows
@@ -143,5 +158,19 @@ class Scheduler {
   bool draining_ = false;
   SchedulerMetrics* metrics_;
 };
+
+template <typename Pred>
+void Scheduler::TakeScheduled(Pred take, std::vector<DeliveryJob*>* out) {
+  for (auto it = scheduled_.begin(); it != scheduled_.end();) {
+    DeliveryJob* job = *it;
+    if (take(*job)) {
+      loop_->timers().Disarm(&job->retry_timer);
+      out->push_back(job);
+      scheduled_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
 
 }  // namespace ringpost::delivery

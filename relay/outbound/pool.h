@@ -31,6 +31,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -112,6 +113,16 @@ class Pool final : public ConnectionOwner {
   // with the most, largest first; sites with none are left out. Walks every
   // site: for a once-a-second publication, not per message.
   void TopSites(size_t n, std::vector<std::pair<std::string, uint64_t>>* out) const;
+  // Queue operations (ringpostctl): moves the waiting jobs `take` says yes
+  // to into `out`; visits the waiting jobs with their site's policy name.
+  template <typename Pred>
+  void TakeReady(Pred take, std::vector<DeliveryJob*>* out);
+  template <typename Fn>
+  void ForEachReady(Fn fn) const {
+    for (const auto& [key, site] : sites_) {
+      for (const DeliveryJob* job : site->ready) fn(*job, site->policy->name);
+    }
+  }
   void AbortAll();
   // After the loop stopped: frees the jobs still queued.
   void FreeQueued();
@@ -142,5 +153,19 @@ class Pool final : public ConnectionOwner {
   bool draining_ = false;
   size_t connections_ = 0;
 };
+
+template <typename Pred>
+void Pool::TakeReady(Pred take, std::vector<DeliveryJob*>* out) {
+  for (auto& [key, site] : sites_) {
+    std::deque<DeliveryJob*>& ready = site->ready;
+    auto keep = std::stable_partition(ready.begin(), ready.end(),
+                                      [&take](DeliveryJob* j) { return !take(*j); });
+    for (auto it = keep; it != ready.end(); ++it) {
+      site->ready_rcpts -= (*it)->rcpts.size();
+      out->push_back(*it);
+    }
+    ready.erase(keep, ready.end());
+  }
+}
 
 }  // namespace ringpost::outbound

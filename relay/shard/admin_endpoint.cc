@@ -10,6 +10,7 @@
 #include "base/check.h"
 #include "relay/admin/http.h"
 #include "relay/admin/metrics_text.h"
+#include "relay/shard/control.h"
 #include "relay/shard/shard.h"
 
 namespace ringpost::shard {
@@ -50,10 +51,72 @@ class AdminEndpoint::Conn final : public runtime::StreamHandler {
     if (r.status == admin::ParseStatus::kError) {
       stream_->Write(admin::Response(r.error_status, "text/plain; charset=utf-8",
                                      r.error + "\n", false, false));
+    } else if (r.request.path.starts_with("/queue/")) {
+      return StartControl(r.request);
+    } else if (r.request.method == "POST") {
+      stream_->Write(admin::Response(405, "text/plain; charset=utf-8",
+                                     r.request.path + " takes GET\n", false, false,
+                                     "GET, HEAD"));
     } else {
       const Page page = owner_->Serve(r.request.path);
       stream_->Write(admin::Response(page.status, page.content_type, page.body,
                                      r.request.method == "HEAD", false));
+    }
+    stream_->Close();
+  }
+
+  // A queue operation: posted to every shard; the answer waits (a 2 ms
+  // poll on this loop) until each has applied it.
+  void StartControl(const admin::Request& request) {
+    runtime::Loop* loop = owner_->loop_;
+    ControlRequest c = ParseControl(request.method, request.path, request.query, loop->wall_ms());
+    if (c.op == nullptr) {
+      stream_->Write(admin::Response(c.error_status, "text/plain; charset=utf-8",
+                                     c.error + "\n", false, false, c.allow));
+      stream_->Close();
+      return;
+    }
+    Shared* shared = owner_->shared_;
+    if (shared->control == nullptr) {
+      stream_->Write(admin::Response(503, "text/plain; charset=utf-8",
+                                     "queue operations are not available\n", false, false));
+      stream_->Close();
+      return;
+    }
+    head_ = request.method == "HEAD";
+    op_ = std::move(c.op);
+    if (op_->kind == ControlOp::Kind::kSuspend) {
+      shared->suspensions.Set(op_->domain, {op_->until_ms, "operator", "suspended by the operator"});
+    } else if (op_->kind == ControlOp::Kind::kResume) {
+      shared->suspensions.Erase(op_->domain);
+    }
+    shared->control->Post(op_);
+    owner_->source_->WakeShards();
+    deadline_ms_ = loop->now_ms() + kControlTimeoutMs;
+    loop->timers().Disarm(&timer_);
+    timer_.callback = [](runtime::Timer* t) { static_cast<Conn*>(t->context)->PollControl(); };
+    loop->timers().Arm(&timer_, loop->now_ms() + 2);
+  }
+
+  void PollControl() {
+    if (stream_ == nullptr) return;
+    runtime::Loop* loop = owner_->loop_;
+    if (op_->pending.load(std::memory_order_acquire) > 0) {
+      if (loop->now_ms() < deadline_ms_) {
+        loop->timers().Arm(&timer_, loop->now_ms() + 2);
+        return;
+      }
+      stream_->Write(admin::Response(504, "text/plain; charset=utf-8",
+                                     "not every shard answered in time\n", false, false));
+    } else if (op_->kind == ControlOp::Kind::kInspect && op_->found.empty()) {
+      stream_->Write(admin::Response(404, "application/json",
+                                     "{\"error\":\"no queued mail with that id\"}\n", head_,
+                                     false));
+    } else {
+      std::lock_guard<std::mutex> lock(op_->mu);
+      stream_->Write(admin::Response(
+          200, "application/json",
+          RenderControl(*op_, owner_->shared_->suspensions, loop->wall_ms()), head_, false));
     }
     stream_->Close();
   }
@@ -71,10 +134,13 @@ class AdminEndpoint::Conn final : public runtime::StreamHandler {
   runtime::Timer timer_;
   std::string in_;
   bool answered_ = false;
+  std::shared_ptr<ControlOp> op_;  // a queue operation under way
+  uint64_t deadline_ms_ = 0;
+  bool head_ = false;
 };
 
 absl::StatusOr<std::unique_ptr<AdminEndpoint>> AdminEndpoint::Create(runtime::Loop* loop,
-                                                                     const Shared* shared,
+                                                                     Shared* shared,
                                                                      AdminSource* source) {
   auto addr = runtime::ParseHostPort(shared->config.admin);
   if (!addr.ok()) return addr.status();

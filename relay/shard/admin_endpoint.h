@@ -16,6 +16,9 @@
 //             histograms, queue depth (per shard and top destinations),
 //             connections, spool space, DNS cache, io_uring health, loop
 //             heartbeats, draining (docs/operations.md lists them).
+//   /queue/…  queue operations (relay/shard/control.h): posted to every
+//             shard, answered (JSON) once each has applied it, or 504
+//             after kControlTimeoutMs.
 #pragma once
 
 #include <atomic>
@@ -39,6 +42,8 @@ class AdminSource {
  public:
   // Whether the spool of the shard serving the endpoint can take mail now.
   virtual bool SpoolAvailable() = 0;
+  // Wakes every other shard's loop (a queue operation was posted).
+  virtual void WakeShards() = 0;
 
  protected:
   ~AdminSource() = default;
@@ -50,9 +55,11 @@ class AdminEndpoint {
   static constexpr uint64_t kStallMs = 5000;
   // A connection that has not sent a whole request by then is closed.
   static constexpr uint64_t kRequestTimeoutMs = 10000;
+  // A queue operation every shard has not applied by then gets 504.
+  static constexpr uint64_t kControlTimeoutMs = 10000;
 
   static absl::StatusOr<std::unique_ptr<AdminEndpoint>> Create(runtime::Loop* loop,
-                                                               const Shared* shared,
+                                                               Shared* shared,
                                                                AdminSource* source);
   ~AdminEndpoint();
   // Stops accepting and closes every connection (drain).
@@ -72,13 +79,13 @@ class AdminEndpoint {
 
  private:
   class Conn;
-  AdminEndpoint(runtime::Loop* loop, const Shared* shared, AdminSource* source)
+  AdminEndpoint(runtime::Loop* loop, Shared* shared, AdminSource* source)
       : loop_(loop), shared_(shared), source_(source) {}
   void Accept(int fd);
   void Closed(Conn* conn);
 
   runtime::Loop* loop_;
-  const Shared* shared_;
+  Shared* shared_;
   AdminSource* source_;
   std::unique_ptr<runtime::Listener> listener_;
   absl::flat_hash_set<Conn*> conns_;

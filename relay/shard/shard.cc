@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "queue/message_id.h"
 
 namespace ringpost {
 namespace {
@@ -212,7 +214,9 @@ absl::Status Shard::Setup() {
   // One loop turn, after the completions: a reload, MX answers for this
   // shard, items from other shards, then what this turn produced leaves —
   // cross-shard items to the rings, the group commit, the delivery log.
+  router_->SetSuspensions(&shared_->suspensions);
   loop_->AddTurnHook([this] { TakeReload(); });
+  loop_->AddTurnHook([this] { TakeControl(); });
   if (shared_->mx_cache != nullptr) {
     loop_->AddTurnHook([this] { shared_->mx_cache->DrainCompletions(index_); });
   }
@@ -309,6 +313,112 @@ absl::Status Shard::Backpressure() {
 }
 
 // --- metrics -----------------------------------------------------------------
+
+// --- queue operations ---------------------------------------------------------
+
+void Shard::TakeControl() {
+  if (shared_->control == nullptr) return;
+  control_ops_.clear();
+  shared_->control->Take(&control_seen_, &control_ops_);
+  for (const std::shared_ptr<shard::ControlOp>& op : control_ops_) {
+    if (!draining_) ApplyControl(*op);
+    op->pending.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  control_ops_.clear();
+}
+
+void Shard::ApplyControl(shard::ControlOp& op) {
+  using Kind = shard::ControlOp::Kind;
+  const std::string& domain = op.domain;
+  auto matches = [&op](const DeliveryJob& j) {
+    if (!op.domain.empty()) return j.domain == op.domain;
+    if (!op.id.empty()) return queue::FormatMessageId(j.message->id) == op.id;
+    if (!op.sender.empty()) return j.message->sender == op.sender;
+    return true;
+  };
+  uint64_t count = 0;
+  switch (op.kind) {
+    case Kind::kSummary: {
+      absl::flat_hash_map<std::string, shard::ControlOp::Row> rows;
+      auto add = [&rows](const DeliveryJob& j, std::string_view policy, bool held) {
+        shard::ControlOp::Row& r = rows[j.domain];
+        r.domain = j.domain;
+        r.queued += j.rcpts.size();
+        if (r.oldest_ms == 0 || j.message->queued_at_ms < r.oldest_ms) {
+          r.oldest_ms = j.message->queued_at_ms;
+        }
+        if (!policy.empty()) r.policy = std::string(policy);
+        r.held = r.held || held;
+      };
+      pool_->ForEachReady([&](const DeliveryJob& j, std::string_view p) { add(j, p, false); });
+      scheduler_->ForEachScheduled([&](const DeliveryJob& j) { add(j, "", false); });
+      router_->ForEachHeld([&](const DeliveryJob& j) { add(j, "", true); });
+      std::lock_guard<std::mutex> lock(op.mu);
+      for (auto& [d, row] : rows) op.rows.push_back(std::move(row));
+      return;
+    }
+    case Kind::kSuspend: {
+      // Already registered (the endpoint did): what waits for the domain
+      // in a site's queue is held too; new jobs are held as they come.
+      std::vector<DeliveryJob*> jobs;
+      pool_->TakeReady([&](const DeliveryJob& j) { return j.domain == domain; }, &jobs);
+      for (DeliveryJob* job : jobs) {
+        count += job->rcpts.size();
+        router_->Hold(job);
+      }
+      break;
+    }
+    case Kind::kResume:
+      count = router_->Release(domain) + scheduler_->Flush(domain);
+      break;
+    case Kind::kFlush:
+      count = scheduler_->Flush(domain);
+      break;
+    case Kind::kBounce:
+    case Kind::kDelete: {
+      std::vector<DeliveryJob*> jobs;
+      pool_->TakeReady(matches, &jobs);
+      scheduler_->TakeScheduled(matches, &jobs);
+      router_->TakeHeld(matches, &jobs);
+      for (DeliveryJob* job : jobs) {
+        count += job->rcpts.size();
+        scheduler_->Cancel(job, /*notify=*/op.kind == Kind::kBounce);
+      }
+      break;
+    }
+    case Kind::kInspect: {
+      std::vector<std::string> found;
+      auto describe = [&](const DeliveryJob& j, std::string_view state, int64_t next_ms) {
+        if (queue::FormatMessageId(j.message->id) != op.id) return;
+        const Message& m = *j.message;
+        std::string rcpts;
+        for (uint32_t i : j.rcpts) {
+          absl::StrAppend(&rcpts, rcpts.empty() ? "" : ",", shard::JsonString(m.recipients[i]));
+        }
+        found.push_back(absl::StrCat(
+            "{\"domain\":", shard::JsonString(j.domain), ",\"state\":\"", std::string(state),
+            "\",\"sender\":", shard::JsonString(m.sender), ",\"recipients\":[", rcpts,
+            "],\"size\":", m.content.size(), ",\"queued_at\":", shard::JsonTime(m.queued_at_ms),
+            ",\"attempts\":", j.attempts, ",\"next_attempt\":",
+            next_ms > 0 ? shard::JsonTime(next_ms) : std::string("null"), ",\"last_reply\":",
+            j.last_reply.empty() ? std::string("null") : shard::JsonString(j.last_reply), "}"));
+      };
+      const int64_t wall = loop_->wall_ms();
+      const uint64_t mono = loop_->now_ms();
+      pool_->ForEachReady([&](const DeliveryJob& j, std::string_view) { describe(j, "ready", 0); });
+      scheduler_->ForEachScheduled([&](const DeliveryJob& j) {
+        const uint64_t at = j.retry_timer.armed() ? j.retry_timer.deadline_ms() : mono;
+        describe(j, "deferred", wall + static_cast<int64_t>(at > mono ? at - mono : 0));
+      });
+      router_->ForEachHeld([&](const DeliveryJob& j) { describe(j, "held", 0); });
+      std::lock_guard<std::mutex> lock(op.mu);
+      for (std::string& f : found) op.found.push_back(std::move(f));
+      return;
+    }
+  }
+  std::lock_guard<std::mutex> lock(op.mu);
+  op.count += count;
+}
 
 void Shard::PublishMetrics() {
   shard::ShardMetrics& m = shared_->metrics[index_];

@@ -50,6 +50,7 @@
 #include "relay/inbound/authenticator.h"
 #include "relay/shard/admin_endpoint.h"
 #include "relay/tls/context.h"
+#include "relay/shard/control.h"
 #include "relay/shard/cross_shard.h"
 #include "relay/shard/metrics.h"
 #include "relay/spool/uring_spool_io.h"
@@ -90,6 +91,10 @@ struct Shared {
   // Per-destination budgets (connections, paces) every shard's pool
   // counts against (relay/delivery/limiter.h).
   delivery::Limiters limiters;
+  // Queue operations from the admin port (relay/shard/control.h), and the
+  // domains they suspended. main makes the board.
+  std::unique_ptr<shard::ControlBoard> control;
+  delivery::Suspensions suspensions;
   std::vector<Shard*> shard_list;
   inbound::ClientCounter clients;
   std::atomic<int> started{0};
@@ -201,6 +206,14 @@ class Shard final : private inbound::IntakeHost,
 
   // shard::AdminSource
   bool SpoolAvailable() override { return intake_->CanAccept().ok(); }
+  void WakeShards() override {
+    for (int i = 0; i < shared_->shards; ++i) {
+      if (i != index_) mailbox_.RequestWake(i);
+    }
+  }
+  // Queue operations: the ops posted since the last turn, applied here.
+  void TakeControl();
+  void ApplyControl(shard::ControlOp& op);
 
   // inbound::IntakeHost
   void SendJob(DeliveryJob* job) override;
@@ -268,6 +281,8 @@ class Shard final : private inbound::IntakeHost,
   runtime::Timer drain_timer_;
   // Metrics: when the once-a-second part is due, and its scratch list.
   uint64_t next_slow_publish_ms_ = 0;
+  uint64_t control_seen_ = 0;  // the last ControlBoard op taken
+  std::vector<std::shared_ptr<shard::ControlOp>> control_ops_;  // scratch
   std::vector<shard::Destination> top_scratch_;
 };
 
