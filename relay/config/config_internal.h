@@ -28,34 +28,16 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "base/absl_strings.h"
 #include "relay/config/config.h"
 
 namespace ringpost::config_internal {
 
-// Debian's Abseil 20220623 is built with ABSL_OPTION_USE_STD_STRING_VIEW=0:
-// absl::string_view is its own class and does not convert from
-// std::string_view. These adapters keep the public API on std::string_view.
-inline absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-inline std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
-
-template <typename T>
-decltype(auto) ToAlphaNum(const T& v) {
-  if constexpr (std::is_same_v<T, std::string_view>) {
-    return Av(v);
-  } else {
-    return (v);
-  }
-}
-
-template <typename... Args>
-std::string Cat(const Args&... args) {
-  return absl::StrCat(ToAlphaNum(args)...);
-}
-
-template <typename... Args>
-void CatAppend(std::string* out, const Args&... args) {
-  absl::StrAppend(out, ToAlphaNum(args)...);
-}
+// std::string_view with Debian's Abseil (base/absl_strings.h).
+using base::Av;
+using base::Cat;
+using base::CatAppend;
+using base::Sv;
 
 inline constexpr size_t kMaxConfigFileBytes = size_t{1} << 20;
 inline constexpr size_t kMaxListItems = 10000;

@@ -13,28 +13,14 @@
 #include "gtest/gtest.h"
 #include "relay/admin/http.h"
 #include "relay/ctl/args.h"
+#include "relay/ctl/test_args.h"
 
 namespace ringpost::ctl {
 namespace {
 
-// A command line split at spaces (no argument in these tables holds one).
-std::vector<std::string_view> Split(std::string_view line) {
-  std::vector<std::string_view> words;
-  if (line.empty()) return words;
-  size_t start = 0;
-  for (size_t sp = line.find(' '); sp != std::string_view::npos; sp = line.find(' ', start)) {
-    words.push_back(line.substr(start, sp - start));
-    start = sp + 1;
-  }
-  words.push_back(line.substr(start));
-  return words;
-}
+using testing::Split;
 
-CtlRequest Request(std::string_view line) {
-  absl::StatusOr<CtlRequest> r = ParseArgs(Split(line));
-  EXPECT_TRUE(r.ok()) << line << ": " << r.status();
-  return r.value_or(CtlRequest{});
-}
+using testing::Request;
 
 TEST(FormatRequest, Golden) {
   EXPECT_EQ(FormatRequest(Request("summary")),

@@ -3,6 +3,7 @@
 // with their messages, the admin address, and the query encoding (read back
 // with the admin port's own ParseQuery).
 #include "relay/ctl/args.h"
+#include "relay/ctl/test_args.h"
 
 #include <string>
 #include <string_view>
@@ -17,18 +18,7 @@
 namespace ringpost::ctl {
 namespace {
 
-// A command line split at spaces (no argument in these tables holds one).
-std::vector<std::string_view> Split(std::string_view line) {
-  std::vector<std::string_view> words;
-  if (line.empty()) return words;
-  size_t start = 0;
-  for (size_t sp = line.find(' '); sp != std::string_view::npos; sp = line.find(' ', start)) {
-    words.push_back(line.substr(start, sp - start));
-    start = sp + 1;
-  }
-  words.push_back(line.substr(start));
-  return words;
-}
+using testing::Split;
 
 std::string Message(const absl::StatusOr<CtlRequest>& r) {
   return std::string(r.status().message());

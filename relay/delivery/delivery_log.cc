@@ -281,6 +281,12 @@ class Writer {
 
 std::string_view LogEventName(LogEvent e) { return EventName(e); }
 
+std::string JsonQuote(std::string_view s) {
+  std::string out(MaxJsonStringChars(s) + kStoreSlack, '\0');
+  out.resize(static_cast<size_t>(WriteJsonString(out.data(), s) - out.data()));
+  return out;
+}
+
 size_t MaxLogRecordSize(const LogRecord& r) {
   return kMaxFixedChars + MaxJsonStringChars(r.sender) + MaxJsonStringChars(r.recipient) +
          MaxJsonStringChars(r.domain) + MaxJsonStringChars(r.peer) +

@@ -89,6 +89,9 @@ char* WriteLogRecord(const LogRecord& r, char* out);
 // Appends one JSON line for `r` to *out (tests; the log uses LogBuffer).
 void AppendLogRecord(const LogRecord& r, std::string* out);
 std::string_view LogEventName(LogEvent e);
+// `s` as a JSON string, quoted and escaped as the log writes it (for other
+// JSON the relay writes: the admin port's queue answers).
+std::string JsonQuote(std::string_view s);
 
 // Bytes of records for one write. Unlike a std::string resized by each
 // record's bound, it never zero-fills the room a record may need (~1.5 KB

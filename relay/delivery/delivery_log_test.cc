@@ -467,3 +467,17 @@ TEST_F(BatchTest, PartialRecordIsTerminatedAtStart) {
 
 }  // namespace
 }  // namespace ringpost
+
+namespace ringpost {
+namespace {
+
+TEST(JsonQuoteTest, EscapesAsTheLogDoes) {
+  for (std::string_view s : {std::string_view(""), std::string_view("plain"),
+                             std::string_view("a\"b\\c\n\r\t\x01\x1f end"),
+                             std::string_view("0123456789abcdef0123456789abcdef\"")}) {
+    EXPECT_EQ(JsonQuote(s), Reference(s)) << s;
+  }
+}
+
+}  // namespace
+}  // namespace ringpost

@@ -12,6 +12,7 @@
 #include "base/mailbox.h"
 #include "relay/admin/http.h"
 #include "relay/config/config.h"
+#include "relay/delivery/delivery_log.h"
 
 namespace ringpost::shard {
 
@@ -31,29 +32,6 @@ void ControlBoard::Take(uint64_t* seen, std::vector<std::shared_ptr<ControlOp>>*
     if (seq > *seen) out->push_back(op);
   }
   *seen = last_.load(std::memory_order_relaxed);
-}
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
 }
 
 std::string JsonTime(int64_t wall_ms) {
@@ -182,29 +160,29 @@ std::string RenderControl(const ControlOp& op, const delivery::Suspensions& susp
         const ControlOp::Row& r = rows[i];
         auto s = by_domain.find(r.domain);
         const delivery::Suspensions::Entry* e = s == by_domain.end() ? nullptr : s->second;
-        absl::StrAppend(&out, i ? "," : "", "{\"domain\":", JsonString(r.domain),
+        absl::StrAppend(&out, i ? "," : "", "{\"domain\":", JsonQuote(r.domain),
                         ",\"queued\":", r.queued, ",\"oldest_s\":",
                         r.oldest_ms > 0 && now_ms > r.oldest_ms ? (now_ms - r.oldest_ms) / 1000 : 0,
                         ",\"state\":\"", e != nullptr ? "suspended" : "active",
                         "\",\"until\":", e != nullptr ? until(e->until_ms) : "null",
-                        ",\"reason\":", e != nullptr ? JsonString(e->reason) : "null",
-                        ",\"policy\":", JsonString(r.policy), "}");
+                        ",\"reason\":", e != nullptr ? JsonQuote(e->reason) : "null",
+                        ",\"policy\":", JsonQuote(r.policy), "}");
       }
       out += "],\"suspensions\":[";
       for (size_t i = 0; i < held.size(); ++i) {
         const auto& [domain, e] = held[i];
-        absl::StrAppend(&out, i ? "," : "", "{\"name\":", JsonString(domain),
-                        ",\"until\":", until(e.until_ms), ",\"reason\":", JsonString(e.reason),
-                        ",\"set_by\":", JsonString(e.set_by), ",\"replies\":[]}");
+        absl::StrAppend(&out, i ? "," : "", "{\"name\":", JsonQuote(domain),
+                        ",\"until\":", until(e.until_ms), ",\"reason\":", JsonQuote(e.reason),
+                        ",\"set_by\":", JsonQuote(e.set_by), ",\"replies\":[]}");
       }
       out += "]}\n";
       return out;
     }
     case Kind::kSuspend:
-      return absl::StrCat("{\"suspended\":", JsonString(op.domain),
+      return absl::StrCat("{\"suspended\":", JsonQuote(op.domain),
                           ",\"until\":", until(op.until_ms), "}\n");
     case Kind::kResume:
-      return absl::StrCat("{\"resumed\":", JsonString(op.domain), ",\"released\":", op.count,
+      return absl::StrCat("{\"resumed\":", JsonQuote(op.domain), ",\"released\":", op.count,
                           "}\n");
     case Kind::kFlush:
       return absl::StrCat("{\"flushed\":", op.count, "}\n");
@@ -213,7 +191,7 @@ std::string RenderControl(const ControlOp& op, const delivery::Suspensions& susp
     case Kind::kDelete:
       return absl::StrCat("{\"deleted\":", op.count, "}\n");
     case Kind::kInspect: {
-      std::string out = absl::StrCat("{\"id\":", JsonString(op.id), ",\"jobs\":[");
+      std::string out = absl::StrCat("{\"id\":", JsonQuote(op.id), ",\"jobs\":[");
       for (size_t i = 0; i < op.found.size(); ++i) {
         absl::StrAppend(&out, i ? "," : "", op.found[i]);
       }

@@ -97,8 +97,7 @@ ControlRequest ParseControl(std::string_view method, std::string_view path,
 std::string RenderControl(const ControlOp& op, const delivery::Suspensions& suspensions,
                           int64_t now_ms);
 
-// JSON helpers for the shards' parts.
-std::string JsonString(std::string_view s);
-std::string JsonTime(int64_t wall_ms);  // "2026-12-07T14:00:00.000Z"
+// A wall-clock time as a JSON string: "2026-12-07T14:00:00.000Z".
+std::string JsonTime(int64_t wall_ms);
 
 }  // namespace ringpost::shard

@@ -89,8 +89,8 @@ TEST(RenderControlTest, Counts) {
   EXPECT_EQ(RenderControl(op, s, kNow), "{\"suspended\":\"a.test\",\"until\":null}\n");
 }
 
-TEST(JsonTest, StringsAreEscaped) {
-  EXPECT_EQ(JsonString("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
+TEST(JsonTest, TimesAreRfc3339Utc) {
+  EXPECT_EQ(JsonTime(kNow + 7), "\"2023-11-14T22:13:20.007Z\"");
 }
 
 TEST(SuspensionsTest, HeldUntilTheEnd) {

@@ -393,15 +393,15 @@ void Shard::ApplyControl(shard::ControlOp& op) {
         const Message& m = *j.message;
         std::string rcpts;
         for (uint32_t i : j.rcpts) {
-          absl::StrAppend(&rcpts, rcpts.empty() ? "" : ",", shard::JsonString(m.recipients[i]));
+          absl::StrAppend(&rcpts, rcpts.empty() ? "" : ",", JsonQuote(m.recipients[i]));
         }
         found.push_back(absl::StrCat(
-            "{\"domain\":", shard::JsonString(j.domain), ",\"state\":\"", std::string(state),
-            "\",\"sender\":", shard::JsonString(m.sender), ",\"recipients\":[", rcpts,
+            "{\"domain\":", JsonQuote(j.domain), ",\"state\":\"", std::string(state),
+            "\",\"sender\":", JsonQuote(m.sender), ",\"recipients\":[", rcpts,
             "],\"size\":", m.content.size(), ",\"queued_at\":", shard::JsonTime(m.queued_at_ms),
             ",\"attempts\":", j.attempts, ",\"next_attempt\":",
             next_ms > 0 ? shard::JsonTime(next_ms) : std::string("null"), ",\"last_reply\":",
-            j.last_reply.empty() ? std::string("null") : shard::JsonString(j.last_reply), "}"));
+            j.last_reply.empty() ? std::string("null") : JsonQuote(j.last_reply), "}"));
       };
       const int64_t wall = loop_->wall_ms();
       const uint64_t mono = loop_->now_ms();
