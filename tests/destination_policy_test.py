@@ -7,6 +7,7 @@ round trip.
 """
 import datetime
 import os
+import signal
 import sys
 import unittest
 
@@ -108,6 +109,42 @@ class Connections(PolicyCase):
         print(f"sink: {report['connections_peak']} connections at most, "
               f"{report['connections']} in all", file=sys.stderr)
         self.assertEqual(report["connections_peak"], 3, report)
+
+
+class Reload(PolicyCase):
+    def test_sighup_reshapes_live_traffic_without_dropping_it(self):
+        port = self.sink()
+        conf = os.path.join(self.wd, "relay.toml")
+        with open(conf, "w") as f:
+            f.write('destination_policy = ["dest.test message_rate=10/s max_connections=1"]\n')
+        self.start_relay(f"--route=dest.test=127.0.0.1:{port}", f"--config={conf}")
+        self.send(200, ["dest.test"])
+        before = self.deliveries(20, timeout=20)  # about 2 s at 10/s
+        with open(conf, "w") as f:
+            f.write('destination_policy = ["dest.test message_rate=100/s max_connections=1"]\n')
+        stderr_before = self.relay.stderr().count("ringpost: SIGHUP: re")
+        self.relay.popen.send_signal(signal.SIGHUP)
+        h.wait_for(lambda: self.relay.stderr().count("ringpost: SIGHUP: re") > stderr_before,
+                   timeout=20, what="the reload")
+        self.assertIn("SIGHUP: reloaded", self.relay.stderr())
+        reloaded_at = datetime.datetime.now(datetime.timezone.utc)
+        records = self.deliveries(200, timeout=30)
+        self.assertEqual(len({(r["id"], r["recipient"]) for r in records}), 200)
+        after = sorted(when(r) for r in records if when(r) > reloaded_at)
+        self.assertGreater(len(after), 100)
+        rate = (len(after) - 1) / (after[-1] - after[0]).total_seconds()
+        print(f"before the reload {len(before)} deliveries at 10/s; after it {rate:.1f}/s",
+              file=sys.stderr)
+        self.assertGreater(rate, 80)
+        self.assertLess(rate, 105)
+        # Never more than the one connection the policy allows, before or
+        # after the reload.
+        sink = self.procs.pop()
+        self.assertEqual(sink.stop(), 0)
+        report = h.sink_report(f"{self.wd}/dest.report.json")
+        print(f"sink: {report['connections']} connections, at most "
+              f"{report['connections_peak']} at once", file=sys.stderr)
+        self.assertEqual(report["connections_peak"], 1, report)
 
 
 class Sites(PolicyCase):

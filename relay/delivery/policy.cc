@@ -115,6 +115,22 @@ const PolicyPtr* PolicyTable::ForDomain(std::string_view domain) const {
   return nullptr;
 }
 
+const PolicyPtr& PolicyTable::ByName(std::string_view name) const {
+  if (name.starts_with("mx:")) {
+    for (const auto& [pattern, policy] : mx_) {
+      if (policy->name == name) return policy;
+    }
+  } else if (name.starts_with("*.")) {
+    name.remove_prefix(1);
+    auto it = suffix_.find(absl::string_view(name.data(), name.size()));
+    if (it != suffix_.end()) return it->second;
+  } else if (!name.empty() && name != "*") {
+    auto it = exact_.find(absl::string_view(name.data(), name.size()));
+    if (it != exact_.end()) return it->second;
+  }
+  return default_;
+}
+
 const PolicyPtr* PolicyTable::ForMxHosts(const std::vector<std::string_view>& hosts) const {
   for (const auto& [pattern, policy] : mx_) {
     for (std::string_view host : hosts) {

@@ -84,6 +84,9 @@ class PolicyTable {
   // null when none does.
   const PolicyPtr* ForMxHosts(const std::vector<std::string_view>& hosts) const;
   bool has_mx_entries() const { return !mx_.empty(); }
+  // The policy of the entry whose MATCH is `name` (a Policy's name); the
+  // default when there is none ("" and "*" included).
+  const PolicyPtr& ByName(std::string_view name) const;
   // "*" over the settings: for destinations no entry names.
   const PolicyPtr& Default() const { return default_; }
   // Nothing but the settings and "*": every destination gets Default().

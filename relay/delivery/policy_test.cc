@@ -73,6 +73,18 @@ TEST(PolicyTableTest, MostSpecificMatchWins) {
   EXPECT_FALSE((*t.ForDomain("example.com"))->shared);
 }
 
+TEST(PolicyTableTest, ByName) {
+  PolicyTable t(WithPolicies({"* max_connections=10", "example.com max_connections=2",
+                              "*.example.com max_connections=3",
+                              "mx:*.outlook.com max_connections=5"}));
+  EXPECT_EQ(t.ByName("example.com")->max_connections, 2u);
+  EXPECT_EQ(t.ByName("*.example.com")->max_connections, 3u);
+  EXPECT_EQ(t.ByName("mx:*.outlook.com")->max_connections, 5u);
+  EXPECT_EQ(t.ByName("*"), t.Default());
+  EXPECT_EQ(t.ByName(""), t.Default());
+  EXPECT_EQ(t.ByName("gone.example"), t.Default());
+}
+
 TEST(PolicyTableTest, RetryScheduleAndBurstInheritance) {
   PolicyTable t(WithPolicies({"* message_rate=10/s message_burst=5",
                               "slow.test retry_min=2h message_burst=2",

@@ -75,6 +75,9 @@ class Router {
   void SetSuspensions(Suspensions* suspensions) { suspensions_ = suspensions; }
   // Holds `job` until its domain is no longer suspended.
   void Hold(DeliveryJob* job);
+  // SIGHUP: the current policy of the entry named `name` (a Policy's
+  // name), for the sites made under the previous table.
+  const PolicyPtr& PolicyByName(std::string_view name) const { return policies_->ByName(name); }
   // Routes the held jobs of `domain` (every domain when empty) that are no
   // longer suspended; returns their recipients.
   size_t Release(std::string_view domain);

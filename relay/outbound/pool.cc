@@ -24,6 +24,24 @@ Pool::~Pool() {
   for (auto& [key, site] : sites_) context_.loop->timers().Disarm(&site->wake);
 }
 
+void Pool::Reconfigure(
+    const std::function<const delivery::PolicyPtr&(std::string_view)>& current) {
+  for (auto& [key, site] : sites_) {
+    const delivery::PolicyPtr& policy = current(site->policy->name);
+    if (policy == site->policy) continue;
+    SetPolicy(site.get(), policy);
+    if (!site->ready.empty()) Kick(site.get());
+  }
+}
+
+void Pool::SetPolicy(Site* site, const delivery::PolicyPtr& policy) {
+  site->policy = policy;
+  site->limiter = limiters_->Get(policy->shared ? "mx:" + policy->name : site->key);
+  for (Connection* c : site->conns) {
+    c->SetLimits(policy->max_messages_per_connection, policy->max_recipients_per_transaction);
+  }
+}
+
 Site* Pool::Destination(std::string_view key, const Targets* targets,
                         const delivery::PolicyPtr& policy) {
   auto it = sites_.find(absl::string_view(key.data(), key.size()));
@@ -39,15 +57,9 @@ Site* Pool::Destination(std::string_view key, const Targets* targets,
     it = sites_.emplace(site->key, std::move(site)).first;
   }
   Site* site = it->second.get();
-  if (site->policy != policy) {
-    // New, or a reload changed the policy: its limits hold from now on,
-    // for the live connections too.
-    site->policy = policy;
-    site->limiter = limiters_->Get(policy->shared ? "mx:" + policy->name : site->key);
-    for (Connection* c : site->conns) {
-      c->SetLimits(policy->max_messages_per_connection, policy->max_recipients_per_transaction);
-    }
-  }
+  // New, or a reload changed the policy: its limits hold from now on, for
+  // the live connections too.
+  if (site->policy != policy) SetPolicy(site, policy);
   // Addresses change only when the DNS does, so a refresh with the same
   // ones keeps the position of the current one.
   if (targets == nullptr) return site;

@@ -34,6 +34,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -103,6 +104,10 @@ class Pool final : public ConnectionOwner {
                     const delivery::PolicyPtr& policy);
   void Enqueue(Site* site, DeliveryJob* job);
 
+  // SIGHUP: each site takes its policy's new version from `current`
+  // (by the policy's name): new limits for its live connections too, and
+  // a kick, since a raised limit may allow more now.
+  void Reconfigure(const std::function<const delivery::PolicyPtr&(std::string_view)>& current);
   // Drain: parked connections quit; no job starts from here on.
   void StartDrain();
   bool Busy() const;  // a transaction is in flight
@@ -142,7 +147,7 @@ class Pool final : public ConnectionOwner {
   void Kick(Site* site);
   // Wakes `site` (Kick) in `delay_ns`, unless it wakes sooner already.
   void WakeIn(Site* site, int64_t delay_ns);
-  void ConnectionGone(Connection* conn);
+  void SetPolicy(Site* site, const delivery::PolicyPtr& policy);
   void DeferQueue(Site* site, const client::RecipientOutcome& reason);
 
   ConnectionContext context_;

@@ -272,6 +272,10 @@ void Shard::TakeReload() {
   server_->Reconfigure(limits_, config_.auth_users.empty() ? nullptr : authenticator_.get());
   if (r->tls_client != nullptr) tls_client_->Replace(r->tls_client, r->tls_ca_error);
   router_->Reconfigure();
+  pool_->Reconfigure(
+      [this](std::string_view name) -> const delivery::PolicyPtr& {
+        return router_->PolicyByName(name);
+      });
   scheduler_->Reconfigure();
   if (r->bounce_rules != nullptr) scheduler_->SetBounceRules(r->bounce_rules);
   shared_->applied_generation[index_].store(generation_, std::memory_order_release);
