@@ -8,7 +8,7 @@ namespace ringpost::delivery {
 namespace {
 
 constexpr int64_t kTickNs = 1'000'000;   // the loop's timers tick in ms
-constexpr int64_t kSlackNs = 2'000'000;  // lateness that keeps a pace's schedule
+constexpr int64_t kSlackNs = 20'000'000;  // lateness that keeps a pace's schedule
 
 int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 

@@ -24,7 +24,7 @@
 // conforms when TAT − now ≤ (burst − 1) × interval; it then moves TAT to
 // max(TAT, now) + interval. So a pace allows `burst` events at once and
 // then one per interval, with no counters to reset and no window edges.
-// One refinement: an event late by less than min(interval/2, 2 ms) moves
+// One refinement: an event late by less than min(interval/2, 20 ms) moves
 // TAT from TAT, not from now, so the timers' lateness does not slow the
 // rate.
 #pragma once
