@@ -6,8 +6,15 @@
 namespace ringpost::delivery {
 namespace {
 
-// Appended to the site key of domains whose TLS level is not the default.
-std::string SiteSuffix(TlsLevel level) { return "|tls=" + std::string(TlsLevelName(level)); }
+// A site's key: `base` (the route's host:port, the MX site key), with the
+// TLS level when it is not the default and the policy when one named the
+// domain: a site's connections speak one level under one policy's limits.
+std::string SiteKey(std::string base, TlsLevel level, TlsLevel default_level,
+                    const Policy* named) {
+  if (level != default_level) base += "|tls=" + std::string(TlsLevelName(level));
+  if (named != nullptr) base += "|policy=" + named->name;
+  return base;
+}
 
 }  // namespace
 
@@ -100,10 +107,7 @@ void Router::Route(DeliveryJob* job) {
   const PolicyPtr* named = DomainPolicy(*job);
   const PolicyPtr& policy = named != nullptr ? *named : policies_->Default();
   job->retry = policy->retry;
-  // Domains with their own TLS level get sites of their own: a site's
-  // connections all speak one level.
   const TlsLevel level = LevelFor(*policy, job->domain);
-  const bool own_level = level != config_->outbound_tls;
   if (route != nullptr) {
     // One site per route and TLS level under the default policy, found
     // once; a named policy's site per route, policy and level.
@@ -112,22 +116,22 @@ void Router::Route(DeliveryJob* job) {
                          : &route_sites_[static_cast<size_t>(route - routes.data()) * kTlsLevels +
                                          static_cast<size_t>(level)];
     if (known == nullptr || *known == nullptr) {
-      std::string key = route->host + ":" + std::to_string(route->port);
+      const std::string host_port = route->host + ":" + std::to_string(route->port);
       const std::string literal = route->host.find(':') != std::string::npos
                                       ? "[" + route->host + "]:" + std::to_string(route->port)
-                                      : key;
+                                      : host_port;
       auto addr = runtime::ParseHostPort(literal);
       if (!addr.ok()) {
         return host_->RouteFailed(job, Status{451, "4.4.4"},
-                           "route host " + route->host + " is not an IP address literal");
+                                  "route host " + route->host + " is not an IP address literal");
       }
       Targets targets;
       targets.addrs = {*addr};
       targets.names = {route->host};
       targets.tls = level;
-      if (own_level) key += SiteSuffix(level);
-      if (named != nullptr) key += "|policy=" + policy->name;
-      outbound::Site* site = host_->Destination(key, &targets, policy);
+      outbound::Site* site = host_->Destination(
+          SiteKey(host_port, level, config_->outbound_tls, named ? named->get() : nullptr),
+          &targets, policy);
       if (known == nullptr) return host_->Enqueue(site, job);
       *known = site;
     }
@@ -170,7 +174,8 @@ void Router::Resolved(DeliveryJob* job, const dns::MxResult& r) {
     }
   }
   if (targets.addrs.empty()) {
-    return host_->RouteFailed(job, Status{451, "4.4.3"}, "no address for the MX hosts of " + job->domain);
+    return host_->RouteFailed(job, Status{451, "4.4.3"},
+                              "no address for the MX hosts of " + job->domain);
   }
   // By the domain's name, else by its MX hosts (mx: entries), else the
   // default.
@@ -184,12 +189,12 @@ void Router::Resolved(DeliveryJob* job, const dns::MxResult& r) {
   job->retry = policy->retry;
   targets.tls = LevelFor(*policy, job->domain);
   if (named == nullptr && targets.tls == config_->outbound_tls) {
-    return host_->Enqueue(host_->Destination(r.site_key, &targets, policy), job);
+    return host_->Enqueue(host_->Destination(r.site_key, &targets, policy), job);  // no copy
   }
-  std::string key = r.site_key;
-  if (targets.tls != config_->outbound_tls) key += SiteSuffix(targets.tls);
-  if (named != nullptr) key += "|policy=" + policy->name;
-  host_->Enqueue(host_->Destination(key, &targets, policy), job);
+  host_->Enqueue(host_->Destination(SiteKey(r.site_key, targets.tls, config_->outbound_tls,
+                                            named != nullptr ? named->get() : nullptr),
+                                    &targets, policy),
+                 job);
 }
 
 }  // namespace ringpost::delivery

@@ -142,10 +142,7 @@ DeliveryJob* Pool::NextJob(Connection* conn) {
         site->policy->message_pace, static_cast<int64_t>(context_.loop->now_ns()));
     if (wait > 0) {
       WakeIn(site, wait);
-      if (!conn->parked) {
-        conn->parked = true;
-        site->idle.push_back(conn);
-      }
+      Park(conn);
       return nullptr;
     }
     DeliveryJob* job = site->ready.front();
@@ -161,10 +158,15 @@ DeliveryJob* Pool::NextJob(Connection* conn) {
       conn->Quit();
       return nullptr;
     }
-    conn->parked = true;
-    site->idle.push_back(conn);
+    Park(conn);
   }
   return nullptr;
+}
+
+void Pool::Park(Connection* conn) {
+  if (conn->parked) return;
+  conn->parked = true;
+  conn->site->idle.push_back(conn);
 }
 
 void Pool::ConnectionReady(Connection* conn) {

@@ -148,6 +148,8 @@ class Pool final : public ConnectionOwner {
   // Wakes `site` (Kick) in `delay_ns`, unless it wakes sooner already.
   void WakeIn(Site* site, int64_t delay_ns);
   void SetPolicy(Site* site, const delivery::PolicyPtr& policy);
+  // Into its site's idle list (once), until Kick gives it work.
+  void Park(Connection* conn);
   void DeferQueue(Site* site, const client::RecipientOutcome& reason);
 
   ConnectionContext context_;
